@@ -1,0 +1,1 @@
+//! loom models of idemlog live in tests/.

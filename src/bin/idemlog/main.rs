@@ -1,0 +1,34 @@
+//! The `idemlog` command line: `demo` (the default) shows the delivery modes under
+//! injected faults; `bench` measures the engine beside its peers.
+
+mod bench;
+mod demo;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: idemlog [demo [OPTIONS] | bench [OPTIONS] | help]
+  demo   (default) send records through a producer per delivery mode with injected
+         request and response loss, read the log back, print one row per mode
+  bench  run the throughput workloads beside the peers (crossbeam-channel, Mutex<Vec>)
+Run `idemlog demo --help` or `idemlog bench --help` for the options.";
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let command = if args.first().is_some_and(|a| !a.starts_with('-')) {
+        args.remove(0)
+    } else {
+        "demo".to_string()
+    };
+    match command.as_str() {
+        "demo" => demo::run(&args),
+        "bench" => bench::run(&args),
+        "help" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("idemlog: unknown command '{other}'\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! # idemlog
+//!
+//! A lock-free, in-process partitioned log with Apache Kafka's idempotent-producer
+//! guarantees and no broker: producer ids from a handshake, per-partition sequence
+//! numbers, and broker-side deduplication, so a retry after a lost acknowledgement
+//! is answered with the original offsets instead of being written twice.
+//!
+//! - [`Log`]: the in-process broker (topics, partitions, `init_producer_id`,
+//!   idempotent and plain appends, retention, producer-state expiry).
+//! - [`producer::Producer`]: Kafka's client model — accumulator, one flusher
+//!   (I/O) thread, retries, at-most-once / at-least-once / exactly-once.
+//! - [`Consumer`]: reads by offset, blocking or not, zero-copy.
+//!
+//! The behaviour contract is SEMANTICS.md (Kafka's KIP-98/360 rules); the
+//! memory-ordering protocol and invariants are in [`implementation`].
+//!
+//! ```
+//! use idemlog::{BatchHeader, Log, LogError, Record};
+//! let log = Log::new();
+//! log.create_topic("orders", 1).unwrap();
+//! let pid = log.init_producer_id().producer_id;
+//! let header = |base_sequence| Some(BatchHeader { producer_id: pid, epoch: 0, base_sequence });
+//! log.append("orders", 0, header(0), [Record::new("o-1")]).unwrap();
+//! // A gap in the sequence is detected, not silently accepted:
+//! let gap = log.append("orders", 0, header(2), [Record::new("o-3")]);
+//! assert_eq!(gap, Err(LogError::OutOfOrderSequence { expected: 1, got: 2 }));
+//! ```
+
+pub mod clock;
+pub mod consumer;
+pub mod error;
+pub mod implementation;
+pub mod log;
+pub mod producer;
+pub mod record;
+mod sync;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use consumer::Consumer;
+pub use error::LogError;
+pub use log::{
+    AppendOutcome, BatchHeader, BatchMetadata, Log, LogConfig, PartitionHandle, ProduceRequest,
+    ProducerAppender, ProducerId, ProducerIdentity, ProducerStateSnapshot, ProducerStateStats,
+    RetentionPolicy, RetentionReport, TopicConfig, MAX_EPOCH,
+};
+pub use record::{ConsumerRecord, IntoRecords, ProducerMetadata, Record, RecordView};

@@ -1,0 +1,712 @@
+//! The broker side: the [`Log`] owns topics and partitions, hands out producer
+//! ids, and applies Kafka's idempotent-producer rules on append.
+
+mod partition;
+mod producer_state;
+mod retention;
+mod segment;
+mod storage;
+mod wakeup;
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::consumer::Consumer;
+use crate::error::LogError;
+use crate::record::IntoRecords;
+use crate::sync::{Arc, AtomicU64, ConcurrentMap, Ordering};
+
+pub(crate) use partition::Partition;
+pub use producer_state::{BatchMetadata, ProducerStateSnapshot};
+pub use retention::{RetentionPolicy, RetentionReport};
+
+use producer_state::ProducerState;
+
+/// The highest producer epoch (Kafka's `Short.MAX_VALUE`).
+pub const MAX_EPOCH: u16 = i16::MAX as u16;
+
+/// A producer id, unique for the life of the log and never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProducerId(pub u64);
+
+impl fmt::Display for ProducerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What the producer-id handshake hands out: a fresh id at epoch 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProducerIdentity {
+    /// The id.
+    pub producer_id: ProducerId,
+    /// The epoch (0 from the handshake; producers bump it locally).
+    pub epoch: u16,
+}
+
+/// The producer fields of an idempotent batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BatchHeader {
+    /// The producer id (from [`Log::init_producer_id`]).
+    pub producer_id: ProducerId,
+    /// The producer epoch, 0..=32767.
+    pub epoch: u16,
+    /// Sequence of the first record; the batch covers `base .. base + n - 1`
+    /// (wrapping from i32::MAX to 0).
+    pub base_sequence: i32,
+}
+
+/// The answer to a successful append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Offset of the batch's first record (the original one for a duplicate).
+    pub base_offset: u64,
+    /// Records in the batch.
+    pub record_count: u64,
+    /// Log-append time of the batch (the original one for a duplicate).
+    pub timestamp_ms: i64,
+    /// True if the batch was a retry of one already in the log: nothing was appended.
+    pub duplicate: bool,
+}
+
+impl AppendOutcome {
+    fn appended(base_offset: u64, record_count: u64, timestamp_ms: i64) -> Self {
+        Self {
+            base_offset,
+            record_count,
+            timestamp_ms,
+            duplicate: false,
+        }
+    }
+
+    /// Offset of the batch's last record.
+    pub fn last_offset(&self) -> u64 {
+        self.base_offset + self.record_count - 1
+    }
+}
+
+/// Settings of a [`Log`]. Built with chained setters and validated by
+/// [`Log::with_config`].
+///
+/// ```
+/// use idemlog::{Log, LogConfig};
+/// let log = Log::with_config(LogConfig::default().dedup_window(8)).unwrap();
+/// assert_eq!(log.config().dedup_window_len(), 8);
+/// assert!(Log::with_config(LogConfig::default().dedup_window(0)).is_err());
+/// ```
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    dedup_window: usize,
+    max_batch_records: usize,
+    producer_id_expiration_ms: i64,
+    segment_records: usize,
+    max_segments: usize,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            dedup_window: 5,
+            max_batch_records: 65_536,
+            producer_id_expiration_ms: 86_400_000,
+            segment_records: 4_096,
+            max_segments: 8_192,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl LogConfig {
+    /// Batches remembered per (partition, producer) for dedup (default 5, Kafka's
+    /// fixed value; 1..=1024 here).
+    pub fn dedup_window(mut self, batches: usize) -> Self {
+        self.dedup_window = batches;
+        self
+    }
+
+    /// Largest batch in records (default 65536).
+    pub fn max_batch_records(mut self, records: usize) -> Self {
+        self.max_batch_records = records;
+        self
+    }
+
+    /// Producer state is dropped after this much inactivity (default 1 day,
+    /// Kafka's `transactional.id.expiration.ms`/`producer.id.expiration.ms`).
+    pub fn producer_id_expiration(mut self, expiration: Duration) -> Self {
+        self.producer_id_expiration_ms = i64::try_from(expiration.as_millis()).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// Records per segment, a power of two (default 4096).
+    pub fn segment_records(mut self, records: usize) -> Self {
+        self.segment_records = records;
+        self
+    }
+
+    /// Segments a partition can hold at once, a power of two >= 2 (default 8192);
+    /// a partition holds at most `(max_segments - 1) * segment_records` live records.
+    pub fn max_segments(mut self, segments: usize) -> Self {
+        self.max_segments = segments;
+        self
+    }
+
+    /// The engine's clock (timestamps, expiry, age retention).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The dedup window length.
+    pub fn dedup_window_len(&self) -> usize {
+        self.dedup_window
+    }
+
+    /// The largest batch in records.
+    pub fn max_batch_len(&self) -> usize {
+        self.max_batch_records
+    }
+
+    fn validate(&self) -> Result<(), LogError> {
+        let invalid = |setting, reason: String| Err(LogError::InvalidConfig { setting, reason });
+        if !(1..=1024).contains(&self.dedup_window) {
+            return invalid(
+                "dedup_window",
+                format!("{} is outside 1..=1024", self.dedup_window),
+            );
+        }
+        if !self.segment_records.is_power_of_two() || self.segment_records > 1 << 24 {
+            return invalid(
+                "segment_records",
+                format!(
+                    "{} is not a power of two in 1..=16777216",
+                    self.segment_records
+                ),
+            );
+        }
+        if !self.max_segments.is_power_of_two() || !(2..=1 << 24).contains(&self.max_segments) {
+            return invalid(
+                "max_segments",
+                format!(
+                    "{} is not a power of two in 2..=16777216",
+                    self.max_segments
+                ),
+            );
+        }
+        let capacity = (self.max_segments - 1) * self.segment_records;
+        if self.max_batch_records == 0 || self.max_batch_records > capacity {
+            return invalid(
+                "max_batch_records",
+                format!(
+                    "{} is outside 1..={capacity} (the partition capacity)",
+                    self.max_batch_records
+                ),
+            );
+        }
+        if self.producer_id_expiration_ms <= 0 {
+            return invalid("producer_id_expiration", "must be positive".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Settings of a topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicConfig {
+    /// Number of partitions (>= 1).
+    pub partitions: u32,
+    /// Retention limits applied to each partition.
+    pub retention: RetentionPolicy,
+}
+
+impl TopicConfig {
+    /// `partitions` partitions, unlimited retention.
+    pub fn new(partitions: u32) -> Self {
+        Self {
+            partitions,
+            retention: RetentionPolicy::default(),
+        }
+    }
+
+    /// Sets the retention limits.
+    pub fn retention(mut self, retention: RetentionPolicy) -> Self {
+        self.retention = retention;
+        self
+    }
+}
+
+/// State shared by the log and all its partitions.
+pub(crate) struct LogShared {
+    pub(crate) config: LogConfig,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// The next producer id to hand out; ids below it are issued.
+    next_producer_id: AtomicU64,
+    group_offsets: ConcurrentMap<(String, String, u32), u64>,
+}
+
+impl LogShared {
+    pub(crate) fn is_issued(&self, producer_id: ProducerId) -> bool {
+        // Relaxed: the id reached the caller through whatever synchronisation
+        // carried it from `init_producer_id`, which makes that fetch_add visible.
+        producer_id.0 < self.next_producer_id.load(Ordering::Relaxed)
+    }
+}
+
+struct Topic {
+    partitions: Box<[Arc<Partition>]>,
+}
+
+/// The in-process broker: topics of partitions, the producer-id handshake,
+/// idempotent and plain appends, reads, retention, committed offsets.
+/// Cheap to clone: clones share the same log.
+///
+/// ```
+/// use idemlog::{BatchHeader, Log, Record};
+/// let log = Log::new();
+/// log.create_topic("events", 2).unwrap();
+/// let producer = log.init_producer_id();
+/// let header = BatchHeader { producer_id: producer.producer_id, epoch: 0, base_sequence: 0 };
+/// let first = log.append("events", 0, Some(header), vec![Record::new("a"), Record::new("b")]).unwrap();
+/// assert_eq!((first.base_offset, first.duplicate), (0, false));
+/// // A retry after a lost acknowledgement is answered with the original offsets.
+/// let retry = log.append("events", 0, Some(header), vec![Record::new("a"), Record::new("b")]).unwrap();
+/// assert_eq!((retry.base_offset, retry.duplicate), (0, true));
+/// let records = log.consumer("events", 0).unwrap().poll(10).unwrap();
+/// assert_eq!(records.len(), 2);
+/// ```
+#[derive(Clone)]
+pub struct Log {
+    shared: Arc<LogShared>,
+    topics: Arc<ConcurrentMap<String, Arc<Topic>>>,
+}
+
+impl fmt::Debug for Log {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Log")
+            .field("topics", &self.topics.len())
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Log {
+    /// A log with the default configuration.
+    pub fn new() -> Self {
+        Self::build(LogConfig::default())
+    }
+
+    /// A log with `config`, validated.
+    pub fn with_config(config: LogConfig) -> Result<Self, LogError> {
+        config.validate()?;
+        Ok(Self::build(config))
+    }
+
+    fn build(config: LogConfig) -> Self {
+        Self {
+            shared: Arc::new(LogShared {
+                clock: Arc::clone(&config.clock),
+                config,
+                next_producer_id: AtomicU64::new(0),
+                group_offsets: ConcurrentMap::new(),
+            }),
+            topics: Arc::new(ConcurrentMap::new()),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &LogConfig {
+        &self.shared.config
+    }
+
+    /// Creates a topic with `partitions` partitions and no retention limit.
+    pub fn create_topic(&self, name: &str, partitions: u32) -> Result<(), LogError> {
+        self.create_topic_with(name, TopicConfig::new(partitions))
+    }
+
+    /// Creates a topic with the given settings.
+    pub fn create_topic_with(&self, name: &str, config: TopicConfig) -> Result<(), LogError> {
+        if name.is_empty() {
+            return Err(LogError::InvalidConfig {
+                setting: "topic",
+                reason: "the name is empty".to_string(),
+            });
+        }
+        if config.partitions == 0 {
+            return Err(LogError::InvalidConfig {
+                setting: "partitions",
+                reason: "a topic needs at least one partition".to_string(),
+            });
+        }
+        let topic_name: Arc<str> = Arc::from(name);
+        let topic = Arc::new(Topic {
+            partitions: (0..config.partitions)
+                .map(|index| {
+                    Arc::new(Partition::new(
+                        Arc::clone(&topic_name),
+                        index,
+                        config.retention.clone(),
+                        Arc::clone(&self.shared),
+                    ))
+                })
+                .collect(),
+        });
+        if self.topics.insert_if_absent(name.to_string(), topic) {
+            Ok(())
+        } else {
+            Err(LogError::TopicAlreadyExists {
+                topic: name.to_string(),
+            })
+        }
+    }
+
+    /// Names of all topics, sorted.
+    pub fn topics(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .topics
+            .snapshot()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Partition count of `topic`.
+    pub fn partition_count(&self, topic: &str) -> Result<u32, LogError> {
+        Ok(self.topic(topic)?.partitions.len() as u32)
+    }
+
+    fn topic(&self, name: &str) -> Result<Arc<Topic>, LogError> {
+        self.topics
+            .get(&name.to_string())
+            .ok_or_else(|| LogError::UnknownTopic {
+                topic: name.to_string(),
+            })
+    }
+
+    /// A handle on one partition (look it up once, then append without map lookups).
+    pub fn partition(&self, topic: &str, partition: u32) -> Result<PartitionHandle, LogError> {
+        let found = self.topic(topic)?;
+        let partitions = found.partitions.len() as u32;
+        found
+            .partitions
+            .get(partition as usize)
+            .map(|partition| PartitionHandle {
+                partition: Arc::clone(partition),
+            })
+            .ok_or_else(|| LogError::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+                partitions,
+            })
+    }
+
+    /// The producer-id handshake (Kafka's `InitProducerId`): a fresh id at epoch 0.
+    pub fn init_producer_id(&self) -> ProducerIdentity {
+        // Relaxed: uniqueness comes from the RMW itself; see `LogShared::is_issued`.
+        let id = self.shared.next_producer_id.fetch_add(1, Ordering::Relaxed);
+        ProducerIdentity {
+            producer_id: ProducerId(id),
+            epoch: 0,
+        }
+    }
+
+    /// Appends one batch to one partition: idempotent with a header, plain without.
+    pub fn append(
+        &self,
+        topic: &str,
+        partition: u32,
+        header: Option<BatchHeader>,
+        records: impl IntoRecords,
+    ) -> Result<AppendOutcome, LogError> {
+        self.partition(topic, partition)?.append(header, records)
+    }
+
+    /// Appends many batches (Kafka's produce request): one result per request, in
+    /// order, with no atomicity across partitions.
+    pub fn produce(&self, requests: Vec<ProduceRequest>) -> Vec<Result<AppendOutcome, LogError>> {
+        requests
+            .into_iter()
+            .map(|request| {
+                self.append(
+                    &request.topic,
+                    request.partition,
+                    request.header,
+                    request.records,
+                )
+            })
+            .collect()
+    }
+
+    /// A consumer of one partition, positioned at its log start.
+    pub fn consumer(&self, topic: &str, partition: u32) -> Result<Consumer, LogError> {
+        Ok(Consumer::new(
+            self.clone(),
+            self.partition(topic, partition)?,
+        ))
+    }
+
+    /// A consumer positioned at `group`'s committed offset (or the log start).
+    pub fn consumer_for_group(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Consumer, LogError> {
+        let mut consumer = self.consumer(topic, partition)?;
+        if let Some(offset) = self.committed(group, topic, partition)? {
+            consumer.seek(offset);
+        }
+        Ok(consumer)
+    }
+
+    /// Stores `group`'s next offset to read on a partition.
+    pub fn commit_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> Result<(), LogError> {
+        self.partition(topic, partition)?;
+        self.shared
+            .group_offsets
+            .insert((group.to_string(), topic.to_string(), partition), offset);
+        Ok(())
+    }
+
+    /// `group`'s committed offset on a partition, if any.
+    pub fn committed(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Option<u64>, LogError> {
+        self.partition(topic, partition)?;
+        Ok(self
+            .shared
+            .group_offsets
+            .get(&(group.to_string(), topic.to_string(), partition)))
+    }
+
+    fn all_partitions(&self) -> Vec<Arc<Partition>> {
+        self.topics
+            .snapshot()
+            .into_iter()
+            .flat_map(|(_, topic)| topic.partitions.to_vec())
+            .collect()
+    }
+
+    /// Runs retention on every partition now; returns the totals.
+    pub fn enforce_retention(&self) -> RetentionReport {
+        self.all_partitions()
+            .iter()
+            .map(|partition| partition.enforce_retention())
+            .fold(RetentionReport::default(), |total, report| {
+                RetentionReport {
+                    segments: total.segments + report.segments,
+                    records: total.records + report.records,
+                    bytes: total.bytes + report.bytes,
+                    log_start: 0,
+                }
+            })
+    }
+
+    /// Drops producer state idle for `producer_id_expiration`; returns how many
+    /// (partition, producer) entries went. After that a late retry of theirs is
+    /// accepted as new data, i.e. it can duplicate (SEMANTICS.md).
+    pub fn expire_producers(&self) -> usize {
+        let now_ms = self.shared.clock.now_ms();
+        self.all_partitions()
+            .iter()
+            .map(|partition| partition.expire_producers(now_ms))
+            .sum()
+    }
+
+    /// Producer-state memory: entries and an estimate of their bytes.
+    pub fn producer_state_stats(&self) -> ProducerStateStats {
+        let entries: usize = self
+            .all_partitions()
+            .iter()
+            .map(|partition| partition.producer_state_entries())
+            .sum();
+        ProducerStateStats {
+            entries,
+            bytes: entries * ProducerStateStats::bytes_per_entry(self.shared.config.dedup_window),
+        }
+    }
+}
+
+/// Producer-state memory held by the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProducerStateStats {
+    /// (partition, producer) entries.
+    pub entries: usize,
+    /// Their bytes (state, window, reference count and map slot).
+    pub bytes: usize,
+}
+
+impl ProducerStateStats {
+    /// Bytes one (partition, producer) entry costs with a window of `window` batches.
+    pub fn bytes_per_entry(window: usize) -> usize {
+        ProducerState::footprint(window)
+            + 2 * std::mem::size_of::<usize>() // Arc counts
+            + std::mem::size_of::<(ProducerId, Arc<()>)>() // map slot
+    }
+}
+
+/// One batch of a multi-partition [`Log::produce`] call.
+#[derive(Clone, Debug)]
+pub struct ProduceRequest {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: u32,
+    /// Producer fields for an idempotent batch; `None` for a plain one.
+    pub header: Option<BatchHeader>,
+    /// The records.
+    pub records: Vec<crate::record::Record>,
+}
+
+/// A handle on one partition: appends, reads and state without topic lookups.
+#[derive(Clone)]
+pub struct PartitionHandle {
+    partition: Arc<Partition>,
+}
+
+impl fmt::Debug for PartitionHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "PartitionHandle({}-{})",
+            self.partition.topic, self.partition.index
+        )
+    }
+}
+
+impl PartitionHandle {
+    /// The topic name.
+    pub fn topic(&self) -> &str {
+        &self.partition.topic
+    }
+
+    /// The partition index.
+    pub fn index(&self) -> u32 {
+        self.partition.index
+    }
+
+    /// Appends one batch: idempotent with a header (looks the producer's state up
+    /// in the partition's map; use [`PartitionHandle::producer`] to cache it), plain
+    /// without.
+    pub fn append(
+        &self,
+        header: Option<BatchHeader>,
+        records: impl IntoRecords,
+    ) -> Result<AppendOutcome, LogError> {
+        match header {
+            Some(header) => self.partition.append_idempotent(&mut None, header, records),
+            None => self.partition.append_plain(records),
+        }
+    }
+
+    /// An appender for one producer on this partition that caches its dedup state:
+    /// the steady-state append touches no map and no lock.
+    pub fn producer(&self, producer_id: ProducerId) -> Result<ProducerAppender, LogError> {
+        if !self.partition.shared.is_issued(producer_id) {
+            return Err(LogError::UnknownProducerId { producer_id });
+        }
+        Ok(ProducerAppender {
+            partition: Arc::clone(&self.partition),
+            producer_id,
+            state: None,
+        })
+    }
+
+    /// A consumer positioned at the log start.
+    pub fn consumer(&self, log: &Log) -> Consumer {
+        Consumer::new(log.clone(), self.clone())
+    }
+
+    /// The first offset still held.
+    pub fn log_start_offset(&self) -> u64 {
+        self.partition.storage.log_start()
+    }
+
+    /// The next offset to be assigned (some below it may not be readable yet).
+    pub fn log_end_offset(&self) -> u64 {
+        self.partition.storage.log_end()
+    }
+
+    /// The end of the contiguous published prefix: every offset below it is readable.
+    pub fn high_watermark(&self) -> u64 {
+        self.partition.storage.high_watermark()
+    }
+
+    /// The most live records the partition can hold.
+    pub fn capacity(&self) -> u64 {
+        self.partition.storage.capacity()
+    }
+
+    /// Runs retention on this partition now.
+    pub fn enforce_retention(&self) -> RetentionReport {
+        self.partition.enforce_retention()
+    }
+
+    /// A consistent copy of `producer_id`'s dedup state here, if it has a live one.
+    pub fn producer_state(&self, producer_id: ProducerId) -> Option<ProducerStateSnapshot> {
+        self.partition.producer_state(producer_id)
+    }
+
+    pub(crate) fn inner(&self) -> &Partition {
+        &self.partition
+    }
+}
+
+/// Appends one producer's idempotent batches to one partition, caching the
+/// producer's dedup state (DESIGN.md: map lookups at most once per producer per
+/// partition).
+pub struct ProducerAppender {
+    partition: Arc<Partition>,
+    producer_id: ProducerId,
+    state: Option<Arc<ProducerState>>,
+}
+
+impl fmt::Debug for ProducerAppender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ProducerAppender({}-{}, producer {})",
+            self.partition.topic, self.partition.index, self.producer_id
+        )
+    }
+}
+
+impl ProducerAppender {
+    /// The producer this appender writes for.
+    pub fn producer_id(&self) -> ProducerId {
+        self.producer_id
+    }
+
+    /// Appends an idempotent batch with `epoch` and `base_sequence`.
+    pub fn append(
+        &mut self,
+        epoch: u16,
+        base_sequence: i32,
+        records: impl IntoRecords,
+    ) -> Result<AppendOutcome, LogError> {
+        let header = BatchHeader {
+            producer_id: self.producer_id,
+            epoch,
+            base_sequence,
+        };
+        self.partition
+            .append_idempotent(&mut self.state, header, records)
+    }
+}

@@ -1,0 +1,237 @@
+//! The append protocol of one partition, in one place.
+//!
+//! Idempotent append (no lock anywhere; invariants in `crate::implementation`):
+//! 1. validate the batch (malformed -> error, nothing touched);
+//! 2. `ProducerState::begin`: read the (pid, partition) state word; decide with the
+//!    broker rules; duplicates and rejections return here having changed nothing;
+//!    an append CASes the word to BUSY (I1);
+//! 3. reserve `n` offsets with one `fetch_add` on the tail (I2), while BUSY, so one
+//!    producer's batches get offsets in sequence order;
+//! 4. commit: window entry + new word, Release (I1) — BUSY ends;
+//! 5. write the records into their slots and publish each with a Release store (I4);
+//! 6. wake consumers only if one sleeps (I6).
+//!
+//! A plain (non-idempotent) append is steps 1, 3, 5 and 6.
+
+use crate::error::LogError;
+use crate::log::producer_state::{Begin, ProducerState, ProducerStateSnapshot};
+use crate::log::retention::{self, RetentionPolicy, RetentionReport};
+use crate::log::segment::Stamp;
+use crate::log::storage::SegmentLog;
+use crate::log::wakeup::Wakeup;
+use crate::log::{AppendOutcome, BatchHeader, LogShared, ProducerId, MAX_EPOCH};
+use crate::record::IntoRecords;
+use crate::sync::{Arc, ConcurrentMap, Mutex};
+
+/// One partition: its records, its producers' dedup state, its sleeping consumers.
+pub(crate) struct Partition {
+    pub(crate) topic: Arc<str>,
+    pub(crate) index: u32,
+    pub(crate) storage: SegmentLog,
+    pub(crate) wakeup: Wakeup,
+    producers: ConcurrentMap<ProducerId, Arc<ProducerState>>,
+    retention: RetentionPolicy,
+    /// Serialises evictions (I7); never taken by an appender that would wait.
+    retention_lock: Mutex<()>,
+    pub(crate) shared: Arc<LogShared>,
+}
+
+impl Partition {
+    pub(crate) fn new(
+        topic: Arc<str>,
+        index: u32,
+        retention: RetentionPolicy,
+        shared: Arc<LogShared>,
+    ) -> Self {
+        Self {
+            topic,
+            index,
+            storage: SegmentLog::new(shared.config.segment_records, shared.config.max_segments),
+            wakeup: Wakeup::new(),
+            producers: ConcurrentMap::new(),
+            retention,
+            retention_lock: Mutex::new(()),
+            shared,
+        }
+    }
+
+    /// Rule 1 for any batch: returns the record count.
+    fn check_batch(&self, records: &impl IntoRecords) -> Result<u64, LogError> {
+        let count = records.record_count();
+        if count == 0 {
+            return Err(LogError::EmptyBatch);
+        }
+        let max = self.shared.config.max_batch_records;
+        if count > max {
+            return Err(LogError::BatchTooLarge {
+                records: count,
+                max,
+            });
+        }
+        Ok(count as u64)
+    }
+
+    /// Rule 1 for an idempotent batch header.
+    fn check_header(&self, header: &BatchHeader) -> Result<(), LogError> {
+        if header.base_sequence < 0 {
+            return Err(LogError::InvalidSequence {
+                base_sequence: header.base_sequence,
+            });
+        }
+        if header.epoch > MAX_EPOCH {
+            return Err(LogError::InvalidEpoch {
+                epoch: header.epoch,
+            });
+        }
+        if !self.shared.is_issued(header.producer_id) {
+            return Err(LogError::UnknownProducerId {
+                producer_id: header.producer_id,
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends a plain batch: never deduplicated.
+    pub(crate) fn append_plain(
+        &self,
+        records: impl IntoRecords,
+    ) -> Result<AppendOutcome, LogError> {
+        let count = self.check_batch(&records)?;
+        let now_ms = self.shared.clock.now_ms();
+        let base_offset = self.storage.reserve(count)?;
+        // SAFETY: `base_offset..+count` was just reserved by us (I2).
+        unsafe { self.storage.write_batch(base_offset, records, now_ms, None) };
+        self.after_publish(base_offset, count);
+        Ok(AppendOutcome::appended(base_offset, count, now_ms))
+    }
+
+    /// Appends an idempotent batch. `cached` holds this producer's state on this
+    /// partition between calls (filled on first use, refreshed after expiry), so the
+    /// steady state never touches the producer map.
+    pub(crate) fn append_idempotent(
+        &self,
+        cached: &mut Option<Arc<ProducerState>>,
+        header: BatchHeader,
+        records: impl IntoRecords,
+    ) -> Result<AppendOutcome, LogError> {
+        let count = self.check_batch(&records)?;
+        self.check_header(&header)?;
+        let now_ms = self.shared.clock.now_ms();
+        let expiration_ms = self.shared.config.producer_id_expiration_ms;
+        loop {
+            if cached.is_none() {
+                *cached = Some(self.live_state(header.producer_id));
+            }
+            let Some(state) = cached.as_deref() else {
+                continue;
+            };
+            match state.begin(&header, count, now_ms, expiration_ms) {
+                Begin::Exclusive(claim) => {
+                    // On PartitionFull the claim drops here and restores the word.
+                    let base_offset = self.storage.reserve(count)?;
+                    claim.commit(base_offset, now_ms);
+                    let stamp = Stamp {
+                        producer_id: header.producer_id,
+                        epoch: header.epoch,
+                        base_sequence: header.base_sequence,
+                    };
+                    // SAFETY: `base_offset..+count` was just reserved by us (I2).
+                    unsafe {
+                        self.storage
+                            .write_batch(base_offset, records, now_ms, Some(stamp));
+                    }
+                    self.after_publish(base_offset, count);
+                    return Ok(AppendOutcome::appended(base_offset, count, now_ms));
+                }
+                Begin::Duplicate(original) => {
+                    return Ok(AppendOutcome {
+                        base_offset: original.base_offset,
+                        record_count: count,
+                        timestamp_ms: original.timestamp_ms,
+                        duplicate: true,
+                    })
+                }
+                Begin::Rejected(error) => return Err(error),
+                Begin::Dead => {}
+            }
+            // The state expired and was marked DEAD (I9): drop it from the map if
+            // the sweeper has not yet, and look the producer up again.
+            if let Some(dead) = cached.take() {
+                self.producers
+                    .remove_if(&header.producer_id, |current| Arc::ptr_eq(current, &dead));
+            }
+        }
+    }
+
+    /// The live state of `producer_id` here, created empty if there is none (I9).
+    fn live_state(&self, producer_id: ProducerId) -> Arc<ProducerState> {
+        loop {
+            let state = self.producers.get_or_insert_with(producer_id, || {
+                Arc::new(ProducerState::new(self.shared.config.dedup_window))
+            });
+            if !state.is_dead() {
+                return state;
+            }
+            self.producers
+                .remove_if(&producer_id, |current| Arc::ptr_eq(current, &state));
+        }
+    }
+
+    /// Wakes consumers and, when the batch opened a new segment, runs retention if
+    /// no one else is (try_lock: an appender never waits for it).
+    fn after_publish(&self, base_offset: u64, count: u64) {
+        self.wakeup.notify();
+        let segment_records = self.shared.config.segment_records as u64;
+        let opened_segment =
+            base_offset / segment_records != (base_offset + count) / segment_records;
+        if opened_segment && self.retention.is_limited() {
+            if let Some(_evicting) = self.retention_lock.try_lock() {
+                self.enforce_retention_locked();
+            }
+        }
+    }
+
+    fn enforce_retention_locked(&self) -> RetentionReport {
+        retention::enforce(
+            &self.storage,
+            self.shared.config.segment_records as u64,
+            &self.retention,
+            self.shared.clock.now_ms(),
+        )
+    }
+
+    /// Runs retention now (waits for a concurrent pass to finish).
+    pub(crate) fn enforce_retention(&self) -> RetentionReport {
+        let _evicting = self.retention_lock.lock();
+        self.enforce_retention_locked()
+    }
+
+    /// Removes producer states idle for the expiration time; returns how many.
+    pub(crate) fn expire_producers(&self, now_ms: i64) -> usize {
+        let expiration_ms = self.shared.config.producer_id_expiration_ms;
+        self.producers
+            .snapshot()
+            .into_iter()
+            .filter(|(producer_id, state)| {
+                state.try_expire(now_ms, expiration_ms)
+                    && self
+                        .producers
+                        .remove_if(producer_id, |current| Arc::ptr_eq(current, state))
+            })
+            .count()
+    }
+
+    /// Live producer states held here.
+    pub(crate) fn producer_state_entries(&self) -> usize {
+        self.producers.len()
+    }
+
+    /// A consistent copy of one producer's state, if it has a live one here.
+    pub(crate) fn producer_state(&self, producer_id: ProducerId) -> Option<ProducerStateSnapshot> {
+        self.producers.get(&producer_id)?.snapshot(
+            producer_id,
+            self.shared.clock.now_ms(),
+            self.shared.config.producer_id_expiration_ms,
+        )
+    }
+}

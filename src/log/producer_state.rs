@@ -1,0 +1,565 @@
+//! The dedup state of one producer on one partition: a single atomic state word
+//! changed by compare-and-swap, and a window of recent batch metadata written only
+//! by the CAS winner and read with a seqlock-style re-check (I1 in
+//! `crate::implementation`).
+//!
+//! The broker rules of SEMANTICS.md are decided by [`judge`], a pure function of
+//! the state word and the window; the rest of this file is the protocol that makes
+//! the decision atomic.
+
+use crossbeam::utils::CachePadded;
+
+use crate::error::LogError;
+use crate::log::storage::sequence_add;
+use crate::log::{BatchHeader, ProducerId};
+use crate::sync::{fence, AtomicI64, AtomicU64, Backoff, Ordering};
+
+/// The metadata the window keeps for one appended batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchMetadata {
+    /// Sequence of the batch's first record.
+    pub first_sequence: i32,
+    /// Sequence of the batch's last record.
+    pub last_sequence: i32,
+    /// Offset of the batch's first record.
+    pub base_offset: u64,
+    /// Log-append time of the batch.
+    pub timestamp_ms: i64,
+}
+
+/// A consistent copy of one producer's state on one partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerStateSnapshot {
+    /// The producer.
+    pub producer_id: ProducerId,
+    /// Current epoch.
+    pub epoch: u16,
+    /// Last committed sequence.
+    pub last_sequence: i32,
+    /// Log-append time of the last batch (expiry counts from here).
+    pub last_append_ms: i64,
+    /// The dedup window, oldest first.
+    pub window: Vec<BatchMetadata>,
+}
+
+// State word layout (one u64, I1):
+//   bits  0..31  last committed sequence (0..=i32::MAX)
+//   bits 31..47  epoch (0..=32767)
+//   bit  47      INIT: at least one batch committed (else "no state")
+//   bit  48      BUSY: the CAS winner is committing a batch
+//   bit  49      DEAD: expired and being removed from the partition's map
+//   bits 50..64  generation, +1 on every commit (defeats ABA for seqlock readers)
+const SEQ_MASK: u64 = (1 << 31) - 1;
+const EPOCH_SHIFT: u32 = 31;
+const INIT: u64 = 1 << 47;
+const BUSY: u64 = 1 << 48;
+const DEAD: u64 = 1 << 49;
+const GEN_SHIFT: u32 = 50;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Word(u64);
+
+impl Word {
+    fn last_sequence(self) -> i32 {
+        (self.0 & SEQ_MASK) as i32
+    }
+    fn epoch(self) -> u16 {
+        ((self.0 >> EPOCH_SHIFT) & 0xFFFF) as u16
+    }
+    fn is_init(self) -> bool {
+        self.0 & INIT != 0
+    }
+    fn is_busy(self) -> bool {
+        self.0 & BUSY != 0
+    }
+    fn is_dead(self) -> bool {
+        self.0 & DEAD != 0
+    }
+    fn generation(self) -> u64 {
+        self.0 >> GEN_SHIFT
+    }
+    /// The committed word after a batch ending at `last_sequence`.
+    fn committed(self, epoch: u16, last_sequence: i32) -> Word {
+        let generation = (self.generation() + 1) & ((1 << (64 - GEN_SHIFT)) - 1);
+        Word(
+            (generation << GEN_SHIFT)
+                | INIT
+                | (u64::from(epoch) << EPOCH_SHIFT)
+                | (last_sequence as u64 & SEQ_MASK),
+        )
+    }
+}
+
+/// What the broker rules say about one batch (SEMANTICS.md, rules 2-4).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Append it; `reset` clears the window first (new epoch, or no state).
+    Append { reset: bool },
+    /// Answer with the original batch's metadata, append nothing.
+    Duplicate(BatchMetadata),
+    /// Reject it.
+    Reject(LogError),
+}
+
+/// The broker rules for an idempotent batch, given the current state.
+/// `has_state` is false when the producer has no (unexpired) state here;
+/// `find` looks a (first, last) sequence pair up in the window.
+fn judge(
+    current_epoch: u16,
+    last_sequence: i32,
+    has_state: bool,
+    header: &BatchHeader,
+    last_in_batch: i32,
+    find: impl FnOnce(i32, i32) -> Option<BatchMetadata>,
+) -> Verdict {
+    if !has_state {
+        // Rule 4, no state: any sequence and epoch (Kafka >= 2.5).
+        return Verdict::Append { reset: true };
+    }
+    let expected = sequence_add(last_sequence, 1);
+    if header.epoch == current_epoch {
+        if header.base_sequence == expected {
+            return Verdict::Append { reset: false };
+        }
+        // Rule 2: exact (first, last) match in the window, same epoch.
+        if let Some(original) = find(header.base_sequence, last_in_batch) {
+            return Verdict::Duplicate(original);
+        }
+        return Verdict::Reject(LogError::OutOfOrderSequence {
+            expected,
+            got: header.base_sequence,
+        });
+    }
+    if header.epoch < current_epoch {
+        // Rule 3: fenced, even for an exact duplicate of an old-epoch batch.
+        return Verdict::Reject(LogError::InvalidProducerEpoch {
+            current: current_epoch,
+            got: header.epoch,
+        });
+    }
+    // Rule 4, higher epoch: must start at 0.
+    if header.base_sequence == 0 {
+        Verdict::Append { reset: true }
+    } else {
+        Verdict::Reject(LogError::OutOfOrderSequence {
+            expected: 0,
+            got: header.base_sequence,
+        })
+    }
+}
+
+/// One window slot; every field is an atomic so seqlock readers never race
+/// non-atomic memory (they discard what they read if the word moved).
+struct WindowEntry {
+    /// `first << 32 | last`.
+    sequences: AtomicU64,
+    base_offset: AtomicU64,
+    timestamp_ms: AtomicI64,
+}
+
+impl WindowEntry {
+    fn new() -> Self {
+        Self {
+            sequences: AtomicU64::new(0),
+            base_offset: AtomicU64::new(0),
+            timestamp_ms: AtomicI64::new(0),
+        }
+    }
+
+    fn pack(first: i32, last: i32) -> u64 {
+        (u64::from(first as u32) << 32) | u64::from(last as u32)
+    }
+
+    // Relaxed loads and stores: every access happens inside the seqlock protocol of
+    // `ProducerState` (writers between the BUSY CAS + Release fence and the Release
+    // store of the word; readers between the Acquire load of the word and the
+    // Acquire fence + re-check), which orders them (I1).
+    fn load(&self) -> BatchMetadata {
+        let sequences = self.sequences.load(Ordering::Relaxed);
+        BatchMetadata {
+            first_sequence: (sequences >> 32) as i32,
+            last_sequence: sequences as u32 as i32,
+            base_offset: self.base_offset.load(Ordering::Relaxed),
+            timestamp_ms: self.timestamp_ms.load(Ordering::Relaxed),
+        }
+    }
+
+    fn store(&self, batch: &BatchMetadata) {
+        self.sequences.store(
+            Self::pack(batch.first_sequence, batch.last_sequence),
+            Ordering::Relaxed,
+        );
+        self.base_offset.store(batch.base_offset, Ordering::Relaxed);
+        self.timestamp_ms
+            .store(batch.timestamp_ms, Ordering::Relaxed);
+    }
+}
+
+/// The dedup state of one producer on one partition.
+pub(crate) struct ProducerState {
+    word: CachePadded<AtomicU64>,
+    last_append_ms: AtomicI64,
+    /// Batches committed since the last reset; the newest is at `(batches-1) % W`.
+    batches: AtomicU64,
+    window: Box<[WindowEntry]>,
+}
+
+/// How an attempt to begin an idempotent append ended.
+pub(crate) enum Begin<'a> {
+    /// We won the CAS: commit (or drop to abort) while holding BUSY.
+    Exclusive(Claim<'a>),
+    /// The batch is a duplicate of one in the window.
+    Duplicate(BatchMetadata),
+    /// A broker rule rejected the batch.
+    Rejected(LogError),
+    /// The state was expired and removed: look the producer up again.
+    Dead,
+}
+
+/// The exclusive right to commit one batch (the BUSY bit is ours).
+/// Dropping it without `commit` restores the previous word: nothing changes.
+pub(crate) struct Claim<'a> {
+    state: &'a ProducerState,
+    previous: Word,
+    epoch: u16,
+    first_sequence: i32,
+    last_sequence: i32,
+    reset: bool,
+    committed: bool,
+}
+
+impl Claim<'_> {
+    /// Records the batch in the window and releases the word with the new state.
+    pub(crate) fn commit(mut self, base_offset: u64, now_ms: i64) {
+        let state = self.state;
+        // Relaxed: `batches` is only touched under BUSY (writers) or inside the
+        // seqlock read section (readers), see WindowEntry (I1).
+        let batches = if self.reset {
+            0
+        } else {
+            state.batches.load(Ordering::Relaxed)
+        };
+        let window_len = state.window.len() as u64;
+        state.window[(batches % window_len) as usize].store(&BatchMetadata {
+            first_sequence: self.first_sequence,
+            last_sequence: self.last_sequence,
+            base_offset,
+            timestamp_ms: now_ms,
+        });
+        state.batches.store(batches + 1, Ordering::Relaxed);
+        state.last_append_ms.store(now_ms, Ordering::Relaxed);
+        // Release: pairs with the Acquire load of the word in `begin` (next CAS
+        // winner and seqlock readers): they see the window and time written above.
+        state.word.store(
+            self.previous.committed(self.epoch, self.last_sequence).0,
+            Ordering::Release,
+        );
+        self.committed = true;
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Release: pairs with the Acquire load in `begin`; nothing was written
+            // under BUSY, so the previous word describes the state exactly.
+            self.state.word.store(self.previous.0, Ordering::Release);
+        }
+    }
+}
+
+impl ProducerState {
+    /// Fresh state ("no state yet") with a window of `window` batches.
+    pub(crate) fn new(window: usize) -> Self {
+        Self {
+            word: CachePadded::new(AtomicU64::new(0)),
+            last_append_ms: AtomicI64::new(0),
+            batches: AtomicU64::new(0),
+            window: (0..window).map(|_| WindowEntry::new()).collect(),
+        }
+    }
+
+    /// Bytes of memory one state occupies (reported by the log).
+    pub(crate) fn footprint(window: usize) -> usize {
+        std::mem::size_of::<ProducerState>() + window * std::mem::size_of::<WindowEntry>()
+    }
+
+    fn find_in_window(&self, first: i32, last: i32) -> Option<BatchMetadata> {
+        // Relaxed: inside the seqlock read section (I1).
+        let batches = self.batches.load(Ordering::Relaxed);
+        let window_len = self.window.len() as u64;
+        (0..batches.min(window_len))
+            .map(|age| self.window[((batches - 1 - age) % window_len) as usize].load())
+            .find(|batch| batch.first_sequence == first && batch.last_sequence == last)
+    }
+
+    fn is_expired(word: Word, last_append_ms: i64, now_ms: i64, expiration_ms: i64) -> bool {
+        word.is_init() && now_ms.saturating_sub(last_append_ms) >= expiration_ms
+    }
+
+    /// Applies the broker rules to a batch of `count` records atomically: either
+    /// claims the state for an append, or answers duplicate/reject without
+    /// changing anything (I1).
+    pub(crate) fn begin(
+        &self,
+        header: &BatchHeader,
+        count: u64,
+        now_ms: i64,
+        expiration_ms: i64,
+    ) -> Begin<'_> {
+        let last_in_batch = sequence_add(header.base_sequence, count - 1);
+        let mut backoff = Backoff::new();
+        loop {
+            // Acquire: pairs with the Release stores of the word in `commit` / Claim's
+            // drop, so the window and last_append_ms read below are at least as new.
+            let before = Word(self.word.load(Ordering::Acquire));
+            if before.is_busy() {
+                // Same-pid appends serialise here (DESIGN.md); other producers never do.
+                backoff.snooze();
+                continue;
+            }
+            if before.is_dead() {
+                return Begin::Dead;
+            }
+            // Relaxed: ordered by the Acquire load above and validated by the
+            // re-check / CAS below (I1).
+            let last_append_ms = self.last_append_ms.load(Ordering::Relaxed);
+            let has_state = before.is_init()
+                && !Self::is_expired(before, last_append_ms, now_ms, expiration_ms);
+            let verdict = judge(
+                before.epoch(),
+                before.last_sequence(),
+                has_state,
+                header,
+                last_in_batch,
+                |first, last| self.find_in_window(first, last),
+            );
+            match verdict {
+                Verdict::Append { reset } => {
+                    // Acquire on success: pairs with the previous committer's Release
+                    // store, so our window writes follow its writes. Relaxed on
+                    // failure: we retry from a fresh Acquire load.
+                    if self
+                        .word
+                        .compare_exchange(
+                            before.0,
+                            before.0 | BUSY,
+                            Ordering::Acquire,
+                            Ordering::Relaxed,
+                        )
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    // Release fence: orders the BUSY word before our Relaxed window
+                    // writes; pairs with the Acquire fence of seqlock readers (I1).
+                    fence(Ordering::Release);
+                    return Begin::Exclusive(Claim {
+                        state: self,
+                        previous: before,
+                        epoch: header.epoch,
+                        first_sequence: header.base_sequence,
+                        last_sequence: last_in_batch,
+                        reset,
+                        committed: false,
+                    });
+                }
+                answer => {
+                    // Acquire fence: pairs with the committer's Release fence, so if we
+                    // read any window value it wrote, the re-load below sees BUSY or
+                    // later and we retry (I1).
+                    fence(Ordering::Acquire);
+                    let after = Word(self.word.load(Ordering::Relaxed));
+                    if after != before {
+                        continue;
+                    }
+                    return match answer {
+                        Verdict::Duplicate(original) => Begin::Duplicate(original),
+                        Verdict::Reject(error) => Begin::Rejected(error),
+                        Verdict::Append { .. } => unreachable!("handled above"),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Marks the state DEAD if it has been idle for `expiration_ms` (or never
+    /// committed); returns whether it did. A DEAD state is never used again (I9).
+    pub(crate) fn try_expire(&self, now_ms: i64, expiration_ms: i64) -> bool {
+        // Acquire: pairs with the Release store in `commit`, for last_append_ms.
+        let word = Word(self.word.load(Ordering::Acquire));
+        if word.is_busy() || word.is_dead() {
+            return false;
+        }
+        // Relaxed: validated by the CAS on the word below.
+        let last_append_ms = self.last_append_ms.load(Ordering::Relaxed);
+        if word.is_init() && !Self::is_expired(word, last_append_ms, now_ms, expiration_ms) {
+            return false;
+        }
+        // Relaxed: DEAD publishes no data; appenders that see it re-look-up.
+        self.word
+            .compare_exchange(word.0, word.0 | DEAD, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// True once `try_expire` succeeded.
+    pub(crate) fn is_dead(&self) -> bool {
+        // Relaxed: a hint for map clean-up; decisions re-check in `begin`.
+        Word(self.word.load(Ordering::Relaxed)).is_dead()
+    }
+
+    /// A consistent copy (seqlock read), or `None` if there is no live state.
+    pub(crate) fn snapshot(
+        &self,
+        producer_id: ProducerId,
+        now_ms: i64,
+        expiration_ms: i64,
+    ) -> Option<ProducerStateSnapshot> {
+        let mut backoff = Backoff::new();
+        loop {
+            // Acquire / Acquire fence / Relaxed re-check: the seqlock read (I1).
+            let before = Word(self.word.load(Ordering::Acquire));
+            if before.is_busy() {
+                backoff.snooze();
+                continue;
+            }
+            let last_append_ms = self.last_append_ms.load(Ordering::Relaxed);
+            let batches = self.batches.load(Ordering::Relaxed);
+            let window_len = self.window.len() as u64;
+            let kept = batches.min(window_len);
+            let window = (0..kept)
+                .rev()
+                .map(|age| self.window[((batches - 1 - age) % window_len) as usize].load())
+                .collect();
+            fence(Ordering::Acquire);
+            if Word(self.word.load(Ordering::Relaxed)) != before {
+                continue;
+            }
+            if !before.is_init()
+                || before.is_dead()
+                || Self::is_expired(before, last_append_ms, now_ms, expiration_ms)
+            {
+                return None;
+            }
+            return Some(ProducerStateSnapshot {
+                producer_id,
+                epoch: before.epoch(),
+                last_sequence: before.last_sequence(),
+                last_append_ms,
+                window,
+            });
+        }
+    }
+}
+
+#[cfg(all(test, not(all(loom, feature = "loom"))))]
+mod tests {
+    use super::*;
+
+    fn header(epoch: u16, base_sequence: i32) -> BatchHeader {
+        BatchHeader {
+            producer_id: ProducerId(1),
+            epoch,
+            base_sequence,
+        }
+    }
+
+    fn append(
+        state: &ProducerState,
+        epoch: u16,
+        base: i32,
+        count: u64,
+        offset: u64,
+    ) -> Result<(u64, bool), LogError> {
+        match state.begin(&header(epoch, base), count, 0, i64::MAX) {
+            Begin::Exclusive(claim) => {
+                claim.commit(offset, 0);
+                Ok((offset, false))
+            }
+            Begin::Duplicate(original) => Ok((original.base_offset, true)),
+            Begin::Rejected(error) => Err(error),
+            Begin::Dead => panic!("not expired"),
+        }
+    }
+
+    #[test]
+    fn word_round_trips_its_fields() {
+        let word = Word(0).committed(32767, i32::MAX);
+        assert_eq!((word.epoch(), word.last_sequence()), (32767, i32::MAX));
+        assert!(word.is_init() && !word.is_busy() && !word.is_dead());
+        assert_eq!(word.generation(), 1);
+        assert_eq!(word.committed(0, 0).generation(), 2);
+    }
+
+    #[test]
+    fn judge_follows_the_rule_order() {
+        let none = |_, _| None;
+        assert_eq!(
+            judge(0, 0, false, &header(9, 77), 77, none),
+            Verdict::Append { reset: true }
+        );
+        assert_eq!(
+            judge(2, 4, true, &header(2, 5), 5, none),
+            Verdict::Append { reset: false }
+        );
+        assert_eq!(
+            judge(2, 4, true, &header(2, 7), 7, none),
+            Verdict::Reject(LogError::OutOfOrderSequence {
+                expected: 5,
+                got: 7
+            })
+        );
+        assert_eq!(
+            judge(2, 4, true, &header(1, 5), 5, none),
+            Verdict::Reject(LogError::InvalidProducerEpoch { current: 2, got: 1 })
+        );
+        assert_eq!(
+            judge(2, 4, true, &header(5, 0), 0, none),
+            Verdict::Append { reset: true }
+        );
+        assert_eq!(
+            judge(2, 4, true, &header(3, 1), 1, none),
+            Verdict::Reject(LogError::OutOfOrderSequence {
+                expected: 0,
+                got: 1
+            })
+        );
+    }
+
+    #[test]
+    fn rejected_and_duplicate_batches_change_nothing() {
+        let state = ProducerState::new(5);
+        assert_eq!(append(&state, 0, 0, 3, 0), Ok((0, false)));
+        let before = state.snapshot(ProducerId(1), 0, i64::MAX);
+        assert_eq!(append(&state, 0, 0, 3, 99), Ok((0, true)));
+        assert!(append(&state, 0, 9, 1, 99).is_err());
+        assert_eq!(state.snapshot(ProducerId(1), 0, i64::MAX), before);
+    }
+
+    #[test]
+    fn dropped_claim_restores_the_word() {
+        let state = ProducerState::new(5);
+        match state.begin(&header(0, 0), 1, 0, i64::MAX) {
+            Begin::Exclusive(claim) => drop(claim),
+            _ => panic!("first batch is appended"),
+        }
+        assert!(state.snapshot(ProducerId(1), 0, i64::MAX).is_none());
+        assert_eq!(append(&state, 0, 4, 1, 0), Ok((0, false)), "still no state");
+    }
+
+    #[test]
+    fn expiry_marks_dead_only_after_the_idle_time() {
+        let state = ProducerState::new(5);
+        match state.begin(&header(0, 0), 1, 1_000, 100) {
+            Begin::Exclusive(claim) => claim.commit(0, 1_000),
+            _ => panic!("appended"),
+        }
+        assert!(!state.try_expire(1_099, 100));
+        assert!(state.try_expire(1_100, 100));
+        assert!(state.is_dead());
+        assert!(matches!(
+            state.begin(&header(0, 1), 1, 1_100, 100),
+            Begin::Dead
+        ));
+    }
+}

@@ -1,0 +1,109 @@
+//! Retention: which whole segments to evict from the head of a partition.
+//!
+//! Kafka's rules, per partition: by records and bytes, delete the oldest segment
+//! while what remains is still at least the limit; by age, delete segments whose
+//! newest record is older than the limit. Only segments entirely below the high
+//! watermark are candidates, so appenders never lose a segment they write (I7).
+
+use std::time::Duration;
+
+use crate::log::storage::SegmentLog;
+
+/// Per-partition retention limits; `None` means unlimited.
+///
+/// ```
+/// use idemlog::RetentionPolicy;
+/// use std::time::Duration;
+/// let policy = RetentionPolicy::default()
+///     .max_records(1_000_000)
+///     .max_bytes(64 << 20)
+///     .max_age(Duration::from_secs(3600));
+/// assert_eq!(policy.max_records, Some(1_000_000));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Keep at least this many records, evicting older segments beyond it.
+    pub max_records: Option<u64>,
+    /// Keep at least this many payload bytes (key + value), evicting older segments beyond it.
+    pub max_bytes: Option<u64>,
+    /// Evict segments whose newest record is older than this (log clock).
+    pub max_age_ms: Option<i64>,
+}
+
+impl RetentionPolicy {
+    /// Sets the record limit.
+    pub fn max_records(mut self, records: u64) -> Self {
+        self.max_records = Some(records);
+        self
+    }
+
+    /// Sets the byte limit.
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+
+    /// Sets the age limit.
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.max_age_ms = Some(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+        self
+    }
+
+    /// True if any limit is set.
+    pub fn is_limited(&self) -> bool {
+        self.max_records.is_some() || self.max_bytes.is_some() || self.max_age_ms.is_some()
+    }
+}
+
+/// What one retention pass evicted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// Segments evicted.
+    pub segments: u64,
+    /// Records evicted.
+    pub records: u64,
+    /// Payload bytes evicted.
+    pub bytes: u64,
+    /// The log start offset afterwards.
+    pub log_start: u64,
+}
+
+/// Evicts segments from the head of `storage` while `policy` says so. The caller
+/// holds the partition's retention lock (one evictor at a time, I7).
+pub(crate) fn enforce(
+    storage: &SegmentLog,
+    segment_records: u64,
+    policy: &RetentionPolicy,
+    now_ms: i64,
+) -> RetentionReport {
+    let mut report = RetentionReport::default();
+    if policy.is_limited() {
+        let high_watermark = storage.high_watermark();
+        let mut live_records = storage.log_end() - storage.log_start();
+        let mut live_bytes: u64 = if policy.max_bytes.is_some() {
+            storage.live_segment_stats().iter().map(|s| s.bytes).sum()
+        } else {
+            0
+        };
+        while let Some(evicted) = storage.evict_oldest_if(high_watermark, |stats| {
+            let by_records = policy
+                .max_records
+                .is_some_and(|max| live_records.saturating_sub(segment_records) >= max);
+            let by_bytes = policy
+                .max_bytes
+                .is_some_and(|max| live_bytes.saturating_sub(stats.bytes) >= max);
+            let by_age = policy
+                .max_age_ms
+                .is_some_and(|max| now_ms.saturating_sub(stats.max_timestamp_ms) > max);
+            by_records || by_bytes || by_age
+        }) {
+            live_records = live_records.saturating_sub(segment_records);
+            live_bytes = live_bytes.saturating_sub(evicted.bytes);
+            report.segments += 1;
+            report.records += segment_records;
+            report.bytes += evicted.bytes;
+        }
+    }
+    report.log_start = storage.log_start();
+    report
+}

@@ -1,0 +1,430 @@
+//! Segmented record storage of one partition: offset reservation, the segment
+//! ring, slot writes and publication, reads, the high watermark and eviction.
+//!
+//! The invariants cited here (I1..I9) are stated in `crate::implementation`.
+//!
+//! Segments live in a ring of `max_segments` cells indexed by segment number
+//! modulo the ring size. Writers never pin a reclamation guard: they only touch
+//! segments that still hold an unpublished slot of theirs, and retention never
+//! retires such a segment (I7). Readers pin, because they can race retention.
+
+use crossbeam::utils::CachePadded;
+
+use crate::error::LogError;
+use crate::log::segment::{Segment, SegmentStats, Stamp};
+use crate::record::{IntoRecords, RecordView};
+use crate::sync::{pin, AtomicPtr, AtomicU64, Backoff, Guard, Ordering};
+
+/// The records of one partition.
+pub(crate) struct SegmentLog {
+    /// log2 of the records per segment.
+    segment_shift: u32,
+    /// Segment cells; segment number `k` lives in `ring[k & ring_mask]`.
+    ring: Box<[AtomicPtr<Segment>]>,
+    ring_mask: u64,
+    /// Next offset to reserve (the log end offset). Only ever `fetch_add`ed (I2).
+    tail: CachePadded<AtomicU64>,
+    /// First offset still held; segment-aligned, moved only by eviction (I7).
+    log_start: CachePadded<AtomicU64>,
+    /// A lower bound of the high watermark, advanced by readers (I5).
+    hw_hint: CachePadded<AtomicU64>,
+}
+
+impl SegmentLog {
+    /// Empty storage. `segment_records` and `max_segments` are powers of two,
+    /// `max_segments >= 2` (validated by `LogConfig`).
+    pub(crate) fn new(segment_records: usize, max_segments: usize) -> Self {
+        debug_assert!(segment_records.is_power_of_two() && max_segments.is_power_of_two());
+        Self {
+            segment_shift: segment_records.trailing_zeros(),
+            ring: (0..max_segments)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
+            ring_mask: max_segments as u64 - 1,
+            tail: CachePadded::new(AtomicU64::new(0)),
+            log_start: CachePadded::new(AtomicU64::new(0)),
+            hw_hint: CachePadded::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn segment_records(&self) -> u64 {
+        1 << self.segment_shift
+    }
+
+    /// The most live records the ring can address: one segment is kept free so a
+    /// reservation that passed the capacity check never needs an occupied cell.
+    pub(crate) fn capacity(&self) -> u64 {
+        self.ring_mask << self.segment_shift
+    }
+
+    /// The first offset still held.
+    pub(crate) fn log_start(&self) -> u64 {
+        // Acquire: pairs with the Release store in `evict_oldest_if` (I7).
+        self.log_start.load(Ordering::Acquire)
+    }
+
+    /// The next offset to be reserved (Kafka's log end offset).
+    pub(crate) fn log_end(&self) -> u64 {
+        // Acquire: pairs with the AcqRel fetch_add in `reserve` (I2).
+        self.tail.load(Ordering::Acquire)
+    }
+
+    /// Reserves `count` consecutive offsets and returns the first (I2).
+    ///
+    /// Fails with `PartitionFull` when the live records would exceed `capacity()`.
+    /// The check reads before it reserves, so concurrent appenders can overshoot it
+    /// by their batch sizes; `segment_for_write` then waits for retention (I3).
+    pub(crate) fn reserve(&self, count: u64) -> Result<u64, LogError> {
+        // Relaxed: both loads only feed the capacity estimate; the reservation
+        // itself is the fetch_add below.
+        let start = self.log_start.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
+        let live = tail.saturating_sub(start);
+        if live + count > self.capacity() {
+            return Err(LogError::PartitionFull {
+                live_records: live,
+                capacity: self.capacity(),
+            });
+        }
+        // AcqRel: the Release half lets a consumer's `tail.fetch_add(0)` in
+        // `Wakeup::wait` that reads this value see our reservation; the Acquire half
+        // makes a consumer registration that precedes its tail RMW visible to our
+        // later `waiters` load (I6).
+        Ok(self.tail.fetch_add(count, Ordering::AcqRel))
+    }
+
+    /// A consumer-side RMW on the tail (I6): returns the log end, ordered after
+    /// the caller's waiter registration.
+    pub(crate) fn log_end_synchronized(&self) -> u64 {
+        // AcqRel: see `reserve` (I6).
+        self.tail.fetch_add(0, Ordering::AcqRel)
+    }
+
+    /// Writes and publishes `records` at the reserved offsets `base..`.
+    ///
+    /// # Safety
+    /// `base .. base + records.record_count()` was returned by one call of
+    /// `reserve` made by the caller, and is written only by this call (I2).
+    pub(crate) unsafe fn write_batch(
+        &self,
+        base: u64,
+        records: impl IntoRecords,
+        timestamp_ms: i64,
+        stamp: Option<Stamp>,
+    ) {
+        let mut offset = base;
+        let mut segment = self.segment_for_write(base);
+        // Cached so we never read a segment's header after publishing its last
+        // slot: from then on retention may retire it (I7).
+        let mut segment_end = segment.end();
+        records.for_each_record(|record| {
+            if offset == segment_end {
+                segment = self.segment_for_write(offset);
+                segment_end = segment.end();
+            }
+            let producer =
+                stamp.map(|stamp| (stamp, sequence_add(stamp.base_sequence, offset - base)));
+            // SAFETY: `offset` is reserved by our caller (I2) and lies in `segment`.
+            unsafe { segment.slot(offset).write(record, timestamp_ms, producer) };
+            offset += 1;
+        });
+    }
+
+    /// The segment holding `offset`, installing it if needed. Only for offsets the
+    /// caller reserved and has not yet published (I7 keeps it alive).
+    fn segment_for_write(&self, offset: u64) -> &Segment {
+        let number = offset >> self.segment_shift;
+        let cell = &self.ring[(number & self.ring_mask) as usize];
+        let mut backoff = Backoff::new();
+        // The cell may still hold segment `number - ring_len` (I3): wait until
+        // eviction moved the log start past it. Acquire pairs with the Release
+        // store of log_start in `evict_oldest_if`, which follows the cell's
+        // unlink, so the cell load below cannot return that old segment.
+        let lap_start = (number + 1).saturating_sub(self.ring.len() as u64) << self.segment_shift;
+        while number >= self.ring.len() as u64 && self.log_start.load(Ordering::Acquire) < lap_start
+        {
+            backoff.snooze();
+        }
+        // Acquire: pairs with the AcqRel install below, so the segment's slots
+        // (initialised empty by its creator) are visible.
+        let mut current = cell.load(Ordering::Acquire);
+        if current.is_null() {
+            let fresh = Box::into_raw(Box::new(Segment::new(
+                number << self.segment_shift,
+                self.segment_records() as usize,
+            )));
+            // AcqRel on success publishes the new segment's initialised slots to
+            // the Acquire loads of other writers and readers; Acquire on failure
+            // pairs with the winner's install.
+            match cell.compare_exchange(
+                std::ptr::null_mut(),
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => current = fresh,
+                Err(winner) => {
+                    // SAFETY: `fresh` came from Box::into_raw above and was never shared.
+                    drop(unsafe { Box::from_raw(fresh) });
+                    current = winner;
+                }
+            }
+        }
+        // SAFETY: the cell holds segment `number` (the previous occupant was unlinked
+        // before log_start passed it, see above), and it holds our unpublished slot
+        // at `offset`, so retention does not retire it while we write (I7).
+        let segment = unsafe { &*current };
+        debug_assert_eq!(segment.base(), number << self.segment_shift);
+        segment
+    }
+
+    /// The segment holding `offset`, for a reader holding `_guard` (I8).
+    /// `None` if it is not installed yet, or already evicted.
+    fn segment_for_read<'g>(&self, offset: u64, _guard: &'g Guard) -> Option<&'g Segment> {
+        let number = offset >> self.segment_shift;
+        let cell = &self.ring[(number & self.ring_mask) as usize];
+        // Acquire: pairs with the AcqRel install in `segment_for_write`.
+        let current = cell.load(Ordering::Acquire);
+        if current.is_null() {
+            return None;
+        }
+        // SAFETY: we are pinned (`_guard`) and loaded the pointer from a shared cell,
+        // so it is not freed before the guard drops (I8); it may be a segment of a
+        // later ring lap, hence the base check.
+        let segment = unsafe { &*current };
+        (segment.base() == number << self.segment_shift).then_some(segment)
+    }
+
+    /// Calls `visit` for up to `max` published records from `from`, in offset
+    /// order, stopping at the first unpublished one (I5). Returns the next offset.
+    pub(crate) fn read(
+        &self,
+        from: u64,
+        max: usize,
+        mut visit: impl FnMut(RecordView<'_>),
+    ) -> Result<u64, LogError> {
+        let guard = pin();
+        let log_start = self.log_start();
+        let log_end = self.log_end();
+        if from < log_start || from > log_end {
+            return Err(LogError::OffsetOutOfRange {
+                offset: from,
+                log_start,
+                log_end,
+            });
+        }
+        let mut offset = from;
+        let mut remaining = max;
+        'segments: while remaining > 0 {
+            let Some(segment) = self.segment_for_read(offset, &guard) else {
+                if offset == from && offset < self.log_start() {
+                    return Err(LogError::OffsetOutOfRange {
+                        offset,
+                        log_start: self.log_start(),
+                        log_end: self.log_end(),
+                    });
+                }
+                break;
+            };
+            while offset < segment.end() && remaining > 0 {
+                match segment.slot(offset).read(offset) {
+                    Some(view) => visit(view),
+                    None => break 'segments,
+                }
+                offset += 1;
+                remaining -= 1;
+            }
+        }
+        Ok(offset)
+    }
+
+    /// True if the record at `offset` is published (false if not yet, or gone).
+    pub(crate) fn is_published(&self, offset: u64) -> bool {
+        let guard = pin();
+        self.segment_for_read(offset, &guard)
+            .is_some_and(|segment| segment.slot(offset).is_published())
+    }
+
+    /// The end of the contiguous published prefix (I5).
+    pub(crate) fn high_watermark(&self) -> u64 {
+        let guard = pin();
+        // Acquire: pairs with the AcqRel fetch_max below by another reader, which
+        // had acquired every slot below its value.
+        let mut hw = self.hw_hint.load(Ordering::Acquire).max(self.log_start());
+        let log_end = self.log_end();
+        'segments: while hw < log_end {
+            let Some(segment) = self.segment_for_read(hw, &guard) else {
+                break;
+            };
+            while hw < segment.end() {
+                if !segment.slot(hw).is_published() {
+                    break 'segments;
+                }
+                hw += 1;
+            }
+        }
+        // AcqRel: publishes our acquisitions to later readers of the hint.
+        self.hw_hint.fetch_max(hw, Ordering::AcqRel);
+        hw
+    }
+
+    /// Size and age of every live segment from the log start, oldest first.
+    pub(crate) fn live_segment_stats(&self) -> Vec<SegmentStats> {
+        let guard = pin();
+        let mut stats = Vec::new();
+        let mut offset = self.log_start();
+        let log_end = self.log_end();
+        while offset < log_end {
+            match self.segment_for_read(offset, &guard) {
+                Some(segment) => {
+                    stats.push(segment.stats());
+                    offset = segment.end();
+                }
+                None => break,
+            }
+        }
+        stats
+    }
+
+    /// Evicts the oldest segment if it is entirely below `high_watermark` and
+    /// `should_evict` agrees; returns its stats. The caller serialises evictions
+    /// (one evictor at a time) and passes a high watermark it computed (I7).
+    pub(crate) fn evict_oldest_if(
+        &self,
+        high_watermark: u64,
+        should_evict: impl FnOnce(&SegmentStats) -> bool,
+    ) -> Option<SegmentStats> {
+        let guard = pin();
+        let start = self.log_start();
+        let end = start + self.segment_records();
+        if end > high_watermark {
+            return None;
+        }
+        let cell = &self.ring[((start >> self.segment_shift) & self.ring_mask) as usize];
+        // Acquire: pairs with the AcqRel install in `segment_for_write`.
+        let current = cell.load(Ordering::Acquire);
+        if current.is_null() {
+            return None;
+        }
+        // SAFETY: only the (single) evictor retires segments and it has not retired
+        // this one; we are pinned as well (I8).
+        let stats = unsafe { &*current }.stats();
+        if !should_evict(&stats) {
+            return None;
+        }
+        // Unlink first, then move the start (I7): a writer that sees the new start
+        // (Acquire in segment_for_write) also sees the empty cell. Release pairs with
+        // the Acquire loads of the cell and of log_start.
+        cell.store(std::ptr::null_mut(), Ordering::Release);
+        self.log_start.store(end, Ordering::Release);
+        // SAFETY: `current` came from Box::into_raw in segment_for_write, is now
+        // unreachable from the ring, and this evictor retires it once (I8).
+        unsafe { guard.retire(current) };
+        Some(stats)
+    }
+}
+
+impl Drop for SegmentLog {
+    fn drop(&mut self) {
+        for cell in self.ring.iter() {
+            // Acquire: we are the last owner; pairs with the install.
+            let segment = cell.load(Ordering::Acquire);
+            if !segment.is_null() {
+                // SAFETY: installed segments came from Box::into_raw; with `&mut self`
+                // no reader or writer remains, and evicted ones were nulled.
+                drop(unsafe { Box::from_raw(segment) });
+            }
+        }
+    }
+}
+
+/// `sequence + delta` with Kafka's wrap from i32::MAX to 0.
+pub(crate) fn sequence_add(sequence: i32, delta: u64) -> i32 {
+    let modulus = i32::MAX as u64 + 1;
+    ((sequence as u64 + delta % modulus) % modulus) as i32
+}
+
+#[cfg(all(test, not(all(loom, feature = "loom"))))]
+mod tests {
+    use super::*;
+    use crate::record::Record;
+
+    fn collect(storage: &SegmentLog, from: u64) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        storage
+            .read(from, usize::MAX, |view| {
+                out.push((view.offset, view.value.to_vec()))
+            })
+            .expect("in range");
+        out
+    }
+
+    #[test]
+    fn batches_span_segments_and_read_back_in_order() {
+        let storage = SegmentLog::new(4, 8);
+        for batch in 0..5u8 {
+            let records: Vec<Record> = (0..3).map(|i| Record::new(vec![batch, i])).collect();
+            let base = storage.reserve(3).expect("room");
+            // SAFETY: just reserved by this thread.
+            unsafe { storage.write_batch(base, records, 0, None) };
+        }
+        let read = collect(&storage, 0);
+        assert_eq!(read.len(), 15);
+        assert!(read
+            .iter()
+            .enumerate()
+            .all(|(i, (offset, _))| *offset == i as u64));
+        assert_eq!(read[14].1, vec![4, 2]);
+        assert_eq!(storage.high_watermark(), 15);
+    }
+
+    #[test]
+    fn high_watermark_stops_at_a_hole() {
+        let storage = SegmentLog::new(4, 8);
+        let first = storage.reserve(1).expect("room");
+        let second = storage.reserve(1).expect("room");
+        // SAFETY: reserved above; the first is deliberately left unwritten for now.
+        unsafe { storage.write_batch(second, Record::new("b"), 0, None) };
+        assert_eq!(storage.high_watermark(), 0);
+        assert!(collect(&storage, 0).is_empty());
+        // SAFETY: reserved above.
+        unsafe { storage.write_batch(first, Record::new("a"), 0, None) };
+        assert_eq!(storage.high_watermark(), 2);
+    }
+
+    #[test]
+    fn full_ring_is_an_error_until_eviction() {
+        let storage = SegmentLog::new(2, 4);
+        assert_eq!(storage.capacity(), 6);
+        let base = storage.reserve(6).expect("room");
+        let records: Vec<Record> = (0..6).map(|_| Record::new("x")).collect();
+        // SAFETY: reserved above.
+        unsafe { storage.write_batch(base, records, 0, None) };
+        assert!(matches!(
+            storage.reserve(1),
+            Err(LogError::PartitionFull {
+                live_records: 6,
+                capacity: 6
+            })
+        ));
+        let hw = storage.high_watermark();
+        assert!(storage.evict_oldest_if(hw, |_| true).is_some());
+        assert_eq!(storage.log_start(), 2);
+        let base = storage.reserve(2).expect("room after eviction");
+        // SAFETY: reserved above; reuses the evicted segment's ring cell.
+        unsafe { storage.write_batch(base, vec![Record::new("y"), Record::new("z")], 0, None) };
+        assert_eq!(collect(&storage, 2).len(), 6);
+        assert!(matches!(
+            storage.read(0, 1, |_| {}),
+            Err(LogError::OffsetOutOfRange { log_start: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn sequences_wrap_at_i32_max() {
+        assert_eq!(sequence_add(i32::MAX - 1, 1), i32::MAX);
+        assert_eq!(sequence_add(i32::MAX, 1), 0);
+        assert_eq!(sequence_add(i32::MAX - 1, 3), 1);
+        assert_eq!(sequence_add(5, 0), 5);
+    }
+}

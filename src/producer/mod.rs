@@ -1,0 +1,1 @@
+//! The producer client (see issue 3).

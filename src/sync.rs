@@ -1,0 +1,366 @@
+//! The sync facade: the ONE place that chooses between the production primitives
+//! (std atomics, parking_lot, dashmap, crossbeam-epoch) and loom's model-checked ones.
+//!
+//! Everything else in the crate imports from here, so call sites carry no `cfg`.
+//! The loom side is selected by `RUSTFLAGS="--cfg loom"` together with the `loom`
+//! feature (see loom-tests/README.md).
+//!
+//! Memory reclamation is the one place where the two sides differ in behaviour:
+//! in production, retired segments are freed by crossbeam-epoch once no pinned
+//! reader can still hold them; under loom (which cannot model crossbeam-epoch's
+//! global collector) retired memory is leaked, which is trivially safe, and the
+//! models check the unlink protocol (invariants I7 and I8 in `implementation.rs`)
+//! rather than the collector.
+
+#[cfg(not(all(loom, feature = "loom")))]
+mod imp {
+    pub(crate) use std::hint::spin_loop;
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    };
+    pub(crate) use std::sync::Arc;
+    pub(crate) use std::thread::{yield_now, JoinHandle};
+
+    use std::hash::Hash;
+    use std::time::Duration;
+
+    /// Spawns a named thread (the producer's flusher).
+    pub(crate) fn spawn_named<F>(name: String, body: F) -> std::io::Result<JoinHandle<()>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        std::thread::Builder::new().name(name).spawn(body)
+    }
+
+    /// `UnsafeCell` with loom's closure-based access API.
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Self(std::cell::UnsafeCell::new(value))
+        }
+
+        /// Runs `f` with a shared raw pointer to the contents.
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Runs `f` with a unique raw pointer to the contents.
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    /// A mutex for slow paths only (never the append path).
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(parking_lot::Mutex<T>);
+
+    /// The guard of [`Mutex`].
+    pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Self(parking_lot::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock()
+        }
+
+        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            self.0.try_lock()
+        }
+    }
+
+    /// A condition variable paired with [`Mutex`].
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(parking_lot::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Self(parking_lot::Condvar::new())
+        }
+
+        /// Waits for a notification or `timeout`, whichever comes first.
+        pub(crate) fn wait_timeout<'a, T>(
+            &self,
+            mut guard: MutexGuard<'a, T>,
+            timeout: Duration,
+        ) -> MutexGuard<'a, T> {
+            let _timed_out = self.0.wait_for(&mut guard, timeout);
+            guard
+        }
+
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+    }
+
+    /// A concurrent hash map (dashmap) holding cheaply clonable values.
+    #[derive(Debug)]
+    pub(crate) struct ConcurrentMap<K: Eq + Hash, V>(dashmap::DashMap<K, V>);
+
+    impl<K: Eq + Hash + Clone, V: Clone> ConcurrentMap<K, V> {
+        pub(crate) fn new() -> Self {
+            Self(dashmap::DashMap::new())
+        }
+
+        pub(crate) fn get(&self, key: &K) -> Option<V> {
+            self.0.get(key).map(|entry| entry.value().clone())
+        }
+
+        /// Returns the value for `key`, inserting `make()` if there is none.
+        pub(crate) fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> V) -> V {
+            self.0.entry(key).or_insert_with(make).value().clone()
+        }
+
+        /// Inserts `value` unless `key` is present; returns whether it inserted.
+        pub(crate) fn insert_if_absent(&self, key: K, value: V) -> bool {
+            match self.0.entry(key) {
+                dashmap::mapref::entry::Entry::Occupied(_) => false,
+                dashmap::mapref::entry::Entry::Vacant(vacant) => {
+                    vacant.insert(value);
+                    true
+                }
+            }
+        }
+
+        pub(crate) fn insert(&self, key: K, value: V) {
+            self.0.insert(key, value);
+        }
+
+        /// Removes `key` if `pred` holds for its value; returns whether it removed.
+        pub(crate) fn remove_if(&self, key: &K, pred: impl FnOnce(&V) -> bool) -> bool {
+            self.0.remove_if(key, |_, value| pred(value)).is_some()
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.0.len()
+        }
+
+        /// A snapshot of the entries (slow path: reporting and sweeps).
+        pub(crate) fn snapshot(&self) -> Vec<(K, V)> {
+            self.0
+                .iter()
+                .map(|entry| (entry.key().clone(), entry.value().clone()))
+                .collect()
+        }
+    }
+
+    /// A reader's protection against reclamation: while a `Guard` lives, no memory
+    /// retired after it was taken is freed.
+    pub(crate) struct Guard(crossbeam::epoch::Guard);
+
+    /// Pins the current thread (crossbeam-epoch).
+    pub(crate) fn pin() -> Guard {
+        Guard(crossbeam::epoch::pin())
+    }
+
+    impl Guard {
+        /// Frees `ptr` (a `Box<T>` turned raw) once every guard alive now is gone.
+        ///
+        /// # Safety
+        /// `ptr` came from `Box::into_raw`, is no longer reachable from any shared
+        /// location (so no new reader can find it), and is retired exactly once.
+        pub(crate) unsafe fn retire<T: Send + 'static>(&self, ptr: *mut T) {
+            let ptr = SendPtr(ptr);
+            // SAFETY: the caller guarantees ptr is unlinked and retired once; the
+            // collector runs the closure only after every guard pinned before this
+            // call is dropped, so no reader still holds a reference.
+            unsafe {
+                self.0.defer_unchecked(move || {
+                    let ptr = ptr;
+                    drop(Box::from_raw(ptr.0));
+                });
+            }
+        }
+    }
+
+    struct SendPtr<T>(*mut T);
+    // SAFETY: the pointee is `Send` and ownership moves into the deferred drop.
+    unsafe impl<T: Send> Send for SendPtr<T> {}
+}
+
+#[cfg(all(loom, feature = "loom"))]
+mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::hint::spin_loop;
+    pub(crate) use loom::sync::atomic::{
+        fence, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    };
+    pub(crate) use loom::sync::Arc;
+    pub(crate) use loom::thread::{yield_now, JoinHandle};
+
+    use std::collections::HashMap;
+    use std::hash::Hash;
+    use std::time::Duration;
+
+    /// Spawns a (loom) thread; the name is ignored by loom.
+    pub(crate) fn spawn_named<F>(_name: String, body: F) -> std::io::Result<JoinHandle<()>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        Ok(loom::thread::spawn(body))
+    }
+
+    /// A mutex for slow paths only.
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    /// The guard of [`Mutex`].
+    pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Self(loom::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+
+        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            self.0.try_lock().ok()
+        }
+    }
+
+    /// A condition variable paired with [`Mutex`]. Under loom a timed wait is an
+    /// untimed wait, so a lost wake-up shows up as a deadlock.
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(loom::sync::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Self(loom::sync::Condvar::new())
+        }
+
+        pub(crate) fn wait_timeout<'a, T>(
+            &self,
+            guard: MutexGuard<'a, T>,
+            timeout: Duration,
+        ) -> MutexGuard<'a, T> {
+            match self.0.wait_timeout(guard, timeout) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            }
+        }
+
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+    }
+
+    /// The concurrent map, modelled as a loom mutex around a HashMap.
+    #[derive(Debug)]
+    pub(crate) struct ConcurrentMap<K, V>(loom::sync::Mutex<HashMap<K, V>>);
+
+    impl<K: Eq + Hash + Clone, V: Clone> ConcurrentMap<K, V> {
+        pub(crate) fn new() -> Self {
+            Self(loom::sync::Mutex::new(HashMap::new()))
+        }
+
+        fn map(&self) -> loom::sync::MutexGuard<'_, HashMap<K, V>> {
+            self.0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+
+        pub(crate) fn get(&self, key: &K) -> Option<V> {
+            self.map().get(key).cloned()
+        }
+
+        pub(crate) fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> V) -> V {
+            self.map().entry(key).or_insert_with(make).clone()
+        }
+
+        pub(crate) fn insert_if_absent(&self, key: K, value: V) -> bool {
+            let mut map = self.map();
+            if map.contains_key(&key) {
+                return false;
+            }
+            map.insert(key, value);
+            true
+        }
+
+        pub(crate) fn insert(&self, key: K, value: V) {
+            self.map().insert(key, value);
+        }
+
+        pub(crate) fn remove_if(&self, key: &K, pred: impl FnOnce(&V) -> bool) -> bool {
+            let mut map = self.map();
+            match map.get(key) {
+                Some(value) if pred(value) => {
+                    map.remove(key);
+                    true
+                }
+                _ => false,
+            }
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.map().len()
+        }
+
+        pub(crate) fn snapshot(&self) -> Vec<(K, V)> {
+            self.map()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }
+    }
+
+    /// Under loom, a guard protects nothing because nothing is ever freed early.
+    pub(crate) struct Guard;
+
+    pub(crate) fn pin() -> Guard {
+        Guard
+    }
+
+    impl Guard {
+        /// Leaks `ptr`: loom cannot model the epoch collector, and leaking is safe.
+        ///
+        /// # Safety
+        /// As in production: `ptr` is unlinked and retired once.
+        pub(crate) unsafe fn retire<T: Send + 'static>(&self, _ptr: *mut T) {}
+    }
+}
+
+pub(crate) use imp::*;
+
+/// Spins politely: a CPU hint first, then yielding the time slice (under loom,
+/// every spin yields so the model checker can schedule the thread we wait for).
+#[derive(Debug, Default)]
+pub(crate) struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    const SPIN_LIMIT: u32 = 6;
+
+    pub(crate) fn new() -> Self {
+        Self { step: 0 }
+    }
+
+    /// Waits a little longer each call.
+    pub(crate) fn snooze(&mut self) {
+        if cfg!(all(loom, feature = "loom")) || self.step > Self::SPIN_LIMIT {
+            yield_now();
+        } else {
+            for _ in 0..(1u32 << self.step) {
+                spin_loop();
+            }
+        }
+        self.step = self.step.saturating_add(1);
+    }
+}
