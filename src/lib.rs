@@ -31,6 +31,8 @@ pub mod consumer;
 pub mod error;
 pub mod implementation;
 pub mod log;
+#[cfg(feature = "model")]
+pub mod model;
 pub mod producer;
 pub mod record;
 mod sync;

@@ -1,0 +1,1 @@
+//! The sequential reference model of SEMANTICS.md (being written).
