@@ -98,22 +98,25 @@ impl AppendOutcome {
 #[derive(Clone, Debug)]
 pub struct LogConfig {
     dedup_window: usize,
-    max_batch_records: usize,
+    /// `None`: the default, 65536 or the partition capacity if smaller.
+    max_batch_records: Option<usize>,
     producer_id_expiration_ms: i64,
     segment_records: usize,
     max_segments: usize,
-    clock: Arc<dyn Clock>,
+    // std's Arc even under loom: the clock is no part of any protocol, and loom's
+    // Arc cannot hold a trait object built by unsized coercion.
+    clock: std::sync::Arc<dyn Clock>,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
             dedup_window: 5,
-            max_batch_records: 65_536,
+            max_batch_records: None,
             producer_id_expiration_ms: 86_400_000,
             segment_records: 4_096,
             max_segments: 8_192,
-            clock: Arc::new(SystemClock),
+            clock: std::sync::Arc::new(SystemClock),
         }
     }
 }
@@ -126,9 +129,10 @@ impl LogConfig {
         self
     }
 
-    /// Largest batch in records (default 65536).
+    /// Largest batch in records (default 65536, or the partition capacity if
+    /// that is smaller).
     pub fn max_batch_records(mut self, records: usize) -> Self {
-        self.max_batch_records = records;
+        self.max_batch_records = Some(records);
         self
     }
 
@@ -153,7 +157,7 @@ impl LogConfig {
     }
 
     /// The engine's clock (timestamps, expiry, age retention).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+    pub fn clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
@@ -166,6 +170,12 @@ impl LogConfig {
     /// The largest batch in records.
     pub fn max_batch_len(&self) -> usize {
         self.max_batch_records
+            .unwrap_or_else(|| self.partition_capacity().clamp(1, 65_536))
+    }
+
+    /// The most live records one partition can hold.
+    pub fn partition_capacity(&self) -> usize {
+        self.max_segments.saturating_sub(1).saturating_mul(self.segment_records)
     }
 
     fn validate(&self) -> Result<(), LogError> {
@@ -194,14 +204,12 @@ impl LogConfig {
                 ),
             );
         }
-        let capacity = (self.max_segments - 1) * self.segment_records;
-        if self.max_batch_records == 0 || self.max_batch_records > capacity {
+        let capacity = self.partition_capacity();
+        let max_batch = self.max_batch_len();
+        if max_batch == 0 || max_batch > capacity {
             return invalid(
                 "max_batch_records",
-                format!(
-                    "{} is outside 1..={capacity} (the partition capacity)",
-                    self.max_batch_records
-                ),
+                format!("{max_batch} is outside 1..={capacity} (the partition capacity)"),
             );
         }
         if self.producer_id_expiration_ms <= 0 {
@@ -239,7 +247,7 @@ impl TopicConfig {
 /// State shared by the log and all its partitions.
 pub(crate) struct LogShared {
     pub(crate) config: LogConfig,
-    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) clock: std::sync::Arc<dyn Clock>,
     /// The next producer id to hand out; ids below it are issued.
     next_producer_id: AtomicU64,
     group_offsets: ConcurrentMap<(String, String, u32), u64>,
@@ -311,7 +319,7 @@ impl Log {
     fn build(config: LogConfig) -> Self {
         Self {
             shared: Arc::new(LogShared {
-                clock: Arc::clone(&config.clock),
+                clock: std::sync::Arc::clone(&config.clock),
                 config,
                 next_producer_id: AtomicU64::new(0),
                 group_offsets: ConcurrentMap::new(),
@@ -344,12 +352,13 @@ impl Log {
                 reason: "a topic needs at least one partition".to_string(),
             });
         }
-        let topic_name: Arc<str> = Arc::from(name);
+        // std's Arc even under loom (immutable name, no protocol; loom has no Arc<str>).
+        let topic_name: std::sync::Arc<str> = std::sync::Arc::from(name);
         let topic = Arc::new(Topic {
             partitions: (0..config.partitions)
                 .map(|index| {
                     Arc::new(Partition::new(
-                        Arc::clone(&topic_name),
+                        std::sync::Arc::clone(&topic_name),
                         index,
                         config.retention.clone(),
                         Arc::clone(&self.shared),

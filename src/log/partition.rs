@@ -25,7 +25,7 @@ use crate::sync::{Arc, ConcurrentMap, Mutex};
 
 /// One partition: its records, its producers' dedup state, its sleeping consumers.
 pub(crate) struct Partition {
-    pub(crate) topic: Arc<str>,
+    pub(crate) topic: std::sync::Arc<str>,
     pub(crate) index: u32,
     pub(crate) storage: SegmentLog,
     pub(crate) wakeup: Wakeup,
@@ -38,7 +38,7 @@ pub(crate) struct Partition {
 
 impl Partition {
     pub(crate) fn new(
-        topic: Arc<str>,
+        topic: std::sync::Arc<str>,
         index: u32,
         retention: RetentionPolicy,
         shared: Arc<LogShared>,
@@ -61,7 +61,7 @@ impl Partition {
         if count == 0 {
             return Err(LogError::EmptyBatch);
         }
-        let max = self.shared.config.max_batch_records;
+        let max = self.shared.config.max_batch_len();
         if count > max {
             return Err(LogError::BatchTooLarge {
                 records: count,

@@ -409,14 +409,19 @@ mod tests {
         ));
         let hw = storage.high_watermark();
         assert!(storage.evict_oldest_if(hw, |_| true).is_some());
-        assert_eq!(storage.log_start(), 2);
-        let base = storage.reserve(2).expect("room after eviction");
-        // SAFETY: reserved above; reuses the evicted segment's ring cell.
-        unsafe { storage.write_batch(base, vec![Record::new("y"), Record::new("z")], 0, None) };
-        assert_eq!(collect(&storage, 2).len(), 6);
+        assert!(storage.evict_oldest_if(hw, |_| true).is_some());
+        assert_eq!(storage.log_start(), 4);
+        // Offsets 6..10 are segments 3 and 4; segment 4 reuses segment 0's cell.
+        let base = storage.reserve(4).expect("room after eviction");
+        let records: Vec<Record> = (0..4).map(|i| Record::new(vec![i])).collect();
+        // SAFETY: reserved above.
+        unsafe { storage.write_batch(base, records, 0, None) };
+        let read = collect(&storage, 4);
+        assert_eq!(read.iter().map(|(o, _)| *o).collect::<Vec<_>>(), (4..10).collect::<Vec<_>>());
+        assert_eq!(read[5].1, vec![3]);
         assert!(matches!(
             storage.read(0, 1, |_| {}),
-            Err(LogError::OffsetOutOfRange { log_start: 2, .. })
+            Err(LogError::OffsetOutOfRange { log_start: 4, .. })
         ));
     }
 

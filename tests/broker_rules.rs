@@ -1,0 +1,313 @@
+//! Every broker rule of SEMANTICS.md beyond the public scenarios: malformed input,
+//! rule order, epochs, the window, expiry, state surviving retention, capacity,
+//! multi-partition produce, configuration errors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use idemlog::{
+    BatchHeader, Log, LogConfig, LogError, ManualClock, ProduceRequest, ProducerId,
+    ProducerStateStats, Record, RetentionPolicy, TopicConfig,
+};
+
+fn header(producer_id: ProducerId, epoch: u16, base_sequence: i32) -> Option<BatchHeader> {
+    Some(BatchHeader {
+        producer_id,
+        epoch,
+        base_sequence,
+    })
+}
+
+fn records(n: usize) -> Vec<Record> {
+    (0..n).map(|i| Record::new(format!("r{i}"))).collect()
+}
+
+fn log_with(config: LogConfig) -> Log {
+    let log = Log::with_config(config).expect("valid config");
+    log.create_topic("t", 2).expect("topic");
+    log
+}
+
+#[test]
+fn malformed_batches_are_rejected_with_clear_errors_and_leave_no_trace() {
+    let log = log_with(LogConfig::default().max_batch_records(4));
+    let pid = log.init_producer_id().producer_id;
+    log.append("t", 0, header(pid, 0, 0), records(1)).expect("first");
+    let before = log.partition("t", 0).unwrap().producer_state(pid);
+
+    let cases: Vec<(Result<_, _>, LogError)> = vec![
+        (log.append("t", 0, header(pid, 0, 1), records(0)), LogError::EmptyBatch),
+        (
+            log.append("t", 0, header(pid, 0, 1), records(5)),
+            LogError::BatchTooLarge { records: 5, max: 4 },
+        ),
+        (
+            log.append("t", 0, header(pid, 0, -3), records(1)),
+            LogError::InvalidSequence { base_sequence: -3 },
+        ),
+        (
+            log.append("t", 0, header(ProducerId(99), 0, 0), records(1)),
+            LogError::UnknownProducerId {
+                producer_id: ProducerId(99),
+            },
+        ),
+        (
+            log.append("t", 0, header(pid, 40_000, 0), records(1)),
+            LogError::InvalidEpoch { epoch: 40_000 },
+        ),
+        (
+            log.append("nope", 0, header(pid, 0, 1), records(1)),
+            LogError::UnknownTopic {
+                topic: "nope".into(),
+            },
+        ),
+        (
+            log.append("t", 7, header(pid, 0, 1), records(1)),
+            LogError::UnknownPartition {
+                topic: "t".into(),
+                partition: 7,
+                partitions: 2,
+            },
+        ),
+        (log.append("t", 0, None, Vec::new()), LogError::EmptyBatch),
+    ];
+    for (got, expected) in cases {
+        assert_eq!(got, Err(expected.clone()));
+        assert!(!expected.to_string().is_empty());
+    }
+    let partition = log.partition("t", 0).unwrap();
+    assert_eq!(partition.log_end_offset(), 1, "no offset was consumed");
+    assert_eq!(partition.producer_state(pid), before, "no state changed");
+}
+
+#[test]
+fn error_messages_name_the_problem() {
+    assert_eq!(
+        LogError::OutOfOrderSequence { expected: 4, got: 9 }.to_string(),
+        "out of order sequence: expected 4, got 9"
+    );
+    assert!(LogError::UnknownPartition {
+        topic: "t".into(),
+        partition: 9,
+        partitions: 2
+    }
+    .to_string()
+    .contains("no partition 9"));
+    assert!(LogError::BatchTooLarge { records: 5, max: 4 }
+        .to_string()
+        .contains("max_batch_records = 4"));
+}
+
+#[test]
+fn higher_epoch_must_start_at_zero_and_clears_the_window() {
+    let log = log_with(LogConfig::default());
+    let pid = log.init_producer_id().producer_id;
+    log.append("t", 0, header(pid, 0, 0), records(2)).unwrap();
+    assert_eq!(
+        log.append("t", 0, header(pid, 3, 5), records(1)),
+        Err(LogError::OutOfOrderSequence { expected: 0, got: 5 })
+    );
+    let bumped = log.append("t", 0, header(pid, 3, 0), records(1)).unwrap();
+    assert_eq!((bumped.base_offset, bumped.duplicate), (2, false), "epochs may jump 0 -> 3");
+    let state = log.partition("t", 0).unwrap().producer_state(pid).unwrap();
+    assert_eq!((state.epoch, state.last_sequence, state.window.len()), (3, 0, 1));
+    assert_eq!(
+        log.append("t", 0, header(pid, 0, 0), records(2)),
+        Err(LogError::InvalidProducerEpoch { current: 3, got: 0 })
+    );
+}
+
+#[test]
+fn resplit_retries_and_duplicates_older_than_the_window_are_out_of_order() {
+    let log = log_with(LogConfig::default().dedup_window(2));
+    let pid = log.init_producer_id().producer_id;
+    log.append("t", 0, header(pid, 0, 0), records(4)).unwrap();
+    assert_eq!(
+        log.append("t", 0, header(pid, 0, 0), records(2)),
+        Err(LogError::OutOfOrderSequence { expected: 4, got: 0 }),
+        "a retry re-split into different boundaries is not a duplicate"
+    );
+    log.append("t", 0, header(pid, 0, 4), records(1)).unwrap();
+    assert!(log.append("t", 0, header(pid, 0, 0), records(4)).unwrap().duplicate);
+    log.append("t", 0, header(pid, 0, 5), records(1)).unwrap();
+    assert_eq!(
+        log.append("t", 0, header(pid, 0, 0), records(4)),
+        Err(LogError::OutOfOrderSequence { expected: 6, got: 0 }),
+        "window of 2: the first batch fell out"
+    );
+}
+
+#[test]
+fn first_batch_of_a_producer_may_start_anywhere() {
+    let log = log_with(LogConfig::default());
+    let pid = log.init_producer_id().producer_id;
+    let outcome = log.append("t", 0, header(pid, 7, 1_000), records(3)).unwrap();
+    assert!(!outcome.duplicate);
+    assert_eq!(
+        log.append("t", 0, header(pid, 7, 1_004), records(1)),
+        Err(LogError::OutOfOrderSequence {
+            expected: 1_003,
+            got: 1_004
+        })
+    );
+}
+
+#[test]
+fn partitions_keep_independent_producer_state() {
+    let log = log_with(LogConfig::default());
+    let pid = log.init_producer_id().producer_id;
+    log.append("t", 0, header(pid, 0, 0), records(3)).unwrap();
+    let other = log.append("t", 1, header(pid, 0, 0), records(1)).unwrap();
+    assert_eq!((other.base_offset, other.duplicate), (0, false));
+}
+
+#[test]
+fn producer_state_expires_after_inactivity_at_the_boundary() {
+    let clock = ManualClock::new(10_000);
+    let log = log_with(
+        LogConfig::default()
+            .clock(Arc::new(clock.clone()))
+            .producer_id_expiration(Duration::from_millis(1_000)),
+    );
+    let pid = log.init_producer_id().producer_id;
+    log.append("t", 0, header(pid, 0, 0), records(1)).unwrap();
+    clock.advance_ms(999);
+    assert_eq!(log.expire_producers(), 0);
+    assert!(log.append("t", 0, header(pid, 0, 0), records(1)).unwrap().duplicate);
+    // The duplicate did not refresh the activity time: last append was at 10_000.
+    clock.set_ms(11_000);
+    assert_eq!(log.partition("t", 0).unwrap().producer_state(pid), None);
+    // After expiry a very late retry is accepted as new data: it duplicates.
+    let late = log.append("t", 0, header(pid, 0, 0), records(1)).unwrap();
+    assert_eq!((late.base_offset, late.duplicate), (1, false));
+}
+
+#[test]
+fn expiry_sweep_frees_state_and_cached_appenders_recover() {
+    let clock = ManualClock::new(0);
+    let log = log_with(
+        LogConfig::default()
+            .clock(Arc::new(clock.clone()))
+            .producer_id_expiration(Duration::from_millis(100)),
+    );
+    let pids: Vec<ProducerId> = (0..3).map(|_| log.init_producer_id().producer_id).collect();
+    for pid in &pids {
+        log.append("t", 0, header(*pid, 0, 0), records(1)).unwrap();
+        log.append("t", 1, header(*pid, 0, 0), records(1)).unwrap();
+    }
+    let stats = log.producer_state_stats();
+    assert_eq!(stats.entries, 6);
+    assert_eq!(stats.bytes, 6 * ProducerStateStats::bytes_per_entry(5));
+    assert!(ProducerStateStats::bytes_per_entry(5) <= 512);
+
+    let mut appender = log.partition("t", 0).unwrap().producer(pids[0]).unwrap();
+    appender.append(0, 1, records(1)).unwrap();
+    clock.advance_ms(100);
+    assert_eq!(log.expire_producers(), 6);
+    assert_eq!(log.producer_state_stats().entries, 0);
+    // The appender's cached state is dead: it looks the producer up again.
+    let after = appender.append(0, 42, records(1)).unwrap();
+    assert!(!after.duplicate);
+    assert_eq!(log.producer_state_stats().entries, 1);
+}
+
+#[test]
+fn producer_state_survives_retention_of_its_records() {
+    // KAFKA-7190: evicting the records must not drop the producer's state.
+    let log = Log::with_config(LogConfig::default().segment_records(2)).unwrap();
+    log.create_topic_with(
+        "t",
+        TopicConfig::new(1).retention(RetentionPolicy::default().max_records(2)),
+    )
+    .unwrap();
+    let pid = log.init_producer_id().producer_id;
+    for seq in 0..3 {
+        log.append("t", 0, header(pid, 0, seq * 2), records(2)).unwrap();
+    }
+    let partition = log.partition("t", 0).unwrap();
+    partition.enforce_retention();
+    assert_eq!(partition.log_start_offset(), 4, "two whole segments evicted");
+    let retry = log.append("t", 0, header(pid, 0, 0), records(2)).unwrap();
+    assert_eq!((retry.base_offset, retry.duplicate), (0, true), "original offset of an evicted batch");
+}
+
+#[test]
+fn a_full_partition_is_an_error_until_retention_makes_room() {
+    let log = Log::with_config(LogConfig::default().segment_records(2).max_segments(4)).unwrap();
+    log.create_topic("t", 1).unwrap();
+    let pid = log.init_producer_id().producer_id;
+    let partition = log.partition("t", 0).unwrap();
+    assert_eq!(partition.capacity(), 6);
+    log.append("t", 0, header(pid, 0, 0), records(6)).unwrap();
+    assert_eq!(
+        log.append("t", 0, header(pid, 0, 6), records(1)),
+        Err(LogError::PartitionFull {
+            live_records: 6,
+            capacity: 6
+        })
+    );
+    assert_eq!(partition.producer_state(pid).unwrap().last_sequence, 5, "rejection changed nothing");
+    // Retention is opt-in per topic; this topic has none, so nothing is evicted.
+    assert_eq!(partition.enforce_retention().segments, 0);
+}
+
+#[test]
+fn produce_answers_each_request_independently() {
+    let log = log_with(LogConfig::default());
+    let pid = log.init_producer_id().producer_id;
+    let request = |partition, header, n| ProduceRequest {
+        topic: "t".into(),
+        partition,
+        header,
+        records: records(n),
+    };
+    let results = log.produce(vec![
+        request(0, header(pid, 0, 0), 2),
+        request(1, header(pid, 0, 5), 1),
+        request(0, header(pid, 0, 9), 1),
+        request(3, None, 1),
+        request(1, None, 1),
+    ]);
+    assert_eq!(results[0].as_ref().unwrap().base_offset, 0);
+    assert_eq!(results[1].as_ref().unwrap().base_offset, 0);
+    assert_eq!(results[2], Err(LogError::OutOfOrderSequence { expected: 2, got: 9 }));
+    assert!(matches!(results[3], Err(LogError::UnknownPartition { partition: 3, .. })));
+    assert_eq!(results[4].as_ref().unwrap().base_offset, 1);
+}
+
+#[test]
+fn plain_batches_are_never_deduplicated() {
+    let log = log_with(LogConfig::default());
+    let first = log.append("t", 0, None, records(2)).unwrap();
+    let again = log.append("t", 0, None, records(2)).unwrap();
+    assert_eq!((first.base_offset, again.base_offset, again.duplicate), (0, 2, false));
+}
+
+#[test]
+fn invalid_configurations_and_topics_are_errors() {
+    let bad = [
+        LogConfig::default().dedup_window(0),
+        LogConfig::default().dedup_window(5_000),
+        LogConfig::default().segment_records(3),
+        LogConfig::default().max_segments(1),
+        LogConfig::default().max_batch_records(0),
+        LogConfig::default().segment_records(2).max_segments(2).max_batch_records(3),
+        LogConfig::default().producer_id_expiration(Duration::ZERO),
+    ];
+    for config in bad {
+        let error = Log::with_config(config).unwrap_err();
+        assert!(matches!(error, LogError::InvalidConfig { .. }), "{error}");
+    }
+    let log = Log::new();
+    assert!(matches!(log.create_topic("", 1), Err(LogError::InvalidConfig { setting: "topic", .. })));
+    assert!(matches!(log.create_topic("x", 0), Err(LogError::InvalidConfig { setting: "partitions", .. })));
+    log.create_topic("x", 1).unwrap();
+    assert_eq!(
+        log.create_topic("x", 1),
+        Err(LogError::TopicAlreadyExists { topic: "x".into() })
+    );
+    assert_eq!(log.topics(), vec!["x".to_string()]);
+    assert_eq!(log.partition_count("x"), Ok(1));
+    assert!(log.partition("t", 0).is_err());
+    assert!(log.partition("x", 0).unwrap().producer(ProducerId(5)).is_err());
+}
