@@ -37,7 +37,7 @@ pub mod producer;
 pub mod record;
 mod sync;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, CoarseClock, ManualClock, SystemClock};
 pub use consumer::Consumer;
 pub use error::LogError;
 pub use log::{
@@ -46,3 +46,8 @@ pub use log::{
     RetentionPolicy, RetentionReport, TopicConfig, MAX_EPOCH,
 };
 pub use record::{ConsumerRecord, IntoRecords, ProducerMetadata, Record, RecordView};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -11,7 +11,7 @@ mod wakeup;
 use std::fmt;
 use std::time::Duration;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, CoarseClock};
 use crate::consumer::Consumer;
 use crate::error::LogError;
 use crate::record::IntoRecords;
@@ -156,7 +156,8 @@ impl LogConfig {
         self
     }
 
-    /// The engine's clock (timestamps, expiry, age retention).
+    /// The engine's clock (timestamps, expiry, age retention); default
+    /// [`CoarseClock`](crate::CoarseClock).
     pub fn clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
