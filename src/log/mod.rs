@@ -116,7 +116,7 @@ impl Default for LogConfig {
             producer_id_expiration_ms: 86_400_000,
             segment_records: 4_096,
             max_segments: 8_192,
-            clock: std::sync::Arc::new(SystemClock),
+            clock: std::sync::Arc::new(CoarseClock),
         }
     }
 }
