@@ -248,6 +248,8 @@ impl TopicConfig {
 /// State shared by the log and all its partitions.
 pub(crate) struct LogShared {
     pub(crate) config: LogConfig,
+    /// `config.max_batch_len()`, resolved once (read on every append).
+    pub(crate) max_batch_records: usize,
     pub(crate) clock: std::sync::Arc<dyn Clock>,
     /// The next producer id to hand out; ids below it are issued.
     next_producer_id: AtomicU64,
@@ -320,6 +322,7 @@ impl Log {
     fn build(config: LogConfig) -> Self {
         Self {
             shared: Arc::new(LogShared {
+                max_batch_records: config.max_batch_len(),
                 clock: std::sync::Arc::clone(&config.clock),
                 config,
                 next_producer_id: AtomicU64::new(0),
@@ -621,7 +624,10 @@ impl PartitionHandle {
         records: impl IntoRecords,
     ) -> Result<AppendOutcome, LogError> {
         match header {
-            Some(header) => self.partition.append_idempotent(&mut None, header, records),
+            Some(header) => {
+                self.partition.check_issued(header.producer_id)?;
+                self.partition.append_idempotent(&mut None, header, records)
+            }
             None => self.partition.append_plain(records),
         }
     }
@@ -629,9 +635,7 @@ impl PartitionHandle {
     /// An appender for one producer on this partition that caches its dedup state:
     /// the steady-state append touches no map and no lock.
     pub fn producer(&self, producer_id: ProducerId) -> Result<ProducerAppender, LogError> {
-        if !self.partition.shared.is_issued(producer_id) {
-            return Err(LogError::UnknownProducerId { producer_id });
-        }
+        self.partition.check_issued(producer_id)?;
         Ok(ProducerAppender {
             partition: Arc::clone(&self.partition),
             producer_id,

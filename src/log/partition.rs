@@ -61,7 +61,7 @@ impl Partition {
         if count == 0 {
             return Err(LogError::EmptyBatch);
         }
-        let max = self.shared.config.max_batch_len();
+        let max = self.shared.max_batch_records;
         if count > max {
             return Err(LogError::BatchTooLarge {
                 records: count,
@@ -71,7 +71,8 @@ impl Partition {
         Ok(count as u64)
     }
 
-    /// Rule 1 for an idempotent batch header.
+    /// Rule 1 for an idempotent batch header, except the producer id, which
+    /// `check_issued` checks once per appender.
     fn check_header(&self, header: &BatchHeader) -> Result<(), LogError> {
         if header.base_sequence < 0 {
             return Err(LogError::InvalidSequence {
@@ -83,12 +84,16 @@ impl Partition {
                 epoch: header.epoch,
             });
         }
-        if !self.shared.is_issued(header.producer_id) {
-            return Err(LogError::UnknownProducerId {
-                producer_id: header.producer_id,
-            });
-        }
         Ok(())
+    }
+
+    /// Rule 1: the producer id was issued by this log.
+    pub(crate) fn check_issued(&self, producer_id: ProducerId) -> Result<(), LogError> {
+        if self.shared.is_issued(producer_id) {
+            Ok(())
+        } else {
+            Err(LogError::UnknownProducerId { producer_id })
+        }
     }
 
     /// Appends a plain batch: never deduplicated.
@@ -105,9 +110,10 @@ impl Partition {
         Ok(AppendOutcome::appended(base_offset, count, now_ms))
     }
 
-    /// Appends an idempotent batch. `cached` holds this producer's state on this
-    /// partition between calls (filled on first use, refreshed after expiry), so the
-    /// steady state never touches the producer map.
+    /// Appends an idempotent batch of a producer id that `check_issued` accepted.
+    /// `cached` holds this producer's state on this partition between calls (filled
+    /// on first use, refreshed after expiry), so the steady state never touches the
+    /// producer map.
     pub(crate) fn append_idempotent(
         &self,
         cached: &mut Option<Arc<ProducerState>>,
@@ -181,9 +187,8 @@ impl Partition {
     /// no one else is (try_lock: an appender never waits for it).
     fn after_publish(&self, base_offset: u64, count: u64) {
         self.wakeup.notify();
-        let segment_records = self.shared.config.segment_records as u64;
-        let opened_segment =
-            base_offset / segment_records != (base_offset + count) / segment_records;
+        let shift = self.storage.segment_shift();
+        let opened_segment = base_offset >> shift != (base_offset + count) >> shift;
         if opened_segment && self.retention.is_limited() {
             if let Some(_evicting) = self.retention_lock.try_lock() {
                 self.enforce_retention_locked();

@@ -195,12 +195,50 @@ impl WindowEntry {
     }
 }
 
+/// The window's ring position: the slot the next batch goes to, and how many
+/// slots hold batches (at most the window length).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Cursor {
+    next: u32,
+    filled: u32,
+}
+
+impl Cursor {
+    const EMPTY: Cursor = Cursor { next: 0, filled: 0 };
+
+    fn pack(self) -> u64 {
+        (u64::from(self.filled) << 32) | u64::from(self.next)
+    }
+
+    fn unpack(word: u64) -> Self {
+        Self {
+            next: word as u32,
+            filled: (word >> 32) as u32,
+        }
+    }
+
+    /// The cursor after one more batch in a window of `len` slots.
+    fn advanced(self, len: usize) -> Self {
+        let len = len as u32;
+        Self {
+            next: if self.next + 1 == len { 0 } else { self.next + 1 },
+            filled: (self.filled + 1).min(len),
+        }
+    }
+
+    /// Indices of the filled slots, newest first.
+    fn newest_first(self, len: usize) -> impl Iterator<Item = usize> {
+        let (next, len) = (self.next as usize, len);
+        (1..=self.filled as usize).map(move |age| (next + len - age) % len)
+    }
+}
+
 /// The dedup state of one producer on one partition.
 pub(crate) struct ProducerState {
     word: CachePadded<AtomicU64>,
     last_append_ms: AtomicI64,
-    /// Batches committed since the last reset; the newest is at `(batches-1) % W`.
-    batches: AtomicU64,
+    /// Where the window stands, packed as a [`Cursor`] (no division on the hot path).
+    cursor: AtomicU64,
     window: Box<[WindowEntry]>,
 }
 
@@ -232,21 +270,22 @@ impl Claim<'_> {
     /// Records the batch in the window and releases the word with the new state.
     pub(crate) fn commit(mut self, base_offset: u64, now_ms: i64) {
         let state = self.state;
-        // Relaxed: `batches` is only touched under BUSY (writers) or inside the
+        // Relaxed: `cursor` is only touched under BUSY (writers) or inside the
         // seqlock read section (readers), see WindowEntry (I1).
-        let batches = if self.reset {
-            0
+        let cursor = if self.reset {
+            Cursor::EMPTY
         } else {
-            state.batches.load(Ordering::Relaxed)
+            Cursor::unpack(state.cursor.load(Ordering::Relaxed))
         };
-        let window_len = state.window.len() as u64;
-        state.window[(batches % window_len) as usize].store(&BatchMetadata {
+        state.window[cursor.next as usize].store(&BatchMetadata {
             first_sequence: self.first_sequence,
             last_sequence: self.last_sequence,
             base_offset,
             timestamp_ms: now_ms,
         });
-        state.batches.store(batches + 1, Ordering::Relaxed);
+        state
+            .cursor
+            .store(cursor.advanced(state.window.len()).pack(), Ordering::Relaxed);
         state.last_append_ms.store(now_ms, Ordering::Relaxed);
         // Release: pairs with the Acquire load of the word in `begin` (next CAS
         // winner and seqlock readers): they see the window and time written above.
@@ -274,7 +313,7 @@ impl ProducerState {
         Self {
             word: CachePadded::new(AtomicU64::new(0)),
             last_append_ms: AtomicI64::new(0),
-            batches: AtomicU64::new(0),
+            cursor: AtomicU64::new(Cursor::EMPTY.pack()),
             window: (0..window).map(|_| WindowEntry::new()).collect(),
         }
     }
@@ -286,10 +325,10 @@ impl ProducerState {
 
     fn find_in_window(&self, first: i32, last: i32) -> Option<BatchMetadata> {
         // Relaxed: inside the seqlock read section (I1).
-        let batches = self.batches.load(Ordering::Relaxed);
-        let window_len = self.window.len() as u64;
-        (0..batches.min(window_len))
-            .map(|age| self.window[((batches - 1 - age) % window_len) as usize].load())
+        let cursor = Cursor::unpack(self.cursor.load(Ordering::Relaxed));
+        cursor
+            .newest_first(self.window.len())
+            .map(|index| self.window[index].load())
             .find(|batch| batch.first_sequence == first && batch.last_sequence == last)
     }
 
@@ -424,13 +463,12 @@ impl ProducerState {
                 continue;
             }
             let last_append_ms = self.last_append_ms.load(Ordering::Relaxed);
-            let batches = self.batches.load(Ordering::Relaxed);
-            let window_len = self.window.len() as u64;
-            let kept = batches.min(window_len);
-            let window = (0..kept)
-                .rev()
-                .map(|age| self.window[((batches - 1 - age) % window_len) as usize].load())
+            let cursor = Cursor::unpack(self.cursor.load(Ordering::Relaxed));
+            let mut window: Vec<BatchMetadata> = cursor
+                .newest_first(self.window.len())
+                .map(|index| self.window[index].load())
                 .collect();
+            window.reverse();
             fence(Ordering::Acquire);
             if Word(self.word.load(Ordering::Relaxed)) != before {
                 continue;

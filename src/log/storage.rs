@@ -51,6 +51,11 @@ impl SegmentLog {
         1 << self.segment_shift
     }
 
+    /// log2 of the records per segment.
+    pub(crate) fn segment_shift(&self) -> u32 {
+        self.segment_shift
+    }
+
     /// The most live records the ring can address: one segment is kept free so a
     /// reservation that passed the capacity check never needs an occupied cell.
     pub(crate) fn capacity(&self) -> u64 {
@@ -132,21 +137,41 @@ impl SegmentLog {
 
     /// The segment holding `offset`, installing it if needed. Only for offsets the
     /// caller reserved and has not yet published (I7 keeps it alive).
+    #[inline]
     fn segment_for_write(&self, offset: u64) -> &Segment {
         let number = offset >> self.segment_shift;
-        let cell = &self.ring[(number & self.ring_mask) as usize];
-        let mut backoff = Backoff::new();
-        // The cell may still hold segment `number - ring_len` (I3): wait until
-        // eviction moved the log start past it. Acquire pairs with the Release
-        // store of log_start in `evict_oldest_if`, which follows the cell's
-        // unlink, so the cell load below cannot return that old segment.
-        let lap_start = (number + 1).saturating_sub(self.ring.len() as u64) << self.segment_shift;
-        while number >= self.ring.len() as u64 && self.log_start.load(Ordering::Acquire) < lap_start
-        {
-            backoff.snooze();
+        if number < self.ring.len() as u64 {
+            // First lap of the ring: no previous occupant to wait for (I3).
+            // Acquire: pairs with the AcqRel install in `install_segment`, so the
+            // segment's slots (initialised empty by its creator) are visible.
+            let current = self.ring[number as usize].load(Ordering::Acquire);
+            if !current.is_null() {
+                // SAFETY: as in `install_segment`: segment `number`, holding our
+                // unpublished slot, is not retired while we write (I7).
+                return unsafe { &*current };
+            }
         }
-        // Acquire: pairs with the AcqRel install below, so the segment's slots
-        // (initialised empty by its creator) are visible.
+        self.install_segment(number)
+    }
+
+    /// The slow path of `segment_for_write`: waits out the previous lap's
+    /// occupant of the cell (I3) and installs segment `number` if no one has.
+    #[cold]
+    fn install_segment(&self, number: u64) -> &Segment {
+        let cell = &self.ring[(number & self.ring_mask) as usize];
+        let ring_len = self.ring.len() as u64;
+        if number >= ring_len {
+            // The cell may still hold segment `number - ring_len`: wait until
+            // eviction moved the log start past it. Acquire pairs with the Release
+            // store of log_start in `evict_oldest_if`, which follows the cell's
+            // unlink, so the cell load below cannot return that old segment.
+            let previous_lap_end = (number + 1 - ring_len) << self.segment_shift;
+            let mut backoff = Backoff::new();
+            while self.log_start.load(Ordering::Acquire) < previous_lap_end {
+                backoff.snooze();
+            }
+        }
+        // Acquire: pairs with the AcqRel install below by another writer.
         let mut current = cell.load(Ordering::Acquire);
         if current.is_null() {
             let fresh = Box::into_raw(Box::new(Segment::new(
@@ -171,8 +196,8 @@ impl SegmentLog {
             }
         }
         // SAFETY: the cell holds segment `number` (the previous occupant was unlinked
-        // before log_start passed it, see above), and it holds our unpublished slot
-        // at `offset`, so retention does not retire it while we write (I7).
+        // before log_start passed it, see above), and it holds our unpublished slot,
+        // so retention does not retire it while we write (I7).
         let segment = unsafe { &*current };
         debug_assert_eq!(segment.base(), number << self.segment_shift);
         segment
@@ -340,8 +365,8 @@ impl Drop for SegmentLog {
 
 /// `sequence + delta` with Kafka's wrap from i32::MAX to 0.
 pub(crate) fn sequence_add(sequence: i32, delta: u64) -> i32 {
-    let modulus = i32::MAX as u64 + 1;
-    ((sequence as u64 + delta % modulus) % modulus) as i32
+    // Modulo 2^31, computed modulo 2^32 and masked: 2^31 divides 2^32.
+    ((sequence as u32).wrapping_add(delta as u32) & i32::MAX as u32) as i32
 }
 
 #[cfg(all(test, not(all(loom, feature = "loom"))))]
