@@ -28,17 +28,21 @@
 //! exactly one append and one duplicate answer with the same offsets.
 //!
 //! **I2 — reservation (src/log/storage.rs `reserve`).** Offsets are handed out only by
-//! `tail.fetch_add(n)`, so every offset below the tail belongs to exactly one batch,
-//! whose appender is the only writer of its slots. An idempotent appender reserves while
-//! holding BUSY, so one producer's batches get offsets in sequence order.
+//! a compare-and-swap that moves the tail from `t` to `t + n`, so every offset below the
+//! tail belongs to exactly one batch, whose appender is the only writer of its slots. An
+//! idempotent appender reserves while holding BUSY, so one producer's batches get
+//! offsets in sequence order.
 //!
 //! **I3 — ring capacity.** A partition addresses `max_segments` cells; segment `k`
-//! lives in cell `k mod max_segments`. `reserve` refuses (PartitionFull) when the live
-//! span would exceed `(max_segments - 1) * segment_records`. Concurrent reservations
-//! that passed the check together can overshoot by their batch sizes; a writer whose
-//! segment's cell still holds the previous lap's segment waits until eviction moved
-//! `log_start` past that segment (Acquire on `log_start`, Release in eviction after the
-//! unlink), so a writer never dereferences another lap's segment.
+//! lives in cell `k mod max_segments`. The reservation CAS succeeds only if
+//! `t + n - log_start <= (max_segments - 1) * segment_records` for a `log_start` loaded
+//! (Acquire) before it, else PartitionFull: the check is exact, a concurrent appender
+//! cannot overshoot it. Hence a reserved offset's segment `k` satisfies
+//! `k <= log_start/segment_records + max_segments - 2`, so segment `k - max_segments`
+//! ended at least one segment before `log_start`; the evictor moved `log_start` past
+//! the segment after it only after unlinking it (program order of the single evictor,
+//! Release/Acquire on `log_start`). A writer therefore finds its cell empty or holding
+//! its own segment, never the previous lap's.
 //!
 //! **I4 — publication (src/log/segment.rs).** A slot is written once, by its reserver, then
 //! published with a Release store of its state word; readers Acquire that word before
@@ -62,10 +66,13 @@
 //!
 //! **I7 — eviction (src/log/storage.rs `evict_oldest_if`, src/log/retention.rs).** Only one
 //! evictor runs at a time (the partition's retention mutex, never waited on by appenders:
-//! they `try_lock`). Only a segment entirely below the high watermark is evicted, so
-//! every slot in it is published and no appender still writes it; appenders cache a
-//! segment's end offset and never read a segment after publishing their last slot in it.
-//! Eviction unlinks the cell first, then moves `log_start` (Release).
+//! they `try_lock`, and if a pass is already running they leave the new segment to the
+//! next pass). Only a segment entirely below the high watermark is evicted, so every slot
+//! in it is published and no appender still writes it; appenders cache a segment's end
+//! offset and never read a segment after publishing their last slot in it. Eviction moves
+//! `log_start` first (Release), then unlinks the cell (Release): a reader that finds the
+//! cell empty or holding a later lap re-reads `log_start` and answers OffsetOutOfRange,
+//! and a blocked consumer whose offset was evicted returns so its next read says so.
 //!
 //! **I8 — reclamation.** Readers pin a crossbeam-epoch guard before loading a segment
 //! pointer and hold it while they borrow records; the evictor retires a segment only

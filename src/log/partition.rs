@@ -131,24 +131,26 @@ impl Partition {
             let Some(state) = cached.as_deref() else {
                 continue;
             };
-            match state.begin(&header, count, now_ms, expiration_ms) {
-                Begin::Exclusive(claim) => {
-                    // On PartitionFull the claim drops here and restores the word.
-                    let base_offset = self.storage.reserve(count)?;
-                    claim.commit(base_offset, now_ms);
-                    let stamp = Stamp {
-                        producer_id: header.producer_id,
-                        epoch: header.epoch,
-                        base_sequence: header.base_sequence,
-                    };
-                    // SAFETY: `base_offset..+count` was just reserved by us (I2).
-                    unsafe {
-                        self.storage
-                            .write_batch(base_offset, records, now_ms, Some(stamp));
+            let full = match state.begin(&header, count, now_ms, expiration_ms) {
+                Begin::Exclusive(claim) => match self.storage.reserve(count) {
+                    Ok(base_offset) => {
+                        claim.commit(base_offset, now_ms);
+                        let stamp = Stamp {
+                            producer_id: header.producer_id,
+                            epoch: header.epoch,
+                            base_sequence: header.base_sequence,
+                        };
+                        // SAFETY: `base_offset..+count` was just reserved by us (I2).
+                        unsafe {
+                            self.storage
+                                .write_batch(base_offset, records, now_ms, Some(stamp));
+                        }
+                        self.after_publish(base_offset, count);
+                        return Ok(AppendOutcome::appended(base_offset, count, now_ms));
                     }
-                    self.after_publish(base_offset, count);
-                    return Ok(AppendOutcome::appended(base_offset, count, now_ms));
-                }
+                    // Dropping the claim restores the word.
+                    Err(full) => Some(full),
+                },
                 Begin::Duplicate(original) => {
                     return Ok(AppendOutcome {
                         base_offset: original.base_offset,
@@ -158,7 +160,12 @@ impl Partition {
                     })
                 }
                 Begin::Rejected(error) => return Err(error),
-                Begin::Dead => {}
+                Begin::Dead => None,
+            };
+            if let Some(full) = full {
+                // A rejection leaves no trace: not even a state this batch created.
+                self.forget_if_uncommitted(header.producer_id, cached);
+                return Err(full);
             }
             // The state expired and was marked DEAD (I9): drop it from the map if
             // the sweeper has not yet, and look the producer up again.
@@ -166,6 +173,16 @@ impl Partition {
                 self.producers
                     .remove_if(&header.producer_id, |current| Arc::ptr_eq(current, &dead));
             }
+        }
+    }
+
+    /// Removes `cached` from the map if no batch was ever committed to it: it is
+    /// marked DEAD first, so other appenders caching it look the producer up again
+    /// (I9).
+    fn forget_if_uncommitted(&self, producer_id: ProducerId, cached: &mut Option<Arc<ProducerState>>) {
+        if let Some(state) = cached.take_if(|state| state.try_discard_uncommitted()) {
+            self.producers
+                .remove_if(&producer_id, |current| Arc::ptr_eq(current, &state));
         }
     }
 

@@ -441,6 +441,20 @@ impl ProducerState {
             .is_ok()
     }
 
+    /// Marks the state DEAD if no batch was ever committed to it (a first batch
+    /// rejected after the state was created); returns whether it did (I9).
+    pub(crate) fn try_discard_uncommitted(&self) -> bool {
+        // Relaxed: DEAD publishes no data and an uncommitted state holds none.
+        let word = Word(self.word.load(Ordering::Relaxed));
+        !word.is_init()
+            && !word.is_busy()
+            && !word.is_dead()
+            && self
+                .word
+                .compare_exchange(word.0, word.0 | DEAD, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
     /// True once `try_expire` succeeded.
     pub(crate) fn is_dead(&self) -> bool {
         // Relaxed: a hint for map clean-up; decisions re-check in `begin`.

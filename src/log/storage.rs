@@ -13,7 +13,7 @@ use crossbeam::utils::CachePadded;
 use crate::error::LogError;
 use crate::log::segment::{Segment, SegmentStats, Stamp};
 use crate::record::{IntoRecords, RecordView};
-use crate::sync::{pin, AtomicPtr, AtomicU64, Backoff, Guard, Ordering};
+use crate::sync::{pin, AtomicPtr, AtomicU64, Guard, Ordering};
 
 /// The records of one partition.
 pub(crate) struct SegmentLog {
@@ -77,25 +77,35 @@ impl SegmentLog {
     /// Reserves `count` consecutive offsets and returns the first (I2).
     ///
     /// Fails with `PartitionFull` when the live records would exceed `capacity()`.
-    /// The check reads before it reserves, so concurrent appenders can overshoot it
-    /// by their batch sizes; `segment_for_write` then waits for retention (I3).
+    /// The check and the reservation are one CAS, so the capacity is exact (I3).
     pub(crate) fn reserve(&self, count: u64) -> Result<u64, LogError> {
-        // Relaxed: both loads only feed the capacity estimate; the reservation
-        // itself is the fetch_add below.
-        let start = self.log_start.load(Ordering::Relaxed);
-        let tail = self.tail.load(Ordering::Relaxed);
-        let live = tail.saturating_sub(start);
-        if live + count > self.capacity() {
-            return Err(LogError::PartitionFull {
-                live_records: live,
-                capacity: self.capacity(),
-            });
+        // Acquire: pairs with the Release store in `evict_oldest_if`; a reservation
+        // made against this start finds every older ring lap already unlinked (I3).
+        let start = self.log_start.load(Ordering::Acquire);
+        // Relaxed: only the CAS below decides; a stale value just fails it.
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            let live = tail.saturating_sub(start);
+            if live + count > self.capacity() {
+                return Err(LogError::PartitionFull {
+                    live_records: live,
+                    capacity: self.capacity(),
+                });
+            }
+            // AcqRel on success: the Release half lets a consumer's tail RMW in
+            // `Wakeup::wait_published` that reads this value see our reservation; the
+            // Acquire half makes a consumer registration that precedes its tail RMW
+            // visible to our later `waiters` load (I6). Relaxed on failure: we retry.
+            match self.tail.compare_exchange_weak(
+                tail,
+                tail + count,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(base) => return Ok(base),
+                Err(current) => tail = current,
+            }
         }
-        // AcqRel: the Release half lets a consumer's `tail.fetch_add(0)` in
-        // `Wakeup::wait` that reads this value see our reservation; the Acquire half
-        // makes a consumer registration that precedes its tail RMW visible to our
-        // later `waiters` load (I6).
-        Ok(self.tail.fetch_add(count, Ordering::AcqRel))
     }
 
     /// A consumer-side RMW on the tail (I6): returns the log end, ordered after
@@ -154,23 +164,13 @@ impl SegmentLog {
         self.install_segment(number)
     }
 
-    /// The slow path of `segment_for_write`: waits out the previous lap's
-    /// occupant of the cell (I3) and installs segment `number` if no one has.
+    /// The slow path of `segment_for_write`: installs segment `number` if no
+    /// other writer has. The cell's previous occupant (segment `number - ring_len`)
+    /// is already unlinked: our reservation was checked against a log start past
+    /// the end of the segment after it (I3).
     #[cold]
     fn install_segment(&self, number: u64) -> &Segment {
         let cell = &self.ring[(number & self.ring_mask) as usize];
-        let ring_len = self.ring.len() as u64;
-        if number >= ring_len {
-            // The cell may still hold segment `number - ring_len`: wait until
-            // eviction moved the log start past it. Acquire pairs with the Release
-            // store of log_start in `evict_oldest_if`, which follows the cell's
-            // unlink, so the cell load below cannot return that old segment.
-            let previous_lap_end = (number + 1 - ring_len) << self.segment_shift;
-            let mut backoff = Backoff::new();
-            while self.log_start.load(Ordering::Acquire) < previous_lap_end {
-                backoff.snooze();
-            }
-        }
         // Acquire: pairs with the AcqRel install below by another writer.
         let mut current = cell.load(Ordering::Acquire);
         if current.is_null() {
@@ -195,9 +195,9 @@ impl SegmentLog {
                 }
             }
         }
-        // SAFETY: the cell holds segment `number` (the previous occupant was unlinked
-        // before log_start passed it, see above), and it holds our unpublished slot,
-        // so retention does not retire it while we write (I7).
+        // SAFETY: the cell holds segment `number` (its previous occupant was
+        // unlinked before our reservation, I3), and it holds our unpublished slot, so
+        // retention does not retire it while we write (I7).
         let segment = unsafe { &*current };
         debug_assert_eq!(segment.base(), number << self.segment_shift);
         segment
@@ -337,11 +337,12 @@ impl SegmentLog {
         if !should_evict(&stats) {
             return None;
         }
-        // Unlink first, then move the start (I7): a writer that sees the new start
-        // (Acquire in segment_for_write) also sees the empty cell. Release pairs with
-        // the Acquire loads of the cell and of log_start.
-        cell.store(std::ptr::null_mut(), Ordering::Release);
+        // Move the start first, then unlink (I7): a reader that finds the cell empty
+        // (Acquire) then also finds the new start and answers OffsetOutOfRange; a
+        // writer whose reservation saw a start one segment later sees the unlink
+        // (I3). Release pairs with the Acquire loads of log_start and of the cell.
         self.log_start.store(end, Ordering::Release);
+        cell.store(std::ptr::null_mut(), Ordering::Release);
         // SAFETY: `current` came from Box::into_raw in segment_for_write, is now
         // unreachable from the ring, and this evictor retires it once (I8).
         unsafe { guard.retire(current) };

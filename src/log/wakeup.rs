@@ -41,8 +41,9 @@ impl Wakeup {
         }
     }
 
-    /// Consumer side: waits until the record at `offset` is published, or until
-    /// `timeout` passes. Returns whether it is published.
+    /// Consumer side: waits until the record at `offset` is published or evicted
+    /// (the next read then answers OffsetOutOfRange), or until `timeout` passes.
+    /// Returns whether there is something to read.
     pub(crate) fn wait_published(
         &self,
         storage: &SegmentLog,
@@ -52,7 +53,7 @@ impl Wakeup {
         let deadline = Instant::now().checked_add(timeout);
         let mut backoff = Backoff::new();
         loop {
-            if storage.is_published(offset) {
+            if storage.is_published(offset) || offset < storage.log_start() {
                 return true;
             }
             let remaining = match deadline {

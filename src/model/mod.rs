@@ -1,0 +1,698 @@
+//! A plain, sequential reference model of the broker side of SEMANTICS.md.
+//!
+//! [`Model`] answers every broker call the way SEMANTICS.md says the [`Log`](crate::Log)
+//! must, with the same types (`Result<AppendOutcome, LogError>` and friends), but
+//! written for reading rather than speed: `Vec`s, `VecDeque`s and `HashMap`s, one
+//! thread, no atomics, no `unsafe`, and the broker rules as one `if` chain in the
+//! order the contract lists them.
+//!
+//! Besides the contract, the model reproduces two behaviours of the real log that
+//! SEMANTICS.md leaves to the implementation, so the two can be compared exactly:
+//! - **segments**: records live in segments of `segment_records` offsets; a
+//!   partition holds at most `(max_segments - 1) * segment_records` live records
+//!   and answers `PartitionFull` beyond that (checked after the broker rules, so a
+//!   duplicate is still answered when the partition is full);
+//! - **automatic retention**: when an appended batch reaches or crosses a segment
+//!   boundary (`base / S != (base + n) / S`) and the partition has a retention
+//!   limit, retention runs right after the append, exactly as
+//!   [`PartitionHandle::enforce_retention`](crate::PartitionHandle::enforce_retention)
+//!   would.
+//!
+//! [`check`] applies the same operations to a real log and to the model and
+//! reports the first disagreement; the fuzz target and the proptest both use it.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use bytes::Bytes;
+
+use crate::error::LogError;
+use crate::log::{
+    AppendOutcome, BatchHeader, BatchMetadata, ProducerId, ProducerIdentity, ProducerStateSnapshot,
+    RetentionPolicy, RetentionReport, TopicConfig, MAX_EPOCH,
+};
+use crate::record::{ConsumerRecord, ProducerMetadata, Record};
+
+pub mod check;
+
+/// Sequences run 0..=i32::MAX and then wrap to 0: there are 2^31 of them.
+const SEQUENCE_COUNT: u64 = 1 << 31;
+
+/// The sequence after `sequence` (i32::MAX is followed by 0).
+pub fn next_sequence(sequence: i32) -> i32 {
+    if sequence == i32::MAX {
+        0
+    } else {
+        sequence + 1
+    }
+}
+
+/// The sequence `delta` records after `sequence`, wrapping from i32::MAX to 0.
+/// `sequence` must be non-negative.
+pub fn sequence_plus(sequence: i32, delta: u64) -> i32 {
+    let wrapped = (sequence.max(0) as u64 + delta % SEQUENCE_COUNT) % SEQUENCE_COUNT;
+    wrapped as i32
+}
+
+/// Settings of a [`Model`], with the meaning of the matching
+/// [`LogConfig`](crate::LogConfig) setters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelConfig {
+    /// Batches remembered per (partition, producer) for dedup (W).
+    pub dedup_window: usize,
+    /// Largest batch, in records.
+    pub max_batch_records: usize,
+    /// Producer state idle this long (or longer) is gone.
+    pub producer_id_expiration_ms: i64,
+    /// Records per segment (a power of two).
+    pub segment_records: usize,
+    /// Segments a partition can address (a power of two >= 2).
+    pub max_segments: usize,
+    /// The clock's reading when the model starts.
+    pub start_ms: i64,
+}
+
+impl Default for ModelConfig {
+    /// The defaults of `LogConfig`, with the clock at 0.
+    fn default() -> Self {
+        Self {
+            dedup_window: 5,
+            max_batch_records: 65_536,
+            producer_id_expiration_ms: 86_400_000,
+            segment_records: 4_096,
+            max_segments: 8_192,
+            start_ms: 0,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// The most live records one partition can hold.
+    pub fn capacity(&self) -> u64 {
+        (self.max_segments as u64 - 1) * self.segment_records as u64
+    }
+
+    /// The same checks (and messages) as `Log::with_config`.
+    fn validate(&self) -> Result<(), LogError> {
+        let invalid = |setting, reason: String| Err(LogError::InvalidConfig { setting, reason });
+        if !(1..=1024).contains(&self.dedup_window) {
+            return invalid(
+                "dedup_window",
+                format!("{} is outside 1..=1024", self.dedup_window),
+            );
+        }
+        if !self.segment_records.is_power_of_two() || self.segment_records > 1 << 24 {
+            return invalid(
+                "segment_records",
+                format!(
+                    "{} is not a power of two in 1..=16777216",
+                    self.segment_records
+                ),
+            );
+        }
+        if !self.max_segments.is_power_of_two() || !(2..=1 << 24).contains(&self.max_segments) {
+            return invalid(
+                "max_segments",
+                format!(
+                    "{} is not a power of two in 2..=16777216",
+                    self.max_segments
+                ),
+            );
+        }
+        let capacity = self.capacity();
+        if self.max_batch_records == 0 || self.max_batch_records as u64 > capacity {
+            return invalid(
+                "max_batch_records",
+                format!(
+                    "{} is outside 1..={capacity} (the partition capacity)",
+                    self.max_batch_records
+                ),
+            );
+        }
+        if self.producer_id_expiration_ms <= 0 {
+            return invalid("producer_id_expiration", "must be positive".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// One record as the model keeps it.
+#[derive(Clone, Debug)]
+struct StoredRecord {
+    timestamp_ms: i64,
+    key: Option<Bytes>,
+    value: Bytes,
+    producer: Option<ProducerMetadata>,
+}
+
+impl StoredRecord {
+    /// Key plus value bytes: what retention by bytes counts.
+    fn payload_bytes(&self) -> u64 {
+        self.key.as_ref().map_or(0, |key| key.len() as u64) + self.value.len() as u64
+    }
+}
+
+/// The dedup state of one producer on one partition.
+#[derive(Clone, Debug)]
+struct ProducerEntry {
+    epoch: u16,
+    last_sequence: i32,
+    last_append_ms: i64,
+    /// The last W batches, oldest first.
+    window: VecDeque<BatchMetadata>,
+}
+
+/// One partition: its live records and its producers' dedup state.
+#[derive(Clone, Debug)]
+struct PartitionModel {
+    retention: RetentionPolicy,
+    /// Offset of `records[0]`; always a multiple of the segment size.
+    log_start: u64,
+    /// The live records, in offset order.
+    records: VecDeque<StoredRecord>,
+    /// Producer state; an entry may be expired but not yet swept.
+    producers: HashMap<ProducerId, ProducerEntry>,
+}
+
+impl PartitionModel {
+    fn new(retention: RetentionPolicy) -> Self {
+        Self {
+            retention,
+            log_start: 0,
+            records: VecDeque::new(),
+            producers: HashMap::new(),
+        }
+    }
+
+    fn log_end(&self) -> u64 {
+        self.log_start + self.records.len() as u64
+    }
+
+    /// The producer's state if it has one that has not expired at `now_ms`.
+    fn live_state(
+        &self,
+        producer_id: ProducerId,
+        now_ms: i64,
+        expiration_ms: i64,
+    ) -> Option<&ProducerEntry> {
+        self.producers
+            .get(&producer_id)
+            .filter(|state| !is_expired(state, now_ms, expiration_ms))
+    }
+
+    /// Kafka's retention rule, one whole segment at a time from the head: the
+    /// oldest segment goes if it is entirely below the high watermark (the log
+    /// end, in a sequential model) and any limit says so.
+    fn enforce_retention(&mut self, segment_records: u64, now_ms: i64) -> RetentionReport {
+        let mut report = RetentionReport::default();
+        if self.retention.is_limited() {
+            while self.records.len() as u64 >= segment_records {
+                let segment = self.records.iter().take(segment_records as usize);
+                let segment_bytes: u64 = segment.clone().map(StoredRecord::payload_bytes).sum();
+                let segment_max_timestamp = segment
+                    .map(|record| record.timestamp_ms)
+                    .max()
+                    .unwrap_or(i64::MIN);
+                let live_records = self.records.len() as u64;
+                let live_bytes: u64 = self.records.iter().map(StoredRecord::payload_bytes).sum();
+
+                let by_records = self
+                    .retention
+                    .max_records
+                    .is_some_and(|max| live_records - segment_records >= max);
+                let by_bytes = self
+                    .retention
+                    .max_bytes
+                    .is_some_and(|max| live_bytes - segment_bytes >= max);
+                let by_age = self
+                    .retention
+                    .max_age_ms
+                    .is_some_and(|max| now_ms.saturating_sub(segment_max_timestamp) > max);
+                if !(by_records || by_bytes || by_age) {
+                    break;
+                }
+                self.records.drain(..segment_records as usize);
+                self.log_start += segment_records;
+                report.segments += 1;
+                report.records += segment_records;
+                report.bytes += segment_bytes;
+            }
+        }
+        report.log_start = self.log_start;
+        report
+    }
+}
+
+/// Expired: idle for at least the expiration time (SEMANTICS.md's boundary).
+fn is_expired(state: &ProducerEntry, now_ms: i64, expiration_ms: i64) -> bool {
+    now_ms.saturating_sub(state.last_append_ms) >= expiration_ms
+}
+
+/// The sequential reference model of the broker (see the module docs).
+///
+/// ```
+/// use idemlog::model::{Model, ModelConfig};
+/// use idemlog::{BatchHeader, LogError, Record, TopicConfig};
+/// let mut model = Model::new(ModelConfig::default()).unwrap();
+/// model.create_topic("t", TopicConfig::new(1)).unwrap();
+/// let pid = model.init_producer_id().producer_id;
+/// let header = |base_sequence| Some(BatchHeader { producer_id: pid, epoch: 0, base_sequence });
+/// let first = model.append("t", 0, header(0), vec![Record::new("a")]).unwrap();
+/// let retry = model.append("t", 0, header(0), vec![Record::new("a")]).unwrap();
+/// assert_eq!((retry.base_offset, retry.duplicate), (first.base_offset, true));
+/// assert_eq!(
+///     model.append("t", 0, header(5), vec![Record::new("b")]),
+///     Err(LogError::OutOfOrderSequence { expected: 1, got: 5 })
+/// );
+/// ```
+#[derive(Clone, Debug)]
+pub struct Model {
+    config: ModelConfig,
+    now_ms: i64,
+    /// Producer ids below this one have been issued.
+    next_producer_id: u64,
+    topics: BTreeMap<String, Vec<PartitionModel>>,
+}
+
+impl Model {
+    /// A model with `config`, validated like `Log::with_config`.
+    pub fn new(config: ModelConfig) -> Result<Self, LogError> {
+        config.validate()?;
+        Ok(Self {
+            now_ms: config.start_ms,
+            config,
+            next_producer_id: 0,
+            topics: BTreeMap::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The model's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    /// Moves the model's clock by `delta_ms` (saturating).
+    pub fn advance_clock(&mut self, delta_ms: i64) {
+        self.now_ms = self.now_ms.saturating_add(delta_ms);
+    }
+
+    /// Creates a topic (same checks and errors as `Log::create_topic_with`).
+    pub fn create_topic(&mut self, name: &str, config: TopicConfig) -> Result<(), LogError> {
+        if name.is_empty() {
+            return Err(LogError::InvalidConfig {
+                setting: "topic",
+                reason: "the name is empty".to_string(),
+            });
+        }
+        if config.partitions == 0 {
+            return Err(LogError::InvalidConfig {
+                setting: "partitions",
+                reason: "a topic needs at least one partition".to_string(),
+            });
+        }
+        if self.topics.contains_key(name) {
+            return Err(LogError::TopicAlreadyExists {
+                topic: name.to_string(),
+            });
+        }
+        let partitions = (0..config.partitions)
+            .map(|_| PartitionModel::new(config.retention.clone()))
+            .collect();
+        self.topics.insert(name.to_string(), partitions);
+        Ok(())
+    }
+
+    /// Topic names, sorted.
+    pub fn topics(&self) -> Vec<String> {
+        self.topics.keys().cloned().collect()
+    }
+
+    /// Partition count of `topic`.
+    pub fn partition_count(&self, topic: &str) -> Result<u32, LogError> {
+        match self.topics.get(topic) {
+            Some(partitions) => Ok(partitions.len() as u32),
+            None => Err(LogError::UnknownTopic {
+                topic: topic.to_string(),
+            }),
+        }
+    }
+
+    fn partition(&self, topic: &str, partition: u32) -> Result<&PartitionModel, LogError> {
+        let partitions = self
+            .topics
+            .get(topic)
+            .ok_or_else(|| LogError::UnknownTopic {
+                topic: topic.to_string(),
+            })?;
+        partitions
+            .get(partition as usize)
+            .ok_or_else(|| LogError::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+                partitions: partitions.len() as u32,
+            })
+    }
+
+    fn partition_mut(
+        &mut self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<&mut PartitionModel, LogError> {
+        let partitions = self
+            .topics
+            .get_mut(topic)
+            .ok_or_else(|| LogError::UnknownTopic {
+                topic: topic.to_string(),
+            })?;
+        let count = partitions.len() as u32;
+        partitions
+            .get_mut(partition as usize)
+            .ok_or_else(|| LogError::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+                partitions: count,
+            })
+    }
+
+    /// The producer-id handshake: ids 0, 1, 2, ... at epoch 0.
+    pub fn init_producer_id(&mut self) -> ProducerIdentity {
+        let producer_id = ProducerId(self.next_producer_id);
+        self.next_producer_id += 1;
+        ProducerIdentity {
+            producer_id,
+            epoch: 0,
+        }
+    }
+
+    /// How many producer ids have been issued (ids `0..issued`).
+    pub fn issued_producer_ids(&self) -> u64 {
+        self.next_producer_id
+    }
+
+    /// Every rule-1 problem of a batch of `count` records with `header`, in the
+    /// order [`Model::append`] reports them: empty, too large, negative base
+    /// sequence, epoch above 32767, producer id never issued. SEMANTICS.md does not
+    /// order them, so when several apply the real log may name any one of them.
+    pub fn malformed(&self, header: Option<&BatchHeader>, count: usize) -> Vec<LogError> {
+        let mut problems = Vec::new();
+        if count == 0 {
+            problems.push(LogError::EmptyBatch);
+        }
+        if count > self.config.max_batch_records {
+            problems.push(LogError::BatchTooLarge {
+                records: count,
+                max: self.config.max_batch_records,
+            });
+        }
+        if let Some(header) = header {
+            if header.base_sequence < 0 {
+                problems.push(LogError::InvalidSequence {
+                    base_sequence: header.base_sequence,
+                });
+            }
+            if header.epoch > MAX_EPOCH {
+                problems.push(LogError::InvalidEpoch {
+                    epoch: header.epoch,
+                });
+            }
+            if header.producer_id.0 >= self.next_producer_id {
+                problems.push(LogError::UnknownProducerId {
+                    producer_id: header.producer_id,
+                });
+            }
+        }
+        problems
+    }
+
+    /// Appends one batch: idempotent with a header, plain without.
+    ///
+    /// The rules of SEMANTICS.md, in order: malformed -> error; duplicate ->
+    /// original offset and timestamp; lower epoch -> fenced; sequence checks;
+    /// then (implementation limit) capacity; then commit.
+    pub fn append(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        header: Option<BatchHeader>,
+        records: Vec<Record>,
+    ) -> Result<AppendOutcome, LogError> {
+        let now_ms = self.now_ms;
+        let config = self.config.clone();
+        self.partition(topic, partition)?;
+
+        // Rule 1: malformed batches.
+        if let Some(problem) = self
+            .malformed(header.as_ref(), records.len())
+            .into_iter()
+            .next()
+        {
+            return Err(problem);
+        }
+        let part = self.partition_mut(topic, partition)?;
+        let count = records.len() as u64;
+        // For an idempotent batch: whether to start a fresh window (new epoch or
+        // no state), and the batch's last sequence.
+        let mut reset_window = false;
+        let mut last_sequence = 0;
+        if let Some(header) = header {
+            last_sequence = sequence_plus(header.base_sequence, count - 1);
+            match part.live_state(header.producer_id, now_ms, config.producer_id_expiration_ms) {
+                // Rule 4, no state (never, or expired): anything is accepted.
+                None => reset_window = true,
+                Some(state) => {
+                    // Rule 2: duplicate of a batch in the window, same epoch.
+                    if header.epoch == state.epoch {
+                        let original = state.window.iter().find(|batch| {
+                            batch.first_sequence == header.base_sequence
+                                && batch.last_sequence == last_sequence
+                        });
+                        if let Some(original) = original {
+                            return Ok(AppendOutcome {
+                                base_offset: original.base_offset,
+                                record_count: count,
+                                timestamp_ms: original.timestamp_ms,
+                                duplicate: true,
+                            });
+                        }
+                    }
+                    // Rule 3: fenced by a newer epoch.
+                    if header.epoch < state.epoch {
+                        return Err(LogError::InvalidProducerEpoch {
+                            current: state.epoch,
+                            got: header.epoch,
+                        });
+                    }
+                    // Rule 4: sequence.
+                    if header.epoch > state.epoch {
+                        if header.base_sequence != 0 {
+                            return Err(LogError::OutOfOrderSequence {
+                                expected: 0,
+                                got: header.base_sequence,
+                            });
+                        }
+                        reset_window = true;
+                    } else {
+                        let expected = next_sequence(state.last_sequence);
+                        if header.base_sequence != expected {
+                            return Err(LogError::OutOfOrderSequence {
+                                expected,
+                                got: header.base_sequence,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+
+        // Capacity of the segment directory (an implementation limit).
+        let live_records = part.records.len() as u64;
+        if live_records + count > config.capacity() {
+            return Err(LogError::PartitionFull {
+                live_records,
+                capacity: config.capacity(),
+            });
+        }
+
+        // Rule 5: commit.
+        let base_offset = part.log_end();
+        for (index, record) in records.into_iter().enumerate() {
+            let producer = header.map(|header| ProducerMetadata {
+                producer_id: header.producer_id,
+                epoch: header.epoch,
+                sequence: sequence_plus(header.base_sequence, index as u64),
+            });
+            part.records.push_back(StoredRecord {
+                timestamp_ms: now_ms,
+                key: record.key().cloned(),
+                value: record.value().clone(),
+                producer,
+            });
+        }
+        if let Some(header) = header {
+            let batch = BatchMetadata {
+                first_sequence: header.base_sequence,
+                last_sequence,
+                base_offset,
+                timestamp_ms: now_ms,
+            };
+            let state = part
+                .producers
+                .entry(header.producer_id)
+                .or_insert_with(|| ProducerEntry {
+                    epoch: header.epoch,
+                    last_sequence,
+                    last_append_ms: now_ms,
+                    window: VecDeque::new(),
+                });
+            if reset_window {
+                state.window.clear();
+            }
+            state.epoch = header.epoch;
+            state.last_sequence = last_sequence;
+            state.last_append_ms = now_ms;
+            state.window.push_back(batch);
+            while state.window.len() > config.dedup_window {
+                state.window.pop_front();
+            }
+        }
+
+        // The real log runs retention when a batch reaches a new segment.
+        let segment_records = config.segment_records as u64;
+        let opened_segment =
+            base_offset / segment_records != (base_offset + count) / segment_records;
+        if opened_segment && part.retention.is_limited() {
+            part.enforce_retention(segment_records, now_ms);
+        }
+
+        Ok(AppendOutcome {
+            base_offset,
+            record_count: count,
+            timestamp_ms: now_ms,
+            duplicate: false,
+        })
+    }
+
+    /// Up to `max` records from offset `from`; `OffsetOutOfRange` outside
+    /// `log_start..=log_end`.
+    pub fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<ConsumerRecord>, LogError> {
+        let part = self.partition(topic, partition)?;
+        if from < part.log_start || from > part.log_end() {
+            return Err(LogError::OffsetOutOfRange {
+                offset: from,
+                log_start: part.log_start,
+                log_end: part.log_end(),
+            });
+        }
+        let skip = (from - part.log_start) as usize;
+        let records = part
+            .records
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .take(max)
+            .map(|(index, record)| ConsumerRecord {
+                offset: part.log_start + index as u64,
+                timestamp_ms: record.timestamp_ms,
+                key: record.key.clone(),
+                value: record.value.clone(),
+                producer: record.producer,
+            })
+            .collect();
+        Ok(records)
+    }
+
+    /// The first offset still held.
+    pub fn log_start_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
+        Ok(self.partition(topic, partition)?.log_start)
+    }
+
+    /// The next offset to be assigned (also the high watermark: the model is sequential).
+    pub fn log_end_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
+        Ok(self.partition(topic, partition)?.log_end())
+    }
+
+    /// The producer's live dedup state on a partition, if any (`None` once expired,
+    /// swept or not).
+    pub fn producer_state(
+        &self,
+        topic: &str,
+        partition: u32,
+        producer_id: ProducerId,
+    ) -> Result<Option<ProducerStateSnapshot>, LogError> {
+        let part = self.partition(topic, partition)?;
+        let state = part.live_state(
+            producer_id,
+            self.now_ms,
+            self.config.producer_id_expiration_ms,
+        );
+        Ok(state.map(|state| ProducerStateSnapshot {
+            producer_id,
+            epoch: state.epoch,
+            last_sequence: state.last_sequence,
+            last_append_ms: state.last_append_ms,
+            window: state.window.iter().copied().collect(),
+        }))
+    }
+
+    /// Runs retention on one partition now.
+    pub fn enforce_retention(
+        &mut self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<RetentionReport, LogError> {
+        let segment_records = self.config.segment_records as u64;
+        let now_ms = self.now_ms;
+        Ok(self
+            .partition_mut(topic, partition)?
+            .enforce_retention(segment_records, now_ms))
+    }
+
+    /// Runs retention on every partition; the totals (`log_start` is 0, as in
+    /// `Log::enforce_retention`).
+    pub fn enforce_retention_all(&mut self) -> RetentionReport {
+        let segment_records = self.config.segment_records as u64;
+        let now_ms = self.now_ms;
+        let mut total = RetentionReport::default();
+        for part in self.topics.values_mut().flatten() {
+            let report = part.enforce_retention(segment_records, now_ms);
+            total.segments += report.segments;
+            total.records += report.records;
+            total.bytes += report.bytes;
+        }
+        total
+    }
+
+    /// Drops producer state idle for the expiration time; returns how many
+    /// (partition, producer) entries went.
+    pub fn expire_producers(&mut self) -> usize {
+        let now_ms = self.now_ms;
+        let expiration_ms = self.config.producer_id_expiration_ms;
+        let mut expired = 0;
+        for part in self.topics.values_mut().flatten() {
+            let before = part.producers.len();
+            part.producers
+                .retain(|_, state| !is_expired(state, now_ms, expiration_ms));
+            expired += before - part.producers.len();
+        }
+        expired
+    }
+
+    /// (partition, producer) state entries held, expired-but-not-swept included.
+    pub fn producer_state_entries(&self) -> usize {
+        self.topics
+            .values()
+            .flatten()
+            .map(|part| part.producers.len())
+            .sum()
+    }
+}
