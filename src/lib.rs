@@ -35,6 +35,8 @@ pub mod log;
 pub mod model;
 pub mod producer;
 pub mod record;
+#[doc(hidden)]
+pub mod benchkit;
 mod sync;
 
 pub use clock::{Clock, CoarseClock, ManualClock, SystemClock};

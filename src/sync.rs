@@ -16,7 +16,7 @@
 mod imp {
     pub(crate) use std::hint::spin_loop;
     pub(crate) use std::sync::atomic::{
-        fence, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+        fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
     };
     pub(crate) use std::sync::Arc;
     pub(crate) use std::thread::{yield_now, JoinHandle};
@@ -181,6 +181,29 @@ mod imp {
         }
     }
 
+    /// An unbounded lock-free MPMC queue (crossbeam's `SegQueue`): the producer's
+    /// per-partition accumulator queue.
+    #[derive(Debug, Default)]
+    pub(crate) struct SegQueue<T>(crossbeam::queue::SegQueue<T>);
+
+    impl<T> SegQueue<T> {
+        pub(crate) fn new() -> Self {
+            Self(crossbeam::queue::SegQueue::new())
+        }
+
+        pub(crate) fn push(&self, value: T) {
+            self.0.push(value);
+        }
+
+        pub(crate) fn pop(&self) -> Option<T> {
+            self.0.pop()
+        }
+
+        pub(crate) fn is_empty(&self) -> bool {
+            self.0.is_empty()
+        }
+    }
+
     struct SendPtr<T>(*mut T);
     // SAFETY: the pointee is `Send` and ownership moves into the deferred drop.
     unsafe impl<T: Send> Send for SendPtr<T> {}
@@ -191,7 +214,7 @@ mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::hint::spin_loop;
     pub(crate) use loom::sync::atomic::{
-        fence, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+        fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
     };
     pub(crate) use loom::sync::Arc;
     pub(crate) use loom::thread::{yield_now, JoinHandle};
@@ -317,6 +340,35 @@ mod imp {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
+        }
+    }
+
+    /// The producer's per-partition queue, modelled as a loom mutex around a
+    /// `VecDeque` (loom cannot see inside crossbeam's `SegQueue`).
+    #[derive(Debug)]
+    pub(crate) struct SegQueue<T>(loom::sync::Mutex<std::collections::VecDeque<T>>);
+
+    impl<T> SegQueue<T> {
+        pub(crate) fn new() -> Self {
+            Self(loom::sync::Mutex::new(std::collections::VecDeque::new()))
+        }
+
+        fn queue(&self) -> loom::sync::MutexGuard<'_, std::collections::VecDeque<T>> {
+            self.0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+
+        pub(crate) fn push(&self, value: T) {
+            self.queue().push_back(value);
+        }
+
+        pub(crate) fn pop(&self) -> Option<T> {
+            self.queue().pop_front()
+        }
+
+        pub(crate) fn is_empty(&self) -> bool {
+            self.queue().is_empty()
         }
     }
 

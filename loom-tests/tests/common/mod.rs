@@ -1,0 +1,64 @@
+//! Shared helpers of the loom models (included with `mod common;`).
+#![allow(dead_code)] // each model uses a subset
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use idemlog::{ConsumerRecord, Record};
+
+/// Runs `model` under loom and prints how many executions it explored.
+///
+/// Settings come from loom's environment variables (LOOM_MAX_PREEMPTIONS,
+/// LOOM_MAX_BRANCHES, LOOM_CHECKPOINT_FILE, LOOM_LOCATION, LOOM_LOG, ...);
+/// without LOOM_MAX_PREEMPTIONS the bound defaults to 2 (the CI setting) so an
+/// unbounded, hours-long search is never started by accident.
+pub fn check<F>(name: &str, model: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let executions: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    let bound = builder.preemption_bound;
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("LOOM_LOG"))
+        .with_test_writer()
+        .without_time()
+        .finish();
+    let started = Instant::now();
+    let _log = tracing_subscriber::util::SubscriberInitExt::set_default(subscriber);
+    builder.check(move || {
+        executions.fetch_add(1, Ordering::Relaxed);
+        model();
+    });
+    println!(
+        "loom model {name}: {} executions explored (preemption bound {bound:?}) in {:.1?}",
+        executions.load(Ordering::Relaxed),
+        started.elapsed()
+    );
+}
+
+/// A record whose value names its writer and index, e.g. `a1`.
+pub fn rec(writer: char, index: u8) -> Record {
+    Record::new(vec![writer as u8, b'0' + index])
+}
+
+/// `n` records `writer0 .. writer{n-1}`.
+pub fn batch(writer: char, n: u8) -> Vec<Record> {
+    (0..n).map(|i| rec(writer, i)).collect()
+}
+
+/// The value bytes of `rec(writer, index)`.
+pub fn value(writer: char, index: u8) -> Vec<u8> {
+    vec![writer as u8, b'0' + index]
+}
+
+/// (offset, value) pairs of owned records.
+pub fn pairs(records: &[ConsumerRecord]) -> Vec<(u64, Vec<u8>)> {
+    records
+        .iter()
+        .map(|record| (record.offset, record.value.to_vec()))
+        .collect()
+}

@@ -1,0 +1,76 @@
+//! Model (e): a consumer blocked in `poll_timeout` on an empty partition and an
+//! appender (I6). Under loom a timed wait never times out (src/sync.rs), and the
+//! real-time deadline used here is an hour, so a lost wake-up shows as a loom
+//! deadlock and a wrong early return as an empty poll.
+#![cfg(loom)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{batch, check, value};
+use idemlog::{Log, LogConfig};
+use loom::thread;
+
+const FOREVER: Duration = Duration::from_secs(3_600);
+
+#[test]
+fn blocked_consumer_is_woken_by_the_append() {
+    check("consumer_wakeup", || {
+        let log = Log::with_config(LogConfig::default().segment_records(2).max_segments(4))
+            .expect("valid config");
+        log.create_topic("t", 1).expect("new topic");
+        let partition = log.partition("t", 0).expect("partition 0");
+        let mut consumer = log.consumer("t", 0).expect("consumer");
+
+        let appender = thread::spawn(move || partition.append(None, batch('a', 1)));
+
+        let records = consumer.poll_timeout(4, FOREVER).expect("in range");
+        assert_eq!(records.len(), 1, "woken with the record");
+        assert_eq!(
+            (records[0].offset, records[0].value.to_vec()),
+            (0, value('a', 0))
+        );
+        let outcome = appender.join().expect("appender").expect("appended");
+        assert_eq!(outcome.base_offset, 0);
+    });
+}
+
+#[test]
+fn two_consumers_and_two_appends() {
+    check("consumer_wakeup_two_consumers", || {
+        let log = Log::with_config(LogConfig::default().segment_records(2).max_segments(4))
+            .expect("valid config");
+        log.create_topic("t", 1).expect("new topic");
+        let partition = log.partition("t", 0).expect("partition 0");
+        let mut first = log.consumer("t", 0).expect("consumer");
+        let mut second = first.clone();
+
+        let appender = thread::spawn(move || {
+            let a = partition.append(None, batch('a', 1)).expect("append a");
+            let b = partition.append(None, batch('b', 1)).expect("append b");
+            (a.base_offset, b.base_offset)
+        });
+        // Blocks on offset 0, then (usually) on offset 1 while `b` is appended.
+        let waiter = thread::spawn(move || {
+            let mut got = second.poll_timeout(1, FOREVER).expect("in range");
+            got.extend(second.poll_timeout(1, FOREVER).expect("in range"));
+            got
+        });
+
+        let records = first.poll_timeout(1, FOREVER).expect("in range");
+        assert_eq!(records.len(), 1, "woken with the record");
+        assert_eq!(
+            (records[0].offset, records[0].value.to_vec()),
+            (0, value('a', 0))
+        );
+        let got: Vec<_> = waiter
+            .join()
+            .expect("waiter")
+            .iter()
+            .map(|r| (r.offset, r.value.to_vec()))
+            .collect();
+        assert_eq!(got, vec![(0, value('a', 0)), (1, value('b', 0))]);
+        assert_eq!(appender.join().expect("appender"), (0, 1));
+    });
+}

@@ -1,0 +1,106 @@
+//! Model (d): retention racing readers (I7, I8).
+//!
+//! Four records in two segments of 2, all older than the age limit; one thread
+//! runs `PartitionHandle::enforce_retention` (evicting both segments) while two
+//! readers poll, one from offset 0 and one from offset 3 (mid-segment). A reader
+//! either gets valid records (offset and value right, contiguous from where it
+//! started) or `OffsetOutOfRange`; never garbage. Retired segments are leaked
+//! under loom (src/sync.rs), so this checks the unlink protocol, not the collector.
+#![cfg(loom)]
+
+mod common;
+
+use std::sync::Arc as StdArc;
+use std::time::Duration;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{batch, check, value};
+use idemlog::{Consumer, Log, LogConfig, LogError, ManualClock, RetentionPolicy, TopicConfig};
+use loom::thread;
+
+/// Reads that got records / got OffsetOutOfRange, over all executions.
+static READ_SOME: AtomicUsize = AtomicUsize::new(0);
+static OUT_OF_RANGE: AtomicUsize = AtomicUsize::new(0);
+
+/// Polls once from `from` and checks the answer; returns how many records it got.
+fn read_checked(mut consumer: Consumer, from: u64) -> Option<usize> {
+    consumer.seek(from);
+    let mut seen = Vec::new();
+    match consumer.poll_with(8, |view| seen.push((view.offset, view.value.to_vec()))) {
+        Ok(read) => {
+            assert_eq!(read, seen.len());
+            for (i, (offset, v)) in seen.iter().enumerate() {
+                assert_eq!(*offset, from + i as u64, "contiguous from the position");
+                assert_eq!(
+                    *v,
+                    value('p', *offset as u8),
+                    "record at {offset} is intact"
+                );
+            }
+            assert!(from + read as u64 <= 4);
+            if read > 0 {
+                READ_SOME.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(read)
+        }
+        Err(LogError::OffsetOutOfRange {
+            offset,
+            log_start,
+            log_end,
+        }) => {
+            assert_eq!(offset, from);
+            assert!(offset < log_start, "out of range only below the log start");
+            assert!(log_start == 2 || log_start == 4, "segment-aligned start");
+            assert_eq!(log_end, 4);
+            OUT_OF_RANGE.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+        Err(other) => panic!("unexpected error {other:?}"),
+    }
+}
+
+#[test]
+fn readers_see_valid_records_or_out_of_range() {
+    check("retention_reader", || {
+        let clock = ManualClock::new(0);
+        let log = Log::with_config(
+            LogConfig::default()
+                .segment_records(2)
+                .max_segments(4)
+                .clock(StdArc::new(clock.clone())),
+        )
+        .expect("valid config");
+        let policy = RetentionPolicy::default().max_age(Duration::from_millis(500));
+        log.create_topic_with("t", TopicConfig::new(1).retention(policy))
+            .expect("new topic");
+        let partition = log.partition("t", 0).expect("partition 0");
+        partition.append(None, batch('p', 4)).expect("prefill");
+        assert_eq!(partition.log_start_offset(), 0, "nothing old yet");
+        clock.set_ms(1_000);
+
+        let evictor = partition.clone();
+        let retention = thread::spawn(move || evictor.enforce_retention());
+        let consumer = log.consumer("t", 0).expect("consumer");
+        let second = consumer.clone();
+        let reader = thread::spawn(move || read_checked(second, 3));
+        read_checked(consumer, 0);
+        reader.join().expect("reader");
+
+        let report = retention.join().expect("retention");
+        assert_eq!((report.segments, report.records), (2, 4));
+        assert_eq!(report.log_start, 4);
+        assert_eq!(partition.log_start_offset(), 4);
+        assert!(matches!(
+            log.consumer("t", 0).expect("consumer").poll(1),
+            Ok(records) if records.is_empty()
+        ));
+        let mut stale = log.consumer("t", 0).expect("consumer");
+        stale.seek(0);
+        assert!(matches!(
+            stale.poll(1),
+            Err(LogError::OffsetOutOfRange { log_start: 4, .. })
+        ));
+    });
+    assert!(READ_SOME.load(Ordering::Relaxed) > 0 && OUT_OF_RANGE.load(Ordering::Relaxed) > 0);
+}

@@ -1,1 +1,0 @@
-//! The sequential reference model of SEMANTICS.md (being written).

@@ -1,0 +1,149 @@
+//! The producer's errors: [`ConfigError`] for settings, [`ProducerError`] for
+//! sends and deliveries.
+
+use std::fmt;
+
+use crate::error::LogError;
+
+/// A bad producer setting. Every variant names the Kafka key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A key Kafka's producer (as modelled here) does not know.
+    UnknownKey {
+        /// The key.
+        key: String,
+    },
+    /// A value that does not parse or is out of range.
+    InvalidValue {
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Settings that contradict each other (e.g. idempotence set explicitly with
+    /// `acks=1`).
+    Conflict {
+        /// The key at fault.
+        key: String,
+        /// The contradiction.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: &str, value: &str, reason: &str) -> Self {
+        Self::InvalidValue {
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownKey { key } => write!(f, "unknown producer config key '{key}'"),
+            Self::InvalidValue { key, value, reason } => {
+                write!(f, "invalid value '{value}' for '{key}': {reason}")
+            }
+            Self::Conflict { key, reason } => write!(f, "invalid '{key}': {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Why a send or a delivery failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProducerError {
+    /// The configuration was rejected.
+    Config(ConfigError),
+    /// The log rejected the record or its batch (unknown topic or partition,
+    /// batch too large, partition full, ...), or answered a sequence error after
+    /// the retries ran out.
+    Log(LogError),
+    /// No response within `request.timeout.ms` and no retry left: the record may
+    /// or may not be in the log.
+    RequestTimeout {
+        /// The request timeout.
+        timeout_ms: u64,
+    },
+    /// Not delivered within `delivery.timeout.ms` of `send`. This means "not
+    /// known", not "not written": the record may be in the log.
+    DeliveryTimeout {
+        /// The delivery timeout.
+        timeout_ms: u64,
+    },
+    /// `buffer.memory` stayed full for `max.block.ms`.
+    BufferExhausted {
+        /// The configured `max.block.ms`.
+        max_block_ms: u64,
+    },
+    /// The record alone is larger than `buffer.memory`.
+    RecordTooLarge {
+        /// The record's size as counted against the buffer.
+        size: usize,
+        /// `buffer.memory`.
+        limit: usize,
+    },
+    /// The producer is closed (or was closed before the record completed).
+    Closed,
+    /// `close` did not drain within its timeout; what was left failed with
+    /// [`ProducerError::Closed`].
+    CloseTimeout {
+        /// The timeout given to `close`.
+        timeout_ms: u64,
+    },
+    /// The flusher thread could not be started.
+    Spawn(String),
+}
+
+impl fmt::Display for ProducerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(err) => write!(f, "producer configuration: {err}"),
+            Self::Log(err) => write!(f, "rejected by the log: {err}"),
+            Self::RequestTimeout { timeout_ms } => write!(
+                f,
+                "no response within request.timeout.ms = {timeout_ms} and no retries left \
+                 (the record may or may not be in the log)"
+            ),
+            Self::DeliveryTimeout { timeout_ms } => write!(
+                f,
+                "not acknowledged within delivery.timeout.ms = {timeout_ms} \
+                 (outcome unknown: the record may be in the log)"
+            ),
+            Self::BufferExhausted { max_block_ms } => write!(
+                f,
+                "buffer.memory full for max.block.ms = {max_block_ms}"
+            ),
+            Self::RecordTooLarge { size, limit } => write!(
+                f,
+                "record of {size} bytes is larger than buffer.memory = {limit}"
+            ),
+            Self::Closed => write!(f, "the producer is closed"),
+            Self::CloseTimeout { timeout_ms } => write!(
+                f,
+                "close did not drain within {timeout_ms} ms; the remaining records failed"
+            ),
+            Self::Spawn(reason) => write!(f, "cannot start the flusher thread: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ProducerError {}
+
+impl From<ConfigError> for ProducerError {
+    fn from(err: ConfigError) -> Self {
+        Self::Config(err)
+    }
+}
+
+impl From<LogError> for ProducerError {
+    fn from(err: LogError) -> Self {
+        Self::Log(err)
+    }
+}

@@ -1,0 +1,76 @@
+//! The producer's clock: real time, or virtual time that the flusher moves itself.
+
+use std::time::Instant;
+
+use crate::clock::{Clock, ManualClock};
+
+/// What drives the producer's timers (linger, request and delivery timeouts,
+/// retry backoff).
+///
+/// - [`TimeSource::Real`] (the default): a monotonic clock; the flusher sleeps
+///   until its next deadline.
+/// - [`TimeSource::Virtual`]: a [`ManualClock`] that the flusher *advances
+///   itself* to the next network deadline (a request timeout, the end of a retry
+///   backoff, a delayed request's arrival) whenever it has nothing else to do,
+///   as a discrete-event simulation would. A lost response then costs no real
+///   time, so tests never sleep. In virtual time `linger.ms` passes only when the
+///   clock moves (a jump, or the test advancing the clock): call
+///   [`Producer::flush`](super::Producer::flush) or use `linger.ms=0` to send
+///   without waiting. The demo runs in virtual time.
+///
+/// ```
+/// use idemlog::producer::TimeSource;
+/// use idemlog::{Clock, ManualClock};
+/// let clock = ManualClock::new(0);
+/// let time = TimeSource::Virtual(clock.clone());
+/// clock.advance_ms(7);
+/// assert_eq!(time.now_ms(), 7);
+/// ```
+#[derive(Clone, Debug)]
+pub enum TimeSource {
+    /// Real monotonic time, measured from when the source was made.
+    Real(Instant),
+    /// Virtual time: the flusher jumps the clock instead of sleeping.
+    Virtual(ManualClock),
+}
+
+impl Default for TimeSource {
+    fn default() -> Self {
+        Self::real()
+    }
+}
+
+impl TimeSource {
+    /// Real time starting now.
+    pub fn real() -> Self {
+        Self::Real(Instant::now())
+    }
+
+    /// Virtual time starting at 0.
+    pub fn virtual_time() -> Self {
+        Self::Virtual(ManualClock::new(0))
+    }
+
+    /// Milliseconds on this source.
+    pub fn now_ms(&self) -> i64 {
+        match self {
+            Self::Real(start) => i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX),
+            Self::Virtual(clock) => clock.now_ms(),
+        }
+    }
+
+    /// In virtual time, moves the clock forward to `deadline_ms` (never back) and
+    /// returns true; in real time does nothing and returns false.
+    pub(crate) fn jump_to(&self, deadline_ms: i64) -> bool {
+        match self {
+            Self::Real(_) => false,
+            Self::Virtual(clock) => {
+                let now = clock.now_ms();
+                if deadline_ms > now {
+                    clock.advance_ms(deadline_ms - now);
+                }
+                true
+            }
+        }
+    }
+}
