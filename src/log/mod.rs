@@ -179,7 +179,7 @@ impl LogConfig {
         self.max_segments.saturating_sub(1).saturating_mul(self.segment_records)
     }
 
-    fn validate(&self) -> Result<(), LogError> {
+    pub(crate) fn validate(&self) -> Result<(), LogError> {
         let invalid = |setting, reason: String| Err(LogError::InvalidConfig { setting, reason });
         if !(1..=1024).contains(&self.dedup_window) {
             return invalid(

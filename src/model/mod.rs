@@ -91,47 +91,18 @@ impl ModelConfig {
         (self.max_segments as u64 - 1) * self.segment_records as u64
     }
 
-    /// The same checks (and messages) as `Log::with_config`.
+    /// The configuration checks of `Log::with_config` (not the model's subject:
+    /// it reuses them rather than restating them).
     fn validate(&self) -> Result<(), LogError> {
-        let invalid = |setting, reason: String| Err(LogError::InvalidConfig { setting, reason });
-        if !(1..=1024).contains(&self.dedup_window) {
-            return invalid(
-                "dedup_window",
-                format!("{} is outside 1..=1024", self.dedup_window),
-            );
-        }
-        if !self.segment_records.is_power_of_two() || self.segment_records > 1 << 24 {
-            return invalid(
-                "segment_records",
-                format!(
-                    "{} is not a power of two in 1..=16777216",
-                    self.segment_records
-                ),
-            );
-        }
-        if !self.max_segments.is_power_of_two() || !(2..=1 << 24).contains(&self.max_segments) {
-            return invalid(
-                "max_segments",
-                format!(
-                    "{} is not a power of two in 2..=16777216",
-                    self.max_segments
-                ),
-            );
-        }
-        let capacity = self.capacity();
-        if self.max_batch_records == 0 || self.max_batch_records as u64 > capacity {
-            return invalid(
-                "max_batch_records",
-                format!(
-                    "{} is outside 1..={capacity} (the partition capacity)",
-                    self.max_batch_records
-                ),
-            );
-        }
-        if self.producer_id_expiration_ms <= 0 {
-            return invalid("producer_id_expiration", "must be positive".to_string());
-        }
-        Ok(())
+        crate::LogConfig::default()
+            .dedup_window(self.dedup_window)
+            .max_batch_records(self.max_batch_records)
+            .producer_id_expiration(std::time::Duration::from_millis(
+                u64::try_from(self.producer_id_expiration_ms).unwrap_or(0),
+            ))
+            .segment_records(self.segment_records)
+            .max_segments(self.max_segments)
+            .validate()
     }
 }
 
