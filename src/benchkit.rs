@@ -35,7 +35,23 @@
 //! payloads, and the naive CAS + fetch_add + slot-write prototype).
 //!
 //! Quick mode: set `IDEMLOG_BENCH_QUICK=1` ([`quick`]) to shrink criterion's sample
-//! counts and times (criterion 0.5 has no `--quick`).
+//! counts and times and the `append/direct` grid to 64 B records (criterion 0.5
+//! has no `--quick`).
+//!
+//! # Running
+//! ```text
+//! cargo run --release -- bench [--quick] [--json]     # the targets, ~40 s (--quick ~10 s)
+//! cargo bench                                         # every group (~10 min)
+//! IDEMLOG_BENCH_QUICK=1 cargo bench                   # every group, short (~2 min)
+//! cargo bench --bench append -- 'p2-own-64B-b64'      # criterion's name filter
+//! ```
+//! Criterion groups: `append/direct` (sizes x batches x producer layouts; peers
+//! `crossbeam-channel`, `mutex-vec`, and `crossbeam-channel-vec` for batches > 1),
+//! `append/idempotence` (`idemlog` vs `non-idempotent` vs `idemlog-retry-1%`),
+//! `produce/end-to-end`, `consume/scan`, `consume/tail`. Each reports
+//! `Throughput::Elements` (records); criterion takes one throughput per
+//! benchmark, so bytes/s is records/s times the record size in the id.
+//! One criterion iteration is one [`Runner::unit`] of records.
 
 use std::cell::UnsafeCell;
 use std::hint::black_box;
@@ -131,6 +147,15 @@ pub fn resident_bytes() -> u64 {
 /// One worker's body: called once per round with the round's total record count
 /// (each worker derives its own share from it).
 pub type Task = Box<dyn FnMut(u64) + Send>;
+
+/// Boxes a worker body with its captured state alone on its cache lines: the
+/// bodies of different workers are allocated one after the other, and state they
+/// mutate (a sequence number, a counter) must not share a line with a neighbour's
+/// (false sharing would slow every workload down, engine and peers unequally).
+pub fn task<F: FnMut(u64) + Send + 'static>(body: F) -> Task {
+    let mut padded = CachePadded::new(body);
+    Box::new(move |total| (*padded)(total))
+}
 
 const STOP: u64 = u64::MAX;
 
@@ -408,7 +433,7 @@ pub fn engine_append(shape: AppendShape, idempotent: bool, retry_every: Option<u
             let mut sequence = 0i32;
             let mut buffer: Vec<Record> = Vec::with_capacity(shape.batch);
             let (batch, producers) = (shape.batch, shape.producers as u64);
-            Box::new(move |total: u64| {
+            task(move |total: u64| {
                 let batches = total / producers / batch as u64;
                 for index in 0..batches {
                     let outcome = if batch == 1 {
@@ -434,7 +459,7 @@ pub fn engine_append(shape: AppendShape, idempotent: bool, retry_every: Option<u
                     }
                     sequence = next_sequence(sequence, batch);
                 }
-            }) as Task
+            })
         })
         .collect();
     let mut runner = CrewRunner::new(Crew::new("engine", tasks), shape.unit(), Box::new(log));
@@ -455,14 +480,14 @@ pub fn channel_append(shape: AppendShape, batched: bool) -> CrewRunner {
         let (sender, receiver) = channel::bounded::<Vec<Record>>(CHANNEL_CAPACITY / batch.max(1));
         for _ in 0..producers {
             let sender = sender.clone();
-            tasks.push(Box::new(move |total: u64| {
+            tasks.push(task(move |total: u64| {
                 for _ in 0..total / producers / batch as u64 {
                     let records: Vec<Record> = (0..batch).map(|_| record(payload)).collect();
                     sender.send(records).expect("receiver alive");
                 }
             }));
         }
-        tasks.push(Box::new(move |total: u64| {
+        tasks.push(task(move |total: u64| {
             let mut received = 0u64;
             while received < total {
                 let records = receiver.recv().expect("senders alive");
@@ -474,13 +499,13 @@ pub fn channel_append(shape: AppendShape, batched: bool) -> CrewRunner {
         let (sender, receiver) = channel::bounded::<Record>(CHANNEL_CAPACITY);
         for _ in 0..producers {
             let sender = sender.clone();
-            tasks.push(Box::new(move |total: u64| {
+            tasks.push(task(move |total: u64| {
                 for _ in 0..total / producers {
                     sender.send(record(payload)).expect("receiver alive");
                 }
             }));
         }
-        tasks.push(Box::new(move |total: u64| {
+        tasks.push(task(move |total: u64| {
             for _ in 0..total {
                 black_box(receiver.recv().expect("senders alive"));
             }
@@ -506,7 +531,7 @@ pub fn mutex_vec_append(shape: AppendShape) -> CrewRunner {
             let logs = Arc::clone(&logs);
             let partition = if shape.shared_partition { 0 } else { index };
             let mut buffer: Vec<Record> = Vec::with_capacity(batch);
-            Box::new(move |total: u64| {
+            task(move |total: u64| {
                 let log = &logs[partition];
                 for _ in 0..total / producers / batch as u64 {
                     if batch == 1 {
@@ -527,7 +552,7 @@ pub fn mutex_vec_append(shape: AppendShape) -> CrewRunner {
                         black_box(guard.len());
                     }
                 }
-            }) as Task
+            })
         })
         .collect();
     let mut runner = CrewRunner::new(Crew::new("mutex-vec", tasks), shape.unit(), Box::new(logs));
@@ -587,7 +612,7 @@ pub fn naive_append(shape: AppendShape) -> CrewRunner {
             let logs = Arc::clone(&logs);
             let partition = if shape.shared_partition { 0 } else { index };
             let word = CachePadded::new(AtomicU64::new(0));
-            Box::new(move |total: u64| {
+            task(move |total: u64| {
                 let log = &logs[partition];
                 let mask = log.slots.len() as u64 - 1;
                 for _ in 0..total / producers / batch as u64 {
@@ -612,7 +637,7 @@ pub fn naive_append(shape: AppendShape) -> CrewRunner {
                             .store(offset | NAIVE_PUBLISHED, Ordering::Release);
                     }
                 }
-            }) as Task
+            })
         })
         .collect();
     let mut runner = CrewRunner::new(Crew::new("naive", tasks), shape.unit(), Box::new(logs));
@@ -632,6 +657,8 @@ pub fn naive_append(shape: AppendShape) -> CrewRunner {
 pub enum Calibration {
     /// One thread, `fetch_add` on its own counter.
     FetchAdd,
+    /// Two threads, `fetch_add` each on its own counter (the machine's 2-core scaling).
+    OwnFetchAdd,
     /// Two threads, `fetch_add` on one shared counter.
     SharedFetchAdd,
     /// `threads` threads copying `size`-byte payloads into private 1 MiB buffers.
@@ -648,6 +675,7 @@ impl Calibration {
     pub fn name(&self) -> String {
         match self {
             Self::FetchAdd => "fetch_add-t1".to_string(),
+            Self::OwnFetchAdd => "fetch_add-own-t2".to_string(),
             Self::SharedFetchAdd => "fetch_add-shared-t2".to_string(),
             Self::Memcpy { size, threads } => format!("memcpy-{size}B-t{threads}"),
         }
@@ -658,15 +686,33 @@ impl Calibration {
         match *self {
             Self::FetchAdd => {
                 let counter = CachePadded::new(AtomicU64::new(0));
-                let task: Task = Box::new(move |total: u64| {
+                let counting = task(move |total: u64| {
                     let counter = black_box(&counter);
                     for _ in 0..total {
                         counter.fetch_add(1, Ordering::Relaxed);
                     }
                 });
                 Box::new(CrewRunner::new(
-                    Crew::new("fetch-add", vec![task]),
+                    Crew::new("fetch-add", vec![counting]),
                     1,
+                    Box::new(()),
+                ))
+            }
+            Self::OwnFetchAdd => {
+                let tasks = (0..2)
+                    .map(|_| {
+                        let counter = CachePadded::new(AtomicU64::new(0));
+                        task(move |total: u64| {
+                            let counter = black_box(&counter);
+                            for _ in 0..total / 2 {
+                                counter.fetch_add(1, Ordering::Relaxed);
+                            }
+                        })
+                    })
+                    .collect();
+                Box::new(CrewRunner::new(
+                    Crew::new("fetch-add-own", tasks),
+                    2,
                     Box::new(()),
                 ))
             }
@@ -675,12 +721,12 @@ impl Calibration {
                 let tasks = (0..2)
                     .map(|_| {
                         let counter = Arc::clone(&counter);
-                        Box::new(move |total: u64| {
+                        task(move |total: u64| {
                             let counter = black_box(&*counter);
                             for _ in 0..total / 2 {
                                 counter.fetch_add(1, Ordering::Relaxed);
                             }
-                        }) as Task
+                        })
                     })
                     .collect();
                 Box::new(CrewRunner::new(
@@ -696,14 +742,14 @@ impl Calibration {
                         let mut buffer = vec![0u8; 1 << 20];
                         let slots = buffer.len() / size;
                         let mut next = 0usize;
-                        Box::new(move |total: u64| {
+                        task(move |total: u64| {
                             for _ in 0..total / threads as u64 {
                                 let at = next * size;
                                 buffer[at..at + size].copy_from_slice(black_box(payload));
                                 next = if next + 1 == slots { 0 } else { next + 1 };
                             }
                             black_box(&mut buffer);
-                        }) as Task
+                        })
                     })
                     .collect();
                 Box::new(CrewRunner::new(
@@ -913,7 +959,7 @@ impl TailTarget {
                 let mut sequence = 0;
                 let mut buffer = Vec::with_capacity(batch);
                 let produced_total = Arc::clone(&produced_total);
-                let producer: Task = Box::new(move |total: u64| {
+                let producer: Task = task(move |total: u64| {
                     let base = produced_total.load(Ordering::Relaxed);
                     for done in (0..total).step_by(batch) {
                         throttle(base + done);
@@ -928,7 +974,7 @@ impl TailTarget {
                     produced_total.store(base + total, Ordering::Relaxed);
                 });
                 let consumed = Arc::clone(&consumed);
-                let reader: Task = Box::new(move |total: u64| {
+                let reader: Task = task(move |total: u64| {
                     let mut read = 0u64;
                     while read < total {
                         let n = consumer
@@ -947,12 +993,12 @@ impl TailTarget {
             }
             Self::Channel => {
                 let (sender, receiver) = channel::bounded(CHANNEL_CAPACITY);
-                let producer: Task = Box::new(move |total: u64| {
+                let producer: Task = task(move |total: u64| {
                     for _ in 0..total {
                         sender.send(record(payload)).expect("receiver alive");
                     }
                 });
-                let reader: Task = Box::new(move |total: u64| {
+                let reader: Task = task(move |total: u64| {
                     for _ in 0..total {
                         black_box(receiver.recv().expect("sender alive"));
                     }
@@ -966,7 +1012,7 @@ impl TailTarget {
                 let writer_log = Arc::clone(&log);
                 let produced_total = Arc::clone(&produced_total);
                 let mut buffer = Vec::with_capacity(batch);
-                let producer: Task = Box::new(move |total: u64| {
+                let producer: Task = task(move |total: u64| {
                     let base = produced_total.load(Ordering::Relaxed);
                     for done in (0..total).step_by(batch) {
                         throttle(base + done);
@@ -977,7 +1023,7 @@ impl TailTarget {
                 });
                 let consumed = Arc::clone(&consumed);
                 let mut local: Vec<Record> = Vec::with_capacity(TAIL_MAX_LAG as usize + batch);
-                let reader: Task = Box::new(move |total: u64| {
+                let reader: Task = task(move |total: u64| {
                     let mut read = 0u64;
                     while read < total {
                         std::mem::swap(&mut *log.lock(), &mut local);
@@ -1203,7 +1249,7 @@ impl ProduceTarget {
             .map(|_| {
                 let producer = Arc::clone(&producer);
                 let mut pending = VecDeque::with_capacity(PRODUCE_OUTSTANDING);
-                Box::new(move |total: u64| {
+                task(move |total: u64| {
                     for _ in 0..total / threads as u64 {
                         if pending.len() == PRODUCE_OUTSTANDING {
                             let handle: crate::producer::DeliveryHandle =
@@ -1217,7 +1263,7 @@ impl ProduceTarget {
                     for handle in pending.drain(..) {
                         black_box(handle.wait().expect("delivered"));
                     }
-                }) as Task
+                })
             })
             .collect();
         let mut runner = CrewRunner::new(
@@ -1227,5 +1273,50 @@ impl ProduceTarget {
         );
         prefill(&mut runner, RETAINED_RECORDS);
         Box::new(runner)
+    }
+}
+
+#[cfg(all(test, not(all(loom, feature = "loom"))))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_wrap_like_kafka() {
+        assert_eq!(next_sequence(5, 3), 8);
+        assert_eq!(next_sequence(i32::MAX, 1), 0);
+        assert_eq!(next_sequence(i32::MAX - 1, 64), 62);
+    }
+
+    #[test]
+    fn shape_ids_match_benchmarks_md() {
+        assert_eq!(AppendShape::new(64, 64, 2, false).id(), "p2-own-64B-b64");
+        assert_eq!(AppendShape::new(64, 1, 2, true).id(), "p2-shared-64B-b1");
+        assert_eq!(AppendShape::new(64, 1, 1, true).id(), "p1-64B-b1");
+        assert_eq!(AppendShape::new(64, 16, 2, false).unit(), 32);
+    }
+
+    #[test]
+    fn crew_runs_every_task_each_round_and_stops() {
+        let counter = Arc::new(AtomicU64::new(0));
+        let tasks = (0..2)
+            .map(|_| {
+                let counter = Arc::clone(&counter);
+                task(move |total: u64| {
+                    counter.fetch_add(total / 2, Ordering::Relaxed);
+                })
+            })
+            .collect();
+        let mut crew = Crew::new("test", tasks);
+        crew.run(10);
+        crew.run(4);
+        drop(crew);
+        assert_eq!(counter.load(Ordering::Relaxed), 14);
+    }
+
+    #[test]
+    fn payloads_are_shared_per_size() {
+        assert_eq!(payload(16).len(), 16);
+        assert!(std::ptr::eq(payload(16), payload(16)));
+        assert_eq!(record(payload(64)).value().len(), 64);
     }
 }

@@ -22,3 +22,10 @@ fn demo_rejects_bad_flags() {
     assert_eq!(demo::run(&args(&["--bogus"])), ExitCode::from(2));
     assert_eq!(demo::run(&args(&["--help"])), ExitCode::SUCCESS);
 }
+
+/// The default run (what `cargo run --release` does); slow in debug builds.
+#[test]
+#[ignore = "the full default demo; run with --release -- --ignored"]
+fn demo_default_run_is_clean() {
+    assert_eq!(demo::run(&[]), ExitCode::SUCCESS);
+}

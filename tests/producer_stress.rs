@@ -30,6 +30,7 @@ fn run(
                             producer.send(record).unwrap()
                         })
                         .collect();
+                    producer.flush().unwrap();
                     handles.iter().filter(|h| h.wait().is_ok()).count() as u64
                 })
             })
@@ -106,7 +107,8 @@ fn at_least_once_duplicates_and_at_most_once_loses_under_the_same_faults() {
     let (acked, duplicates, lost, _, _) = run(tune(ProducerConfig::at_least_once()), 2, 2, 400);
     assert_eq!((acked, lost), (800, 0));
     assert!(duplicates > 0);
-    let (acked, duplicates, lost, _, metrics) = run(tune(ProducerConfig::at_most_once()), 2, 2, 400);
+    let (acked, duplicates, lost, _, metrics) =
+        run(tune(ProducerConfig::at_most_once()), 2, 2, 400);
     assert_eq!(duplicates, 0);
     assert!(lost > 0 && acked < 800);
     assert_eq!(metrics.record_retry_total, 0);

@@ -160,7 +160,10 @@ impl Accumulator {
             sticky_bytes: AtomicU64::new(0),
         });
         let mut list = self.topic_list.lock();
-        if self.topics.insert_if_absent(name.clone(), Arc::clone(&made)) {
+        if self
+            .topics
+            .insert_if_absent(name.clone(), Arc::clone(&made))
+        {
             list.push(Arc::clone(&made));
             return Ok(made);
         }
@@ -170,7 +173,11 @@ impl Accumulator {
 
     /// Topics known so far (slow path: the flusher's discovery, `flush`).
     pub(crate) fn topics_from(&self, known: usize) -> Vec<Arc<TopicQueues>> {
-        self.topic_list.lock().get(known..).unwrap_or_default().to_vec()
+        self.topic_list
+            .lock()
+            .get(known..)
+            .unwrap_or_default()
+            .to_vec()
     }
 
     /// Queues a record; returns the partition chosen.

@@ -291,7 +291,11 @@ impl ProducerConfig {
             "retry.backoff.ms" => self.retry_backoff_ms = parse(key, value, 0, MAX_MS)?,
             "buffer.memory" => self.buffer_memory = parse(key, value, 1, i64::MAX as u64)? as usize,
             "max.block.ms" => self.max_block_ms = parse(key, value, 0, MAX_MS)?,
-            _ => return Err(ConfigError::UnknownKey { key: key.to_string() }),
+            _ => {
+                return Err(ConfigError::UnknownKey {
+                    key: key.to_string(),
+                })
+            }
         }
         Ok(())
     }
@@ -316,7 +320,11 @@ impl ProducerConfig {
             ));
         }
         if self.buffer_memory == 0 {
-            return Err(ConfigError::invalid("buffer.memory", "0", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "buffer.memory",
+                "0",
+                "must be at least 1",
+            ));
         }
         if self.is_idempotent() {
             let conflict = if self.acks != Acks::All {
@@ -365,7 +373,11 @@ const MAX_MS: u64 = i32::MAX as u64 * 1000;
 fn parse(key: &str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
     match value.parse::<i128>() {
         Ok(parsed) if (min as i128..=max as i128).contains(&parsed) => Ok(parsed as u64),
-        Ok(_) => Err(ConfigError::invalid(key, value, &format!("must be in {min}..={max}"))),
+        Ok(_) => Err(ConfigError::invalid(
+            key,
+            value,
+            &format!("must be in {min}..={max}"),
+        )),
         Err(_) => Err(ConfigError::invalid(key, value, "not an integer")),
     }
 }

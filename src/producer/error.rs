@@ -116,10 +116,9 @@ impl fmt::Display for ProducerError {
                 "not acknowledged within delivery.timeout.ms = {timeout_ms} \
                  (outcome unknown: the record may be in the log)"
             ),
-            Self::BufferExhausted { max_block_ms } => write!(
-                f,
-                "buffer.memory full for max.block.ms = {max_block_ms}"
-            ),
+            Self::BufferExhausted { max_block_ms } => {
+                write!(f, "buffer.memory full for max.block.ms = {max_block_ms}")
+            }
             Self::RecordTooLarge { size, limit } => write!(
                 f,
                 "record of {size} bytes is larger than buffer.memory = {limit}"

@@ -67,8 +67,14 @@ enum Last {
 
 #[derive(Debug)]
 enum State {
-    Awaiting { attempt: u32, deadline: i64 },
-    Idle { not_before: i64, last: Last },
+    Awaiting {
+        attempt: u32,
+        deadline: i64,
+    },
+    Idle {
+        not_before: i64,
+        last: Last,
+    },
     /// Completed while an earlier batch is not: kept as a placeholder so the
     /// in-flight bound counts from the oldest unacknowledged batch (which keeps
     /// that batch inside the log's dedup window).
@@ -750,11 +756,20 @@ impl Flusher {
                 .map(|batch| batch.created_ms)
                 .min();
             if let Some(created) = oldest {
-                timer = min_opt(timer, later(created.saturating_add(self.s.delivery_timeout)));
+                timer = min_opt(
+                    timer,
+                    later(created.saturating_add(self.s.delivery_timeout)),
+                );
             }
         }
         let next = min_opt(network, timer);
-        if network.is_some() && self.time.jump_to(next.unwrap_or(now)) {
+        // Virtual time: jump to the next network deadline only when no batch
+        // lingers. A lingering batch closes when full, on flush/close, or when
+        // the clock is moved from outside, so every first attempt of records
+        // sent before a flush goes out before any timeout fires, whatever the
+        // thread timing (scripted tests are exact).
+        let lingering = self.slots.iter().any(|slot| slot.open.is_some());
+        if network.is_some() && !lingering && self.time.jump_to(next.unwrap_or(now)) {
             return;
         }
         let timeout = match (&self.time, next) {

@@ -251,9 +251,10 @@ impl Link {
                 let key = (request.token.slot, header.producer_id);
                 let appender = match self.appenders.get_mut(&key) {
                     Some(appender) => Ok(appender),
-                    None => request.partition.producer(header.producer_id).map(|appender| {
-                        self.appenders.entry(key).or_insert(appender)
-                    }),
+                    None => request
+                        .partition
+                        .producer(header.producer_id)
+                        .map(|appender| self.appenders.entry(key).or_insert(appender)),
                 };
                 appender.and_then(|appender| {
                     appender.append(header.epoch, header.base_sequence, request.records)
@@ -271,7 +272,11 @@ impl Link {
     /// Delivers the requests due by `now_ms` and returns every response heard
     /// since the last call, in the order the log answered.
     pub(crate) fn poll(&mut self, now_ms: i64) -> Vec<Response> {
-        while self.in_transit.front().is_some_and(|(at, _, _)| *at <= now_ms) {
+        while self
+            .in_transit
+            .front()
+            .is_some_and(|(at, _, _)| *at <= now_ms)
+        {
             if let Some((_, request, respond)) = self.in_transit.pop_front() {
                 self.arrive(request, respond);
             }

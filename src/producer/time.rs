@@ -13,10 +13,14 @@ use crate::clock::{Clock, ManualClock};
 ///   itself* to the next network deadline (a request timeout, the end of a retry
 ///   backoff, a delayed request's arrival) whenever it has nothing else to do,
 ///   as a discrete-event simulation would. A lost response then costs no real
-///   time, so tests never sleep. In virtual time `linger.ms` passes only when the
-///   clock moves (a jump, or the test advancing the clock): call
-///   [`Producer::flush`](super::Producer::flush) or use `linger.ms=0` to send
-///   without waiting. The demo runs in virtual time.
+///   time, so tests never sleep. `linger.ms` does not elapse on its own in
+///   virtual time: a lingering batch is sent when full, on
+///   [`Producer::flush`](super::Producer::flush) or `close`, or when the
+///   caller moves the clock, and the flusher never jumps while a batch lingers.
+///   So every first attempt of the records sent before a flush goes out before
+///   any timeout fires, whatever the thread timing: scripted faults give exact
+///   results. Call `flush()` before waiting on handles (or use `linger.ms=0`
+///   with `batch.size=0`). The demo runs in virtual time.
 ///
 /// ```
 /// use idemlog::producer::TimeSource;

@@ -19,7 +19,7 @@ parking_lot Mutex<Vec<Record>>, the naive CAS + fetch_add prototype), and prints
 the median records/s of each, the ratio engine/peer, the target and whether it
 is met; then the calibration ceilings (fetch_add, shared fetch_add, memcpy of the
 payloads) with the engine as a percentage of each, and the memory figures.
-Takes about 45 s (--quick: about 12 s). Numbers on a shared machine are noisy:
+Takes about 40 s (--quick: about 10 s). Numbers on a shared machine are noisy:
 trust the ratios, which are measured side by side.
 
 options:
@@ -282,6 +282,7 @@ fn groups() -> Vec<Group> {
 fn calibrations() -> Vec<(Calibration, &'static str)> {
     vec![
         (Calibration::FetchAdd, "append-p1-64B-b1"),
+        (Calibration::OwnFetchAdd, "append-own-p2-64B-b64"),
         (Calibration::SharedFetchAdd, "append-shared-p2-64B-b1"),
         (
             Calibration::Memcpy {
@@ -390,7 +391,7 @@ pub fn run(args: &[String]) -> ExitCode {
     let (round, reps) = if options.quick {
         (Duration::from_millis(40), 3)
     } else {
-        (Duration::from_millis(150), 7)
+        (Duration::from_millis(200), 7)
     };
     let started = Instant::now();
     let selected = |id: &str| {
@@ -556,4 +557,64 @@ pub fn run(args: &[String]) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_parse() {
+        let options = parse(&args(&["--quick", "--json", "--only", "append"]))
+            .expect("valid")
+            .expect("not help");
+        assert!(options.quick && options.json);
+        assert_eq!(options.only.as_deref(), Some("append"));
+        assert!(parse(&args(&["--help"])).expect("valid").is_none());
+        assert!(parse(&args(&["--only"])).is_err());
+        assert!(parse(&args(&["--profile", "x"])).is_err());
+        assert!(parse(&args(&["--fast"])).is_err());
+    }
+
+    #[test]
+    fn json_is_escaped_and_finite() {
+        assert_eq!(json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+        assert_eq!(json_number(f64::NAN), "null");
+        assert_eq!(json_number(1.5), "1.5000");
+    }
+
+    #[test]
+    fn targets_judge_ratio_and_rate() {
+        let both = Target {
+            min_ratio: Some(2.0),
+            min_rps: Some(100.0),
+        };
+        assert_eq!(both.met(150.0, 2.5), Some(true));
+        assert_eq!(both.met(50.0, 2.5), Some(false));
+        assert_eq!(both.met(150.0, 1.5), Some(false));
+        assert_eq!(INFO.met(1.0, 1.0), None);
+    }
+
+    #[test]
+    fn every_benchmarks_md_target_has_a_row() {
+        let ids: Vec<&str> = groups()
+            .iter()
+            .flat_map(|group| group.peers.iter().map(|peer| peer.0))
+            .collect();
+        for id in [
+            "append-own-p2-64B-b64",
+            "append-shared-p2-64B-b1",
+            "append-p1-64B-b1",
+            "produce-e2e-t2-64B",
+            "idempotence-b16",
+            "idempotence-b1",
+            "consume-scan",
+        ] {
+            assert!(ids.contains(&id), "{id} missing");
+        }
+    }
 }

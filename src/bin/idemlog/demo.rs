@@ -36,7 +36,8 @@ prints one row per mode:
   records/s   sent / wall time of the sending phase
 Exit status 1 if exactly-once shows any duplicate, loss or reordering, or is not
 fully acknowledged. Producers run in virtual time (request.timeout.ms=200 on the
-virtual clock), so lost responses cost no real time.
+virtual clock), so lost responses cost no real time; batch.size=4096, other
+settings are Kafka's defaults.
 
 options:
   --threads N         sending threads per mode (default 4)
@@ -188,7 +189,9 @@ impl Progress {
         }
         let percent = done * 100 / self.total.max(1);
         // Relaxed: only throttles redraws; no data is published through it.
-        let last = self.shown.swap(percent, std::sync::atomic::Ordering::Relaxed);
+        let last = self
+            .shown
+            .swap(percent, std::sync::atomic::Ordering::Relaxed);
         if last == percent && done != self.total {
             return;
         }
@@ -219,6 +222,7 @@ fn run_mode(options: &Options, mode: Mode) -> Result<Row, String> {
         .config()
         .request_timeout_ms(200)
         .retry_backoff_ms(10)
+        .batch_size(4096)
         .link(link)
         .time(TimeSource::virtual_time());
     let producer = Producer::new(&log, config).map_err(|e| e.to_string())?;
@@ -238,7 +242,8 @@ fn run_mode(options: &Options, mode: Mode) -> Result<Row, String> {
                 scope.spawn(move || {
                     let mut rng = SplitMix64::new(options.seed.wrapping_add(t));
                     let count = per_thread(t);
-                    let mut handles: Vec<(u64, DeliveryHandle)> = Vec::with_capacity(count as usize);
+                    let mut handles: Vec<(u64, DeliveryHandle)> =
+                        Vec::with_capacity(count as usize);
                     for i in 0..count {
                         let record = ProducerRecord::new("demo", format!("{t}:{i}"))
                             .key(format!("key-{t}-{}", i % 64));
@@ -256,11 +261,13 @@ fn run_mode(options: &Options, mode: Mode) -> Result<Row, String> {
                         }
                         if i % 4096 == 4095 {
                             // Relaxed: a progress counter only.
-                            let done = sent_so_far
-                                .fetch_add(4096, std::sync::atomic::Ordering::Relaxed);
+                            let done =
+                                sent_so_far.fetch_add(4096, std::sync::atomic::Ordering::Relaxed);
                             progress.show(mode.name(), done + 4096);
                         }
                     }
+                    // Virtual time: linger ends with the flush (TimeSource docs).
+                    producer.flush().map_err(|e| e.to_string())?;
                     let mut acked = vec![false; count as usize];
                     for (i, handle) in handles {
                         if handle.wait().is_ok() {
@@ -281,7 +288,9 @@ fn run_mode(options: &Options, mode: Mode) -> Result<Row, String> {
     producer
         .close(Duration::from_secs(30))
         .map_err(|e| e.to_string())?;
-    let acked_per_thread = acked_per_thread.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let acked_per_thread = acked_per_thread
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
     let acked = acked_per_thread
         .iter()
         .map(|a| a.iter().filter(|&&x| x).count() as u64)
@@ -306,7 +315,9 @@ fn audit(
     per_thread: &dyn Fn(u64) -> u64,
 ) -> Result<(u64, u64, u64, u64), String> {
     let threads = options.threads as u64;
-    let mut seen: Vec<Vec<u32>> = (0..threads).map(|t| vec![0; per_thread(t) as usize]).collect();
+    let mut seen: Vec<Vec<u32>> = (0..threads)
+        .map(|t| vec![0; per_thread(t) as usize])
+        .collect();
     let (mut in_log, mut reordered, mut bad) = (0u64, 0u64, 0u64);
     for p in 0..options.partitions {
         let mut consumer = log.consumer("demo", p).map_err(|e| e.to_string())?;
@@ -339,10 +350,17 @@ fn audit(
         }
     }
     if bad > 0 {
-        return Err(format!("{bad} records in the log were not sent by the demo"));
+        return Err(format!(
+            "{bad} records in the log were not sent by the demo"
+        ));
     }
     let distinct = seen.iter().flatten().filter(|&&c| c > 0).count() as u64;
-    Ok((in_log, in_log - distinct, options.records - distinct, reordered))
+    Ok((
+        in_log,
+        in_log - distinct,
+        options.records - distinct,
+        reordered,
+    ))
 }
 
 pub fn run(args: &[String]) -> ExitCode {

@@ -1,0 +1,62 @@
+//! loom: the accumulator -> flusher hand-off. A sender races the flusher going
+//! to sleep and `close`: every record is appended exactly once or failed with
+//! `Closed`, never lost, never sent twice, and `close()` drains and returns.
+#![cfg(loom)]
+
+use std::time::Duration;
+
+use idemlog::producer::{Producer, ProducerConfig, ProducerError, ProducerRecord, TimeSource};
+use idemlog::{Log, LogConfig};
+
+fn model(body: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound.get_or_insert(2);
+    builder.check(body);
+}
+
+fn setup() -> (Log, Producer) {
+    let log = Log::with_config(LogConfig::default().segment_records(4).max_segments(4)).unwrap();
+    log.create_topic("t", 1).unwrap();
+    let config = ProducerConfig::at_least_once()
+        .linger_ms(0)
+        .batch_size(0)
+        .time(TimeSource::virtual_time());
+    let producer = Producer::new(&log, config).unwrap();
+    (log, producer)
+}
+
+#[test]
+fn send_races_flusher_sleep_and_close() {
+    model(|| {
+        let (log, producer) = setup();
+        let producer = loom::sync::Arc::new(producer);
+        let sender = {
+            let producer = loom::sync::Arc::clone(&producer);
+            loom::thread::spawn(move || {
+                producer
+                    .send(ProducerRecord::new("t", "a"))
+                    .map(|h| h.wait())
+            })
+        };
+        producer.close(Duration::from_secs(60)).unwrap();
+        let outcome = sender.join().unwrap();
+        let in_log = log.partition("t", 0).unwrap().log_end_offset();
+        match outcome {
+            Ok(Ok(meta)) => assert_eq!((meta.offset, in_log), (Some(0), 1)),
+            Ok(Err(ProducerError::Closed)) | Err(ProducerError::Closed) => assert_eq!(in_log, 0),
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn flush_waits_for_a_concurrent_send() {
+    model(|| {
+        let (log, producer) = setup();
+        let handle = producer.send(ProducerRecord::new("t", "a")).unwrap();
+        producer.flush().unwrap();
+        assert!(handle.is_done());
+        assert_eq!(log.partition("t", 0).unwrap().log_end_offset(), 1);
+        producer.close(Duration::from_secs(60)).unwrap();
+    });
+}

@@ -1,0 +1,280 @@
+//! The delivery table of SEMANTICS.md under scripted faults, with exact log
+//! contents; ordering under retries; delivery timeout; epoch bump. Virtual time:
+//! no test sleeps for a request timeout.
+//!
+//! Each record is its own batch (`batch.size` fits one record, so a batch closes
+//! when the next record arrives; the last one on flush), and in virtual time no
+//! timeout fires while a batch lingers, so request i of the script is exactly
+//! the i-th request sent.
+
+use std::time::Duration;
+
+use idemlog::producer::{
+    Acks, DeliveryResult, Fault, LinkConfig, MetricsSnapshot, Producer, ProducerConfig,
+    ProducerError, ProducerRecord, TimeSource,
+};
+use idemlog::Log;
+
+/// A one-record batch: values are 2 bytes + 16 overhead = 18 bytes.
+const ONE_RECORD: usize = 20;
+
+struct Outcome {
+    results: Vec<DeliveryResult>,
+    log: Vec<String>,
+    metrics: MetricsSnapshot,
+}
+
+fn produce(config: ProducerConfig, script: Vec<Fault>, values: &[&str]) -> Outcome {
+    let log = Log::new();
+    log.create_topic("t", 1).unwrap();
+    let config = config
+        .batch_size(ONE_RECORD)
+        .linger_ms(60_000)
+        .delivery_timeout_ms(600_000)
+        .link(LinkConfig::new().script(script))
+        .time(TimeSource::virtual_time());
+    let producer = Producer::new(&log, config).unwrap();
+    let handles: Vec<_> = values
+        .iter()
+        .map(|v| {
+            producer
+                .send(ProducerRecord::new("t", v.to_string()))
+                .unwrap()
+        })
+        .collect();
+    producer.flush().unwrap();
+    let results = handles.iter().map(|h| h.wait()).collect();
+    producer.close(Duration::from_secs(10)).unwrap();
+    let log = log
+        .consumer("t", 0)
+        .unwrap()
+        .poll(1000)
+        .unwrap()
+        .iter()
+        .map(|r| String::from_utf8(r.value.to_vec()).unwrap())
+        .collect();
+    Outcome {
+        results,
+        log,
+        metrics: producer.metrics(),
+    }
+}
+
+fn offset(result: &DeliveryResult) -> Option<u64> {
+    result.as_ref().ok().and_then(|m| m.offset)
+}
+
+#[test]
+fn at_most_once_lost_request_loses_the_record_and_reports_it() {
+    let out = produce(
+        ProducerConfig::at_most_once(),
+        vec![Fault::DropRequest],
+        &["a0"],
+    );
+    assert!(matches!(
+        out.results[0],
+        Err(ProducerError::RequestTimeout { .. })
+    ));
+    assert!(out.log.is_empty());
+}
+
+#[test]
+fn at_most_once_lost_response_keeps_the_record_once_and_reports_an_error() {
+    let out = produce(
+        ProducerConfig::at_most_once(),
+        vec![Fault::DropResponse],
+        &["a0"],
+    );
+    assert!(out.results[0].is_err());
+    assert_eq!(out.log, ["a0"]);
+}
+
+#[test]
+fn fire_and_forget_lost_request_reports_success_with_unknown_offset() {
+    let config = ProducerConfig::default().acks(Acks::None);
+    let out = produce(config, vec![Fault::DropRequest, Fault::None], &["a0", "a1"]);
+    let meta = out.results[0].clone().unwrap();
+    assert_eq!((meta.offset, meta.partition), (None, 0));
+    assert!(out.results[1].is_ok());
+    assert_eq!(out.log, ["a1"]);
+}
+
+#[test]
+fn at_least_once_retries_a_lost_request_without_loss() {
+    let out = produce(
+        ProducerConfig::at_least_once(),
+        vec![Fault::DropRequest],
+        &["a0"],
+    );
+    assert_eq!(offset(&out.results[0]), Some(0));
+    assert_eq!(out.log, ["a0"]);
+    assert_eq!(out.metrics.record_retry_total, 1);
+}
+
+#[test]
+fn at_least_once_lost_response_duplicates() {
+    let out = produce(
+        ProducerConfig::at_least_once(),
+        vec![Fault::DropResponse],
+        &["a0"],
+    );
+    assert_eq!(offset(&out.results[0]), Some(1));
+    assert_eq!(out.log, ["a0", "a0"]);
+}
+
+#[test]
+fn exactly_once_lost_request_is_retried() {
+    let out = produce(
+        ProducerConfig::exactly_once(),
+        vec![Fault::DropRequest],
+        &["a0"],
+    );
+    assert_eq!(offset(&out.results[0]), Some(0));
+    assert_eq!(out.log, ["a0"]);
+}
+
+#[test]
+fn exactly_once_lost_response_is_deduplicated_with_the_original_offset() {
+    let out = produce(
+        ProducerConfig::exactly_once(),
+        vec![Fault::None, Fault::DropResponse],
+        &["a0", "a1"],
+    );
+    let meta = out.results[1].clone().unwrap();
+    assert_eq!((meta.offset, meta.duplicate), (Some(1), true));
+    assert_eq!(out.log, ["a0", "a1"]);
+    assert_eq!(out.metrics.record_duplicate_total, 1);
+}
+
+#[test]
+fn five_in_flight_all_responses_lost_five_duplicates_with_original_offsets() {
+    // The first batch goes alone (no state at the log yet), then five in flight.
+    let mut script = vec![Fault::None];
+    script.extend([Fault::DropResponse; 5]);
+    let values = ["a0", "a1", "a2", "a3", "a4", "a5"];
+    let out = produce(ProducerConfig::exactly_once(), script, &values);
+    assert_eq!(out.log, values);
+    for (i, result) in out.results.iter().enumerate().skip(1) {
+        let meta = result.clone().unwrap();
+        assert_eq!((meta.offset, meta.duplicate), (Some(i as u64), true));
+    }
+    assert_eq!(out.metrics.record_duplicate_total, 5);
+    assert_eq!(out.metrics.producer_epoch_bump_total, 0);
+}
+
+#[test]
+fn idempotent_order_is_kept_when_an_earlier_batch_is_lost() {
+    // a1's request is lost; a2 and a3 arrive after the gap (OutOfOrderSequence)
+    // and are retried after a1.
+    let script = vec![Fault::None, Fault::DropRequest];
+    let values = ["a0", "a1", "a2", "a3"];
+    let out = produce(ProducerConfig::exactly_once(), script, &values);
+    assert_eq!(out.log, values);
+    let offsets: Vec<_> = out.results.iter().map(offset).collect();
+    assert_eq!(offsets, [Some(0), Some(1), Some(2), Some(3)]);
+    assert_eq!(out.metrics.producer_epoch_bump_total, 0);
+}
+
+#[test]
+fn without_idempotence_a_retry_lands_after_a_later_batch() {
+    let script = vec![Fault::None, Fault::DropRequest];
+    let out = produce(ProducerConfig::at_least_once(), script, &["a0", "a1", "a2"]);
+    assert_eq!(out.log, ["a0", "a2", "a1"]);
+}
+
+#[test]
+fn delivery_timeout_reports_not_known() {
+    let log = Log::new();
+    log.create_topic("t", 1).unwrap();
+    // Every request is lost; the record expires after 1 s of virtual time.
+    let config = ProducerConfig::exactly_once()
+        .request_timeout_ms(300)
+        .linger_ms(0)
+        .delivery_timeout_ms(1_000)
+        .link(LinkConfig::new().drop_request_rate(1.0))
+        .time(TimeSource::virtual_time());
+    let producer = Producer::new(&log, config).unwrap();
+    let handle = producer.send(ProducerRecord::new("t", "x")).unwrap();
+    producer.flush().unwrap();
+    assert_eq!(
+        handle.wait(),
+        Err(ProducerError::DeliveryTimeout { timeout_ms: 1_000 })
+    );
+    assert_eq!(producer.metrics().record_error_total, 1);
+    producer.close(Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn unresolved_sequence_bumps_the_epoch_and_later_records_still_land_once() {
+    // a0's request is lost until its delivery timeout: its sequence is unresolved,
+    // so the producer bumps its epoch and a1 starts again at sequence 0.
+    let log = Log::new();
+    log.create_topic("t", 1).unwrap();
+    let link = LinkConfig::new().script(vec![Fault::DropRequest; 4]);
+    let config = ProducerConfig::exactly_once()
+        .request_timeout_ms(300)
+        .retry_backoff_ms(0)
+        .linger_ms(0)
+        .delivery_timeout_ms(1_000)
+        .link(link)
+        .time(TimeSource::virtual_time());
+    let producer = Producer::new(&log, config).unwrap();
+    let first = producer.send(ProducerRecord::new("t", "a0")).unwrap();
+    producer.flush().unwrap();
+    assert!(matches!(
+        first.wait(),
+        Err(ProducerError::DeliveryTimeout { .. })
+    ));
+    let second = producer.send(ProducerRecord::new("t", "a1")).unwrap();
+    producer.flush().unwrap();
+    assert_eq!(second.wait().unwrap().offset, Some(0));
+    assert_eq!(producer.metrics().producer_epoch_bump_total, 1);
+    let state = log.partition("t", 0).unwrap();
+    let records = log.consumer("t", 0).unwrap().poll(10).unwrap();
+    assert_eq!(records.len(), 1);
+    let written = records[0].producer.unwrap();
+    assert_eq!((written.epoch, written.sequence), (1, 0));
+    assert_eq!(state.log_end_offset(), 1);
+    producer.close(Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn send_errors_are_values() {
+    let log = Log::new();
+    log.create_topic("t", 2).unwrap();
+    let config = ProducerConfig::default().buffer_memory(64).max_block_ms(0);
+    let producer = Producer::new(&log, config).unwrap();
+    assert!(matches!(
+        producer.send(ProducerRecord::new("nope", "v")),
+        Err(ProducerError::Log(idemlog::LogError::UnknownTopic { .. }))
+    ));
+    assert!(matches!(
+        producer.send(ProducerRecord::new("t", "v").partition(2)),
+        Err(ProducerError::Log(
+            idemlog::LogError::UnknownPartition { .. }
+        ))
+    ));
+    assert!(matches!(
+        producer.send(ProducerRecord::new("t", vec![0u8; 100])),
+        Err(ProducerError::RecordTooLarge { .. })
+    ));
+    producer.close(Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        producer.send(ProducerRecord::new("t", "v")).unwrap_err(),
+        ProducerError::Closed
+    );
+    assert!(producer.close(Duration::from_secs(1)).is_ok());
+}
+
+#[test]
+fn keys_land_where_the_java_client_puts_them() {
+    let log = Log::new();
+    log.create_topic("t", 10).unwrap();
+    let producer = Producer::new(&log, ProducerConfig::default().linger_ms(0)).unwrap();
+    let handle = producer
+        .send(ProducerRecord::new("t", "v").key("foobar"))
+        .unwrap();
+    // murmur2("foobar") = -790332482; toPositive = 1357151166; % 10 = 6.
+    assert_eq!(handle.wait().unwrap().partition, 6);
+    drop(producer);
+}
