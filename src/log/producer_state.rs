@@ -268,6 +268,7 @@ pub(crate) struct Claim<'a> {
 
 impl Claim<'_> {
     /// Records the batch in the window and releases the word with the new state.
+    #[inline]
     pub(crate) fn commit(mut self, base_offset: u64, now_ms: i64) {
         let state = self.state;
         // Relaxed: `cursor` is only touched under BUSY (writers) or inside the
@@ -339,6 +340,7 @@ impl ProducerState {
     /// Applies the broker rules to a batch of `count` records atomically: either
     /// claims the state for an append, or answers duplicate/reject without
     /// changing anything (I1).
+    #[inline]
     pub(crate) fn begin(
         &self,
         header: &BatchHeader,

@@ -45,6 +45,46 @@ pub(crate) struct Stamp {
     pub(crate) base_sequence: i32,
 }
 
+/// What every slot of one batch gets, encoded once per batch.
+pub(crate) struct BatchStamp {
+    timestamp_ms: i64,
+    producer_id: u64,
+    /// PUBLISHED, and for idempotent batches HAS_PRODUCER and the epoch.
+    state: u64,
+    base_sequence: u32,
+    /// `i32::MAX` for idempotent batches (sequences wrap modulo 2^31), else 0.
+    sequence_mask: u32,
+}
+
+impl BatchStamp {
+    pub(crate) fn new(timestamp_ms: i64, stamp: Option<Stamp>) -> Self {
+        match stamp {
+            Some(stamp) => Self {
+                timestamp_ms,
+                producer_id: stamp.producer_id.0,
+                state: PUBLISHED | HAS_PRODUCER | (u64::from(stamp.epoch) << EPOCH_SHIFT),
+                base_sequence: stamp.base_sequence as u32,
+                sequence_mask: i32::MAX as u32,
+            },
+            None => Self {
+                timestamp_ms,
+                producer_id: 0,
+                state: PUBLISHED,
+                base_sequence: 0,
+                sequence_mask: 0,
+            },
+        }
+    }
+
+    /// The state word of the batch's `index`-th record: its sequence is
+    /// `base + index` modulo 2^31 (computed modulo 2^32 and masked).
+    #[inline]
+    fn state(&self, index: u64) -> u64 {
+        self.state
+            | u64::from(self.base_sequence.wrapping_add(index as u32) & self.sequence_mask)
+    }
+}
+
 impl Slot {
     fn empty() -> Self {
         Self {
@@ -53,42 +93,29 @@ impl Slot {
         }
     }
 
-    /// Writes the record and publishes it.
+    /// Writes the record and publishes it; `index` is its position in the batch
+    /// described by `stamp`.
     ///
     /// # Safety
     /// The caller reserved this slot's offset (I2: each offset is reserved by exactly
     /// one appender), so no one else writes it, and no reader reads the payload
     /// before the release store below.
-    pub(crate) unsafe fn write(
-        &self,
-        record: Record,
-        timestamp_ms: i64,
-        producer: Option<(Stamp, i32)>,
-    ) {
-        let (producer_id, state) = match producer {
-            Some((stamp, sequence)) => (
-                stamp.producer_id.0,
-                PUBLISHED
-                    | HAS_PRODUCER
-                    | (u64::from(stamp.epoch) << EPOCH_SHIFT)
-                    | u64::from(sequence as u32),
-            ),
-            None => (0, PUBLISHED),
-        };
+    #[inline]
+    pub(crate) unsafe fn write(&self, record: Record, stamp: &BatchStamp, index: u64) {
         self.payload.with_mut(|payload| {
             // SAFETY: exclusive access by the caller's reservation (see above).
             unsafe {
                 (*payload).write(Payload {
                     key: record.key,
                     value: record.value,
-                    timestamp_ms,
-                    producer_id,
+                    timestamp_ms: stamp.timestamp_ms,
+                    producer_id: stamp.producer_id,
                 });
             }
         });
         // Release: pairs with the Acquire load in `read` / `is_published`, so a
         // reader that sees PUBLISHED also sees the payload written above (I4).
-        self.state.store(state, Ordering::Release);
+        self.state.store(stamp.state(index), Ordering::Release);
     }
 
     /// True once the record is readable.
@@ -177,8 +204,17 @@ impl Segment {
     }
 
     /// The slot for `offset`, which must lie in `base()..end()`.
+    #[inline]
     pub(crate) fn slot(&self, offset: u64) -> &Slot {
         &self.slots[(offset - self.base) as usize]
+    }
+
+    /// How many consecutive slots from `offset` (in `base()..end()`) are published.
+    pub(crate) fn published_run(&self, offset: u64) -> u64 {
+        self.slots[(offset - self.base) as usize..]
+            .iter()
+            .take_while(|slot| slot.is_published())
+            .count() as u64
     }
 
     /// Bytes and largest timestamp of the published prefix; cached when the
@@ -236,7 +272,7 @@ mod tests {
     fn unpublished_slots_read_as_none_and_drop_cleanly() {
         let segment = Segment::new(10, 4);
         // SAFETY: single-threaded test; offset 11 written once.
-        unsafe { segment.slot(11).write(Record::new("x"), 5, None) };
+        unsafe { segment.slot(11).write(Record::new("x"), &BatchStamp::new(5, None), 0) };
         assert!(segment.slot(10).read(10).is_none());
         let view = segment.slot(11).read(11).expect("published");
         assert_eq!(&view.value[..], b"x");
@@ -258,8 +294,8 @@ mod tests {
             unsafe {
                 segment.slot(offset).write(
                     Record::with_key("k", "vv"),
-                    offset as i64 * 10,
-                    Some((stamp, offset as i32)),
+                    &BatchStamp::new(offset as i64 * 10, Some(stamp)),
+                    offset,
                 );
             }
         }

@@ -11,7 +11,7 @@
 use crossbeam::utils::CachePadded;
 
 use crate::error::LogError;
-use crate::log::segment::{Segment, SegmentStats, Stamp};
+use crate::log::segment::{BatchStamp, Segment, SegmentStats, Stamp};
 use crate::record::{IntoRecords, RecordView};
 use crate::sync::{pin, AtomicPtr, AtomicU64, Guard, Ordering};
 
@@ -127,6 +127,7 @@ impl SegmentLog {
         timestamp_ms: i64,
         stamp: Option<Stamp>,
     ) {
+        let batch = BatchStamp::new(timestamp_ms, stamp);
         let mut offset = base;
         let mut segment = self.segment_for_write(base);
         // Cached so we never read a segment's header after publishing its last
@@ -137,10 +138,8 @@ impl SegmentLog {
                 segment = self.segment_for_write(offset);
                 segment_end = segment.end();
             }
-            let producer =
-                stamp.map(|stamp| (stamp, sequence_add(stamp.base_sequence, offset - base)));
             // SAFETY: `offset` is reserved by our caller (I2) and lies in `segment`.
-            unsafe { segment.slot(offset).write(record, timestamp_ms, producer) };
+            unsafe { segment.slot(offset).write(record, &batch, offset - base) };
             offset += 1;
         });
     }
@@ -150,18 +149,18 @@ impl SegmentLog {
     #[inline]
     fn segment_for_write(&self, offset: u64) -> &Segment {
         let number = offset >> self.segment_shift;
-        if number < self.ring.len() as u64 {
-            // First lap of the ring: no previous occupant to wait for (I3).
-            // Acquire: pairs with the AcqRel install in `install_segment`, so the
-            // segment's slots (initialised empty by its creator) are visible.
-            let current = self.ring[number as usize].load(Ordering::Acquire);
-            if !current.is_null() {
-                // SAFETY: as in `install_segment`: segment `number`, holding our
-                // unpublished slot, is not retired while we write (I7).
-                return unsafe { &*current };
-            }
+        // Acquire: pairs with the AcqRel install in `install_segment`, so the
+        // segment's slots (initialised empty by its creator) are visible.
+        let current = self.ring[(number & self.ring_mask) as usize].load(Ordering::Acquire);
+        if current.is_null() {
+            return self.install_segment(number);
         }
-        self.install_segment(number)
+        // SAFETY: a non-empty cell holds segment `number`: its previous lap's
+        // occupant was unlinked before our reservation (I3). It holds our
+        // unpublished slot, so retention does not retire it while we write (I7).
+        let segment = unsafe { &*current };
+        debug_assert_eq!(segment.base(), number << self.segment_shift);
+        segment
     }
 
     /// The slow path of `segment_for_write`: installs segment `number` if no
@@ -281,11 +280,10 @@ impl SegmentLog {
             let Some(segment) = self.segment_for_read(hw, &guard) else {
                 break;
             };
-            while hw < segment.end() {
-                if !segment.slot(hw).is_published() {
-                    break 'segments;
-                }
-                hw += 1;
+            let run = segment.published_run(hw);
+            hw += run;
+            if hw < segment.end() {
+                break 'segments;
             }
         }
         // AcqRel: publishes our acquisitions to later readers of the hint.
