@@ -26,6 +26,8 @@
 //! assert_eq!(gap, Err(LogError::OutOfOrderSequence { expected: 1, got: 2 }));
 //! ```
 
+#[doc(hidden)]
+pub mod benchkit;
 pub mod clock;
 pub mod consumer;
 pub mod error;
@@ -35,8 +37,6 @@ pub mod log;
 pub mod model;
 pub mod producer;
 pub mod record;
-#[doc(hidden)]
-pub mod benchkit;
 mod sync;
 
 pub use clock::{Clock, CoarseClock, ManualClock, SystemClock};

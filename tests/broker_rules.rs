@@ -32,11 +32,15 @@ fn log_with(config: LogConfig) -> Log {
 fn malformed_batches_are_rejected_with_clear_errors_and_leave_no_trace() {
     let log = log_with(LogConfig::default().max_batch_records(4));
     let pid = log.init_producer_id().producer_id;
-    log.append("t", 0, header(pid, 0, 0), records(1)).expect("first");
+    log.append("t", 0, header(pid, 0, 0), records(1))
+        .expect("first");
     let before = log.partition("t", 0).unwrap().producer_state(pid);
 
     let cases: Vec<(Result<_, _>, LogError)> = vec![
-        (log.append("t", 0, header(pid, 0, 1), records(0)), LogError::EmptyBatch),
+        (
+            log.append("t", 0, header(pid, 0, 1), records(0)),
+            LogError::EmptyBatch,
+        ),
         (
             log.append("t", 0, header(pid, 0, 1), records(5)),
             LogError::BatchTooLarge { records: 5, max: 4 },
@@ -83,7 +87,11 @@ fn malformed_batches_are_rejected_with_clear_errors_and_leave_no_trace() {
 #[test]
 fn error_messages_name_the_problem() {
     assert_eq!(
-        LogError::OutOfOrderSequence { expected: 4, got: 9 }.to_string(),
+        LogError::OutOfOrderSequence {
+            expected: 4,
+            got: 9
+        }
+        .to_string(),
         "out of order sequence: expected 4, got 9"
     );
     assert!(LogError::UnknownPartition {
@@ -105,12 +113,22 @@ fn higher_epoch_must_start_at_zero_and_clears_the_window() {
     log.append("t", 0, header(pid, 0, 0), records(2)).unwrap();
     assert_eq!(
         log.append("t", 0, header(pid, 3, 5), records(1)),
-        Err(LogError::OutOfOrderSequence { expected: 0, got: 5 })
+        Err(LogError::OutOfOrderSequence {
+            expected: 0,
+            got: 5
+        })
     );
     let bumped = log.append("t", 0, header(pid, 3, 0), records(1)).unwrap();
-    assert_eq!((bumped.base_offset, bumped.duplicate), (2, false), "epochs may jump 0 -> 3");
+    assert_eq!(
+        (bumped.base_offset, bumped.duplicate),
+        (2, false),
+        "epochs may jump 0 -> 3"
+    );
     let state = log.partition("t", 0).unwrap().producer_state(pid).unwrap();
-    assert_eq!((state.epoch, state.last_sequence, state.window.len()), (3, 0, 1));
+    assert_eq!(
+        (state.epoch, state.last_sequence, state.window.len()),
+        (3, 0, 1)
+    );
     assert_eq!(
         log.append("t", 0, header(pid, 0, 0), records(2)),
         Err(LogError::InvalidProducerEpoch { current: 3, got: 0 })
@@ -124,15 +142,25 @@ fn resplit_retries_and_duplicates_older_than_the_window_are_out_of_order() {
     log.append("t", 0, header(pid, 0, 0), records(4)).unwrap();
     assert_eq!(
         log.append("t", 0, header(pid, 0, 0), records(2)),
-        Err(LogError::OutOfOrderSequence { expected: 4, got: 0 }),
+        Err(LogError::OutOfOrderSequence {
+            expected: 4,
+            got: 0
+        }),
         "a retry re-split into different boundaries is not a duplicate"
     );
     log.append("t", 0, header(pid, 0, 4), records(1)).unwrap();
-    assert!(log.append("t", 0, header(pid, 0, 0), records(4)).unwrap().duplicate);
+    assert!(
+        log.append("t", 0, header(pid, 0, 0), records(4))
+            .unwrap()
+            .duplicate
+    );
     log.append("t", 0, header(pid, 0, 5), records(1)).unwrap();
     assert_eq!(
         log.append("t", 0, header(pid, 0, 0), records(4)),
-        Err(LogError::OutOfOrderSequence { expected: 6, got: 0 }),
+        Err(LogError::OutOfOrderSequence {
+            expected: 6,
+            got: 0
+        }),
         "window of 2: the first batch fell out"
     );
 }
@@ -141,7 +169,9 @@ fn resplit_retries_and_duplicates_older_than_the_window_are_out_of_order() {
 fn first_batch_of_a_producer_may_start_anywhere() {
     let log = log_with(LogConfig::default());
     let pid = log.init_producer_id().producer_id;
-    let outcome = log.append("t", 0, header(pid, 7, 1_000), records(3)).unwrap();
+    let outcome = log
+        .append("t", 0, header(pid, 7, 1_000), records(3))
+        .unwrap();
     assert!(!outcome.duplicate);
     assert_eq!(
         log.append("t", 0, header(pid, 7, 1_004), records(1)),
@@ -173,7 +203,11 @@ fn producer_state_expires_after_inactivity_at_the_boundary() {
     log.append("t", 0, header(pid, 0, 0), records(1)).unwrap();
     clock.advance_ms(999);
     assert_eq!(log.expire_producers(), 0);
-    assert!(log.append("t", 0, header(pid, 0, 0), records(1)).unwrap().duplicate);
+    assert!(
+        log.append("t", 0, header(pid, 0, 0), records(1))
+            .unwrap()
+            .duplicate
+    );
     // The duplicate did not refresh the activity time: last append was at 10_000.
     clock.set_ms(11_000);
     assert_eq!(log.partition("t", 0).unwrap().producer_state(pid), None);
@@ -222,13 +256,22 @@ fn producer_state_survives_retention_of_its_records() {
     .unwrap();
     let pid = log.init_producer_id().producer_id;
     for seq in 0..3 {
-        log.append("t", 0, header(pid, 0, seq * 2), records(2)).unwrap();
+        log.append("t", 0, header(pid, 0, seq * 2), records(2))
+            .unwrap();
     }
     let partition = log.partition("t", 0).unwrap();
     partition.enforce_retention();
-    assert_eq!(partition.log_start_offset(), 4, "two whole segments evicted");
+    assert_eq!(
+        partition.log_start_offset(),
+        4,
+        "two whole segments evicted"
+    );
     let retry = log.append("t", 0, header(pid, 0, 0), records(2)).unwrap();
-    assert_eq!((retry.base_offset, retry.duplicate), (0, true), "original offset of an evicted batch");
+    assert_eq!(
+        (retry.base_offset, retry.duplicate),
+        (0, true),
+        "original offset of an evicted batch"
+    );
 }
 
 #[test]
@@ -246,7 +289,11 @@ fn a_full_partition_is_an_error_until_retention_makes_room() {
             capacity: 6
         })
     );
-    assert_eq!(partition.producer_state(pid).unwrap().last_sequence, 5, "rejection changed nothing");
+    assert_eq!(
+        partition.producer_state(pid).unwrap().last_sequence,
+        5,
+        "rejection changed nothing"
+    );
     // Retention is opt-in per topic; this topic has none, so nothing is evicted.
     assert_eq!(partition.enforce_retention().segments, 0);
 }
@@ -270,8 +317,17 @@ fn produce_answers_each_request_independently() {
     ]);
     assert_eq!(results[0].as_ref().unwrap().base_offset, 0);
     assert_eq!(results[1].as_ref().unwrap().base_offset, 0);
-    assert_eq!(results[2], Err(LogError::OutOfOrderSequence { expected: 2, got: 9 }));
-    assert!(matches!(results[3], Err(LogError::UnknownPartition { partition: 3, .. })));
+    assert_eq!(
+        results[2],
+        Err(LogError::OutOfOrderSequence {
+            expected: 2,
+            got: 9
+        })
+    );
+    assert!(matches!(
+        results[3],
+        Err(LogError::UnknownPartition { partition: 3, .. })
+    ));
     assert_eq!(results[4].as_ref().unwrap().base_offset, 1);
 }
 
@@ -280,7 +336,10 @@ fn plain_batches_are_never_deduplicated() {
     let log = log_with(LogConfig::default());
     let first = log.append("t", 0, None, records(2)).unwrap();
     let again = log.append("t", 0, None, records(2)).unwrap();
-    assert_eq!((first.base_offset, again.base_offset, again.duplicate), (0, 2, false));
+    assert_eq!(
+        (first.base_offset, again.base_offset, again.duplicate),
+        (0, 2, false)
+    );
 }
 
 #[test]
@@ -291,7 +350,10 @@ fn invalid_configurations_and_topics_are_errors() {
         LogConfig::default().segment_records(3),
         LogConfig::default().max_segments(1),
         LogConfig::default().max_batch_records(0),
-        LogConfig::default().segment_records(2).max_segments(2).max_batch_records(3),
+        LogConfig::default()
+            .segment_records(2)
+            .max_segments(2)
+            .max_batch_records(3),
         LogConfig::default().producer_id_expiration(Duration::ZERO),
     ];
     for config in bad {
@@ -299,8 +361,20 @@ fn invalid_configurations_and_topics_are_errors() {
         assert!(matches!(error, LogError::InvalidConfig { .. }), "{error}");
     }
     let log = Log::new();
-    assert!(matches!(log.create_topic("", 1), Err(LogError::InvalidConfig { setting: "topic", .. })));
-    assert!(matches!(log.create_topic("x", 0), Err(LogError::InvalidConfig { setting: "partitions", .. })));
+    assert!(matches!(
+        log.create_topic("", 1),
+        Err(LogError::InvalidConfig {
+            setting: "topic",
+            ..
+        })
+    ));
+    assert!(matches!(
+        log.create_topic("x", 0),
+        Err(LogError::InvalidConfig {
+            setting: "partitions",
+            ..
+        })
+    ));
     log.create_topic("x", 1).unwrap();
     assert_eq!(
         log.create_topic("x", 1),
@@ -309,5 +383,9 @@ fn invalid_configurations_and_topics_are_errors() {
     assert_eq!(log.topics(), vec!["x".to_string()]);
     assert_eq!(log.partition_count("x"), Ok(1));
     assert!(log.partition("t", 0).is_err());
-    assert!(log.partition("x", 0).unwrap().producer(ProducerId(5)).is_err());
+    assert!(log
+        .partition("x", 0)
+        .unwrap()
+        .producer(ProducerId(5))
+        .is_err());
 }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use idemlog::{BatchHeader, Log, LogConfig, LogError, ManualClock, Record, RetentionPolicy, TopicConfig};
+use idemlog::{
+    BatchHeader, Log, LogConfig, LogError, ManualClock, Record, RetentionPolicy, TopicConfig,
+};
 
 #[test]
 fn records_carry_offset_timestamp_key_value_and_producer() {
@@ -18,8 +20,13 @@ fn records_carry_offset_timestamp_key_value_and_producer() {
         base_sequence: 10,
     };
     log.append("t", 0, None, Record::new("plain")).unwrap();
-    log.append("t", 0, Some(header), [Record::with_key("k1", "v1"), Record::new("v2")])
-        .unwrap();
+    log.append(
+        "t",
+        0,
+        Some(header),
+        [Record::with_key("k1", "v1"), Record::new("v2")],
+    )
+    .unwrap();
     let records = log.consumer("t", 0).unwrap().poll(10).unwrap();
     assert_eq!(records.len(), 3);
     assert_eq!(records[0].producer, None);
@@ -42,7 +49,10 @@ fn polls_respect_max_and_advance_the_position() {
     assert_eq!(consumer.position(), 4);
     consumer.seek(8);
     let rest = consumer.poll(100).unwrap();
-    assert_eq!(rest.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![8, 9]);
+    assert_eq!(
+        rest.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![8, 9]
+    );
     assert!(consumer.poll(100).unwrap().is_empty());
     assert_eq!(consumer.poll(0).unwrap().len(), 0);
 }
@@ -50,13 +60,20 @@ fn polls_respect_max_and_advance_the_position() {
 #[test]
 fn reads_outside_the_log_are_offset_out_of_range() {
     let log = Log::with_config(LogConfig::default().segment_records(2)).unwrap();
-    log.create_topic_with("t", TopicConfig::new(1).retention(RetentionPolicy::default().max_records(2)))
-        .unwrap();
+    log.create_topic_with(
+        "t",
+        TopicConfig::new(1).retention(RetentionPolicy::default().max_records(2)),
+    )
+    .unwrap();
     let batch: Vec<Record> = (0..6).map(|i| Record::new(vec![i])).collect();
     log.append("t", 0, None, batch).unwrap();
     log.partition("t", 0).unwrap().enforce_retention();
     let mut consumer = log.consumer("t", 0).unwrap();
-    assert_eq!(consumer.position(), 4, "a new consumer starts at the log start");
+    assert_eq!(
+        consumer.position(),
+        4,
+        "a new consumer starts at the log start"
+    );
     consumer.seek(1);
     assert_eq!(
         consumer.poll(10),
@@ -67,7 +84,10 @@ fn reads_outside_the_log_are_offset_out_of_range() {
         })
     );
     consumer.seek(7);
-    assert!(matches!(consumer.poll(10), Err(LogError::OffsetOutOfRange { offset: 7, .. })));
+    assert!(matches!(
+        consumer.poll(10),
+        Err(LogError::OffsetOutOfRange { offset: 7, .. })
+    ));
     consumer.seek_to_beginning();
     assert_eq!(consumer.poll(10).unwrap().len(), 2);
 }
@@ -87,7 +107,10 @@ fn blocking_poll_wakes_when_a_record_is_published() {
     let started = Instant::now();
     let records = consumer.poll_timeout(10, Duration::from_secs(30)).unwrap();
     assert_eq!(records.len(), 1);
-    assert!(started.elapsed() < Duration::from_secs(10), "woken, not timed out");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "woken, not timed out"
+    );
     writer.join().unwrap();
 }
 
@@ -120,7 +143,8 @@ fn many_blocking_consumers_each_see_every_record() {
         })
         .collect();
     for i in 0..200u32 {
-        log.append("t", 0, None, Record::new(i.to_le_bytes().to_vec())).unwrap();
+        log.append("t", 0, None, Record::new(i.to_le_bytes().to_vec()))
+            .unwrap();
     }
     for reader in readers {
         assert_eq!(reader.join().unwrap(), (0..200).collect::<Vec<u64>>());
@@ -131,7 +155,13 @@ fn many_blocking_consumers_each_see_every_record() {
 fn committed_offsets_let_a_group_resume() {
     let log = Log::new();
     log.create_topic("t", 2).unwrap();
-    log.append("t", 1, None, [Record::new("a"), Record::new("b"), Record::new("c")]).unwrap();
+    log.append(
+        "t",
+        1,
+        None,
+        [Record::new("a"), Record::new("b"), Record::new("c")],
+    )
+    .unwrap();
     assert_eq!(log.committed("g", "t", 1), Ok(None));
     let mut consumer = log.consumer_for_group("g", "t", 1).unwrap();
     consumer.poll(2).unwrap();

@@ -14,7 +14,8 @@ fn log(retention: RetentionPolicy, clock: &ManualClock) -> Log {
             .clock(Arc::new(clock.clone())),
     )
     .unwrap();
-    log.create_topic_with("t", TopicConfig::new(1).retention(retention)).unwrap();
+    log.create_topic_with("t", TopicConfig::new(1).retention(retention))
+        .unwrap();
     log
 }
 
@@ -50,24 +51,40 @@ fn by_bytes_counts_key_and_value() {
 #[test]
 fn explicit_retention_reports_what_it_evicted() {
     let clock = ManualClock::new(0);
-    let log = log(RetentionPolicy::default().max_age(Duration::from_millis(10)), &clock);
+    let log = log(
+        RetentionPolicy::default().max_age(Duration::from_millis(10)),
+        &clock,
+    );
     append(&log, 12, 10);
-    assert_eq!(log.partition("t", 0).unwrap().log_start_offset(), 0, "nothing old yet");
+    assert_eq!(
+        log.partition("t", 0).unwrap().log_start_offset(),
+        0,
+        "nothing old yet"
+    );
     clock.set_ms(11);
     let report = log.enforce_retention();
     // All three segments are sealed and old; the last one too (Kafka keeps the
     // active segment, ours keeps only what is not entirely below the watermark).
-    assert_eq!((report.segments, report.records, report.bytes), (3, 12, 120));
+    assert_eq!(
+        (report.segments, report.records, report.bytes),
+        (3, 12, 120)
+    );
     let partition = log.partition("t", 0).unwrap();
     assert_eq!(partition.log_start_offset(), 12);
     append(&log, 1, 1);
-    assert_eq!(log.consumer("t", 0).unwrap().poll(10).unwrap()[0].offset, 12);
+    assert_eq!(
+        log.consumer("t", 0).unwrap().poll(10).unwrap()[0].offset,
+        12
+    );
 }
 
 #[test]
 fn by_age_uses_the_newest_record_of_each_segment() {
     let clock = ManualClock::new(1_000);
-    let log = log(RetentionPolicy::default().max_age(Duration::from_millis(100)), &clock);
+    let log = log(
+        RetentionPolicy::default().max_age(Duration::from_millis(100)),
+        &clock,
+    );
     append(&log, 4, 1);
     clock.set_ms(1_050);
     append(&log, 4, 1);

@@ -39,7 +39,9 @@ impl Broker {
             .map(|i| Record::new(format!("{pid}-{epoch}-{base_sequence}-{i}")))
             .collect();
         match self.log.append(TOPIC, 0, Some(header), records) {
-            Ok(outcome) if outcome.duplicate => Answer::Dup(outcome.base_offset, outcome.last_offset()),
+            Ok(outcome) if outcome.duplicate => {
+                Answer::Dup(outcome.base_offset, outcome.last_offset())
+            }
             Ok(outcome) => Answer::Ok(outcome.base_offset, outcome.last_offset()),
             Err(LogError::OutOfOrderSequence { expected, got }) => Answer::Oose { expected, got },
             Err(LogError::InvalidProducerEpoch { .. }) => Answer::Fenced,
@@ -48,7 +50,10 @@ impl Broker {
     }
 
     fn log_len(&self) -> u64 {
-        self.log.partition(TOPIC, 0).expect("partition").high_watermark()
+        self.log
+            .partition(TOPIC, 0)
+            .expect("partition")
+            .high_watermark()
     }
 }
 
@@ -73,8 +78,9 @@ fn scenario_2_lost_ack_is_answered_with_the_original_offsets() {
 #[test]
 fn scenario_2_duplicate_returns_the_original_timestamp() {
     let clock = idemlog::ManualClock::new(1_000);
-    let log = Log::with_config(idemlog::LogConfig::default().clock(std::sync::Arc::new(clock.clone())))
-        .expect("config");
+    let log =
+        Log::with_config(idemlog::LogConfig::default().clock(std::sync::Arc::new(clock.clone())))
+            .expect("config");
     log.create_topic(TOPIC, 1).expect("topic");
     let pid = log.init_producer_id().producer_id;
     let header = Some(BatchHeader {
@@ -82,11 +88,18 @@ fn scenario_2_duplicate_returns_the_original_timestamp() {
         epoch: 0,
         base_sequence: 0,
     });
-    let first = log.append(TOPIC, 0, header, Record::new("a")).expect("append");
+    let first = log
+        .append(TOPIC, 0, header, Record::new("a"))
+        .expect("append");
     clock.advance_ms(5_000);
-    let retry = log.append(TOPIC, 0, header, Record::new("different payload")).expect("dup");
+    let retry = log
+        .append(TOPIC, 0, header, Record::new("different payload"))
+        .expect("dup");
     assert!(retry.duplicate);
-    assert_eq!((retry.base_offset, retry.timestamp_ms), (first.base_offset, 1_000));
+    assert_eq!(
+        (retry.base_offset, retry.timestamp_ms),
+        (first.base_offset, 1_000)
+    );
 }
 
 #[test]
@@ -94,7 +107,13 @@ fn scenario_3_gap_is_detected() {
     let b = Broker::new();
     let p = b.pid();
     assert_eq!(b.append(p, 0, 0, 1), Answer::Ok(0, 0));
-    assert_eq!(b.append(p, 0, 2, 1), Answer::Oose { expected: 1, got: 2 });
+    assert_eq!(
+        b.append(p, 0, 2, 1),
+        Answer::Oose {
+            expected: 1,
+            got: 2
+        }
+    );
     assert_eq!(b.append(p, 0, 1, 1), Answer::Ok(1, 1));
 }
 
@@ -117,7 +136,13 @@ fn scenario_5_window_holds_five_batches() {
     assert_eq!(b.append(p, 0, 0, 1), Answer::Dup(0, 0));
     assert_eq!(b.append(p, 0, 4, 1), Answer::Dup(4, 4));
     assert_eq!(b.append(p, 0, 5, 1), Answer::Ok(5, 5));
-    assert_eq!(b.append(p, 0, 0, 1), Answer::Oose { expected: 6, got: 0 });
+    assert_eq!(
+        b.append(p, 0, 0, 1),
+        Answer::Oose {
+            expected: 6,
+            got: 0
+        }
+    );
 }
 
 #[test]
@@ -125,9 +150,20 @@ fn scenario_6_sequence_wraps_at_i32_max() {
     let b = Broker::new();
     let p = b.pid();
     assert_eq!(b.append(p, 0, i32::MAX - 1, 3), Answer::Ok(0, 2));
-    assert_eq!(b.append(p, 0, 2, 1), Answer::Oose { expected: 1, got: 2 });
+    assert_eq!(
+        b.append(p, 0, 2, 1),
+        Answer::Oose {
+            expected: 1,
+            got: 2
+        }
+    );
     assert_eq!(b.append(p, 0, 1, 1), Answer::Ok(3, 3));
-    let records = b.log.consumer(TOPIC, 0).expect("consumer").poll(10).expect("read");
+    let records = b
+        .log
+        .consumer(TOPIC, 0)
+        .expect("consumer")
+        .poll(10)
+        .expect("read");
     let sequences: Vec<i32> = records
         .iter()
         .map(|r| r.producer.expect("idempotent").sequence)
@@ -144,7 +180,13 @@ fn scenario_7_two_producers_keep_their_own_chain_and_window() {
     assert_eq!(b.append(p, 0, 2, 1), Answer::Ok(3, 3));
     assert_eq!(b.append(q, 0, 0, 1), Answer::Dup(2, 2));
     assert_eq!(b.append(p, 0, 0, 2), Answer::Dup(0, 1));
-    assert_eq!(b.append(q, 0, 2, 1), Answer::Oose { expected: 1, got: 2 });
+    assert_eq!(
+        b.append(q, 0, 2, 1),
+        Answer::Oose {
+            expected: 1,
+            got: 2
+        }
+    );
     assert_eq!(b.append(q, 0, 1, 1), Answer::Ok(4, 4));
     let producers: Vec<ProducerId> = b
         .log

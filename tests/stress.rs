@@ -40,7 +40,10 @@ fn check_partition(log: &Log, partition: u32) -> HashMap<ProducerId, usize> {
                     "producer {} out of order or duplicated",
                     meta.producer_id
                 );
-                assert_eq!(&record.value[..], &value(meta.producer_id, meta.sequence)[..]);
+                assert_eq!(
+                    &record.value[..],
+                    &value(meta.producer_id, meta.sequence)[..]
+                );
                 *counts.entry(meta.producer_id).or_default() += 1;
             })
             .unwrap();
@@ -48,7 +51,10 @@ fn check_partition(log: &Log, partition: u32) -> HashMap<ProducerId, usize> {
             break;
         }
     }
-    assert_eq!(next_offset, log.partition("t", partition).unwrap().log_end_offset());
+    assert_eq!(
+        next_offset,
+        log.partition("t", partition).unwrap().log_end_offset()
+    );
     counts
 }
 
@@ -64,14 +70,20 @@ fn every_batch_sent_twice_lands_once_in_order() {
             thread::spawn(move || {
                 let pid = log.init_producer_id().producer_id;
                 let partition = producer as u32 % PARTITIONS;
-                let mut appender = log.partition("t", partition).unwrap().producer(pid).unwrap();
+                let mut appender = log
+                    .partition("t", partition)
+                    .unwrap()
+                    .producer(pid)
+                    .unwrap();
                 let mut sent: Vec<(i32, usize, u64)> = Vec::new();
                 let mut sequence = 0i32;
                 barrier.wait();
                 for batch in 0..BATCHES {
                     let n = batch_len(producer, batch);
                     let records = |base: i32| -> Vec<Record> {
-                        (0..n as i32).map(|i| Record::new(value(pid, base + i))).collect()
+                        (0..n as i32)
+                            .map(|i| Record::new(value(pid, base + i)))
+                            .collect()
                     };
                     let first = appender.append(0, sequence, records(sequence)).unwrap();
                     assert!(!first.duplicate);
@@ -101,7 +113,8 @@ fn every_batch_sent_twice_lands_once_in_order() {
             })
         })
         .collect();
-    let expected: HashMap<ProducerId, usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let expected: HashMap<ProducerId, usize> =
+        workers.into_iter().map(|w| w.join().unwrap()).collect();
     let mut seen = HashMap::new();
     for partition in 0..PARTITIONS {
         seen.extend(check_partition(&log, partition));
@@ -113,7 +126,8 @@ fn every_batch_sent_twice_lands_once_in_order() {
 fn concurrent_copies_of_one_producers_batches_append_exactly_once() {
     // Two threads race every batch of one producer; the window is large enough
     // that the slower copy always finds the batch in it.
-    let log = Log::with_config(LogConfig::default().dedup_window(1_024).segment_records(32)).unwrap();
+    let log =
+        Log::with_config(LogConfig::default().dedup_window(1_024).segment_records(32)).unwrap();
     log.create_topic("t", 1).unwrap();
     let pid = log.init_producer_id().producer_id;
     const BATCHES: i32 = 1_000;
@@ -139,7 +153,10 @@ fn concurrent_copies_of_one_producers_batches_append_exactly_once() {
     let answers: Vec<Vec<(u64, bool)>> = racers.into_iter().map(|r| r.join().unwrap()).collect();
     for (sequence, (a, b)) in answers[0].iter().zip(&answers[1]).enumerate() {
         assert_eq!(a.0, b.0, "both copies answered with the same offset");
-        assert!(a.1 != b.1, "exactly one copy appended (seq {sequence}: {a:?} {b:?})");
+        assert!(
+            a.1 != b.1,
+            "exactly one copy appended (seq {sequence}: {a:?} {b:?})"
+        );
     }
     assert_eq!(check_partition(&log, 0)[&pid], BATCHES as usize);
 }
@@ -167,7 +184,8 @@ fn a_tailing_consumer_sees_a_dense_prefix_while_producers_write() {
             let log = log.clone();
             thread::spawn(move || {
                 for i in 0..PER_WRITER {
-                    log.append("t", 0, None, Record::new(i.to_le_bytes().to_vec())).unwrap();
+                    log.append("t", 0, None, Record::new(i.to_le_bytes().to_vec()))
+                        .unwrap();
                 }
             })
         })
@@ -176,5 +194,8 @@ fn a_tailing_consumer_sees_a_dense_prefix_while_producers_write() {
         writer.join().unwrap();
     }
     assert_eq!(reader.join().unwrap(), 2 * PER_WRITER as u64);
-    assert_eq!(log.partition("t", 0).unwrap().high_watermark(), 2 * PER_WRITER as u64);
+    assert_eq!(
+        log.partition("t", 0).unwrap().high_watermark(),
+        2 * PER_WRITER as u64
+    );
 }

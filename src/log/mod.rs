@@ -176,7 +176,9 @@ impl LogConfig {
 
     /// The most live records one partition can hold.
     pub fn partition_capacity(&self) -> usize {
-        self.max_segments.saturating_sub(1).saturating_mul(self.segment_records)
+        self.max_segments
+            .saturating_sub(1)
+            .saturating_mul(self.segment_records)
     }
 
     pub(crate) fn validate(&self) -> Result<(), LogError> {

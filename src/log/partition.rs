@@ -179,7 +179,11 @@ impl Partition {
     /// Removes `cached` from the map if no batch was ever committed to it: it is
     /// marked DEAD first, so other appenders caching it look the producer up again
     /// (I9).
-    fn forget_if_uncommitted(&self, producer_id: ProducerId, cached: &mut Option<Arc<ProducerState>>) {
+    fn forget_if_uncommitted(
+        &self,
+        producer_id: ProducerId,
+        cached: &mut Option<Arc<ProducerState>>,
+    ) {
         if let Some(state) = cached.take_if(|state| state.try_discard_uncommitted()) {
             self.producers
                 .remove_if(&producer_id, |current| Arc::ptr_eq(current, &state));

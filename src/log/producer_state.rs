@@ -221,7 +221,11 @@ impl Cursor {
     fn advanced(self, len: usize) -> Self {
         let len = len as u32;
         Self {
-            next: if self.next + 1 == len { 0 } else { self.next + 1 },
+            next: if self.next + 1 == len {
+                0
+            } else {
+                self.next + 1
+            },
             filled: (self.filled + 1).min(len),
         }
     }
@@ -284,9 +288,10 @@ impl Claim<'_> {
             base_offset,
             timestamp_ms: now_ms,
         });
-        state
-            .cursor
-            .store(cursor.advanced(state.window.len()).pack(), Ordering::Relaxed);
+        state.cursor.store(
+            cursor.advanced(state.window.len()).pack(),
+            Ordering::Relaxed,
+        );
         state.last_append_ms.store(now_ms, Ordering::Relaxed);
         // Release: pairs with the Acquire load of the word in `begin` (next CAS
         // winner and seqlock readers): they see the window and time written above.

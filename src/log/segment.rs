@@ -80,8 +80,7 @@ impl BatchStamp {
     /// `base + index` modulo 2^31 (computed modulo 2^32 and masked).
     #[inline]
     fn state(&self, index: u64) -> u64 {
-        self.state
-            | u64::from(self.base_sequence.wrapping_add(index as u32) & self.sequence_mask)
+        self.state | u64::from(self.base_sequence.wrapping_add(index as u32) & self.sequence_mask)
     }
 }
 
@@ -272,7 +271,11 @@ mod tests {
     fn unpublished_slots_read_as_none_and_drop_cleanly() {
         let segment = Segment::new(10, 4);
         // SAFETY: single-threaded test; offset 11 written once.
-        unsafe { segment.slot(11).write(Record::new("x"), &BatchStamp::new(5, None), 0) };
+        unsafe {
+            segment
+                .slot(11)
+                .write(Record::new("x"), &BatchStamp::new(5, None), 0)
+        };
         assert!(segment.slot(10).read(10).is_none());
         let view = segment.slot(11).read(11).expect("published");
         assert_eq!(&view.value[..], b"x");

@@ -441,7 +441,10 @@ mod tests {
         // SAFETY: reserved above.
         unsafe { storage.write_batch(base, records, 0, None) };
         let read = collect(&storage, 4);
-        assert_eq!(read.iter().map(|(o, _)| *o).collect::<Vec<_>>(), (4..10).collect::<Vec<_>>());
+        assert_eq!(
+            read.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+            (4..10).collect::<Vec<_>>()
+        );
         assert_eq!(read[5].1, vec![3]);
         assert!(matches!(
             storage.read(0, 1, |_| {}),
