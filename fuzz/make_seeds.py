@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the hand-made seeds of corpus/log_model/ (byte format: fuzz_targets/log_model.rs)."""
+"""Writes the hand-made seeds of corpus/<target>/ (byte formats: fuzz_targets/<target>.rs)."""
 import os
 import struct
 
@@ -119,10 +119,130 @@ SEEDS = {
     + nxt(2, 1, topic=3) + nxt(2, 1, topic=3) + EXPIRE + read(0, 0, 1, 3),
 }
 
+
+# --- config (byte format: fuzz_targets/config.rs) ---------------------------
+KEY = {k: i for i, k in enumerate([
+    "enable.idempotence", "acks", "retries", "max.in.flight.requests.per.connection",
+    "delivery.timeout.ms", "request.timeout.ms", "linger.ms", "batch.size",
+    "retry.backoff.ms", "buffer.memory", "max.block.ms"])}
+FIXED = {v: i for i, v in enumerate([
+    "0", "1", "-1", "all", "ALL", "All", "true", "false", "TRUE", "False", "yes", "", " ",
+    "2147483647", "2147483648", "-2147483648", "2147483647000", "2147483647001",
+    "9223372036854775807", "9223372036854775808", "18446744073709551615",
+    "170141183460469231731687303715884105728", "+5", "-0", " 5 ", "5.0", "1e3", "0x10",
+    "5ms", "\t30000\n", "\u0661\u0662", "NaN"])}
+
+
+def cval(v):
+    """A value: a FIXED string, or an int (u8, u16 or u64 encoding)."""
+    if isinstance(v, str):
+        return bytes([0, FIXED[v]])
+    if 0 <= v < 256:
+        return bytes([2, v])
+    if 0 <= v < 65536:
+        return bytes([3]) + struct.pack("<H", v)
+    return bytes([4]) + struct.pack("<Q", v % (1 << 64))
+
+
+def prop(key, v):  # a real key
+    return bytes([0, 0, KEY[key]]) + cval(v)
+
+
+def near(key, how, v):  # a near miss of a real key (how: 0..7, see config.rs)
+    return bytes([0, 2, KEY[key], how]) + cval(v)
+
+
+def typed(which, raw):  # which: 0 idempotence .. 7 buffer.memory; raw as u64
+    return bytes([6, which, 3]) + struct.pack("<Q", raw)
+
+
+RESOLVE = bytes([7])
+
+CONFIG_SEEDS = {
+    # Valid settings over the defaults, then resolve with window 5.
+    "seed-valid": bytes([5]) + prop("acks", "all") + prop("retries", 3) + prop("linger.ms", 10)
+    + prop("delivery.timeout.ms", 200000) + prop("max.in.flight.requests.per.connection", 5)
+    + prop("batch.size", 0) + prop("enable.idempotence", "TRUE") + RESOLVE,
+    # Conflicts: explicit idempotence with acks=1; delivery timeout too small.
+    "seed-conflicts": bytes([3]) + prop("enable.idempotence", "true") + prop("acks", "1")
+    + RESOLVE + prop("acks", "-1") + prop("linger.ms", 60000) + RESOLVE,
+    # Unknown and near-miss keys, out-of-range and unparsable values.
+    "seed-invalid": bytes([5]) + prop("retries", "-1") + near("acks", 0, "all")
+    + near("linger.ms", 3, 1) + prop("buffer.memory", "0") + prop("retries", "2147483648")
+    + prop("max.block.ms", "1e3") + prop("acks", "yes"),
+    # Typed setters out of the properties' ranges, window 0 and huge windows.
+    "seed-typed": bytes([0]) + typed(3, 0) + RESOLVE + typed(3, 7) + RESOLVE + typed(7, 0)
+    + RESOLVE + typed(4, (1 << 64) - 1) + typed(6, (1 << 64) - 1) + typed(5, 1) + RESOLVE,
+    "seed-huge-window": bytes([255]) + struct.pack("<Q", (1 << 64) - 1)
+    + prop("max.in.flight.requests.per.connection", 2147483647) + RESOLVE,
+}
+
+# --- producer_faults (byte format: fuzz_targets/producer_faults.rs) ----------
+NONE, DROP_REQ, DROP_RESP = bytes([0]), bytes([4]), bytes([5])
+
+
+def delay(ms8):  # a delay of ms8 * 8 ms
+    return bytes([6, ms8])
+
+
+def long_delay(kind, hundreds=0):  # 0: hundreds * 100 ms, 1 u64::MAX, 2 i64::MAX, 3 request timeout
+    out = bytes([7, kind])
+    return out + struct.pack("<H", hundreds) if kind == 0 else out
+
+
+def header(mode, partitions=1, window=5, in_flight=5, rt8=12, backoff=0, delivery=3,
+           per_batch=1, linger0=False, script=()):
+    out = bytes([mode, partitions - 1, window - 1, in_flight - 1, rt8 - 1, backoff, delivery,
+                 per_batch - 1, 1 if linger0 else 0, len(script)])
+    return out + b"".join(script)
+
+
+def send(part=0, after=None, arg=0, last_no_flush=False):
+    """part 0-2 (modulo partitions) or "key" + key id 0..3; after: None, "flush", "advance"."""
+    if isinstance(part, tuple):  # ("key", k)
+        b = 3 | (part[1] << 5)
+    else:
+        b = part
+    b |= {None: 2, "flush": 0, "advance": 1}[after] << 2
+    if last_no_flush:
+        b |= 0x80
+    out = bytes([b])
+    return out + bytes([arg]) if after == "advance" else out
+
+
+FAULT_SEEDS = {
+    # SEMANTICS.md scenario 8 in exactly-once: lost responses deduplicated, a lost
+    # request retried in order; unbounded delivery timeout (everything acked).
+    "seed-exactly-once": header(0, script=[NONE] + [DROP_RESP] * 5 + [DROP_REQ, NONE, DROP_REQ])
+    + b"".join(send() for _ in range(10)),
+    # Exactly-once, 3 partitions, 2 in flight, bounded delivery timeout, linger 0,
+    # keyed records, flush points and clock moves, delays: epoch bumps.
+    "seed-exactly-once-timeouts": header(0, partitions=3, window=2, in_flight=2, rt8=4, backoff=1,
+                                         delivery=0, per_batch=2, linger0=True,
+                                         script=[DROP_REQ] * 6 + [delay(40), DROP_RESP, long_delay(3)]
+                                         + [DROP_REQ] * 4 + [long_delay(0, 3)])
+    + send(0) + send(1) + send(2, "flush") + send(("key", 1)) + send(0, "advance", 50)
+    + send(1) + send(("key", 2), "flush") + send(0) + send(2) + send(1, last_no_flush=True),
+    # At-least-once: lost responses duplicate, a lost request reorders.
+    "seed-at-least-once": header(1, partitions=2, script=[NONE, DROP_RESP, DROP_REQ, DROP_RESP, delay(20)])
+    + b"".join(send(i % 2) for _ in range(3) for i in range(2)) + send(0, "flush") + send(1),
+    # At-most-once: lost request lost, lost response kept once.
+    "seed-at-most-once": header(2, script=[DROP_REQ, DROP_RESP, NONE, delay(200), DROP_REQ])
+    + b"".join(send() for _ in range(6)),
+    # Fire-and-forget with faults.
+    "seed-acks0": header(3, partitions=2, script=[DROP_REQ, DROP_RESP, delay(3)])
+    + b"".join(send(i % 2) for i in range(5)),
+    # Delays that overflow the clock (u64::MAX, i64::MAX) in exactly-once.
+    "seed-huge-delay": header(0, delivery=1, script=[NONE, long_delay(1), DROP_REQ, long_delay(2)])
+    + b"".join(send() for _ in range(4)),
+}
+
+
 if __name__ == "__main__":
-    out_dir = os.path.join(HERE, "corpus", "log_model")
-    os.makedirs(out_dir, exist_ok=True)
-    for name, data in SEEDS.items():
-        with open(os.path.join(out_dir, name), "wb") as f:
-            f.write(data)
-        print(f"{name}: {len(data)} bytes")
+    for target, seeds in [("log_model", SEEDS), ("config", CONFIG_SEEDS), ("producer_faults", FAULT_SEEDS)]:
+        out_dir = os.path.join(HERE, "corpus", target)
+        os.makedirs(out_dir, exist_ok=True)
+        for name, data in seeds.items():
+            with open(os.path.join(out_dir, name), "wb") as f:
+                f.write(data)
+            print(f"{target}/{name}: {len(data)} bytes")

@@ -162,12 +162,23 @@ mod imp {
     }
 
     impl Guard {
-        /// Frees `ptr` (a `Box<T>` turned raw) once every guard alive now is gone.
+        /// Pushes this thread's deferred work to the collector and tries to
+        /// advance the epoch and run what is due.
+        pub(crate) fn flush(&self) {
+            self.0.flush();
+        }
+
+        /// Hands `ptr` (a `Box<T>` turned raw) back to `dispose` once every guard
+        /// alive now is gone (to free or to recycle it).
         ///
         /// # Safety
         /// `ptr` came from `Box::into_raw`, is no longer reachable from any shared
         /// location (so no new reader can find it), and is retired exactly once.
-        pub(crate) unsafe fn retire<T: Send + 'static>(&self, ptr: *mut T) {
+        pub(crate) unsafe fn retire<T, F>(&self, ptr: *mut T, dispose: F)
+        where
+            T: Send + 'static,
+            F: FnOnce(Box<T>) + Send + 'static,
+        {
             let ptr = SendPtr(ptr);
             // SAFETY: the caller guarantees ptr is unlinked and retired once; the
             // collector runs the closure only after every guard pinned before this
@@ -175,14 +186,14 @@ mod imp {
             unsafe {
                 self.0.defer_unchecked(move || {
                     let ptr = ptr;
-                    drop(Box::from_raw(ptr.0));
+                    dispose(Box::from_raw(ptr.0));
                 });
             }
         }
     }
 
     /// An unbounded lock-free MPMC queue (crossbeam's `SegQueue`): the producer's
-    /// per-partition accumulator queue.
+    /// per-partition accumulator queue, and the log's pool of recycled segments.
     #[derive(Debug, Default)]
     pub(crate) struct SegQueue<T>(crossbeam::queue::SegQueue<T>);
 
@@ -380,11 +391,20 @@ mod imp {
     }
 
     impl Guard {
-        /// Leaks `ptr`: loom cannot model the epoch collector, and leaking is safe.
+        /// Nothing to flush: nothing is deferred.
+        pub(crate) fn flush(&self) {}
+
+        /// Leaks `ptr` (`dispose` never runs): loom cannot model the epoch
+        /// collector, and leaking is safe.
         ///
         /// # Safety
         /// As in production: `ptr` is unlinked and retired once.
-        pub(crate) unsafe fn retire<T: Send + 'static>(&self, _ptr: *mut T) {}
+        pub(crate) unsafe fn retire<T, F>(&self, _ptr: *mut T, _dispose: F)
+        where
+            T: Send + 'static,
+            F: FnOnce(Box<T>) + Send + 'static,
+        {
+        }
     }
 }
 

@@ -150,8 +150,9 @@ impl Slot {
     }
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
+impl Slot {
+    /// Drops the payload, if any, and marks the slot empty again.
+    fn clear(&mut self) {
         // We own the slot exclusively (`&mut self`); Acquire makes that explicit to
         // loom as well. Only published slots hold an initialised payload.
         if self.state.load(Ordering::Acquire) & PUBLISHED != 0 {
@@ -160,7 +161,16 @@ impl Drop for Slot {
                 // reader or writer can touch it any more.
                 unsafe { (*payload).assume_init_drop() }
             });
+            // Relaxed: exclusive access; whoever gets the slot next receives it
+            // through the AcqRel install of its segment.
+            self.state.store(0, Ordering::Relaxed);
         }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
@@ -190,6 +200,20 @@ impl Segment {
             sealed_bytes: AtomicU64::new(UNKNOWN),
             sealed_max_timestamp: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// Empties a retired segment (no reader can hold it: it comes back from the
+    /// reclamation guard, I8), dropping its records' payloads.
+    pub(crate) fn clear(&mut self) {
+        self.slots.iter_mut().for_each(Slot::clear);
+        // Relaxed: exclusive access (`&mut self`); see `stats`.
+        self.sealed_bytes.store(UNKNOWN, Ordering::Relaxed);
+        self.sealed_max_timestamp.store(i64::MIN, Ordering::Relaxed);
+    }
+
+    /// Moves an empty segment to offset `base` for reuse.
+    pub(crate) fn rebase(&mut self, base: u64) {
+        self.base = base;
     }
 
     /// The first offset this segment holds.

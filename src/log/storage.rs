@@ -13,7 +13,7 @@ use crossbeam::utils::CachePadded;
 use crate::error::LogError;
 use crate::log::segment::{BatchStamp, Segment, SegmentStats, Stamp};
 use crate::record::{IntoRecords, RecordView};
-use crate::sync::{pin, AtomicPtr, AtomicU64, Guard, Ordering};
+use crate::sync::{pin, Arc, AtomicPtr, AtomicU64, AtomicUsize, Guard, Ordering, SegQueue};
 
 /// The records of one partition.
 pub(crate) struct SegmentLog {
@@ -28,6 +28,40 @@ pub(crate) struct SegmentLog {
     log_start: CachePadded<AtomicU64>,
     /// A lower bound of the high watermark, advanced by readers (I5).
     hw_hint: CachePadded<AtomicU64>,
+    /// Evicted segments, emptied and ready for reuse (I8).
+    pool: Arc<SegmentPool>,
+}
+
+/// A small pool of emptied segments: reusing one saves its allocation, its
+/// initialisation and its page faults.
+struct SegmentPool {
+    segments: SegQueue<Box<Segment>>,
+    /// Segments in the pool (kept at most `SegmentPool::MAX`).
+    len: AtomicUsize,
+}
+
+impl SegmentPool {
+    const MAX: usize = 4;
+
+    /// Takes an emptied segment, if one is pooled.
+    fn take(&self) -> Option<Box<Segment>> {
+        let segment = self.segments.pop()?;
+        // Relaxed: `len` only bounds the pool's size; the segment itself travels
+        // through the queue, which synchronises push and pop.
+        self.len.fetch_sub(1, Ordering::Relaxed);
+        Some(segment)
+    }
+
+    /// Pools an evicted segment (emptied) unless the pool is full.
+    fn give(&self, mut segment: Box<Segment>) {
+        // Relaxed: see `take`; racing givers may overshoot MAX by their number.
+        if self.len.fetch_add(1, Ordering::Relaxed) < Self::MAX {
+            segment.clear();
+            self.segments.push(segment);
+        } else {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl SegmentLog {
@@ -44,6 +78,10 @@ impl SegmentLog {
             tail: CachePadded::new(AtomicU64::new(0)),
             log_start: CachePadded::new(AtomicU64::new(0)),
             hw_hint: CachePadded::new(AtomicU64::new(0)),
+            pool: Arc::new(SegmentPool {
+                segments: SegQueue::new(),
+                len: AtomicUsize::new(0),
+            }),
         }
     }
 
@@ -173,10 +211,15 @@ impl SegmentLog {
         // Acquire: pairs with the AcqRel install below by another writer.
         let mut current = cell.load(Ordering::Acquire);
         if current.is_null() {
-            let fresh = Box::into_raw(Box::new(Segment::new(
-                number << self.segment_shift,
-                self.segment_records() as usize,
-            )));
+            let base = number << self.segment_shift;
+            let fresh = match self.pool.take() {
+                Some(mut pooled) => {
+                    pooled.rebase(base);
+                    pooled
+                }
+                None => Box::new(Segment::new(base, self.segment_records() as usize)),
+            };
+            let fresh = Box::into_raw(fresh);
             // AcqRel on success publishes the new segment's initialised slots to
             // the Acquire loads of other writers and readers; Acquire on failure
             // pairs with the winner's install.
@@ -189,7 +232,7 @@ impl SegmentLog {
                 Ok(_) => current = fresh,
                 Err(winner) => {
                     // SAFETY: `fresh` came from Box::into_raw above and was never shared.
-                    drop(unsafe { Box::from_raw(fresh) });
+                    self.pool.give(unsafe { Box::from_raw(fresh) });
                     current = winner;
                 }
             }
@@ -341,9 +384,15 @@ impl SegmentLog {
         // (I3). Release pairs with the Acquire loads of log_start and of the cell.
         self.log_start.store(end, Ordering::Release);
         cell.store(std::ptr::null_mut(), Ordering::Release);
-        // SAFETY: `current` came from Box::into_raw in segment_for_write, is now
+        // Once no reader can hold it, the segment is emptied into the pool (or
+        // freed if the pool is full).
+        let pool = Arc::clone(&self.pool);
+        // SAFETY: `current` came from Box::into_raw in install_segment, is now
         // unreachable from the ring, and this evictor retires it once (I8).
-        unsafe { guard.retire(current) };
+        unsafe { guard.retire(current, move |segment| pool.give(segment)) };
+        // Eviction is the only regular source of garbage and writers never pin:
+        // push it to the collector now so segments return to the pool promptly.
+        guard.flush();
         Some(stats)
     }
 }
@@ -450,6 +499,39 @@ mod tests {
             storage.read(0, 1, |_| {}),
             Err(LogError::OffsetOutOfRange { log_start: 4, .. })
         ));
+    }
+
+    #[test]
+    fn evicted_segments_are_emptied_and_reused() {
+        let storage = SegmentLog::new(2, 8);
+        let write = |records: Vec<Record>| {
+            let base = storage.reserve(records.len() as u64).expect("room");
+            // SAFETY: just reserved by this thread.
+            unsafe { storage.write_batch(base, records, 0, None) };
+        };
+        write((0..6u8).map(|i| Record::new(vec![i])).collect());
+        let hw = storage.high_watermark();
+        assert!(storage.evict_oldest_if(hw, |_| true).is_some());
+        // Let the epoch advance until the retired segment comes back to the pool.
+        for _ in 0..10_000 {
+            if storage.pool.len.load(Ordering::Relaxed) > 0 {
+                break;
+            }
+            crate::sync::pin().flush();
+        }
+        assert_eq!(storage.pool.len.load(Ordering::Relaxed), 1, "recycled");
+        write(vec![Record::new(vec![6]), Record::new(vec![7])]);
+        assert_eq!(storage.pool.len.load(Ordering::Relaxed), 0, "reused");
+        let read = collect(&storage, 2);
+        assert_eq!(
+            read.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+            (2..8).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            read[5].1,
+            vec![7],
+            "the reused segment holds the new records only"
+        );
     }
 
     #[test]
