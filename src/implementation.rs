@@ -76,8 +76,13 @@
 //!
 //! **I8 — reclamation.** Readers pin a crossbeam-epoch guard before loading a segment
 //! pointer and hold it while they borrow records; the evictor retires a segment only
-//! after unlinking it, so it is freed after every guard that could have loaded it is
-//! gone. Under loom, retired segments are leaked (see src/sync.rs).
+//! after unlinking it, so it is handed back after every guard that could have loaded it
+//! is gone. It is then emptied (payloads dropped, slots unpublished) and put in the
+//! partition's pool of at most four segments, or freed if the pool is full; an appender
+//! that installs a segment takes one from the pool before allocating. A pooled segment is
+//! reachable only from the pool, and it is published again only through the install CAS
+//! (AcqRel), so a reader can never see a recycled slot under its old offset. Under loom,
+//! retired segments are leaked instead (see src/sync.rs).
 //!
 //! **I9 — producer-state expiry.** `try_expire` sets DEAD by CAS only on an idle,
 //! non-BUSY word; DEAD is terminal. An appender that meets DEAD (its CAS fails, it
