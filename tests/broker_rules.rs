@@ -375,6 +375,13 @@ fn invalid_configurations_and_topics_are_errors() {
             ..
         })
     ));
+    assert!(matches!(
+        log.create_topic("huge", u32::MAX),
+        Err(LogError::InvalidConfig {
+            setting: "partitions",
+            ..
+        })
+    ));
     log.create_topic("x", 1).unwrap();
     assert_eq!(
         log.create_topic("x", 1),

@@ -23,6 +23,10 @@ pub use retention::{RetentionPolicy, RetentionReport};
 
 use producer_state::ProducerState;
 
+/// The most memory one topic's segment directories may take (1 GiB): a partition
+/// allocates `max_segments` pointers when it is created.
+pub const MAX_TOPIC_DIRECTORY_BYTES: u64 = 1 << 30;
+
 /// The highest producer epoch (Kafka's `Short.MAX_VALUE`).
 pub const MAX_EPOCH: u16 = i16::MAX as u16;
 
@@ -356,6 +360,23 @@ impl Log {
             return Err(LogError::InvalidConfig {
                 setting: "partitions",
                 reason: "a topic needs at least one partition".to_string(),
+            });
+        }
+        // Each partition allocates its segment directory up front: refuse a topic
+        // whose directories alone would exceed the budget, rather than abort on
+        // allocation failure.
+        let directory_bytes = u64::from(config.partitions)
+            * self.shared.config.max_segments as u64
+            * std::mem::size_of::<usize>() as u64;
+        if directory_bytes > MAX_TOPIC_DIRECTORY_BYTES {
+            return Err(LogError::InvalidConfig {
+                setting: "partitions",
+                reason: format!(
+                    "{} partitions x {} segment cells need {directory_bytes} bytes of \
+                     directory, more than {MAX_TOPIC_DIRECTORY_BYTES}; use fewer partitions \
+                     or a smaller max_segments",
+                    config.partitions, self.shared.config.max_segments
+                ),
             });
         }
         // std's Arc even under loom (immutable name, no protocol; loom has no Arc<str>).

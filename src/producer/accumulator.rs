@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::delivery::Completer;
+use super::delivery::{self, Completer};
 use super::error::ProducerError;
 use super::partitioner::{partition_for_key, sticky_partition};
 use crate::error::LogError;
@@ -180,7 +180,13 @@ impl Accumulator {
             .to_vec()
     }
 
-    /// Queues a record; returns the partition chosen.
+    /// This producer's identity for callback detection (`delivery::in_callback_of`).
+    pub(crate) fn owner(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Queues a record. On an error the completer is disarmed (its callback
+    /// dropped uncalled): the error is returned to the caller instead.
     pub(crate) fn append(
         &self,
         topic: &String,
@@ -190,10 +196,36 @@ impl Accumulator {
         now_ms: i64,
         completer: Completer,
     ) -> Result<(), ProducerError> {
+        match self.place(topic, partition, key.as_ref(), &value) {
+            Ok((topic, partition, size)) => {
+                let item = Item::Record(Pending {
+                    record: Record { key, value },
+                    size,
+                    enqueued_ms: now_ms,
+                    completer,
+                });
+                self.push(&topic.queues[partition as usize], item);
+                Ok(())
+            }
+            Err(error) => {
+                completer.disarm();
+                Err(error)
+            }
+        }
+    }
+
+    /// Chooses the partition and reserves buffer space: (queues, partition, size).
+    fn place(
+        &self,
+        topic: &String,
+        partition: Option<u32>,
+        key: Option<&Bytes>,
+        value: &Bytes,
+    ) -> Result<(Arc<TopicQueues>, u32, usize), ProducerError> {
         let topic = self.topic(topic)?;
         let partitions = topic.queues.len() as u32;
-        let size = key.as_ref().map_or(0, Bytes::len) + value.len() + RECORD_OVERHEAD;
-        let partition = match (partition, &key) {
+        let size = key.map_or(0, Bytes::len) + value.len() + RECORD_OVERHEAD;
+        let partition = match (partition, key) {
             (Some(p), _) if p < partitions => p,
             (Some(p), _) => {
                 return Err(ProducerError::Log(LogError::UnknownPartition {
@@ -210,15 +242,7 @@ impl Accumulator {
             }
         };
         self.reserve(size)?;
-        let record = Record { key, value };
-        let item = Item::Record(Pending {
-            record,
-            size,
-            enqueued_ms: now_ms,
-            completer,
-        });
-        self.push(&topic.queues[partition as usize], item);
-        Ok(())
+        Ok((topic, partition, size))
     }
 
     /// Pushes an item and runs the sender's side of the hand-off protocol.
@@ -310,7 +334,15 @@ impl Accumulator {
         if self.try_reserve(size) {
             return Ok(());
         }
-        let deadline = Instant::now() + self.max_block;
+        // From a delivery callback (the flusher thread) nothing can free space
+        // while we wait: fail at once instead of stalling the flusher.
+        let max_block = if delivery::in_callback_of(self.owner()) {
+            Duration::ZERO
+        } else {
+            self.max_block
+        };
+        // `None`: a max.block.ms beyond the clock's range blocks without limit.
+        let deadline = Instant::now().checked_add(max_block);
         // SeqCst: pairs with the fence in `release` (Dekker): either the
         // releaser sees us waiting or our re-check sees its space.
         self.space_waiters.fetch_add(1, Ordering::SeqCst);
@@ -323,10 +355,12 @@ impl Accumulator {
             if self.closed.load(Ordering::SeqCst) {
                 break Err(ProducerError::Closed);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::from_secs(1), |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
             if left.is_zero() {
                 break Err(ProducerError::BufferExhausted {
-                    max_block_ms: self.max_block.as_millis() as u64,
+                    max_block_ms: max_block.as_millis() as u64,
                 });
             }
             guard = self.space_cv.wait_timeout(guard, left);
@@ -387,6 +421,23 @@ impl Accumulator {
         self.wake();
     }
 
+    /// The flusher thread is unwinding from a panic (a bug): act as closed, fail
+    /// what is queued, and let `close` return. The flusher's own batches fail
+    /// with `Closed` as their completers are dropped.
+    pub(crate) fn flusher_died(&self) {
+        // SeqCst: as in `close` (pairs with the loads in `push`): a sender that
+        // misses it pushed before our sweep below, one that sees it sweeps itself.
+        self.closed.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        for topic in self.topics_from(0) {
+            for queue in topic.queues.iter() {
+                self.sweep(queue);
+            }
+        }
+        let _space = self.space.lock();
+        self.space_cv.notify_all();
+    }
+
     /// The flusher has exited.
     pub(crate) fn set_exited(&self) {
         *self.exited.lock() = true;
@@ -394,11 +445,14 @@ impl Accumulator {
     }
 
     /// Waits up to `timeout` for the flusher to exit; true if it did.
+    /// A timeout beyond the clock's range (e.g. `Duration::MAX`) waits without limit.
     pub(crate) fn wait_exited(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now().checked_add(timeout);
         let mut exited = self.exited.lock();
         while !*exited {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::from_secs(1), |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
             if left.is_zero() {
                 return false;
             }

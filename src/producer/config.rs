@@ -83,6 +83,8 @@ pub struct ProducerConfig {
     pub(crate) max_block_ms: u64,
     pub(crate) link: LinkConfig,
     pub(crate) time: TimeSource,
+    /// Test hook: the epoch the producer starts at (0 normally).
+    pub(crate) start_epoch: u16,
 }
 
 impl Default for ProducerConfig {
@@ -104,6 +106,7 @@ impl Default for ProducerConfig {
             max_block_ms: 60_000,
             link: LinkConfig::default(),
             time: TimeSource::default(),
+            start_epoch: 0,
         }
     }
 }
@@ -214,6 +217,17 @@ impl ProducerConfig {
     /// The producer's clock (not a Kafka key): real or virtual time.
     pub fn time(mut self, time: TimeSource) -> Self {
         self.time = time;
+        self
+    }
+
+    /// Test hook, not part of the API: the idempotent producer starts at this
+    /// epoch (clamped to 32767) instead of the handshake's 0, so tests can
+    /// reach the pid renewal at epoch 32767 without 32767 real epoch bumps.
+    /// A log with no state for a pid accepts any first epoch, so nothing else
+    /// changes.
+    #[doc(hidden)]
+    pub fn test_hook_start_epoch(mut self, epoch: u16) -> Self {
+        self.start_epoch = epoch.min(crate::log::MAX_EPOCH);
         self
     }
 

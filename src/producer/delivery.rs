@@ -1,9 +1,20 @@
-//! Delivery handles: what `send` returns, completed by the flusher.
+//! Delivery handles: what `send` returns, completed by the flusher, and the
+//! callback form of delivery ([`Producer::send_with_callback`](super::Producer::send_with_callback)).
+//!
+//! User code that runs on the flusher thread (a delivery callback, or the
+//! [`Waker`] of a task polling a handle) runs inside `catch_unwind`: a panic
+//! there is caught (and reported by the panic hook as usual), the flusher goes
+//! on, and every other record still completes. While it runs, the thread is
+//! marked as being "inside a callback of this producer" so that `flush`,
+//! `close` and `send` called from there do not wait for the very thread they run
+//! on (see [`ProducerError::InCallback`]).
 
+use std::cell::Cell;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::error::ProducerError;
 use crate::sync::{Arc, Condvar, Mutex};
@@ -39,6 +50,8 @@ struct Shared {
 
 /// The pending outcome of one `send`: a [`Future`] (no runtime needed) and a
 /// blocking [`DeliveryHandle::wait`]. Both may be used, any number of times.
+/// Dropping a handle (also while unwinding from a panic) is always fine: the
+/// record still completes, and the producer does not notice.
 ///
 /// ```
 /// use idemlog::producer::{Producer, ProducerConfig, ProducerRecord};
@@ -55,26 +68,91 @@ pub struct DeliveryHandle {
     shared: Arc<Shared>,
 }
 
-/// The flusher's side of a [`DeliveryHandle`].
-#[derive(Debug)]
-pub(crate) struct Completer {
-    shared: Arc<Shared>,
+/// A delivery callback (see [`Producer::send_with_callback`](super::Producer::send_with_callback)).
+pub(crate) type Callback = Box<dyn FnOnce(DeliveryResult) + Send + 'static>;
+
+thread_local! {
+    /// The producer (its accumulator's address) whose user code (a delivery
+    /// callback or a waker) this thread is running now; 0 if none.
+    static IN_CALLBACK_OF: Cell<usize> = const { Cell::new(0) };
 }
 
-/// A connected handle and completer.
-pub(crate) fn channel() -> (DeliveryHandle, Completer) {
+/// True if this thread is running a delivery callback (or waker) of the
+/// producer identified by `owner`: it must not wait for that producer's flusher.
+pub(crate) fn in_callback_of(owner: usize) -> bool {
+    owner != 0 && IN_CALLBACK_OF.with(Cell::get) == owner
+}
+
+/// Runs user code `f` for the producer `owner`, catching a panic; returns
+/// whether it panicked.
+fn run_user_code(owner: usize, f: impl FnOnce()) -> bool {
+    let outer = IN_CALLBACK_OF.with(|cell| cell.replace(owner));
+    let panicked = catch_unwind(AssertUnwindSafe(f)).is_err();
+    IN_CALLBACK_OF.with(|cell| cell.set(outer));
+    panicked
+}
+
+/// The flusher's side of a [`DeliveryHandle`]. Dropped without being
+/// completed (a send that failed at once is `disarm`ed first; otherwise only a
+/// flusher that died), it completes the handle with [`ProducerError::Closed`],
+/// so no handle ever waits forever.
+pub(crate) struct Completer {
+    shared: Arc<Shared>,
+    callback: Option<Callback>,
+    /// The producer's identity for [`in_callback_of`].
+    owner: usize,
+    done: bool,
+}
+
+impl std::fmt::Debug for Completer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completer")
+            .field("callback", &self.callback.is_some())
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+/// A connected handle and completer for the producer `owner`, with an
+/// optional callback.
+pub(crate) fn channel(owner: usize, callback: Option<Callback>) -> (DeliveryHandle, Completer) {
     let shared = Arc::new(Shared::default());
     (
         DeliveryHandle {
             shared: Arc::clone(&shared),
         },
-        Completer { shared },
+        Completer {
+            shared,
+            callback,
+            owner,
+            done: false,
+        },
     )
 }
 
 impl Completer {
     /// Resolves the handle (consumes the completer: a record completes once).
-    pub(crate) fn complete(self, result: DeliveryResult) {
+    /// The callback runs first (so a thread that sees the handle done also sees
+    /// what the callback did), then waiters are woken.
+    pub(crate) fn complete(mut self, result: DeliveryResult) {
+        self.finish(result);
+    }
+
+    /// The send failed at once and its error was returned to the caller: the
+    /// callback is dropped uncalled and the handle (also dropped) stays empty.
+    pub(crate) fn disarm(mut self) {
+        self.done = true;
+        self.callback = None;
+    }
+
+    fn finish(&mut self, result: DeliveryResult) {
+        self.done = true;
+        if let Some(callback) = self.callback.take() {
+            let for_callback = result.clone();
+            // A panicking callback is caught: the flusher and the other
+            // records' completions go on (documented on `send_with_callback`).
+            let _panicked = run_user_code(self.owner, move || callback(for_callback));
+        }
         let waker = {
             let mut slot = self.shared.slot.lock();
             slot.result = Some(result);
@@ -82,7 +160,16 @@ impl Completer {
         };
         self.shared.done.notify_all();
         if let Some(waker) = waker {
-            waker.wake();
+            // A waker is user code too (an executor's): same protection.
+            let _panicked = run_user_code(self.owner, move || waker.wake());
+        }
+    }
+}
+
+impl Drop for Completer {
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish(Err(ProducerError::Closed));
         }
     }
 }
@@ -111,14 +198,18 @@ impl DeliveryHandle {
     }
 
     /// Blocks up to `timeout` (real time); `None` if the outcome is still unknown.
+    /// A timeout too large for the clock (e.g. `Duration::MAX`) waits like
+    /// [`DeliveryHandle::wait`].
     pub fn wait_timeout(&self, timeout: Duration) -> Option<DeliveryResult> {
-        let deadline = std::time::Instant::now() + timeout;
+        let Some(deadline) = Instant::now().checked_add(timeout) else {
+            return Some(self.wait());
+        };
         let mut slot = self.shared.slot.lock();
         loop {
             if let Some(result) = &slot.result {
                 return Some(result.clone());
             }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return None;
             }

@@ -99,6 +99,14 @@ pub enum ProducerError {
     },
     /// The flusher thread could not be started.
     Spawn(String),
+    /// `flush` or `close` was called from a delivery callback (or a waker) of
+    /// the same producer, which runs on its flusher thread: waiting there would
+    /// wait for itself. `flush` does nothing; `close` has stopped the producer
+    /// accepting records, and the flusher drains the rest in the background.
+    InCallback {
+        /// `"flush"` or `"close"`.
+        operation: &'static str,
+    },
 }
 
 impl fmt::Display for ProducerError {
@@ -129,6 +137,11 @@ impl fmt::Display for ProducerError {
                 "close did not drain within {timeout_ms} ms; the remaining records failed"
             ),
             Self::Spawn(reason) => write!(f, "cannot start the flusher thread: {reason}"),
+            Self::InCallback { operation } => write!(
+                f,
+                "{operation} called from a delivery callback of the same producer \
+                 (its flusher thread) cannot wait for that thread"
+            ),
         }
     }
 }

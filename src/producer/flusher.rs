@@ -782,8 +782,12 @@ impl Flusher {
         self.acc.sleep(timeout, closing);
     }
 
-    /// Fails everything left (forced close), including late queue items.
+    /// Fails everything left (forced close), including late queue items and
+    /// the queues of topics the loop had not discovered yet (without this, a
+    /// forced close right after the first send to a topic left its records,
+    /// and their handles, pending until the producer was dropped).
     fn abort_all(&mut self) {
+        self.discover();
         let completion = Completion {
             acc: &self.acc,
             metrics: &self.metrics,

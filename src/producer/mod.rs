@@ -57,6 +57,7 @@ use bytes::Bytes;
 
 pub use accumulator::RECORD_OVERHEAD;
 pub use config::{Acks, ProducerConfig, KEYS};
+use delivery::Callback;
 pub use delivery::{DeliveryHandle, DeliveryResult, RecordMetadata};
 pub use error::{ConfigError, ProducerError};
 pub use link::{Fault, LinkConfig, SplitMix64};
@@ -64,7 +65,7 @@ pub use metrics::MetricsSnapshot;
 pub use partitioner::{murmur2, partition_for_key};
 pub use time::TimeSource;
 
-use crate::log::Log;
+use crate::log::{Log, ProducerIdentity};
 use crate::sync::{spawn_named, Arc, JoinHandle, Mutex};
 use accumulator::Accumulator;
 use flusher::Flusher;
@@ -179,7 +180,10 @@ impl Producer {
     /// the producer-id handshake when idempotent, and starts the flusher thread.
     pub fn new(log: &Log, config: ProducerConfig) -> Result<Self, ProducerError> {
         let config = config.resolve(log.config().dedup_window_len())?;
-        let identity = config.is_idempotent().then(|| log.init_producer_id());
+        let identity = config.is_idempotent().then(|| ProducerIdentity {
+            epoch: config.start_epoch,
+            ..log.init_producer_id()
+        });
         let acc = Arc::new(Accumulator::new(
             log.clone(),
             config.batch_size,
@@ -198,8 +202,12 @@ impl Producer {
             Some(identity) => format!("idemlog-flusher-pid{}", identity.producer_id),
             None => "idemlog-flusher".to_string(),
         };
-        let thread = spawn_named(name, move || flusher.run())
-            .map_err(|err| ProducerError::Spawn(err.to_string()))?;
+        let exit = ExitGuard(Arc::clone(&acc));
+        let thread = spawn_named(name, move || {
+            let _exit = exit;
+            flusher.run();
+        })
+        .map_err(|err| ProducerError::Spawn(err.to_string()))?;
         Ok(Self {
             acc,
             metrics,
@@ -212,11 +220,63 @@ impl Producer {
     /// unknown topic or partition, a record larger than `buffer.memory`, a full
     /// buffer for `max.block.ms`, or a closed producer.
     pub fn send(&self, record: ProducerRecord) -> Result<DeliveryHandle, ProducerError> {
+        self.send_inner(record, None)
+    }
+
+    /// Like [`Producer::send`], and `callback` is called once with the record's
+    /// outcome (Kafka's `send(record, callback)`); the handle is completed
+    /// right after the callback returns.
+    ///
+    /// - The callback runs on the producer's flusher thread (the I/O thread, as
+    ///   in Kafka), so it should be quick: while it runs no record of this
+    ///   producer makes progress. (If the producer is closed while the record
+    ///   is still queued, it may instead run on the thread whose `send` or
+    ///   `close` fails the record.)
+    /// - If `send_with_callback` itself returns an error, the callback is never
+    ///   called (it is dropped); the error is the outcome.
+    /// - A panicking callback is caught with `catch_unwind` (the panic hook
+    ///   still prints it): the flusher goes on, and the record's handle and
+    ///   every other record complete as usual. Its captured state may be left
+    ///   half-updated, as with any caught panic.
+    /// - From inside a callback, `send` never blocks on a full buffer (it fails
+    ///   with [`ProducerError::BufferExhausted`] instead), `flush` returns
+    ///   [`ProducerError::InCallback`] at once, and `close` (or dropping the
+    ///   last owner of the producer) stops it accepting records and returns
+    ///   without waiting: the flusher drains the rest in the background.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use idemlog::producer::{Producer, ProducerConfig, ProducerRecord};
+    /// use idemlog::Log;
+    /// let log = Log::new();
+    /// log.create_topic("t", 1).unwrap();
+    /// let producer = Producer::new(&log, ProducerConfig::default().linger_ms(0)).unwrap();
+    /// let (tx, rx) = mpsc::channel();
+    /// producer
+    ///     .send_with_callback(ProducerRecord::new("t", "v"), move |result| {
+    ///         tx.send(result.map(|meta| meta.offset)).unwrap();
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(rx.recv().unwrap(), Ok(Some(0)));
+    /// ```
+    pub fn send_with_callback(
+        &self,
+        record: ProducerRecord,
+        callback: impl FnOnce(DeliveryResult) + Send + 'static,
+    ) -> Result<DeliveryHandle, ProducerError> {
+        self.send_inner(record, Some(Box::new(callback)))
+    }
+
+    fn send_inner(
+        &self,
+        record: ProducerRecord,
+        callback: Option<Callback>,
+    ) -> Result<DeliveryHandle, ProducerError> {
         // Relaxed: an early exit only; `Accumulator::push` re-checks with SeqCst.
         if self.acc.closed.load(crate::sync::Ordering::Relaxed) {
             return Err(ProducerError::Closed);
         }
-        let (handle, completer) = delivery::channel();
+        let (handle, completer) = delivery::channel(self.acc.owner(), callback);
         self.acc.append(
             &record.topic,
             record.partition,
@@ -230,11 +290,16 @@ impl Producer {
 
     /// Sends everything queued now, ignoring `linger.ms`, and waits until every
     /// record sent before this call has completed (success or error).
+    /// From a delivery callback of this producer it returns
+    /// [`ProducerError::InCallback`] at once (it would wait for itself).
     pub fn flush(&self) -> Result<(), ProducerError> {
         // Relaxed: as in `send`; a flush racing `close` still returns (markers
         // are swept or fired by the exiting flusher).
         if self.acc.closed.load(crate::sync::Ordering::Relaxed) {
             return Err(ProducerError::Closed);
+        }
+        if delivery::in_callback_of(self.acc.owner()) {
+            return Err(ProducerError::InCallback { operation: "flush" });
         }
         self.acc.flush();
         Ok(())
@@ -243,9 +308,20 @@ impl Producer {
     /// Stops accepting records, drains everything queued or in flight, and stops
     /// the flusher. If that takes longer than `timeout` (real time), what is left
     /// fails with [`ProducerError::Closed`] and `CloseTimeout` is returned.
-    /// Closing twice is fine.
+    /// Closing twice is fine; a `timeout` too large for the clock (e.g.
+    /// `Duration::MAX`) waits as long as the drain takes.
+    ///
+    /// From a delivery callback of this producer (its flusher thread) `close`
+    /// cannot wait: it stops the producer accepting records, leaves the
+    /// flusher to drain and exit by itself, and returns
+    /// [`ProducerError::InCallback`]. Dropping the producer there does the same.
     pub fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
         self.acc.close();
+        if delivery::in_callback_of(self.acc.owner()) {
+            // Detach: joining would wait for the thread we may be running on.
+            drop(self.flusher.lock().take());
+            return Err(ProducerError::InCallback { operation: "close" });
+        }
         let drained = self.acc.wait_exited(timeout);
         if !drained {
             self.acc.force_close();
@@ -253,14 +329,14 @@ impl Producer {
         }
         if let Some(thread) = self.flusher.lock().take() {
             // The flusher body does not panic on input; a panic would be a bug,
-            // and the handles it held are dropped with it either way.
+            // and `ExitGuard` has then failed everything it held with `Closed`.
             let _joined = thread.join();
         }
         if drained {
             Ok(())
         } else {
             Err(ProducerError::CloseTimeout {
-                timeout_ms: timeout.as_millis() as u64,
+                timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
             })
         }
     }
@@ -273,6 +349,20 @@ impl Producer {
     /// The effective configuration (idempotence resolved).
     pub fn config(&self) -> &ProducerConfig {
         &self.config
+    }
+}
+
+/// Ends the flusher thread's life in every case: if the flusher panics (a bug),
+/// the producer acts as closed, queued records fail with `Closed`, and `close`
+/// does not wait forever.
+struct ExitGuard(Arc<Accumulator>);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.flusher_died();
+        }
+        self.0.set_exited();
     }
 }
 

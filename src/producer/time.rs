@@ -71,7 +71,7 @@ impl TimeSource {
             Self::Virtual(clock) => {
                 let now = clock.now_ms();
                 if deadline_ms > now {
-                    clock.advance_ms(deadline_ms - now);
+                    clock.advance_ms(deadline_ms.saturating_sub(now));
                 }
                 true
             }
