@@ -549,7 +549,6 @@ impl Log {
                 RetentionReport {
                     segments: total.segments + report.segments,
                     records: total.records + report.records,
-                    bytes: total.bytes + report.bytes,
                     log_start: 0,
                 }
             })

@@ -62,8 +62,6 @@ pub struct RetentionReport {
     pub segments: u64,
     /// Records evicted.
     pub records: u64,
-    /// Payload bytes evicted.
-    pub bytes: u64,
     /// The log start offset afterwards.
     pub log_start: u64,
 }
@@ -85,23 +83,32 @@ pub(crate) fn enforce(
         } else {
             0
         };
-        while let Some(evicted) = storage.evict_oldest_if(high_watermark, |stats| {
+        // Size and age need a pass over the segment's (cold) slots: only when the
+        // policy asks for them.
+        let needs_stats = policy.max_bytes.is_some() || policy.max_age_ms.is_some();
+        while storage.evict_oldest_if(high_watermark, |segment| {
             let by_records = policy
                 .max_records
                 .is_some_and(|max| live_records.saturating_sub(segment_records) >= max);
+            if by_records && !needs_stats {
+                return true;
+            }
+            let stats = segment.stats();
             let by_bytes = policy
                 .max_bytes
                 .is_some_and(|max| live_bytes.saturating_sub(stats.bytes) >= max);
             let by_age = policy
                 .max_age_ms
                 .is_some_and(|max| now_ms.saturating_sub(stats.max_timestamp_ms) > max);
-            by_records || by_bytes || by_age
+            let evict = by_records || by_bytes || by_age;
+            if evict {
+                live_bytes = live_bytes.saturating_sub(stats.bytes);
+            }
+            evict
         }) {
             live_records = live_records.saturating_sub(segment_records);
-            live_bytes = live_bytes.saturating_sub(evicted.bytes);
             report.segments += 1;
             report.records += segment_records;
-            report.bytes += evicted.bytes;
         }
     }
     report.log_start = storage.log_start();

@@ -358,25 +358,24 @@ impl SegmentLog {
     pub(crate) fn evict_oldest_if(
         &self,
         high_watermark: u64,
-        should_evict: impl FnOnce(&SegmentStats) -> bool,
-    ) -> Option<SegmentStats> {
+        should_evict: impl FnOnce(&Segment) -> bool,
+    ) -> bool {
         let guard = pin();
         let start = self.log_start();
         let end = start + self.segment_records();
         if end > high_watermark {
-            return None;
+            return false;
         }
         let cell = &self.ring[((start >> self.segment_shift) & self.ring_mask) as usize];
         // Acquire: pairs with the AcqRel install in `segment_for_write`.
         let current = cell.load(Ordering::Acquire);
         if current.is_null() {
-            return None;
+            return false;
         }
         // SAFETY: only the (single) evictor retires segments and it has not retired
         // this one; we are pinned as well (I8).
-        let stats = unsafe { &*current }.stats();
-        if !should_evict(&stats) {
-            return None;
+        if !should_evict(unsafe { &*current }) {
+            return false;
         }
         // Move the start first, then unlink (I7): a reader that finds the cell empty
         // (Acquire) then also finds the new start and answers OffsetOutOfRange; a
@@ -393,7 +392,7 @@ impl SegmentLog {
         // Eviction is the only regular source of garbage and writers never pin:
         // push it to the collector now so segments return to the pool promptly.
         guard.flush();
-        Some(stats)
+        true
     }
 }
 
@@ -481,8 +480,8 @@ mod tests {
             })
         ));
         let hw = storage.high_watermark();
-        assert!(storage.evict_oldest_if(hw, |_| true).is_some());
-        assert!(storage.evict_oldest_if(hw, |_| true).is_some());
+        assert!(storage.evict_oldest_if(hw, |_| true));
+        assert!(storage.evict_oldest_if(hw, |_| true));
         assert_eq!(storage.log_start(), 4);
         // Offsets 6..10 are segments 3 and 4; segment 4 reuses segment 0's cell.
         let base = storage.reserve(4).expect("room after eviction");
@@ -511,7 +510,7 @@ mod tests {
         };
         write((0..6u8).map(|i| Record::new(vec![i])).collect());
         let hw = storage.high_watermark();
-        assert!(storage.evict_oldest_if(hw, |_| true).is_some());
+        assert!(storage.evict_oldest_if(hw, |_| true));
         // Let the epoch advance until the retired segment comes back to the pool.
         for _ in 0..10_000 {
             if storage.pool.len.load(Ordering::Relaxed) > 0 {

@@ -205,7 +205,6 @@ impl PartitionModel {
                 self.log_start += segment_records;
                 report.segments += 1;
                 report.records += segment_records;
-                report.bytes += segment_bytes;
             }
         }
         report.log_start = self.log_start;
@@ -638,7 +637,6 @@ impl Model {
             let report = part.enforce_retention(segment_records, now_ms);
             total.segments += report.segments;
             total.records += report.records;
-            total.bytes += report.bytes;
         }
         total
     }
