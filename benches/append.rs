@@ -8,28 +8,11 @@
 // criterion_group! generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
-use criterion::measurement::WallTime;
-use criterion::{
-    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
-};
-use idemlog::benchkit::{self, AppendShape, AppendTarget, Runner};
+mod common;
 
-fn configured<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
-    let settings = benchkit::criterion_settings();
-    let mut group = c.benchmark_group(name);
-    group
-        .sample_size(settings.sample_size)
-        .warm_up_time(settings.warm_up)
-        .measurement_time(settings.measurement);
-    group
-}
-
-/// Benchmarks one runner; one criterion iteration is one `unit` of records.
-fn measure(group: &mut BenchmarkGroup<'_, WallTime>, id: BenchmarkId, mut runner: Box<dyn Runner>) {
-    let unit = runner.unit();
-    group.throughput(Throughput::Elements(unit));
-    group.bench_function(id, |b| b.iter_custom(|iters| runner.run(iters * unit)));
-}
+use common::{configured, measure};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use idemlog::benchkit::{self, AppendShape, AppendTarget};
 
 fn direct(c: &mut Criterion) {
     let mut group = configured(c, "append/direct");
