@@ -377,16 +377,9 @@ fn spread(measured: &Measured) -> String {
 
 /// Entry point of `idemlog bench`.
 pub fn run(args: &[String]) -> ExitCode {
-    let options = match parse(args) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("idemlog bench: {message}\n{HELP}");
-            return ExitCode::from(2);
-        }
+    let options = match super::options_or_exit("bench", HELP, parse(args)) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     let (round, reps) = if options.quick {
         (Duration::from_millis(40), 3)

@@ -364,16 +364,9 @@ fn audit(
 }
 
 pub fn run(args: &[String]) -> ExitCode {
-    let options = match parse(args) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("idemlog demo: {message}\n\n{HELP}");
-            return ExitCode::from(2);
-        }
+    let options = match super::options_or_exit("demo", HELP, parse(args)) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     if !options.json {
         println!(

@@ -12,6 +12,27 @@ const USAGE: &str = "usage: idemlog [demo [OPTIONS] | bench [OPTIONS] | help]
   bench  run the throughput workloads beside the peers (crossbeam-channel, Mutex<Vec>)
 Run `idemlog demo --help` or `idemlog bench --help` for the options.";
 
+/// The options of a subcommand, or the exit code when there are none to run
+/// with: `parsed` is `Ok(None)` when help was asked for (printed, success) and
+/// `Err(message)` for bad flags (printed with the help, exit code 2).
+fn options_or_exit<T>(
+    command: &str,
+    help: &str,
+    parsed: Result<Option<T>, String>,
+) -> Result<T, ExitCode> {
+    match parsed {
+        Ok(Some(options)) => Ok(options),
+        Ok(None) => {
+            println!("{help}");
+            Err(ExitCode::SUCCESS)
+        }
+        Err(message) => {
+            eprintln!("idemlog {command}: {message}\n\n{help}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let command = if args.first().is_some_and(|a| !a.starts_with('-')) {
