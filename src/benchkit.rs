@@ -1230,7 +1230,7 @@ impl ProduceTarget {
     /// each thread flushes after its last send and waits for all its handles) or
     /// when the receiver has the last record (the channel).
     pub fn runner(&self, threads: usize, record_size: usize) -> Box<dyn Runner> {
-        use crate::producer::{Producer, ProducerConfig, ProducerRecord};
+        use crate::producer::{Producer, ProducerConfig};
         use std::collections::VecDeque;
         let config = match self {
             Self::Idempotent => ProducerConfig::exactly_once(),
@@ -1248,6 +1248,8 @@ impl ProduceTarget {
         let tasks = (0..threads)
             .map(|_| {
                 let producer = Arc::clone(&producer);
+                // Resolved once: `send_to` skips the per-record topic lookup.
+                let topic = producer.topic(TOPIC).expect("topic");
                 let mut pending = VecDeque::with_capacity(PRODUCE_OUTSTANDING);
                 task(move |total: u64| {
                     for _ in 0..total / threads as u64 {
@@ -1256,8 +1258,9 @@ impl ProduceTarget {
                                 pending.pop_front().expect("non-empty");
                             black_box(handle.wait().expect("delivered"));
                         }
-                        let record = ProducerRecord::new(TOPIC, Bytes::from_static(payload));
-                        pending.push_back(producer.send(record).expect("send"));
+                        let value = Bytes::from_static(payload);
+                        let handle = producer.send_to(&topic, None, None, value);
+                        pending.push_back(handle.expect("send"));
                     }
                     producer.flush().expect("flush");
                     for handle in pending.drain(..) {

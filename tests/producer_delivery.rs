@@ -278,3 +278,37 @@ fn keys_land_where_the_java_client_puts_them() {
     assert_eq!(handle.wait().unwrap().partition, 6);
     drop(producer);
 }
+
+#[test]
+fn send_to_a_topic_handle_works_like_send() {
+    let log = Log::new();
+    log.create_topic("t", 3).unwrap();
+    let producer = Producer::new(&log, ProducerConfig::exactly_once().linger_ms(0)).unwrap();
+    let other = Producer::new(&log, ProducerConfig::exactly_once().linger_ms(0)).unwrap();
+    assert!(producer.topic("missing").is_err());
+    let topic = producer.topic("t").unwrap();
+    let keyed = producer
+        .send_to(&topic, None, Some("user-7".into()), "a")
+        .unwrap();
+    let by_send = producer
+        .send(ProducerRecord::new("t", "b").key("user-7"))
+        .unwrap();
+    let explicit = producer.send_to(&topic, Some(2), None, "c").unwrap();
+    // A handle of another producer falls back to the lookup by name.
+    let foreign = other.send_to(&topic, Some(1), None, "d").unwrap();
+    assert!(matches!(
+        producer.send_to(&topic, Some(9), None, "x"),
+        Err(ProducerError::Log(_))
+    ));
+    let (keyed, by_send) = (keyed.wait().unwrap(), by_send.wait().unwrap());
+    assert_eq!(keyed.partition, by_send.partition);
+    assert_eq!(by_send.offset, keyed.offset.map(|o| o + 1));
+    assert_eq!(explicit.wait().unwrap().partition, 2);
+    assert_eq!(foreign.wait().unwrap().partition, 1);
+    producer.close(Duration::from_secs(5)).unwrap();
+    assert!(matches!(
+        producer.send_to(&topic, None, None, "late"),
+        Err(ProducerError::Closed)
+    ));
+    other.close(Duration::from_secs(5)).unwrap();
+}

@@ -185,6 +185,12 @@ impl Accumulator {
         self as *const Self as usize
     }
 
+    /// The queues of topic `name` (made on first use): what a
+    /// [`TopicHandle`](super::TopicHandle) caches.
+    pub(crate) fn resolve(&self, name: &String) -> Result<Arc<TopicQueues>, ProducerError> {
+        Ok(self.topic(name)?)
+    }
+
     /// Queues a record. On an error the completer is disarmed (its callback
     /// dropped uncalled): the error is returned to the caller instead.
     pub(crate) fn append(
@@ -196,8 +202,27 @@ impl Accumulator {
         now_ms: i64,
         completer: Completer,
     ) -> Result<(), ProducerError> {
+        match self.topic(topic) {
+            Ok(topic) => self.append_to(&topic, partition, key, value, now_ms, completer),
+            Err(error) => {
+                completer.disarm();
+                Err(error.into())
+            }
+        }
+    }
+
+    /// [`Accumulator::append`] with the topic already resolved.
+    pub(crate) fn append_to(
+        &self,
+        topic: &TopicQueues,
+        partition: Option<u32>,
+        key: Option<Bytes>,
+        value: Bytes,
+        now_ms: i64,
+        completer: Completer,
+    ) -> Result<(), ProducerError> {
         match self.place(topic, partition, key.as_ref(), &value) {
-            Ok((topic, partition, size)) => {
+            Ok((partition, size)) => {
                 let item = Item::Record(Pending {
                     record: Record { key, value },
                     size,
@@ -214,15 +239,14 @@ impl Accumulator {
         }
     }
 
-    /// Chooses the partition and reserves buffer space: (queues, partition, size).
+    /// Chooses the partition and reserves buffer space: (partition, size).
     fn place(
         &self,
-        topic: &String,
+        topic: &TopicQueues,
         partition: Option<u32>,
         key: Option<&Bytes>,
         value: &Bytes,
-    ) -> Result<(Arc<TopicQueues>, u32, usize), ProducerError> {
-        let topic = self.topic(topic)?;
+    ) -> Result<(u32, usize), ProducerError> {
         let partitions = topic.queues.len() as u32;
         let size = key.map_or(0, Bytes::len) + value.len() + RECORD_OVERHEAD;
         let partition = match (partition, key) {
@@ -242,7 +266,7 @@ impl Accumulator {
             }
         };
         self.reserve(size)?;
-        Ok((topic, partition, size))
+        Ok((partition, size))
     }
 
     /// Pushes an item and runs the sender's side of the hand-off protocol.

@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::error::ProducerError;
-use crate::sync::{Arc, Condvar, Mutex};
+use crate::sync::{spin_loop, yield_now, Arc, AtomicBool, Condvar, Mutex, Ordering};
 
 /// Where a record landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,7 +46,18 @@ struct Slot {
 struct Shared {
     slot: Mutex<Slot>,
     done: Condvar,
+    /// The result is in `slot` (set once, after it is stored): lets `wait`
+    /// spin briefly before parking, and skip the futex wake-up when the
+    /// flusher completes the record while the waiter still spins.
+    ready: AtomicBool,
 }
+
+/// Under loom every spin would be one more interleaving to explore: park at once.
+const LOOM: bool = cfg!(all(loom, feature = "loom"));
+/// Spins of `wait` (checking `ready`) before it yields, then parks.
+const WAIT_SPINS: u32 = if LOOM { 0 } else { 64 };
+/// `yield_now` rounds of `wait` before it parks on the condvar.
+const WAIT_YIELDS: u32 = if LOOM { 0 } else { 8 };
 
 /// The pending outcome of one `send`: a [`Future`] (no runtime needed) and a
 /// blocking [`DeliveryHandle::wait`]. Both may be used, any number of times.
@@ -156,6 +167,9 @@ impl Completer {
         let waker = {
             let mut slot = self.shared.slot.lock();
             slot.result = Some(result);
+            // Release: pairs with the Acquire load in `DeliveryHandle::wait`, which
+            // then reads `result` (under the lock, released just after).
+            self.shared.ready.store(true, Ordering::Release);
             slot.waker.take()
         };
         self.shared.done.notify_all();
@@ -188,6 +202,20 @@ impl DeliveryHandle {
     /// Blocks until the outcome is known. It always comes: every record completes
     /// by its delivery timeout or when the producer closes.
     pub fn wait(&self) -> DeliveryResult {
+        // Spin, then yield, before parking: the flusher completes a batch's
+        // records in one go, so the wait is usually short and a futex
+        // round-trip (sleep and wake) costs more than it saves.
+        for round in 0..WAIT_SPINS + WAIT_YIELDS {
+            // Acquire: pairs with the Release store in `Completer::finish`.
+            if self.shared.ready.load(Ordering::Acquire) {
+                break;
+            }
+            if round < WAIT_SPINS {
+                spin_loop();
+            } else {
+                yield_now();
+            }
+        }
         let mut slot = self.shared.slot.lock();
         loop {
             if let Some(result) = &slot.result {

@@ -250,6 +250,8 @@ pub(crate) struct Flusher {
     /// The producer's current (pid, epoch); `None` without idempotence.
     identity: Option<ProducerIdentity>,
     next_batch_id: u64,
+    /// The most requests the link held at once (mirrored in the metrics).
+    link_queue_peak: u64,
 }
 
 impl Flusher {
@@ -266,7 +268,7 @@ impl Flusher {
             metrics,
             time: config.time.clone(),
             log: log.clone(),
-            link: Link::new(config.link.clone()),
+            link: Link::new(config.link.clone(), ms(config.request_timeout_ms)),
             s: Settings {
                 acks: config.acks,
                 idempotent: config.is_idempotent(),
@@ -283,6 +285,7 @@ impl Flusher {
             known_topics: 0,
             identity,
             next_batch_id: 0,
+            link_queue_peak: 0,
         }
     }
 
@@ -324,6 +327,12 @@ impl Flusher {
                 .filter(|batch| matches!(batch.state, State::Awaiting { .. }))
                 .count();
             Metrics::set(&self.metrics.in_flight, awaiting as u64);
+            let queued = self.link.queue_len() as u64;
+            Metrics::set(&self.metrics.link_queue, queued);
+            if queued > self.link_queue_peak {
+                self.link_queue_peak = queued;
+                Metrics::set(&self.metrics.link_queue_peak, queued);
+            }
             if !progress {
                 if closing && self.slots.iter().all(Slot::is_empty) {
                     break;
@@ -361,9 +370,11 @@ impl Flusher {
     fn drain(&mut self) -> bool {
         let mut progress = false;
         for slot in 0..self.slots.len() {
+            // Once per slot, not per record: `add` borrows the slots mutably.
+            let topic = Arc::clone(&self.slots[slot].topic);
+            let queue = &topic.queues[self.slots[slot].index as usize];
             for _ in 0..DRAIN_LIMIT {
-                let topic = Arc::clone(&self.slots[slot].topic);
-                let Some(item) = topic.queues[self.slots[slot].index as usize].pop() else {
+                let Some(item) = queue.pop() else {
                     break;
                 };
                 progress = true;
@@ -389,11 +400,15 @@ impl Flusher {
             slot.close_open();
         }
         let open = slot.open.get_or_insert_with(|| {
+            // Room for a full batch of records like this one (bounded), so
+            // filling it does not reallocate.
+            let expected = (batch_size / pending.size.max(1)).clamp(1, 1024);
+            let expected = expected.min(max_records.max(1));
             let batch = Batch {
                 id: self.next_batch_id,
                 ordinal: slot.next_ordinal,
-                records: Vec::new(),
-                completers: Vec::new(),
+                records: Vec::with_capacity(expected),
+                completers: Vec::with_capacity(expected),
                 bytes: 0,
                 created_ms: pending.enqueued_ms,
                 header: None,

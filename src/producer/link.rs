@@ -7,6 +7,15 @@
 //! never; the response of a request that reached the log is either heard or
 //! dropped. A dropped request or response is noticed by the flusher only through
 //! its request timeout, as over a real network.
+//!
+//! A request still on its way when its request timeout passes is discarded, as
+//! Kafka's client closes the connection on a request timeout and so drops the
+//! requests written to it: the flusher has given that attempt up (and may have
+//! sent a retry), so without this every timeout of a request stuck behind a
+//! long delay would queue one more copy of its records, without bound. Only
+//! undelivered copies are dropped: a request that reached the log stays
+//! appended (a lost response), and a request that arrives exactly at its
+//! timeout is still delivered (and answered) first.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -176,25 +185,41 @@ pub(crate) struct Response {
     pub(crate) result: Result<AppendOutcome, LogError>,
 }
 
+/// A request on its way to the log.
+struct InTransit {
+    /// When it reaches the log.
+    arrival: i64,
+    /// When its request timeout passes: dropped if it has not arrived by then.
+    expires: i64,
+    request: Request,
+    /// Whether its response will be heard.
+    respond: bool,
+}
+
 /// The link itself (flusher-owned).
 pub(crate) struct Link {
     config: LinkConfig,
     rng: SplitMix64,
     requests: usize,
-    /// Requests on their way, in send order: (arrival time, request, whether
-    /// its response will be heard). FIFO like a TCP connection: a delayed
-    /// request holds back every request behind it.
-    in_transit: VecDeque<(i64, Request, bool)>,
+    /// `request.timeout.ms`: a request still in transit this long after it was
+    /// sent is dropped.
+    request_timeout: i64,
+    /// Requests on their way, in send order. FIFO like a TCP connection: a
+    /// delayed request holds back every request behind it.
+    in_transit: VecDeque<InTransit>,
     appenders: HashMap<(usize, ProducerId), ProducerAppender>,
     heard: Vec<Response>,
 }
 
 impl Link {
-    pub(crate) fn new(config: LinkConfig) -> Self {
+    /// A link whose requests are dropped `request_timeout_ms` after being sent
+    /// if they have not reached the log by then.
+    pub(crate) fn new(config: LinkConfig, request_timeout_ms: i64) -> Self {
         Self {
             rng: SplitMix64::new(config.seed),
             config,
             requests: 0,
+            request_timeout: request_timeout_ms,
             in_transit: VecDeque::new(),
             appenders: HashMap::new(),
             heard: Vec::new(),
@@ -234,12 +259,17 @@ impl Link {
             Fault::None | Fault::DropResponse => 0,
         };
         let respond = fault != Fault::DropResponse;
-        let queued_until = self.in_transit.back().map_or(now_ms, |(at, _, _)| *at);
+        let queued_until = self.in_transit.back().map_or(now_ms, |t| t.arrival);
         let arrival = now_ms.saturating_add(delay).max(queued_until);
         if arrival <= now_ms && self.in_transit.is_empty() {
             self.arrive(request, respond);
         } else {
-            self.in_transit.push_back((arrival, request, respond));
+            self.in_transit.push_back(InTransit {
+                arrival,
+                expires: now_ms.saturating_add(self.request_timeout),
+                request,
+                respond,
+            });
         }
     }
 
@@ -269,24 +299,32 @@ impl Link {
         }
     }
 
-    /// Delivers the requests due by `now_ms` and returns every response heard
+    /// Delivers the requests due by `now_ms`, drops those whose request timeout
+    /// has passed (the flusher gave them up), and returns every response heard
     /// since the last call, in the order the log answered.
     pub(crate) fn poll(&mut self, now_ms: i64) -> Vec<Response> {
-        while self
-            .in_transit
-            .front()
-            .is_some_and(|(at, _, _)| *at <= now_ms)
-        {
-            if let Some((_, request, respond)) = self.in_transit.pop_front() {
-                self.arrive(request, respond);
+        while self.in_transit.front().is_some_and(|t| t.arrival <= now_ms) {
+            if let Some(t) = self.in_transit.pop_front() {
+                self.arrive(t.request, t.respond);
             }
+        }
+        // After the deliveries: one arriving exactly at its timeout is answered.
+        // The flusher handles its responses before its timeouts (`run`), so an
+        // attempt it times out at `now_ms` has no copy left here afterwards.
+        if !self.in_transit.is_empty() {
+            self.in_transit.retain(|t| t.expires > now_ms);
         }
         std::mem::take(&mut self.heard)
     }
 
     /// When the next request in transit arrives.
     pub(crate) fn next_arrival(&self) -> Option<i64> {
-        self.in_transit.front().map(|(at, _, _)| *at)
+        self.in_transit.front().map(|t| t.arrival)
+    }
+
+    /// Requests in transit now.
+    pub(crate) fn queue_len(&self) -> usize {
+        self.in_transit.len()
     }
 
     /// Forgets the cached appenders of a producer id that is no longer used.

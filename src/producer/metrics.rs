@@ -14,6 +14,10 @@ pub(crate) struct Metrics {
     pub(crate) duplicates: AtomicU64,
     pub(crate) epoch_bumps: AtomicU64,
     pub(crate) in_flight: AtomicU64,
+    /// Requests in the link's queue (in transit) after the flusher's last loop.
+    pub(crate) link_queue: AtomicU64,
+    /// The largest `link_queue` seen.
+    pub(crate) link_queue_peak: AtomicU64,
 }
 
 impl Metrics {
@@ -25,6 +29,11 @@ impl Metrics {
     pub(crate) fn set(counter: &AtomicU64, value: u64) {
         // Relaxed: see the type's comment (pairs with the loads in `snapshot`).
         counter.store(value, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
+        // Relaxed: see the type's comment (pairs with `add` / `set`).
+        counter.load(Ordering::Relaxed)
     }
 
     pub(crate) fn snapshot(&self) -> MetricsSnapshot {

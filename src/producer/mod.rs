@@ -67,7 +67,7 @@ pub use time::TimeSource;
 
 use crate::log::{Log, ProducerIdentity};
 use crate::sync::{spawn_named, Arc, JoinHandle, Mutex};
-use accumulator::Accumulator;
+use accumulator::{Accumulator, TopicQueues};
 use flusher::Flusher;
 use metrics::Metrics;
 
@@ -127,6 +127,49 @@ impl ProducerRecord {
     /// The value.
     pub fn value(&self) -> &Bytes {
         &self.value
+    }
+}
+
+/// A topic of one producer, resolved once: [`Producer::send_to`] skips the
+/// per-record topic lookup (and the topic `String` of a [`ProducerRecord`]).
+/// Cheap to clone; valid for the producer that made it.
+///
+/// ```
+/// use idemlog::producer::{Producer, ProducerConfig};
+/// use idemlog::Log;
+/// let log = Log::new();
+/// log.create_topic("t", 2).unwrap();
+/// let producer = Producer::new(&log, ProducerConfig::default().linger_ms(0)).unwrap();
+/// let topic = producer.topic("t").unwrap();
+/// assert_eq!((topic.name(), topic.partitions()), ("t", 2));
+/// let meta = producer.send_to(&topic, Some(1), None, "v").unwrap().wait().unwrap();
+/// assert_eq!((meta.partition, meta.offset), (1, Some(0)));
+/// ```
+#[derive(Clone)]
+pub struct TopicHandle {
+    queues: Arc<TopicQueues>,
+    /// The producer (its accumulator's address) the queues belong to.
+    owner: usize,
+}
+
+impl TopicHandle {
+    /// The topic's name.
+    pub fn name(&self) -> &str {
+        &self.queues.name
+    }
+
+    /// Its partition count.
+    pub fn partitions(&self) -> u32 {
+        self.queues.queues.len() as u32
+    }
+}
+
+impl fmt::Debug for TopicHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TopicHandle")
+            .field("name", &self.name())
+            .field("partitions", &self.partitions())
+            .finish()
     }
 }
 
@@ -223,6 +266,48 @@ impl Producer {
         self.send_inner(record, None)
     }
 
+    /// Resolves topic `name` once for [`Producer::send_to`]; errors for an
+    /// unknown topic.
+    pub fn topic(&self, name: &str) -> Result<TopicHandle, ProducerError> {
+        Ok(TopicHandle {
+            queues: self.acc.resolve(&name.to_string())?,
+            owner: self.acc.owner(),
+        })
+    }
+
+    /// Like [`Producer::send`] with a record of `topic` (explicit `partition`
+    /// if any, else by `key`, else sticky), without looking the topic up. A
+    /// handle of another producer is looked up by name instead.
+    pub fn send_to(
+        &self,
+        topic: &TopicHandle,
+        partition: Option<u32>,
+        key: Option<Bytes>,
+        value: impl Into<Bytes>,
+    ) -> Result<DeliveryHandle, ProducerError> {
+        let value = value.into();
+        if topic.owner != self.acc.owner() {
+            let mut record = ProducerRecord::new(topic.name(), value);
+            record.partition = partition;
+            record.key = key;
+            return self.send(record);
+        }
+        // Relaxed: an early exit only; `Accumulator::push` re-checks with SeqCst.
+        if self.acc.closed.load(crate::sync::Ordering::Relaxed) {
+            return Err(ProducerError::Closed);
+        }
+        let (handle, completer) = delivery::channel(self.acc.owner(), None);
+        self.acc.append_to(
+            &topic.queues,
+            partition,
+            key,
+            value,
+            self.config.time.stamp_ms(),
+            completer,
+        )?;
+        Ok(handle)
+    }
+
     /// Like [`Producer::send`], and `callback` is called once with the record's
     /// outcome (Kafka's `send(record, callback)`); the handle is completed
     /// right after the callback returns.
@@ -282,7 +367,7 @@ impl Producer {
             record.partition,
             record.key,
             record.value,
-            self.config.time.now_ms(),
+            self.config.time.stamp_ms(),
             completer,
         )?;
         Ok(handle)
@@ -344,6 +429,16 @@ impl Producer {
     /// The counters now.
     pub fn metrics(&self) -> MetricsSnapshot {
         self.metrics.snapshot()
+    }
+
+    /// Test hook: requests in the link now (sent, not yet reached the log) and
+    /// the most it has held at once.
+    #[doc(hidden)]
+    pub fn link_queue_len(&self) -> (u64, u64) {
+        (
+            Metrics::get(&self.metrics.link_queue),
+            Metrics::get(&self.metrics.link_queue_peak),
+        )
     }
 
     /// The effective configuration (idempotence resolved).
