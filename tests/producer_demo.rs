@@ -14,7 +14,11 @@ fn idemlog(args: &[&str]) -> Output {
 #[test]
 fn demo_exactly_once_row_is_clean() {
     let out = idemlog(&["demo", "--records", "20000", "--seed", "3", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let exactly_once = stdout
         .lines()
@@ -27,7 +31,10 @@ fn demo_exactly_once_row_is_clean() {
 
 #[test]
 fn demo_rejects_bad_flags() {
-    assert_eq!(idemlog(&["demo", "--threads", "zero"]).status.code(), Some(2));
+    assert_eq!(
+        idemlog(&["demo", "--threads", "zero"]).status.code(),
+        Some(2)
+    );
     assert_eq!(idemlog(&["demo", "--bogus"]).status.code(), Some(2));
     assert_eq!(idemlog(&["nonsense"]).status.code(), Some(2));
     assert!(idemlog(&["demo", "--help"]).status.success());
