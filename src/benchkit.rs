@@ -616,6 +616,10 @@ pub fn naive_append(shape: AppendShape) -> CrewRunner {
                 let log = &logs[partition];
                 let mask = log.slots.len() as u64 - 1;
                 for _ in 0..total / producers / batch as u64 {
+                    // The orderings mirror the engine's (state-word CAS AcqRel
+                    // against the previous owner's release, tail fetch_add AcqRel,
+                    // publish Release against a reader's Acquire) so the prototype
+                    // pays the same fences; this word is private to the task.
                     let current = word.load(Ordering::Acquire);
                     let claimed = word
                         .compare_exchange(
@@ -960,6 +964,8 @@ impl TailTarget {
                 let mut buffer = Vec::with_capacity(batch);
                 let produced_total = Arc::clone(&produced_total);
                 let producer: Task = task(move |total: u64| {
+                    // Relaxed: the producer is the only writer of `produced_total`;
+                    // the round's barrier orders it against the next round.
                     let base = produced_total.load(Ordering::Relaxed);
                     for done in (0..total).step_by(batch) {
                         throttle(base + done);
@@ -986,6 +992,7 @@ impl TailTarget {
                             std::hint::spin_loop();
                         }
                         read += n as u64;
+                        // Release: pairs with the Acquire load in `throttle`.
                         consumed.fetch_add(n as u64, Ordering::Release);
                     }
                 });
@@ -1013,6 +1020,8 @@ impl TailTarget {
                 let produced_total = Arc::clone(&produced_total);
                 let mut buffer = Vec::with_capacity(batch);
                 let producer: Task = task(move |total: u64| {
+                    // Relaxed: the producer is the only writer of `produced_total`;
+                    // the round's barrier orders it against the next round.
                     let base = produced_total.load(Ordering::Relaxed);
                     for done in (0..total).step_by(batch) {
                         throttle(base + done);

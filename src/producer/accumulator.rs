@@ -376,6 +376,7 @@ impl Accumulator {
             if self.try_reserve(size) {
                 break Ok(());
             }
+            // SeqCst: pairs with the store + fence in `close`.
             if self.closed.load(Ordering::SeqCst) {
                 break Err(ProducerError::Closed);
             }
