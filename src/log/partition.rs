@@ -206,6 +206,7 @@ impl Partition {
 
     /// Wakes consumers and, when the batch opened a new segment, runs retention if
     /// no one else is (try_lock: an appender never waits for it).
+    #[inline]
     fn after_publish(&self, base_offset: u64, count: u64) {
         self.wakeup.notify();
         let shift = self.storage.segment_shift();

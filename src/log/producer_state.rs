@@ -272,7 +272,7 @@ pub(crate) struct Claim<'a> {
 
 impl Claim<'_> {
     /// Records the batch in the window and releases the word with the new state.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn commit(mut self, base_offset: u64, now_ms: i64) {
         let state = self.state;
         // Relaxed: `cursor` is only touched under BUSY (writers) or inside the
@@ -345,7 +345,7 @@ impl ProducerState {
     /// Applies the broker rules to a batch of `count` records atomically: either
     /// claims the state for an append, or answers duplicate/reject without
     /// changing anything (I1).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn begin(
         &self,
         header: &BatchHeader,

@@ -116,6 +116,7 @@ impl SegmentLog {
     ///
     /// Fails with `PartitionFull` when the live records would exceed `capacity()`.
     /// The check and the reservation are one CAS, so the capacity is exact (I3).
+    #[inline]
     pub(crate) fn reserve(&self, count: u64) -> Result<u64, LogError> {
         // Acquire: pairs with the Release store in `evict_oldest_if`; a reservation
         // made against this start finds every older ring lap already unlinked (I3).
