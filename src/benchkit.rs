@@ -596,6 +596,27 @@ impl NaiveLog {
     }
 }
 
+/// Two threads doing relaxed `fetch_add`s on the counters `counter()` hands
+/// each of them (its own, or one shared): the calibration ceilings.
+fn fetch_add_pair(
+    name: &'static str,
+    counter: impl Fn() -> Arc<CachePadded<AtomicU64>>,
+) -> Box<dyn Runner> {
+    let tasks = (0..2)
+        .map(|_| {
+            let counter = counter();
+            task(move |total: u64| {
+                let counter = black_box(&*counter);
+                for _ in 0..total / 2 {
+                    // Relaxed: a bare counter; the crew's barrier orders the rounds.
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    Box::new(CrewRunner::new(Crew::new(name, tasks), 2, Box::new(())))
+}
+
 /// The naive prototype: per batch one CAS on the producer's state word and one
 /// `fetch_add` on the partition tail; per record a slot write and a release store.
 /// No timestamps, no segments, no validation, no window.
@@ -702,42 +723,12 @@ impl Calibration {
                     Box::new(()),
                 ))
             }
-            Self::OwnFetchAdd => {
-                let tasks = (0..2)
-                    .map(|_| {
-                        let counter = CachePadded::new(AtomicU64::new(0));
-                        task(move |total: u64| {
-                            let counter = black_box(&counter);
-                            for _ in 0..total / 2 {
-                                counter.fetch_add(1, Ordering::Relaxed);
-                            }
-                        })
-                    })
-                    .collect();
-                Box::new(CrewRunner::new(
-                    Crew::new("fetch-add-own", tasks),
-                    2,
-                    Box::new(()),
-                ))
-            }
+            Self::OwnFetchAdd => fetch_add_pair("fetch-add-own", || {
+                Arc::new(CachePadded::new(AtomicU64::new(0)))
+            }),
             Self::SharedFetchAdd => {
-                let counter = Arc::new(CachePadded::new(AtomicU64::new(0)));
-                let tasks = (0..2)
-                    .map(|_| {
-                        let counter = Arc::clone(&counter);
-                        task(move |total: u64| {
-                            let counter = black_box(&*counter);
-                            for _ in 0..total / 2 {
-                                counter.fetch_add(1, Ordering::Relaxed);
-                            }
-                        })
-                    })
-                    .collect();
-                Box::new(CrewRunner::new(
-                    Crew::new("fetch-add-2", tasks),
-                    2,
-                    Box::new(()),
-                ))
+                let shared = Arc::new(CachePadded::new(AtomicU64::new(0)));
+                fetch_add_pair("fetch-add-2", move || Arc::clone(&shared))
             }
             Self::Memcpy { size, threads } => {
                 let payload = payload(size);
