@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{batch, check, value};
-use idemlog::{Log, LogConfig};
+use common::{batch, check, one_partition, value};
+use idemlog::{LogConfig, TopicConfig};
 use loom::thread;
 
 const FOREVER: Duration = Duration::from_secs(3_600);
@@ -17,10 +17,10 @@ const FOREVER: Duration = Duration::from_secs(3_600);
 #[test]
 fn blocked_consumer_is_woken_by_the_append() {
     check("consumer_wakeup", || {
-        let log = Log::with_config(LogConfig::default().segment_records(2).max_segments(4))
-            .expect("valid config");
-        log.create_topic("t", 1).expect("new topic");
-        let partition = log.partition("t", 0).expect("partition 0");
+        let (log, partition) = one_partition(
+            LogConfig::default().segment_records(2).max_segments(4),
+            TopicConfig::new(1),
+        );
         let mut consumer = log.consumer("t", 0).expect("consumer");
 
         let appender = thread::spawn(move || partition.append(None, batch('a', 1)));
@@ -39,10 +39,10 @@ fn blocked_consumer_is_woken_by_the_append() {
 #[test]
 fn two_consumers_and_two_appends() {
     check("consumer_wakeup_two_consumers", || {
-        let log = Log::with_config(LogConfig::default().segment_records(2).max_segments(4))
-            .expect("valid config");
-        log.create_topic("t", 1).expect("new topic");
-        let partition = log.partition("t", 0).expect("partition 0");
+        let (log, partition) = one_partition(
+            LogConfig::default().segment_records(2).max_segments(4),
+            TopicConfig::new(1),
+        );
         let mut first = log.consumer("t", 0).expect("consumer");
         let mut second = first.clone();
 

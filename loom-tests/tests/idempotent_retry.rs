@@ -8,17 +8,17 @@
 
 mod common;
 
-use common::{batch, check, value};
-use idemlog::{BatchHeader, Log, LogConfig};
+use common::{batch, check, one_partition, value};
+use idemlog::{BatchHeader, LogConfig, TopicConfig};
 use loom::thread;
 
 #[test]
 fn concurrent_copies_of_one_batch_append_once() {
     check("idempotent_retry", || {
-        let log = Log::with_config(LogConfig::default().segment_records(2).max_segments(4))
-            .expect("valid config");
-        log.create_topic("t", 1).expect("new topic");
-        let partition = log.partition("t", 0).expect("partition 0");
+        let (log, partition) = one_partition(
+            LogConfig::default().segment_records(2).max_segments(4),
+            TopicConfig::new(1),
+        );
         let pid = log.init_producer_id().producer_id;
         let header = BatchHeader {
             producer_id: pid,

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{batch, check, value};
-use idemlog::{BatchMetadata, Log, LogConfig, ManualClock};
+use common::{batch, check, one_partition, value};
+use idemlog::{BatchMetadata, LogConfig, ManualClock, TopicConfig};
 use loom::thread;
 
 /// Executions in which the sweeper expired the state first / the append won.
@@ -27,16 +27,14 @@ static APPENDED_FIRST: AtomicUsize = AtomicUsize::new(0);
 fn expiry_races_an_append() {
     check("producer_expiry", || {
         let clock = ManualClock::new(0);
-        let log = Log::with_config(
+        let (log, partition) = one_partition(
             LogConfig::default()
                 .segment_records(2)
                 .max_segments(4)
                 .producer_id_expiration(Duration::from_millis(100))
                 .clock(StdArc::new(clock.clone())),
-        )
-        .expect("valid config");
-        log.create_topic("t", 1).expect("new topic");
-        let partition = log.partition("t", 0).expect("partition 0");
+            TopicConfig::new(1),
+        );
         let pid = log.init_producer_id().producer_id;
         let mut appender = partition.producer(pid).expect("issued");
         appender.append(0, 0, batch('a', 1)).expect("seq 0");

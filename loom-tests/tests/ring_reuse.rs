@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc as StdArc;
 use std::time::Duration;
 
-use common::{batch, check, value};
+use common::{batch, check, one_partition, value};
 use idemlog::{
     AppendOutcome, Consumer, Log, LogConfig, LogError, ManualClock, PartitionHandle,
     RetentionPolicy, TopicConfig,
@@ -79,9 +79,7 @@ static B_WON: AtomicUsize = AtomicUsize::new(0);
 /// retention. Offsets are handed out in CAS order; a batch succeeds iff it fits
 /// after the batches reserved before it. Returns which writers succeeded.
 fn race_to_capacity(na: u8, nb: u8) -> (bool, bool) {
-    let log = Log::with_config(ring_config()).expect("valid config");
-    log.create_topic("t", 1).expect("new topic");
-    let partition = log.partition("t", 0).expect("partition 0");
+    let (log, partition) = one_partition(ring_config(), TopicConfig::new(1));
     assert_eq!(partition.capacity(), CAPACITY);
 
     let pa = partition.clone();

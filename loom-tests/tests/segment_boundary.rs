@@ -17,8 +17,8 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{batch, check, value};
-use idemlog::{Log, LogConfig};
+use common::{batch, check, one_partition, value};
+use idemlog::{LogConfig, TopicConfig};
 use loom::thread;
 
 /// Executions in which the racing reader saw exactly `n` records (index `n`).
@@ -27,10 +27,10 @@ static SEEN_LEN: [AtomicUsize; 6] = [const { AtomicUsize::new(0) }; 6];
 #[test]
 fn straddling_batches_race_to_install_a_segment() {
     check("segment_boundary", || {
-        let log = Log::with_config(LogConfig::default().segment_records(2).max_segments(4))
-            .expect("valid config");
-        log.create_topic("t", 1).expect("new topic");
-        let partition = log.partition("t", 0).expect("partition 0");
+        let (log, partition) = one_partition(
+            LogConfig::default().segment_records(2).max_segments(4),
+            TopicConfig::new(1),
+        );
         let first = partition.append(None, batch('p', 1)).expect("prefill");
         assert_eq!(first.base_offset, 0);
         let mut consumer = log.consumer("t", 0).expect("consumer");

@@ -16,8 +16,8 @@ use std::sync::Arc as StdArc;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{batch, check, value};
-use idemlog::{BatchMetadata, Log, LogConfig, LogError, ManualClock};
+use common::{batch, check, one_partition, value};
+use idemlog::{BatchMetadata, LogConfig, LogError, ManualClock, TopicConfig};
 use loom::thread;
 
 /// Executions answered duplicate / out-of-order.
@@ -28,16 +28,14 @@ static OUT_OF_ORDER: AtomicUsize = AtomicUsize::new(0);
 fn duplicate_check_races_a_commit() {
     check("seqlock_dedup", || {
         let clock = ManualClock::new(100);
-        let log = Log::with_config(
+        let (log, partition) = one_partition(
             LogConfig::default()
                 .segment_records(2)
                 .max_segments(4)
                 .dedup_window(1)
                 .clock(StdArc::new(clock.clone())),
-        )
-        .expect("valid config");
-        log.create_topic("t", 1).expect("new topic");
-        let partition = log.partition("t", 0).expect("partition 0");
+            TopicConfig::new(1),
+        );
         let pid = log.init_producer_id().producer_id;
 
         // Two appenders with their state cached, so the threads touch no map.

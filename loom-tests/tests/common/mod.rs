@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use idemlog::{ConsumerRecord, Record};
+use idemlog::{ConsumerRecord, Log, LogConfig, PartitionHandle, Record, TopicConfig};
 
 /// Runs `model` under loom and prints how many executions it explored.
 ///
@@ -61,4 +61,13 @@ pub fn pairs(records: &[ConsumerRecord]) -> Vec<(u64, Vec<u8>)> {
         .iter()
         .map(|record| (record.offset, record.value.to_vec()))
         .collect()
+}
+
+/// A log with `config` and one topic "t" of one partition (with `topic`'s
+/// retention): the log and that partition.
+pub fn one_partition(config: LogConfig, topic: TopicConfig) -> (Log, PartitionHandle) {
+    let log = Log::with_config(config).expect("valid config");
+    log.create_topic_with("t", topic).expect("new topic");
+    let partition = log.partition("t", 0).expect("partition 0");
+    (log, partition)
 }
