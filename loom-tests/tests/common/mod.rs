@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use idemlog::{ConsumerRecord, Log, LogConfig, PartitionHandle, Record, TopicConfig};
+use idemlog::{Consumer, ConsumerRecord, Log, LogConfig, PartitionHandle, Record, TopicConfig};
 
 /// Runs `model` under loom and prints how many executions it explored.
 ///
@@ -70,4 +70,32 @@ pub fn one_partition(config: LogConfig, topic: TopicConfig) -> (Log, PartitionHa
     log.create_topic_with("t", topic).expect("new topic");
     let partition = log.partition("t", 0).expect("partition 0");
     (log, partition)
+}
+
+/// I4 + I5: a racing reader's `seen` is a prefix of `expected` (no hole, no wrong
+/// record); once every appender returned, the partition holds exactly `expected`,
+/// all published.
+pub fn assert_prefix_then_complete(
+    seen: &[(u64, Vec<u8>)],
+    expected: &[(u64, Vec<u8>)],
+    partition: &PartitionHandle,
+    consumer: &mut Consumer,
+) {
+    assert!(seen.len() <= expected.len());
+    assert_eq!(
+        seen[..],
+        expected[..seen.len()],
+        "reader saw a hole or a wrong record"
+    );
+    let end = expected.len() as u64;
+    assert_eq!(partition.log_end_offset(), end);
+    assert_eq!(partition.high_watermark(), end);
+    let mut all = Vec::new();
+    consumer.seek(0);
+    consumer
+        .poll_with(usize::MAX, |view| {
+            all.push((view.offset, view.value.to_vec()))
+        })
+        .expect("in range");
+    assert_eq!(all, expected);
 }
