@@ -47,7 +47,9 @@ pub use log::{
     ProducerAppender, ProducerId, ProducerIdentity, ProducerStateSnapshot, ProducerStateStats,
     RetentionPolicy, RetentionReport, TopicConfig, MAX_EPOCH,
 };
-pub use record::{ConsumerRecord, IntoRecords, ProducerMetadata, Record, RecordView};
+pub use record::{
+    AsRecord, ConsumerRecord, IntoRecords, ProducerMetadata, Record, RecordRef, RecordView,
+};
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -1,11 +1,16 @@
-//! Records going into the log ([`Record`], [`IntoRecords`]) and coming out of it
-//! ([`ConsumerRecord`] owned, [`RecordView`] borrowed).
+//! Records going into the log ([`Record`] owned, [`RecordRef`] borrowed, both
+//! through [`IntoRecords`]) and coming out of it ([`ConsumerRecord`] owned,
+//! [`RecordView`] borrowed).
+//!
+//! Appends copy the key and value bytes into the partition's segment buffer, so
+//! the log never keeps a caller's allocation: a borrowed [`RecordRef`] over a
+//! reusable buffer costs no allocation at all.
 
 use bytes::Bytes;
 
 use crate::log::ProducerId;
 
-/// A record to append: an optional key and a value, both zero-copy [`Bytes`].
+/// A record to append, owning its key and value.
 ///
 /// ```
 /// use idemlog::Record;
@@ -51,61 +56,168 @@ impl Record {
     pub fn payload_len(&self) -> usize {
         self.key.as_ref().map_or(0, Bytes::len) + self.value.len()
     }
+
+    /// A borrowed view of this record.
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            key: self.key.as_deref(),
+            value: &self.value,
+        }
+    }
+}
+
+/// A record to append, borrowing its key and value: the log copies the bytes in,
+/// so the caller may reuse its buffers as soon as the append returns.
+///
+/// ```
+/// use idemlog::{Log, RecordRef};
+/// let log = Log::new();
+/// log.create_topic("t", 1).unwrap();
+/// let mut buffer = b"order-1".to_vec();
+/// log.append("t", 0, None, RecordRef::new(&buffer)).unwrap();
+/// buffer[6] = b'2'; // reuse the buffer: the log holds its own copy
+/// log.append("t", 0, None, [RecordRef::with_key(b"k", &buffer)]).unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecordRef<'a> {
+    /// The key, if any.
+    pub key: Option<&'a [u8]>,
+    /// The value.
+    pub value: &'a [u8],
+}
+
+impl<'a> RecordRef<'a> {
+    /// A record with a value and no key.
+    pub fn new(value: &'a [u8]) -> Self {
+        Self { key: None, value }
+    }
+
+    /// A record with a key and a value.
+    pub fn with_key(key: &'a [u8], value: &'a [u8]) -> Self {
+        Self {
+            key: Some(key),
+            value,
+        }
+    }
+
+    /// Key plus value length in bytes.
+    pub fn payload_len(&self) -> usize {
+        self.key.map_or(0, <[u8]>::len) + self.value.len()
+    }
 }
 
 mod sealed {
     pub trait Sealed {}
 }
 
-/// What an append accepts as a batch: a single [`Record`], a `Vec<Record>`, an
-/// array `[Record; N]`, or a `Vec` drain. Sealed, so the record count given to
-/// the log is always the exact number of records it will receive (offsets are
-/// reserved for the whole batch before the records are written).
-pub trait IntoRecords: sealed::Sealed {
-    /// The exact number of records.
-    fn record_count(&self) -> usize;
-    /// Hands the records over in order.
-    #[doc(hidden)]
-    fn for_each_record(self, f: impl FnMut(Record));
+/// One record as the log copies it in: the key (if any) and the value.
+pub trait AsRecord: sealed::Sealed {
+    /// The borrowed form.
+    fn as_record(&self) -> RecordRef<'_>;
 }
 
 impl sealed::Sealed for Record {}
-impl IntoRecords for Record {
-    fn record_count(&self) -> usize {
-        1
-    }
-    fn for_each_record(self, mut f: impl FnMut(Record)) {
-        f(self);
+impl AsRecord for Record {
+    #[inline]
+    fn as_record(&self) -> RecordRef<'_> {
+        self.as_ref()
     }
 }
 
-impl sealed::Sealed for Vec<Record> {}
-impl IntoRecords for Vec<Record> {
+impl sealed::Sealed for RecordRef<'_> {}
+impl AsRecord for RecordRef<'_> {
+    #[inline]
+    fn as_record(&self) -> RecordRef<'_> {
+        *self
+    }
+}
+
+/// What an append accepts as a batch: one [`Record`] or [`RecordRef`], or a
+/// `Vec`, array, slice or `Vec` drain of either. Sealed, so the record count and
+/// the byte size the log reserves before copying are always exactly what it
+/// then copies (offsets and bytes are reserved for the whole batch at once).
+pub trait IntoRecords: sealed::Sealed {
+    /// The exact number of records.
+    fn record_count(&self) -> usize;
+    /// Hands the records over in order, borrowed.
+    #[doc(hidden)]
+    fn for_each_record(&self, f: impl FnMut(RecordRef<'_>));
+}
+
+/// A single record is a batch of one.
+macro_rules! single_record_batch {
+    ($($record:ty),*) => {$(
+        impl IntoRecords for $record {
+            #[inline]
+            fn record_count(&self) -> usize {
+                1
+            }
+            #[inline]
+            fn for_each_record(&self, mut f: impl FnMut(RecordRef<'_>)) {
+                f(self.as_record());
+            }
+        }
+    )*};
+}
+single_record_batch!(Record, RecordRef<'_>);
+
+impl<R: AsRecord> sealed::Sealed for [R] {}
+impl<R: AsRecord> IntoRecords for [R] {
+    #[inline]
     fn record_count(&self) -> usize {
         self.len()
     }
-    fn for_each_record(self, f: impl FnMut(Record)) {
-        self.into_iter().for_each(f);
+    #[inline]
+    fn for_each_record(&self, mut f: impl FnMut(RecordRef<'_>)) {
+        self.iter().for_each(|record| f(record.as_record()));
     }
 }
 
-impl<const N: usize> sealed::Sealed for [Record; N] {}
-impl<const N: usize> IntoRecords for [Record; N] {
+impl<T: IntoRecords + ?Sized> sealed::Sealed for &T {}
+impl<T: IntoRecords + ?Sized> IntoRecords for &T {
+    #[inline]
+    fn record_count(&self) -> usize {
+        (**self).record_count()
+    }
+    #[inline]
+    fn for_each_record(&self, f: impl FnMut(RecordRef<'_>)) {
+        (**self).for_each_record(f);
+    }
+}
+
+impl<R: AsRecord> sealed::Sealed for Vec<R> {}
+impl<R: AsRecord> IntoRecords for Vec<R> {
+    #[inline]
+    fn record_count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn for_each_record(&self, f: impl FnMut(RecordRef<'_>)) {
+        self.as_slice().for_each_record(f);
+    }
+}
+
+impl<R: AsRecord, const N: usize> sealed::Sealed for [R; N] {}
+impl<R: AsRecord, const N: usize> IntoRecords for [R; N] {
+    #[inline]
     fn record_count(&self) -> usize {
         N
     }
-    fn for_each_record(self, f: impl FnMut(Record)) {
-        self.into_iter().for_each(f);
+    #[inline]
+    fn for_each_record(&self, f: impl FnMut(RecordRef<'_>)) {
+        self.as_slice().for_each_record(f);
     }
 }
 
-impl sealed::Sealed for std::vec::Drain<'_, Record> {}
-impl IntoRecords for std::vec::Drain<'_, Record> {
+impl<R: AsRecord> sealed::Sealed for std::vec::Drain<'_, R> {}
+impl<R: AsRecord> IntoRecords for std::vec::Drain<'_, R> {
+    #[inline]
     fn record_count(&self) -> usize {
         self.len()
     }
-    fn for_each_record(self, f: impl FnMut(Record)) {
-        self.for_each(f);
+    #[inline]
+    fn for_each_record(&self, f: impl FnMut(RecordRef<'_>)) {
+        self.as_slice().for_each_record(f);
     }
 }
 

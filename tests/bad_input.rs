@@ -181,7 +181,10 @@ fn row04_empty_and_oversized_batches() {
     let log = Log::with_config(LogConfig::default().max_batch_records(4)).unwrap();
     log.create_topic("t", 1).unwrap();
     let handle = log.partition("t", 0).unwrap();
-    assert_eq!(handle.append(None, Vec::new()), Err(LogError::EmptyBatch));
+    assert_eq!(
+        handle.append(None, Vec::<Record>::new()),
+        Err(LogError::EmptyBatch)
+    );
     let five = vec![Record::new("v"); 5];
     assert_eq!(
         handle.append(None, five),

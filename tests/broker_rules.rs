@@ -73,7 +73,10 @@ fn malformed_batches_are_rejected_with_clear_errors_and_leave_no_trace() {
                 partitions: 2,
             },
         ),
-        (log.append("t", 0, None, Vec::new()), LogError::EmptyBatch),
+        (
+            log.append("t", 0, None, Vec::<Record>::new()),
+            LogError::EmptyBatch,
+        ),
     ];
     for (got, expected) in cases {
         assert_eq!(got, Err(expected.clone()));

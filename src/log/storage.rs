@@ -173,6 +173,10 @@ impl SegmentLog {
         // slot: from then on retention may retire it (I7).
         let mut segment_end = segment.end();
         records.for_each_record(|record| {
+            let record = crate::record::Record {
+                key: record.key.map(bytes::Bytes::copy_from_slice),
+                value: bytes::Bytes::copy_from_slice(record.value),
+            };
             if offset == segment_end {
                 segment = self.segment_for_write(offset);
                 segment_end = segment.end();
