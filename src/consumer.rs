@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::error::LogError;
-use crate::log::{Log, PartitionHandle};
+use crate::log::{Cursor, Log, PartitionHandle};
 use crate::record::{ConsumerRecord, RecordView};
 
 /// Reads one partition in offset order from a position it keeps.
@@ -25,11 +25,23 @@ use crate::record::{ConsumerRecord, RecordView};
 /// consumer.commit("group-a").unwrap();
 /// assert_eq!(log.consumer_for_group("group-a", "t", 0).unwrap().position(), 2);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Consumer {
     log: Log,
     partition: PartitionHandle,
     position: u64,
+    /// Where `position` is in the partition's segments (kept between polls so a
+    /// sequential read never searches; holds at most the segment it stands in).
+    cursor: Option<Cursor>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("partition", &self.partition)
+            .field("position", &self.position)
+            .finish()
+    }
 }
 
 impl Consumer {
@@ -39,6 +51,7 @@ impl Consumer {
             log,
             partition,
             position,
+            cursor: None,
         }
     }
 
@@ -62,21 +75,45 @@ impl Consumer {
         self.position = self.partition.log_start_offset();
     }
 
+    /// The cursor at the position, (re)located if the position moved.
+    fn cursor(&mut self) -> Result<&mut Cursor, LogError> {
+        let storage = &self.partition.inner().storage;
+        let log_start = storage.log_start();
+        if self.position < log_start {
+            // Evicted since the last poll (or a seek below the start).
+            return Err(LogError::OffsetOutOfRange {
+                offset: self.position,
+                log_start,
+                log_end: storage.log_end(),
+            });
+        }
+        let stale = self
+            .cursor
+            .as_ref()
+            .is_none_or(|cursor| cursor.offset() != self.position);
+        if stale {
+            self.cursor = Some(storage.cursor_at(self.position)?);
+        }
+        Ok(self.cursor.as_mut().expect("set above"))
+    }
+
     /// Hands up to `max` readable records to `visit`, borrowed from the log (no
-    /// copy, no reference counting); returns how many. Never blocks.
+    /// copy, no reference counting); returns how many. Never blocks, and runs
+    /// `visit` with no lock held and no reclamation epoch pinned: a slow visitor
+    /// keeps only the segment it reads from being recycled.
     /// Below the log start: `OffsetOutOfRange` (seek to recover).
     pub fn poll_with(
         &mut self,
         max: usize,
-        visit: impl FnMut(RecordView<'_>),
+        mut visit: impl FnMut(RecordView<'_>),
     ) -> Result<usize, LogError> {
-        let next = self
-            .partition
-            .inner()
-            .storage
-            .read(self.position, max, visit)?;
-        let read = (next - self.position) as usize;
-        self.position = next;
+        let partition = self.partition.clone();
+        let cursor = self.cursor()?;
+        let read = partition.inner().storage.read(cursor, max, |record| {
+            visit(RecordView::new(record));
+            std::ops::ControlFlow::Continue(())
+        });
+        self.position += read as u64;
         Ok(read)
     }
 
@@ -99,10 +136,12 @@ impl Consumer {
         if !records.is_empty() || max == 0 {
             return Ok(records);
         }
-        let partition = self.partition.inner();
+        let handle = self.partition.clone();
+        let partition = handle.inner();
+        let cursor = self.cursor()?;
         if partition
             .wakeup
-            .wait_published(&partition.storage, self.position, timeout)
+            .wait_published(&partition.storage, cursor, timeout)
         {
             self.poll(max)
         } else {

@@ -5,13 +5,14 @@
 
 use std::fmt;
 
-use crate::log::ProducerId;
+use crate::types::ProducerId;
 
 /// An error answered by the [`Log`](crate::Log): bad input, a broker rule that
 /// rejected a batch, or a read outside the partition.
 ///
 /// A rejected append changes nothing at all: no record, no offset, no producer state.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LogError {
     /// No topic of that name exists.
     UnknownTopic {
@@ -81,10 +82,29 @@ pub enum LogError {
     /// The partition holds as many live records as its segment directory can
     /// address; retention must evict segments (or `max_segments` be raised).
     PartitionFull {
-        /// Live records (log end minus log start).
-        live_records: u64,
-        /// The most records the partition can hold.
-        capacity: u64,
+        /// Live segments.
+        live_segments: u64,
+        /// The most segments a partition holds (`LogConfig::max_segments`).
+        max_segments: u64,
+    },
+    /// The log's memory budget has no room for what an append or a new topic
+    /// needs, even after retention ran: configure retention, a larger
+    /// `LogConfig::memory_budget`, or consume and let retention evict.
+    LogFull {
+        /// Bytes that were asked for.
+        requested: u64,
+        /// Bytes charged when they were.
+        used: u64,
+        /// The budget.
+        budget: u64,
+    },
+    /// A batch whose bytes (record headers, keys and values) do not fit one
+    /// segment.
+    BatchBytesTooLarge {
+        /// The batch's record bytes.
+        bytes: usize,
+        /// The most a segment holds (`LogConfig::segment_bytes` less the batch header).
+        max: usize,
     },
     /// A read outside `log_start..=log_end`.
     OffsetOutOfRange {
@@ -138,12 +158,26 @@ impl fmt::Display for LogError {
                 "producer fenced: epoch {got} is older than the partition's current epoch {current}"
             ),
             Self::PartitionFull {
-                live_records,
-                capacity,
+                live_segments,
+                max_segments,
             } => write!(
                 f,
-                "partition full: {live_records} live records, capacity {capacity}; \
+                "partition full: {live_segments} of {max_segments} segments live; \
                  configure retention or a larger max_segments"
+            ),
+            Self::LogFull {
+                requested,
+                used,
+                budget,
+            } => write!(
+                f,
+                "log full: {requested} more bytes needed, {used} of the {budget}-byte memory \
+                 budget in use; configure retention or a larger memory_budget"
+            ),
+            Self::BatchBytesTooLarge { bytes, max } => write!(
+                f,
+                "batch of {bytes} record bytes does not fit a segment ({max} bytes); \
+                 send smaller batches or configure larger segment_bytes"
             ),
             Self::OffsetOutOfRange {
                 offset,

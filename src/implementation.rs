@@ -1,16 +1,27 @@
 //! Implementation notes: the memory-ordering protocol and the numbered
-//! invariants that the code cites as I1..I9. Documentation only.
+//! invariants that the code cites as I1..I10. Documentation only.
 //!
 //! # The append path (src/log/partition.rs)
 //!
 //! ```text
-//! idempotent: validate -> state word CAS to BUSY -> tail.fetch_add(n) -> window + word (Release)
-//!             -> write slots, publish each (Release) -> waiters.load (wake only if someone sleeps)
-//! plain:      validate -> tail.fetch_add(n) -> write + publish -> waiters.load
+//! idempotent: validate -> state word CAS to BUSY -> tail CAS (offsets + units + commit slot)
+//!             -> window + word (Release) -> copy the batch in -> commit word (Release)
+//!             -> waiters.load (wake only if someone sleeps)
+//! plain:      validate -> tail CAS -> copy in -> commit word (Release) -> waiters.load
 //! ```
-//! Locked instructions per idempotent batch: two (the CAS and the fetch_add);
-//! per plain batch: one. No mutex, no channel, no allocation except when a batch
-//! opens a new segment. Writers never pin a reclamation epoch (I7 makes it unnecessary).
+//! Locked instructions per idempotent batch: two (the state CAS and the tail CAS;
+//! the tail's 128-bit load is a plain `vmovdqa` on AVX machines); per plain batch:
+//! one. No mutex, no channel, no allocation except when a batch opens a segment
+//! and the pool is empty. Writers never pin a reclamation epoch (I7 makes it
+//! unnecessary).
+//!
+//! # Storage layout (src/log/segment.rs, src/log/batch.rs, src/log/tail.rs)
+//! A partition is a ring of `max_segments` cells; segment `n` (numbered from 1,
+//! segment 0 being a virtual full one) lives in cell `n mod max_segments`. A
+//! segment is a byte buffer of 8-byte units plus a commit array of one word per
+//! 64 bytes. A batch is one contiguous run of units (a 40-byte header with the
+//! producer fields, then per record two lengths, the key and the value), and its
+//! commit word is `commits[i]` for its batch index `i` in the segment.
 //!
 //! # Invariants
 //!
@@ -27,62 +38,75 @@
 //! duplicate batch changes nothing, and two concurrent copies of one batch yield
 //! exactly one append and one duplicate answer with the same offsets.
 //!
-//! **I2 — reservation (src/log/storage.rs `reserve`).** Offsets are handed out only by
-//! a compare-and-swap that moves the tail from `t` to `t + n`, so every offset below the
-//! tail belongs to exactly one batch, whose appender is the only writer of its slots. An
+//! **I2 — reservation (src/log/storage.rs `reserve`).** The tail is one 128-bit word
+//! (next offset, segment number mod 2^27, next free unit, next batch index). A batch
+//! gets its offsets, its units and its commit slot only from a CAS that moves the
+//! tail past all three, so every offset, unit and commit slot below the tail belongs
+//! to exactly one batch, whose appender is the only writer of its units and slot. An
 //! idempotent appender reserves while holding BUSY, so one producer's batches get
-//! offsets in sequence order.
+//! offsets in sequence order. A CAS with a stale expected word can only succeed if
+//! the tail returned to the same value, which needs 2^27 segments to be opened
+//! between the load and the CAS.
 //!
-//! **I3 — ring capacity.** A partition addresses `max_segments` cells; segment `k`
-//! lives in cell `k mod max_segments`. The reservation CAS succeeds only if
-//! `t + n - log_start <= (max_segments - 1) * segment_records` for a `log_start` loaded
-//! (Acquire) before it, else PartitionFull: the check is exact, a concurrent appender
-//! cannot overshoot it. Hence a reserved offset's segment `k` satisfies
-//! `k <= log_start/segment_records + max_segments - 2`, so segment `k - max_segments`
-//! ended at least one segment before `log_start`; the evictor moved `log_start` past
-//! the segment after it only after unlinking it (program order of the single evictor,
-//! Release/Acquire on `log_start`). A writer therefore finds its cell empty or holding
-//! its own segment, never the previous lap's.
+//! **I3 — segment installation (src/log/storage.rs `install_next`).** The tail moves
+//! to segment `n + 1` only by a CAS made after `n + 1` was installed in its cell
+//! (AcqRel install CAS, Acquire by the next reservers and readers), so a reserver
+//! always finds its segment. A cell holds a live segment or a tombstone naming the
+//! last segment it held; installing `n + 1` is a CAS from a tombstone of a smaller
+//! number, so an installer that is a whole lap late (the segment was installed and
+//! evicted meanwhile) finds a tombstone of `n + 1` or later and installs nothing.
+//! If the cell still holds live segment `n + 1 - max_segments`, the ring is full:
+//! the appender runs retention once (`try_lock`) and otherwise answers
+//! PartitionFull, leaving the tail unchanged. A stale caller whose segment number
+//! is more than a ring below the head returns at once (its CAS fails).
 //!
-//! **I4 — publication (src/log/segment.rs).** A slot is written once, by its reserver, then
-//! published with a Release store of its state word; readers Acquire that word before
-//! touching the payload. Slots are never reused (segments are fresh allocations), so a
-//! reader never sees a torn or stale record.
+//! **I4 — publication (src/log/segment.rs).** A batch is written once, by its
+//! reserver, then published with a Release store of its commit word, which is
+//! tagged with the lap of the segment's memory (its incarnation count, 31 bits);
+//! readers Acquire the word and read the bytes only if the tag is the current
+//! lap's. Commit words live in their own array, never in the byte buffer, so no
+//! record byte can pose as one; a recycled buffer needs no clearing, because its
+//! earlier laps' words carry other tags (a stale match needs 2^31 reuses of one
+//! memory). Fresh memory is zeroed (no tag matches zero).
 //!
-//! **I5 — visibility.** Readers walk offsets in order and stop at the first unpublished
-//! slot, so they see a contiguous prefix with no hole. The high watermark is the end of
-//! that prefix; `hw_hint` is only ever a lower bound of it (advanced with `fetch_max`
-//! by threads that acquired every slot below the value).
+//! **I5 — visibility.** Readers walk batches in order through a cursor (segment,
+//! batch index, unit, offset) and stop at the first batch not committed. At the end
+//! of a segment's batches they move to the next segment only if its first batch is
+//! committed and starts at the cursor's offset, which proves every batch of the
+//! segment was read. So readers see a contiguous prefix with no hole. The high
+//! watermark is that prefix's end, found by one scan (under the scan lock, readers
+//! only) that resumes where it stopped and summarises each segment (records,
+//! payload bytes, newest timestamp) for retention.
 //!
 //! **I6 — consumer wake-up (src/log/wakeup.rs).** A consumer about to sleep on offset `o`
 //! takes the partition's wake-up mutex, increments `waiters`, then does an AcqRel RMW on
-//! the tail. If the tail is past `o`, an appender has reserved `o` but may have missed the
-//! registration: the consumer spins (the appender is mid-append) instead of sleeping. If
-//! not, every appender that will reserve `o` does its tail RMW after ours in modification
-//! order, so it reads-from our release sequence and its later Acquire load of `waiters`
-//! sees the registration; it then takes the mutex (so it cannot notify between the
-//! consumer's check and its wait) and notifies. No SeqCst is needed, and an appender pays
-//! one plain load when nobody sleeps.
+//! the tail (`fetch_or(0)`). If the tail is past `o`, an appender has reserved `o` but
+//! may have missed the registration: the consumer spins (the appender is mid-append)
+//! instead of sleeping. If not, every appender that will reserve `o` does its tail CAS
+//! after ours in modification order (every tail change is an RMW, installs and
+//! crossings included), so it reads-from our release sequence and its later Acquire
+//! load of `waiters` sees the registration; it then takes the mutex (so it cannot
+//! notify between the consumer's check and its wait) and notifies. No SeqCst is needed,
+//! and an appender pays one plain load when nobody sleeps.
 //!
-//! **I7 — eviction (src/log/storage.rs `evict_oldest_if`, src/log/retention.rs).** Only one
+//! **I7 — eviction (src/log/storage.rs `evict_oldest`, src/log/retention.rs).** Only one
 //! evictor runs at a time (the partition's retention mutex, never waited on by appenders:
-//! they `try_lock`, and if a pass is already running they leave the new segment to the
-//! next pass). Only a segment entirely below the high watermark is evicted, so every slot
-//! in it is published and no appender still writes it; appenders cache a segment's end
-//! offset and never read a segment after publishing their last slot in it. Eviction moves
-//! `log_start` first (Release), then unlinks the cell (Release): a reader that finds the
-//! cell empty or holding a later lap re-reads `log_start` and answers OffsetOutOfRange,
-//! and a blocked consumer whose offset was evicted returns so its next read says so.
+//! they `try_lock`, and if a pass is already running they leave it). Only a segment the
+//! high-watermark scan has passed is evicted (I5: every batch in it is committed and
+//! its successor holds the next offset), so no appender still writes it; appenders
+//! touch a segment only between their reservation and their commit. Eviction moves
+//! the head (log start offset and segment, one 128-bit Release store) first, then
+//! swaps the cell to a tombstone (AcqRel): a reader that finds the cell free re-reads
+//! the head and answers OffsetOutOfRange.
 //!
-//! **I8 — reclamation.** Readers pin a crossbeam-epoch guard before loading a segment
-//! pointer and hold it while they borrow records; the evictor retires a segment only
-//! after unlinking it, so it is handed back after every guard that could have loaded it
-//! is gone. It is then emptied (payloads dropped, slots unpublished) and put in the
-//! partition's pool of at most four segments, or freed if the pool is full; an appender
-//! that installs a segment takes one from the pool before allocating. A pooled segment is
-//! reachable only from the pool, and it is published again only through the install CAS
-//! (AcqRel), so a reader can never see a recycled slot under its old offset. Under loom,
-//! retired segments are leaked instead (see src/sync.rs).
+//! **I8 — reclamation.** Readers pin a crossbeam-epoch guard only to load a cell and
+//! take a reference count on its segment (`Arc`), then unpin: no user code runs
+//! pinned, so a slow reader delays no one's reclamation. The evictor drops the cell's
+//! reference through `Guard::defer` after the swap, so a reader that loaded the
+//! pointer before the swap still finds the segment alive. A segment's memory goes
+//! back to the partition's pool (at most four; freed and released from the budget
+//! beyond that) when its last reference goes: a reader holding records pins only the
+//! segments they live in. Under loom, deferred drops never run (see src/sync.rs).
 //!
 //! **I9 — producer-state expiry.** `try_expire` sets DEAD by CAS only on an idle,
 //! non-BUSY word; DEAD is terminal. An appender that meets DEAD (its CAS fails, it
@@ -90,10 +114,20 @@
 //! producer up again, getting a fresh "no state" entry. So an expired state is never
 //! resurrected, and a cached state pointer is always either live or recognisably dead.
 //!
+//! **I10 — the memory budget (src/log/budget.rs).** Segment memory (buffer and commit
+//! array) is charged when it is allocated, not when it is reused from the pool, and
+//! released when it is freed; segment directories are charged when a topic is
+//! created. A charge is one CAS that never moves the total past the limit, so
+//! concurrent chargers cannot overshoot it; a refused charge changes nothing and the
+//! appender answers LogFull after one retention attempt.
+//!
 //! # Why these choices
-//! - Per-slot publish flags instead of an in-order commit counter: a preempted appender
-//!   never blocks the others (lock-free), and a writer's publish is a plain store.
-//! - A segment ring instead of a linked list: writers find their segment with one
-//!   load and never need a reclamation guard; interior pointers are never freed.
-//! - crossbeam-epoch for readers: a reader pays one pin per poll (not per record), and
-//!   memory is freed promptly without reference counts on the read path.
+//! - One 128-bit tail instead of a 64-bit one: the offset, the segment and the byte
+//!   position must move together, and any packing of all three into 64 bits either
+//!   wraps offsets within a day at full speed or needs a second atomic per batch.
+//! - Per-batch commit words instead of an in-order commit counter: a preempted
+//!   appender never blocks the others (lock-free), and a writer's publish is a plain
+//!   store.
+//! - Reference-counted segments for readers: a reader pays one pin and one count
+//!   per segment it enters, not per record, and can hold what it reads for as long
+//!   as it likes without holding back anyone else's memory.

@@ -38,18 +38,20 @@ pub mod model;
 pub mod producer;
 pub mod record;
 mod sync;
+mod types;
 
 pub use clock::{Clock, CoarseClock, ManualClock, SystemClock};
 pub use consumer::Consumer;
 pub use error::LogError;
 pub use log::{
-    AppendOutcome, BatchHeader, BatchMetadata, Log, LogConfig, PartitionHandle, ProduceRequest,
-    ProducerAppender, ProducerId, ProducerIdentity, ProducerStateSnapshot, ProducerStateStats,
-    RetentionPolicy, RetentionReport, TopicConfig, MAX_EPOCH,
+    AppendOutcome, BatchMetadata, Log, LogConfig, MemoryUsage, PartitionHandle, ProduceRequest,
+    ProducerAppender, ProducerStateSnapshot, ProducerStateStats, RetentionPolicy, RetentionReport,
+    TopicConfig, DEFAULT_MEMORY_BUDGET,
 };
 pub use record::{
     AsRecord, ConsumerRecord, IntoRecords, ProducerMetadata, Record, RecordRef, RecordView,
 };
+pub use types::{BatchHeader, ProducerId, ProducerIdentity, MAX_EPOCH};
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

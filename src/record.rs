@@ -8,7 +8,10 @@
 
 use bytes::Bytes;
 
-use crate::log::ProducerId;
+use std::fmt;
+
+use crate::log::ReadRecord;
+use crate::types::ProducerId;
 
 /// A record to append, owning its key and value.
 ///
@@ -232,36 +235,56 @@ pub struct ProducerMetadata {
     pub sequence: i32,
 }
 
-/// A record read from a partition, borrowed from the log (no copy, no refcount
-/// traffic). Valid for the duration of the read callback.
-#[derive(Debug, Clone, Copy)]
+/// A record read from a partition, borrowed from the log's segment buffer (no
+/// copy, no reference-count traffic). Valid for the duration of the read callback.
+#[derive(Clone, Copy)]
 pub struct RecordView<'a> {
     /// The record's offset in its partition.
     pub offset: u64,
     /// Log-append time of its batch, in milliseconds of the log's clock.
     pub timestamp_ms: i64,
     /// The key, if any.
-    pub key: Option<&'a Bytes>,
+    pub key: Option<&'a [u8]>,
     /// The value.
-    pub value: &'a Bytes,
+    pub value: &'a [u8],
     /// The idempotent producer that wrote it, if any.
     pub producer: Option<ProducerMetadata>,
+    origin: &'a ReadRecord<'a>,
 }
 
-impl RecordView<'_> {
-    /// An owned copy (clones the `Bytes` handles, not the payload).
-    pub fn to_owned(&self) -> ConsumerRecord {
-        ConsumerRecord {
-            offset: self.offset,
-            timestamp_ms: self.timestamp_ms,
-            key: self.key.cloned(),
-            value: self.value.clone(),
-            producer: self.producer,
-        }
+impl fmt::Debug for RecordView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordView")
+            .field("offset", &self.offset)
+            .field("timestamp_ms", &self.timestamp_ms)
+            .field("key", &self.key)
+            .field("value", &self.value)
+            .field("producer", &self.producer)
+            .finish()
     }
 }
 
-/// A record read from a partition, owned (payloads shared with the log, not copied).
+impl<'a> RecordView<'a> {
+    pub(crate) fn new(origin: &'a ReadRecord<'a>) -> Self {
+        Self {
+            offset: origin.offset,
+            timestamp_ms: origin.timestamp_ms,
+            key: origin.decoded.record.key,
+            value: origin.decoded.record.value,
+            producer: origin.decoded.producer,
+            origin,
+        }
+    }
+
+    /// An owned copy whose key and value share the log's segment (no copy of the
+    /// bytes: it keeps only that segment's memory alive while it lives).
+    pub fn to_owned(&self) -> ConsumerRecord {
+        self.origin.to_owned()
+    }
+}
+
+/// A record read from a partition, owned: key and value are [`Bytes`] slices of
+/// the reference-counted segment that holds them (not copied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerRecord {
     /// The record's offset in its partition.

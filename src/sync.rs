@@ -14,6 +14,7 @@
 
 #[cfg(not(all(loom, feature = "loom")))]
 mod imp {
+    pub(crate) use portable_atomic::AtomicU128;
     pub(crate) use std::hint::spin_loop;
     pub(crate) use std::sync::atomic::{
         fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
@@ -24,32 +25,31 @@ mod imp {
     use std::hash::Hash;
     use std::time::Duration;
 
+    /// `len` atomic words, all zero, from a zeroed allocation: pages the words
+    /// never touch are never made resident (a segment's commit array is sized for
+    /// its smallest possible batches and mostly unused by larger ones).
+    pub(crate) fn zeroed_words(len: usize) -> Box<[AtomicU64]> {
+        if len == 0 {
+            return Box::new([]);
+        }
+        let layout = std::alloc::Layout::array::<AtomicU64>(len).expect("a small array");
+        // SAFETY: `layout` has a non-zero size (len > 0).
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<AtomicU64>();
+        if ptr.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        // SAFETY: `ptr` is a fresh allocation of `len` AtomicU64s with the global
+        // allocator and the array layout Box<[AtomicU64]> frees with; all-zero
+        // bytes are a valid AtomicU64 (0).
+        unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) }
+    }
+
     /// Spawns a named thread (the producer's flusher).
     pub(crate) fn spawn_named<F>(name: String, body: F) -> std::io::Result<JoinHandle<()>>
     where
         F: FnOnce() + Send + 'static,
     {
         std::thread::Builder::new().name(name).spawn(body)
-    }
-
-    /// `UnsafeCell` with loom's closure-based access API.
-    #[derive(Debug)]
-    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
-
-    impl<T> UnsafeCell<T> {
-        pub(crate) const fn new(value: T) -> Self {
-            Self(std::cell::UnsafeCell::new(value))
-        }
-
-        /// Runs `f` with a shared raw pointer to the contents.
-        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-            f(self.0.get())
-        }
-
-        /// Runs `f` with a unique raw pointer to the contents.
-        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-            f(self.0.get())
-        }
     }
 
     /// A mutex for slow paths only (never the append path).
@@ -168,27 +168,9 @@ mod imp {
             self.0.flush();
         }
 
-        /// Hands `ptr` (a `Box<T>` turned raw) back to `dispose` once every guard
-        /// alive now is gone (to free or to recycle it).
-        ///
-        /// # Safety
-        /// `ptr` came from `Box::into_raw`, is no longer reachable from any shared
-        /// location (so no new reader can find it), and is retired exactly once.
-        pub(crate) unsafe fn retire<T, F>(&self, ptr: *mut T, dispose: F)
-        where
-            T: Send + 'static,
-            F: FnOnce(Box<T>) + Send + 'static,
-        {
-            let ptr = SendPtr(ptr);
-            // SAFETY: the caller guarantees ptr is unlinked and retired once; the
-            // collector runs the closure only after every guard pinned before this
-            // call is dropped, so no reader still holds a reference.
-            unsafe {
-                self.0.defer_unchecked(move || {
-                    let ptr = ptr;
-                    dispose(Box::from_raw(ptr.0));
-                });
-            }
+        /// Runs `dispose` once every guard alive now is gone.
+        pub(crate) fn defer(&self, dispose: impl FnOnce() + Send + 'static) {
+            self.0.defer(dispose);
         }
     }
 
@@ -214,15 +196,10 @@ mod imp {
             self.0.is_empty()
         }
     }
-
-    struct SendPtr<T>(*mut T);
-    // SAFETY: the pointee is `Send` and ownership moves into the deferred drop.
-    unsafe impl<T: Send> Send for SendPtr<T> {}
 }
 
 #[cfg(all(loom, feature = "loom"))]
 mod imp {
-    pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::hint::spin_loop;
     pub(crate) use loom::sync::atomic::{
         fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
@@ -231,6 +208,58 @@ mod imp {
     pub(crate) use loom::thread::{yield_now, JoinHandle};
 
     use std::collections::HashMap;
+
+    /// `len` atomic words, all zero.
+    pub(crate) fn zeroed_words(len: usize) -> Box<[AtomicU64]> {
+        (0..len).map(|_| AtomicU64::new(0)).collect()
+    }
+
+    /// loom has no 128-bit atomic: the partition tail is modelled as a word behind
+    /// a loom mutex. Every operation is then linearisable with acquire and release
+    /// edges, as the real `cmpxchg16b` is; loom explores the interleavings of the
+    /// tail operations, but cannot weaken their orderings (the tail's Acquire and
+    /// AcqRel are argued in `implementation.rs`, I2 and I6).
+    #[derive(Debug)]
+    pub(crate) struct AtomicU128(loom::sync::Mutex<u128>);
+
+    impl AtomicU128 {
+        pub(crate) fn new(value: u128) -> Self {
+            Self(loom::sync::Mutex::new(value))
+        }
+
+        fn word(&self) -> loom::sync::MutexGuard<'_, u128> {
+            self.0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+
+        pub(crate) fn load(&self, _order: Ordering) -> u128 {
+            *self.word()
+        }
+
+        pub(crate) fn compare_exchange(
+            &self,
+            current: u128,
+            new: u128,
+            _success: Ordering,
+            _failure: Ordering,
+        ) -> Result<u128, u128> {
+            let mut word = self.word();
+            if *word == current {
+                *word = new;
+                Ok(current)
+            } else {
+                Err(*word)
+            }
+        }
+
+        pub(crate) fn fetch_or(&self, bits: u128, _order: Ordering) -> u128 {
+            let mut word = self.word();
+            let previous = *word;
+            *word |= bits;
+            previous
+        }
+    }
     use std::hash::Hash;
     use std::time::Duration;
 
@@ -394,16 +423,10 @@ mod imp {
         /// Nothing to flush: nothing is deferred.
         pub(crate) fn flush(&self) {}
 
-        /// Leaks `ptr` (`dispose` never runs): loom cannot model the epoch
-        /// collector, and leaking is safe.
-        ///
-        /// # Safety
-        /// As in production: `ptr` is unlinked and retired once.
-        pub(crate) unsafe fn retire<T, F>(&self, _ptr: *mut T, _dispose: F)
-        where
-            T: Send + 'static,
-            F: FnOnce(Box<T>) + Send + 'static,
-        {
+        /// Never runs `dispose`: loom cannot model the epoch collector, and
+        /// leaking is safe.
+        pub(crate) fn defer(&self, dispose: impl FnOnce() + Send + 'static) {
+            std::mem::forget(dispose);
         }
     }
 }

@@ -4,13 +4,13 @@
 //!
 //! | #  | entry point                                   | hostile input                                        | documented result |
 //! |----|-----------------------------------------------|------------------------------------------------------|-------------------|
-//! | 1  | `Log::with_config` / `LogConfig`              | zero / non-power-of-two / huge sizes, zero expiry    | `InvalidConfig` naming the setting |
+//! | 1  | `Log::with_config` / `LogConfig`              | zero / non-power-of-two / huge sizes, segment_bytes below 128 or above 4 MiB, memory_budget below one segment, zero expiry | `InvalidConfig` naming the setting |
 //! | 2  | `Log::create_topic(_with)`                    | empty name, 0 partitions, existing name              | `InvalidConfig` / `TopicAlreadyExists` |
 //! | 3  | `Log::partition`, `partition_count`, `consumer`, `append` | unknown topic, partition u32::MAX          | `UnknownTopic` / `UnknownPartition` |
 //! | 4  | `Log::append` / `PartitionHandle::append`     | empty batch, batch > max_batch_records               | `EmptyBatch` / `BatchTooLarge`, nothing written |
 //! | 5  | `Log::append` with a header                   | pid never issued, epoch 32768 and u16::MAX, seq -1 / i32::MIN | `UnknownProducerId` / `InvalidEpoch` / `InvalidSequence` |
 //! | 6  | `PartitionHandle::producer` / `ProducerAppender::append` | unissued pid; seq i32::MAX with 3 records | `UnknownProducerId`; wraps (next seq 1) |
-//! | 7  | `Log::append` to a full partition             | no retention, capacity reached                       | `PartitionFull`, nothing written |
+//! | 7  | `Log::append` to a full partition             | no retention, `max_segments` segments live           | `PartitionFull`, nothing written |
 //! | 8  | `Log::produce`                                | empty request list; mixed good and bad requests      | one result per request, in order |
 //! | 9  | `Consumer::seek` + `poll`                     | offset u64::MAX, offset past the end                 | `OffsetOutOfRange` |
 //! | 10 | `Consumer::poll` / `poll_with` / `poll_timeout` | max 0, max usize::MAX, timeout 0 and Duration::MAX | empty / everything readable / returns |
@@ -32,6 +32,9 @@
 //! | 26 | `Producer::send_with_callback`                | callback calls flush / close / drops the last owner  | `InCallback`, no deadlock |
 //! | 27 | `Producer` drop                               | dropped with records queued and in flight            | every handle completes (drained) |
 //! | 28 | `partition_for_key` / `murmur2`               | 0 partitions, empty key                              | partition 0, no division by zero |
+//! | 29 | `Log::append`                                 | one batch larger than a segment (one huge record, many records) | `BatchBytesTooLarge` (after `EmptyBatch` / `BatchTooLarge`), nothing written |
+//! | 30 | `Log::create_topic`                           | so many partitions their directories exceed the memory budget | `LogFull`, nothing charged; the log still works |
+//! | 31 | `Log::create_topic` / `memory_usage`          | 1000 partitions, none written                        | only directories charged, no segment until the first append |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left
@@ -41,12 +44,11 @@
 //! flusher left `close` and every handle waiting forever (now: everything fails
 //! with `Closed`).
 //!
-//! Not covered by a test, reported to the log's owner (src/log): `create_topic`
-//! has no upper bound on `partitions`, and every partition eagerly allocates a
-//! directory of `max_segments` pointers (64 KiB at the defaults, up to 128 MiB
-//! with `max_segments(1 << 24)`), so `create_topic("t", u32::MAX)` or a few
-//! hundred partitions at the largest `max_segments` abort on allocation failure
-//! instead of returning `InvalidConfig`.
+//! Formerly reported to the log's owner and fixed by storage v2: `create_topic`
+//! with a huge partition count aborted on allocation failure; every partition's
+//! segment directory is now charged to the memory budget first, so it answers
+//! `LogFull` (row 30), and segments are allocated only on a partition's first
+//! append (row 31).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -90,26 +92,61 @@ fn row01_log_config_out_of_range() {
         Log::with_config(LogConfig::default().dedup_window(usize::MAX)),
         "dedup_window",
     );
-    invalid_config(
-        Log::with_config(LogConfig::default().segment_records(0)),
-        "segment_records",
-    );
-    invalid_config(
-        Log::with_config(LogConfig::default().segment_records(3)),
-        "segment_records",
-    );
-    invalid_config(
-        Log::with_config(LogConfig::default().segment_records(1 << 40)),
-        "segment_records",
-    );
-    invalid_config(
-        Log::with_config(LogConfig::default().max_segments(1)),
-        "max_segments",
-    );
-    invalid_config(
-        Log::with_config(LogConfig::default().max_segments(usize::MAX)),
-        "max_segments",
-    );
+    // segment_bytes: a power of two in 128..=4 MiB.
+    for bytes in [
+        0,
+        3,
+        192,           // not a power of two (but in range)
+        (1 << 20) + 8, // not a power of two (but in range)
+        64,            // a power of two below 128
+        1,
+        8 << 20, // a power of two above 4 MiB
+        1 << 40,
+        usize::MAX,
+    ] {
+        invalid_config(
+            Log::with_config(LogConfig::default().segment_bytes(bytes)),
+            "segment_bytes",
+        );
+    }
+    for bytes in [128, 4 << 20] {
+        assert!(
+            Log::with_config(LogConfig::default().segment_bytes(bytes)).is_ok(),
+            "{bytes} is at a bound of 128..=4 MiB"
+        );
+    }
+    // max_segments: a power of two in 2..=65536.
+    for segments in [0, 1, 3, 1 << 17, usize::MAX] {
+        invalid_config(
+            Log::with_config(LogConfig::default().max_segments(segments)),
+            "max_segments",
+        );
+    }
+    for segments in [2, 1 << 16] {
+        assert!(Log::with_config(LogConfig::default().max_segments(segments)).is_ok());
+    }
+    // memory_budget: at least one segment.
+    for (segment_bytes, budget) in [
+        (1usize << 20, 0u64),
+        (1 << 20, (1 << 20) - 1),
+        (128, 127),
+        (4 << 20, 1 << 20),
+    ] {
+        invalid_config(
+            Log::with_config(
+                LogConfig::default()
+                    .segment_bytes(segment_bytes)
+                    .memory_budget(budget),
+            ),
+            "memory_budget",
+        );
+    }
+    assert!(Log::with_config(
+        LogConfig::default()
+            .segment_bytes(128)
+            .memory_budget(1 << 20)
+    )
+    .is_ok());
     invalid_config(
         Log::with_config(LogConfig::default().max_batch_records(0)),
         "max_batch_records",
@@ -262,20 +299,36 @@ fn row06_appender_unissued_pid_and_sequence_wrap() {
 
 #[test]
 fn row07_full_partition_without_retention() {
-    let config = LogConfig::default().segment_records(4).max_segments(2);
+    // Storage v2 has no record capacity: a partition is full when a batch must
+    // open a segment while `max_segments` segments are live. A 4-record batch of
+    // 1-byte values is 40 + 4 * 9 = 76 -> 80 bytes = 10 units, so a 128-byte
+    // segment (16 units) holds one; two fill both segments, and a 1-record
+    // batch (7 units) no longer fits the 6 units left.
+    let config = LogConfig::default().segment_bytes(128).max_segments(2);
     let log = Log::with_config(config).unwrap();
     log.create_topic("t", 1).unwrap();
     let handle = log.partition("t", 0).unwrap();
-    assert_eq!(handle.capacity(), 4);
+    assert_eq!(handle.live_segments(), 0);
     handle.append(None, vec![Record::new("v"); 4]).unwrap();
+    assert_eq!(handle.live_segments(), 1);
+    assert_eq!(
+        handle
+            .append(None, vec![Record::new("v"); 4])
+            .unwrap()
+            .base_offset,
+        4
+    );
+    assert_eq!(handle.live_segments(), 2);
     assert_eq!(
         handle.append(None, Record::new("v")),
         Err(LogError::PartitionFull {
-            live_records: 4,
-            capacity: 4
+            live_segments: 2,
+            max_segments: 2
         })
     );
-    assert_eq!(handle.log_end_offset(), 4);
+    assert_eq!(handle.log_end_offset(), 8);
+    assert_eq!(handle.high_watermark(), 8);
+    assert_eq!(handle.live_segments(), 2);
 }
 
 #[test]
@@ -761,4 +814,128 @@ fn row28_partitioner_edge_cases() {
     assert_eq!(partition_for_key(b"", 0), 0);
     assert_eq!(partition_for_key(b"foobar", 0), 0);
     assert!(partition_for_key(b"", 3) < 3);
+}
+
+#[test]
+fn row29_batch_larger_than_a_segment() {
+    // A 128-byte segment holds 128 - 40 = 88 bytes of records (8 of header per
+    // record, plus key and value).
+    let log =
+        Log::with_config(LogConfig::default().segment_bytes(128).max_batch_records(4)).unwrap();
+    log.create_topic("t", 1).unwrap();
+    let handle = log.partition("t", 0).unwrap();
+    let pid = log.init_producer_id().producer_id;
+    let header = Some(BatchHeader {
+        producer_id: pid,
+        epoch: 0,
+        base_sequence: 0,
+    });
+    let too_large = |bytes| LogError::BatchBytesTooLarge { bytes, max: 88 };
+    assert_eq!(
+        handle.append(None, Record::new(vec![1u8; 81])),
+        Err(too_large(89)),
+        "one record of 8 + 81 bytes"
+    );
+    assert_eq!(
+        handle.append(None, Record::with_key(vec![2u8; 40], vec![3u8; 41])),
+        Err(too_large(89)),
+        "keys count too"
+    );
+    assert_eq!(
+        handle.append(None, vec![Record::new(vec![4u8; 25]); 3]),
+        Err(too_large(99)),
+        "three records of 8 + 25 bytes"
+    );
+    assert_eq!(
+        handle.append(header, Record::new(vec![5u8; 1 << 20])),
+        Err(too_large(8 + (1 << 20))),
+        "idempotent"
+    );
+    // Rule-1 order: EmptyBatch and BatchTooLarge come first.
+    assert_eq!(
+        handle.append(None, vec![Record::new(vec![6u8; 100]); 5]),
+        Err(LogError::BatchTooLarge { records: 5, max: 4 })
+    );
+    assert_eq!(handle.log_end_offset(), 0, "nothing written");
+    assert_eq!(handle.live_segments(), 0, "no segment allocated");
+    assert_eq!(handle.producer_state(pid), None, "no trace");
+    assert!(too_large(89).to_string().contains("segment_bytes"));
+    // The bound itself: 8 + 80 = 88 record bytes fill the segment exactly.
+    let exact = handle.append(header, Record::new(vec![7u8; 80])).unwrap();
+    assert_eq!((exact.base_offset, exact.duplicate), (0, false));
+    let next = handle.append(None, Record::new("v")).unwrap();
+    assert_eq!(next.base_offset, 1);
+    assert_eq!(handle.live_segments(), 2, "the full segment sent it on");
+    let records = handle.consumer(&log).poll(10).unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(&records[0].value[..], &[7u8; 80][..]);
+}
+
+#[test]
+fn row30_topic_directories_beyond_the_memory_budget() {
+    let log = Log::with_config(
+        LogConfig::default()
+            .segment_bytes(4096)
+            .memory_budget(1 << 20),
+    )
+    .unwrap();
+    let refused = log.create_topic("huge", 100_000).unwrap_err();
+    assert_eq!(
+        log.memory_usage().used_bytes,
+        0,
+        "a refused topic charges nothing"
+    );
+    assert_eq!(log.topics(), Vec::<String>::new());
+    assert_eq!(
+        log.partition_count("huge"),
+        Err(LogError::UnknownTopic {
+            topic: "huge".into()
+        })
+    );
+    // The log still works for a small topic.
+    log.create_topic("small", 1).unwrap();
+    let directory = log.memory_usage().used_bytes;
+    assert!(directory > 0, "a partition's directory is charged");
+    assert_eq!(
+        refused,
+        LogError::LogFull {
+            requested: 100_000 * directory,
+            used: 0,
+            budget: 1 << 20,
+        }
+    );
+    assert!(refused.to_string().contains("memory_budget"));
+    let outcome = log.append("small", 0, None, Record::new("v")).unwrap();
+    assert_eq!(outcome.base_offset, 0);
+    let records = log.consumer("small", 0).unwrap().poll(10).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(&records[0].value[..], b"v");
+    assert_eq!(log.memory_usage().budget_bytes, 1 << 20);
+}
+
+#[test]
+fn row31_empty_partitions_allocate_no_segment() {
+    let log = Log::new();
+    let segment_bytes = log.config().segment_len() as u64;
+    log.create_topic("one", 1).unwrap();
+    let directory = log.memory_usage().used_bytes;
+    assert!(directory > 0);
+    log.create_topic("many", 1000).unwrap();
+    let created = log.memory_usage().used_bytes - directory;
+    assert_eq!(created, 1000 * directory, "only the 1000 directories");
+    assert!(
+        created < 1000 * segment_bytes / 100,
+        "{created} bytes: far less than 1000 segments"
+    );
+    let handle = log.partition("many", 999).unwrap();
+    assert_eq!(handle.live_segments(), 0);
+    // The first append allocates one segment (its buffer and commit words).
+    handle.append(None, Record::new("v")).unwrap();
+    assert_eq!(handle.live_segments(), 1);
+    let segment = log.memory_usage().used_bytes - directory - created;
+    assert!(
+        (segment_bytes..2 * segment_bytes).contains(&segment),
+        "one segment charged: {segment}"
+    );
+    assert_eq!(log.partition("many", 0).unwrap().live_segments(), 0);
 }

@@ -1,13 +1,19 @@
 //! Every broker rule of SEMANTICS.md beyond the public scenarios: malformed input,
-//! rule order, epochs, the window, expiry, state surviving retention, capacity,
-//! multi-partition produce, configuration errors.
+//! rule order, epochs, the window, expiry, state surviving retention, a full
+//! segment ring, multi-partition produce, configuration errors.
+//!
+//! Segment layouts (storage v2): a batch takes 40 bytes of header plus, per
+//! record, 8 bytes + key + value, rounded up to 8-byte units; a segment of B
+//! bytes has B/8 units and holds at most max(B/64, 2) batches; a batch that does
+//! not fit the open segment opens the next one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use idemlog::{
     BatchHeader, Log, LogConfig, LogError, ManualClock, ProduceRequest, ProducerId,
-    ProducerStateStats, Record, RetentionPolicy, TopicConfig,
+    ProducerStateStats, Record, RetentionPolicy, RetentionReport, TopicConfig,
+    DEFAULT_MEMORY_BUDGET,
 };
 
 fn header(producer_id: ProducerId, epoch: u16, base_sequence: i32) -> Option<BatchHeader> {
@@ -76,6 +82,20 @@ fn malformed_batches_are_rejected_with_clear_errors_and_leave_no_trace() {
         (
             log.append("t", 0, None, Vec::<Record>::new()),
             LogError::EmptyBatch,
+        ),
+        // One record of 1 MiB: 8 + 2^20 record bytes, more than a default segment
+        // (1 MiB) holds after the 40-byte batch header.
+        (
+            log.append("t", 0, header(pid, 0, 1), Record::new(vec![0u8; 1 << 20])),
+            LogError::BatchBytesTooLarge {
+                bytes: 8 + (1 << 20),
+                max: (1 << 20) - 40,
+            },
+        ),
+        // Too many records and too many bytes: BatchTooLarge is checked first.
+        (
+            log.append("t", 0, None, vec![Record::new(vec![0u8; 1 << 20]); 5]),
+            LogError::BatchTooLarge { records: 5, max: 4 },
         ),
     ];
     for (got, expected) in cases {
@@ -248,10 +268,18 @@ fn expiry_sweep_frees_state_and_cached_appenders_recover() {
     assert_eq!(log.producer_state_stats().entries, 1);
 }
 
+/// Two records of 20-byte values: 40 + 2 * (8 + 20) = 96 bytes = 12 units, so
+/// a 128-byte segment (16 units) holds exactly one such batch.
+fn wide_pair() -> Vec<Record> {
+    vec![Record::new(vec![7u8; 20]); 2]
+}
+
 #[test]
 fn producer_state_survives_retention_of_its_records() {
     // KAFKA-7190: evicting the records must not drop the producer's state.
-    let log = Log::with_config(LogConfig::default().segment_records(2)).unwrap();
+    // Segments of 128 bytes hold one 2-record batch each: three batches fill
+    // segments 1, 2 and 3 with offsets 0-1, 2-3 and 4-5.
+    let log = Log::with_config(LogConfig::default().segment_bytes(128)).unwrap();
     log.create_topic_with(
         "t",
         TopicConfig::new(1).retention(RetentionPolicy::default().max_records(2)),
@@ -259,17 +287,28 @@ fn producer_state_survives_retention_of_its_records() {
     .unwrap();
     let pid = log.init_producer_id().producer_id;
     for seq in 0..3 {
-        log.append("t", 0, header(pid, 0, seq * 2), records(2))
+        log.append("t", 0, header(pid, 0, seq * 2), wide_pair())
             .unwrap();
     }
     let partition = log.partition("t", 0).unwrap();
-    partition.enforce_retention();
+    // Retention already ran when batches 2 and 3 opened segments 2 and 3: each
+    // time the oldest complete segment left >= 2 records behind, so segments 1
+    // and 2 are gone; segment 3 is the one being written and stays.
+    assert_eq!(
+        partition.enforce_retention(),
+        RetentionReport {
+            segments: 0,
+            records: 0
+        },
+        "nothing left to evict by hand"
+    );
     assert_eq!(
         partition.log_start_offset(),
         4,
         "two whole segments evicted"
     );
-    let retry = log.append("t", 0, header(pid, 0, 0), records(2)).unwrap();
+    assert_eq!(partition.live_segments(), 1);
+    let retry = log.append("t", 0, header(pid, 0, 0), wide_pair()).unwrap();
     assert_eq!(
         (retry.base_offset, retry.duplicate),
         (0, true),
@@ -279,26 +318,59 @@ fn producer_state_survives_retention_of_its_records() {
 
 #[test]
 fn a_full_partition_is_an_error_until_retention_makes_room() {
-    let log = Log::with_config(LogConfig::default().segment_records(2).max_segments(4)).unwrap();
+    // Storage v2 has no record capacity: a partition is full when a batch must
+    // open a segment while `max_segments` segments are live. Segments of 128
+    // bytes (16 units) hold two 1-record batches of 7 units each, so 4 segments
+    // take 8 batches and the 9th needs a 5th segment.
+    let config = LogConfig::default().segment_bytes(128).max_segments(4);
+    let log = Log::with_config(config).unwrap();
     log.create_topic("t", 1).unwrap();
     let pid = log.init_producer_id().producer_id;
     let partition = log.partition("t", 0).unwrap();
-    assert_eq!(partition.capacity(), 6);
-    log.append("t", 0, header(pid, 0, 0), records(6)).unwrap();
     assert_eq!(
-        log.append("t", 0, header(pid, 0, 6), records(1)),
+        partition.live_segments(),
+        0,
+        "no segment before the first append"
+    );
+    for seq in 0..8 {
+        let outcome = log.append("t", 0, header(pid, 0, seq), records(1)).unwrap();
+        assert_eq!(outcome.base_offset, seq as u64);
+    }
+    assert_eq!(partition.live_segments(), 4);
+    assert_eq!(
+        log.append("t", 0, header(pid, 0, 8), records(1)),
         Err(LogError::PartitionFull {
-            live_records: 6,
-            capacity: 6
+            live_segments: 4,
+            max_segments: 4
         })
     );
     assert_eq!(
         partition.producer_state(pid).unwrap().last_sequence,
-        5,
+        7,
         "rejection changed nothing"
     );
+    assert_eq!(partition.log_end_offset(), 8, "no offset was consumed");
+    assert_eq!(partition.live_segments(), 4);
     // Retention is opt-in per topic; this topic has none, so nothing is evicted.
     assert_eq!(partition.enforce_retention().segments, 0);
+
+    // The same appends on a topic with retention: every segment an append opens
+    // runs retention, which evicts the oldest complete segment while >= 2 records
+    // remain, so the ring never fills and the 9th batch is accepted.
+    log.create_topic_with(
+        "r",
+        TopicConfig::new(1).retention(RetentionPolicy::default().max_records(2)),
+    )
+    .unwrap();
+    let retained = log.partition("r", 0).unwrap();
+    for seq in 0..9 {
+        let outcome = log.append("r", 0, header(pid, 0, seq), records(1)).unwrap();
+        assert_eq!(outcome.base_offset, seq as u64);
+    }
+    // Batch 9 opened segment 5; segments 1-3 (offsets 0-5) were evicted.
+    assert_eq!(retained.log_start_offset(), 6);
+    assert_eq!(retained.live_segments(), 2);
+    assert_eq!(retained.log_end_offset(), 9);
 }
 
 #[test]
@@ -350,13 +422,19 @@ fn invalid_configurations_and_topics_are_errors() {
     let bad = [
         LogConfig::default().dedup_window(0),
         LogConfig::default().dedup_window(5_000),
-        LogConfig::default().segment_records(3),
+        LogConfig::default().segment_bytes(3),
+        LogConfig::default().segment_bytes(64),
+        LogConfig::default().segment_bytes(8 << 20),
         LogConfig::default().max_segments(1),
+        LogConfig::default().max_segments(3),
         LogConfig::default().max_batch_records(0),
+        // Was: a max_batch_records above the partition's record capacity. Storage
+        // v2 has no record capacity (an oversized batch is BatchBytesTooLarge at
+        // append time); the configuration-level conflict now is a memory budget
+        // that cannot hold one segment.
         LogConfig::default()
-            .segment_records(2)
-            .max_segments(2)
-            .max_batch_records(3),
+            .segment_bytes(1 << 20)
+            .memory_budget((1 << 20) - 1),
         LogConfig::default().producer_id_expiration(Duration::ZERO),
     ];
     for config in bad {
@@ -378,14 +456,20 @@ fn invalid_configurations_and_topics_are_errors() {
             ..
         })
     ));
-    assert!(matches!(
-        log.create_topic("huge", u32::MAX),
-        Err(LogError::InvalidConfig {
-            setting: "partitions",
-            ..
-        })
-    ));
+    // Every partition's segment directory is charged to the memory budget: a
+    // topic whose directories exceed it is LogFull (was InvalidConfig for a
+    // fixed directory limit), and charges nothing.
+    let huge = log.create_topic("huge", u32::MAX).unwrap_err();
     log.create_topic("x", 1).unwrap();
+    let directory = log.memory_usage().used_bytes;
+    assert_eq!(
+        huge,
+        LogError::LogFull {
+            requested: u64::from(u32::MAX) * directory,
+            used: 0,
+            budget: DEFAULT_MEMORY_BUDGET,
+        }
+    );
     assert_eq!(
         log.create_topic("x", 1),
         Err(LogError::TopicAlreadyExists { topic: "x".into() })

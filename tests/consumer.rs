@@ -5,7 +5,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use idemlog::{
-    BatchHeader, Log, LogConfig, LogError, ManualClock, Record, RetentionPolicy, TopicConfig,
+    BatchHeader, Log, LogConfig, LogError, ManualClock, Record, RetentionPolicy, RetentionReport,
+    TopicConfig,
 };
 
 #[test]
@@ -59,15 +60,30 @@ fn polls_respect_max_and_advance_the_position() {
 
 #[test]
 fn reads_outside_the_log_are_offset_out_of_range() {
-    let log = Log::with_config(LogConfig::default().segment_records(2)).unwrap();
+    // Batches never span segments: six 1-record batches of 1-byte values (7
+    // units each) go two to a 128-byte segment (16 units): offsets 0-1, 2-3, 4-5.
+    let log = Log::with_config(LogConfig::default().segment_bytes(128)).unwrap();
     log.create_topic_with(
         "t",
         TopicConfig::new(1).retention(RetentionPolicy::default().max_records(2)),
     )
     .unwrap();
-    let batch: Vec<Record> = (0..6).map(|i| Record::new(vec![i])).collect();
-    log.append("t", 0, None, batch).unwrap();
-    log.partition("t", 0).unwrap().enforce_retention();
+    for i in 0..6u8 {
+        let outcome = log.append("t", 0, None, Record::new(vec![i])).unwrap();
+        assert_eq!(outcome.base_offset, u64::from(i));
+    }
+    let partition = log.partition("t", 0).unwrap();
+    // Opening segment 3 already evicted segment 1 (5 - 2 >= 2 records left); by
+    // hand, segment 2 goes too (4 - 2 >= 2); segment 3 is being written.
+    assert_eq!(partition.log_start_offset(), 2);
+    assert_eq!(
+        partition.enforce_retention(),
+        RetentionReport {
+            segments: 1,
+            records: 2
+        }
+    );
+    assert_eq!(partition.log_start_offset(), 4);
     let mut consumer = log.consumer("t", 0).unwrap();
     assert_eq!(
         consumer.position(),
@@ -89,7 +105,13 @@ fn reads_outside_the_log_are_offset_out_of_range() {
         Err(LogError::OffsetOutOfRange { offset: 7, .. })
     ));
     consumer.seek_to_beginning();
-    assert_eq!(consumer.poll(10).unwrap().len(), 2);
+    let rest = consumer.poll(10).unwrap();
+    assert_eq!(
+        rest.iter()
+            .map(|r| (r.offset, r.value[0]))
+            .collect::<Vec<_>>(),
+        vec![(4, 4), (5, 5)]
+    );
 }
 
 #[test]

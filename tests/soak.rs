@@ -25,7 +25,14 @@ use idemlog::{Log, LogConfig, LogError, RetentionPolicy, TopicConfig};
 
 const PARTITIONS: u32 = 2;
 const PRODUCERS: u64 = 2;
-const SEGMENT: u64 = 64;
+/// Bytes per segment: 1 KiB, 128 units of 8 bytes, at most 16 batches.
+const SEGMENT_BYTES: usize = 1_024;
+/// The most records one segment can hold here: every batch has a 40-byte
+/// header and every record 8 bytes of header plus at least 6 payload bytes (key
+/// "k0", value "p0-0"), so a segment holds at most (1024 - 40) / 14 = 70 (some
+/// 25 to 45 in practice: the producers' batches are small, and a segment takes
+/// 16 batches at most).
+const SEGMENT: u64 = (SEGMENT_BYTES as u64 - 40) / (8 + 6);
 const RETAIN: u64 = 512;
 /// Retention keeps at least RETAIN records and evicts whole segments only when
 /// a batch opens a new one (a pass skipped because another runs is made up at
@@ -52,7 +59,7 @@ struct ConsumerLog {
 #[test]
 fn soak_with_retention_faults_and_consumers() {
     let duration = soak_duration();
-    let log = Log::with_config(LogConfig::default().segment_records(SEGMENT as usize)).unwrap();
+    let log = Log::with_config(LogConfig::default().segment_bytes(SEGMENT_BYTES)).unwrap();
     let retention = RetentionPolicy::default().max_records(RETAIN);
     log.create_topic_with("s", TopicConfig::new(PARTITIONS).retention(retention))
         .unwrap();

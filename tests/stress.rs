@@ -40,10 +40,7 @@ fn check_partition(log: &Log, partition: u32) -> HashMap<ProducerId, usize> {
                     "producer {} out of order or duplicated",
                     meta.producer_id
                 );
-                assert_eq!(
-                    &record.value[..],
-                    &value(meta.producer_id, meta.sequence)[..]
-                );
+                assert_eq!(record.value, &value(meta.producer_id, meta.sequence)[..]);
                 *counts.entry(meta.producer_id).or_default() += 1;
             })
             .unwrap();
@@ -58,9 +55,17 @@ fn check_partition(log: &Log, partition: u32) -> HashMap<ProducerId, usize> {
     counts
 }
 
+/// Values are "pid:seq" (at most 6 bytes here), so a batch of n records takes
+/// 40 + 14n bytes or less: 7, 9, 11 or 12 units for n = 1..=4. A 2 KiB segment
+/// (256 units, at most 32 batches) then holds about 26 batches, some 65 records,
+/// and each partition's 20,000 records fill about 300 segments: 512 of them.
+fn many_segments() -> LogConfig {
+    LogConfig::default().segment_bytes(2_048).max_segments(512)
+}
+
 #[test]
 fn every_batch_sent_twice_lands_once_in_order() {
-    let log = Log::with_config(LogConfig::default().segment_records(64)).unwrap();
+    let log = Log::with_config(many_segments()).unwrap();
     log.create_topic("t", PARTITIONS).unwrap();
     let barrier = Arc::new(Barrier::new(PRODUCERS));
     let workers: Vec<_> = (0..PRODUCERS)
@@ -125,9 +130,15 @@ fn every_batch_sent_twice_lands_once_in_order() {
 #[test]
 fn concurrent_copies_of_one_producers_batches_append_exactly_once() {
     // Two threads race every batch of one producer; the window is large enough
-    // that the slower copy always finds the batch in it.
-    let log =
-        Log::with_config(LogConfig::default().dedup_window(1_024).segment_records(32)).unwrap();
+    // that the slower copy always finds the batch in it. Single-record batches
+    // of at most 8 value bytes take 7 units: a 2 KiB segment (256 units, at most
+    // 32 batches) holds 32 of them, so the 1,000 batches roll 32 segments.
+    let log = Log::with_config(
+        LogConfig::default()
+            .dedup_window(1_024)
+            .segment_bytes(2_048),
+    )
+    .unwrap();
     log.create_topic("t", 1).unwrap();
     let pid = log.init_producer_id().producer_id;
     const BATCHES: i32 = 1_000;
@@ -159,11 +170,16 @@ fn concurrent_copies_of_one_producers_batches_append_exactly_once() {
         );
     }
     assert_eq!(check_partition(&log, 0)[&pid], BATCHES as usize);
+    assert_eq!(log.partition("t", 0).unwrap().live_segments(), 32);
 }
 
 #[test]
 fn a_tailing_consumer_sees_a_dense_prefix_while_producers_write() {
-    let log = Log::with_config(LogConfig::default().segment_records(16)).unwrap();
+    // Single-record batches of 8 value bytes take 7 units: a 1 KiB segment (128
+    // units, at most 16 batches) holds 16 of them, so the 6,000 records roll
+    // 375 segments (512 allowed).
+    let log =
+        Log::with_config(LogConfig::default().segment_bytes(1_024).max_segments(512)).unwrap();
     log.create_topic("t", 1).unwrap();
     const PER_WRITER: usize = 3_000;
     let reader = {
@@ -194,8 +210,7 @@ fn a_tailing_consumer_sees_a_dense_prefix_while_producers_write() {
         writer.join().unwrap();
     }
     assert_eq!(reader.join().unwrap(), 2 * PER_WRITER as u64);
-    assert_eq!(
-        log.partition("t", 0).unwrap().high_watermark(),
-        2 * PER_WRITER as u64
-    );
+    let partition = log.partition("t", 0).unwrap();
+    assert_eq!(partition.high_watermark(), 2 * PER_WRITER as u64);
+    assert_eq!(partition.live_segments(), 375);
 }

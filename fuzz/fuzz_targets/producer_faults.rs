@@ -231,7 +231,7 @@ fn value_index(value: &[u8]) -> usize {
 fn run(input: &Input) {
     let log_config = LogConfig::default()
         .dedup_window(input.window)
-        .segment_records(128)
+        .segment_bytes(16 << 10)
         .max_segments(8);
     let log = Log::with_config(log_config).expect("log config");
     log.create_topic("t", input.partitions).expect("topic");

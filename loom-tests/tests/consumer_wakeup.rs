@@ -2,13 +2,19 @@
 //! appender (I6). Under loom a timed wait never times out (src/sync.rs), and the
 //! real-time deadline used here is an hour, so a lost wake-up shows as a loom
 //! deadlock and a wrong early return as an empty poll.
+//!
+//! Segments of 128 bytes (at most 2 single-record batches each).
+//! `consumer_at_a_full_segment_end_is_woken_by_the_next_segment` is model (iv):
+//! the consumer has read all of a full segment 1 and blocks at its end (its
+//! cursor stands after segment 1's last commit slot); the append that wakes it
+//! must install segment 2, and the consumer must step into it.
 #![cfg(loom)]
 
 mod common;
 
 use std::time::Duration;
 
-use common::{batch, check, one_partition, value};
+use common::{batch, check, one_partition, pairs, rec, value};
 use idemlog::{LogConfig, TopicConfig};
 use loom::thread;
 
@@ -18,7 +24,7 @@ const FOREVER: Duration = Duration::from_secs(3_600);
 fn blocked_consumer_is_woken_by_the_append() {
     check("consumer_wakeup", || {
         let (log, partition) = one_partition(
-            LogConfig::default().segment_records(2).max_segments(4),
+            LogConfig::default().segment_bytes(128).max_segments(4),
             TopicConfig::new(1),
         );
         let mut consumer = log.consumer("t", 0).expect("consumer");
@@ -40,7 +46,7 @@ fn blocked_consumer_is_woken_by_the_append() {
 fn two_consumers_and_two_appends() {
     check("consumer_wakeup_two_consumers", || {
         let (log, partition) = one_partition(
-            LogConfig::default().segment_records(2).max_segments(4),
+            LogConfig::default().segment_bytes(128).max_segments(4),
             TopicConfig::new(1),
         );
         let mut first = log.consumer("t", 0).expect("consumer");
@@ -72,5 +78,37 @@ fn two_consumers_and_two_appends() {
             .collect();
         assert_eq!(got, vec![(0, value('a', 0)), (1, value('b', 0))]);
         assert_eq!(appender.join().expect("appender"), (0, 1));
+    });
+}
+
+#[test]
+fn consumer_at_a_full_segment_end_is_woken_by_the_next_segment() {
+    check("consumer_wakeup_segment_end", || {
+        let (log, partition) = one_partition(
+            LogConfig::default().segment_bytes(128).max_segments(4),
+            TopicConfig::new(1),
+        );
+        for i in 0..2 {
+            partition.append(None, [rec('p', i)]).expect("prefill");
+        }
+        assert_eq!(partition.live_segments(), 1, "segment 1 is full");
+        let mut consumer = log.consumer("t", 0).expect("consumer");
+        let prefix = consumer.poll(8).expect("in range");
+        assert_eq!(pairs(&prefix), vec![(0, value('p', 0)), (1, value('p', 1))]);
+
+        let pa = partition.clone();
+        let appender = thread::spawn(move || pa.append(None, batch('a', 1)));
+        // Blocks at the end of segment 1 (spawned, so it races the appender).
+        let waiter = thread::spawn(move || consumer.poll_timeout(4, FOREVER));
+
+        let records = waiter.join().expect("waiter").expect("in range");
+        assert_eq!(
+            pairs(&records),
+            vec![(2, value('a', 0))],
+            "woken with the record in segment 2"
+        );
+        let outcome = appender.join().expect("appender").expect("appended");
+        assert_eq!(outcome.base_offset, 2);
+        assert_eq!(partition.live_segments(), 2, "the append opened segment 2");
     });
 }

@@ -16,7 +16,7 @@ use loom::thread;
 fn concurrent_copies_of_one_batch_append_once() {
     check("idempotent_retry", || {
         let (log, partition) = one_partition(
-            LogConfig::default().segment_records(2).max_segments(4),
+            LogConfig::default().segment_bytes(128).max_segments(4),
             TopicConfig::new(1),
         );
         let pid = log.init_producer_id().producer_id;

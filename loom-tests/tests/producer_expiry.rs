@@ -29,7 +29,7 @@ fn expiry_races_an_append() {
         let clock = ManualClock::new(0);
         let (log, partition) = one_partition(
             LogConfig::default()
-                .segment_records(2)
+                .segment_bytes(128)
                 .max_segments(4)
                 .producer_id_expiration(Duration::from_millis(100))
                 .clock(StdArc::new(clock.clone())),

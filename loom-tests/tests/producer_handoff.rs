@@ -1,21 +1,20 @@
 //! loom: the accumulator -> flusher hand-off. A sender races the flusher going
 //! to sleep and `close`: every record is appended exactly once or failed with
 //! `Closed`, never lost, never sent twice, and `close()` drains and returns.
+//!
+//! Segments of 128 bytes: the single 1-byte record (7 units) lands in segment 1.
 #![cfg(loom)]
+
+mod common;
 
 use std::time::Duration;
 
+use common::check;
 use idemlog::producer::{Producer, ProducerConfig, ProducerError, ProducerRecord, TimeSource};
 use idemlog::{Log, LogConfig};
 
-fn model(body: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound.get_or_insert(2);
-    builder.check(body);
-}
-
 fn setup() -> (Log, Producer) {
-    let log = Log::with_config(LogConfig::default().segment_records(4).max_segments(4)).unwrap();
+    let log = Log::with_config(LogConfig::default().segment_bytes(128).max_segments(4)).unwrap();
     log.create_topic("t", 1).unwrap();
     let config = ProducerConfig::at_least_once()
         .linger_ms(0)
@@ -27,7 +26,7 @@ fn setup() -> (Log, Producer) {
 
 #[test]
 fn send_races_flusher_sleep_and_close() {
-    model(|| {
+    check("producer_handoff_send_close", || {
         let (log, producer) = setup();
         let producer = loom::sync::Arc::new(producer);
         let sender = {
@@ -51,7 +50,7 @@ fn send_races_flusher_sleep_and_close() {
 
 #[test]
 fn flush_waits_for_a_concurrent_send() {
-    model(|| {
+    check("producer_handoff_flush", || {
         let (log, producer) = setup();
         let handle = producer.send(ProducerRecord::new("t", "a")).unwrap();
         producer.flush().unwrap();

@@ -1,11 +1,14 @@
 //! Model (d): retention racing readers (I7, I8).
 //!
-//! Four records in two segments of 2, all older than the age limit; one thread
-//! runs `PartitionHandle::enforce_retention` (evicting both segments) while two
-//! readers poll, one from offset 0 and one from offset 3 (mid-segment). A reader
-//! either gets valid records (offset and value right, contiguous from where it
-//! started) or `OffsetOutOfRange`; never garbage. Retired segments are leaked
-//! under loom (src/sync.rs), so this checks the unlink protocol, not the collector.
+//! Five single-record batches `p0..p4` in segments of 128 bytes (2 batches
+//! each): segment 1 holds 0..2, segment 2 holds 2..4, segment 3 holds 4, all
+//! older than the age limit; one thread runs `PartitionHandle::enforce_retention`
+//! (evicting segments 1 and 2; segment 3 is the one being written, which
+//! retention never takes) while two readers poll, one from offset 0 and one from
+//! offset 3 (mid-segment). A reader either gets valid records (offset and value
+//! right, contiguous from where it started) or `OffsetOutOfRange`; never garbage.
+//! Retired segments are leaked under loom (src/sync.rs), so this checks the
+//! unlink protocol, not the collector.
 #![cfg(loom)]
 
 mod common;
@@ -15,7 +18,7 @@ use std::time::Duration;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{batch, check, value};
+use common::{check, rec, value};
 use idemlog::{Consumer, Log, LogConfig, LogError, ManualClock, RetentionPolicy, TopicConfig};
 use loom::thread;
 
@@ -23,10 +26,10 @@ use loom::thread;
 static OUTCOMES: [AtomicUsize; 5] = [const { AtomicUsize::new(0) }; 5];
 /// The outcomes counted in `OUTCOMES`, in order.
 const OUTCOME_NAMES: [&str; 5] = [
-    "from 0: 2 records (segment 1 already gone)",
-    "from 0: 4 records",
+    "from 0: 2 records (segment 2 already gone)",
+    "from 0: 5 records",
     "from 0: OffsetOutOfRange",
-    "from 3: 1 record",
+    "from 3: 2 records",
     "from 3: OffsetOutOfRange",
 ];
 
@@ -56,8 +59,9 @@ fn read_checked(mut consumer: Consumer, from: u64) -> Option<usize> {
             // Eviction moves the log start before it unlinks the cell (I7), so a
             // reader that finds its first segment gone answers OffsetOutOfRange:
             // an Ok read of an evicted offset is never empty. It stops at the
-            // first segment already unlinked: from 0 that is 2 or 4 records.
-            let expected: &[usize] = if from == 0 { &[2, 4] } else { &[1] };
+            // first segment already unlinked: from 0 that is 2 records (segment
+            // 2 gone) or all 5 (segment 3 is never evicted); from 3, 2 records.
+            let expected: &[usize] = if from == 0 { &[2, 5] } else { &[2] };
             assert!(
                 expected.contains(&read),
                 "read {read} records from {from}, expected one of {expected:?}"
@@ -77,7 +81,7 @@ fn read_checked(mut consumer: Consumer, from: u64) -> Option<usize> {
             assert_eq!(offset, from);
             assert!(offset < log_start, "out of range only below the log start");
             assert!(log_start == 2 || log_start == 4, "segment-aligned start");
-            assert_eq!(log_end, 4);
+            assert_eq!(log_end, 5);
             count(if from == 0 {
                 OUTCOME_NAMES[2]
             } else {
@@ -95,7 +99,7 @@ fn readers_see_valid_records_or_out_of_range() {
         let clock = ManualClock::new(0);
         let log = Log::with_config(
             LogConfig::default()
-                .segment_records(2)
+                .segment_bytes(128)
                 .max_segments(4)
                 .clock(StdArc::new(clock.clone())),
         )
@@ -104,7 +108,12 @@ fn readers_see_valid_records_or_out_of_range() {
         log.create_topic_with("t", TopicConfig::new(1).retention(policy))
             .expect("new topic");
         let partition = log.partition("t", 0).expect("partition 0");
-        partition.append(None, batch('p', 4)).expect("prefill");
+        // One batch per record: a batch never spans segments.
+        for i in 0..5 {
+            let outcome = partition.append(None, [rec('p', i)]).expect("prefill");
+            assert_eq!(outcome.base_offset, u64::from(i));
+        }
+        assert_eq!(partition.live_segments(), 3);
         assert_eq!(partition.log_start_offset(), 0, "nothing old yet");
         clock.set_ms(1_000);
 
@@ -121,12 +130,15 @@ fn readers_see_valid_records_or_out_of_range() {
 
         let report = retention.join().expect("retention");
         assert_eq!((report.segments, report.records), (2, 4));
-        assert_eq!(report.log_start, 4);
+        // The report no longer carries the log start: the partition tells it.
         assert_eq!(partition.log_start_offset(), 4);
-        assert!(matches!(
-            log.consumer("t", 0).expect("consumer").poll(1),
-            Ok(records) if records.is_empty()
-        ));
+        assert_eq!(partition.live_segments(), 1);
+        let from_start = log.consumer("t", 0).expect("consumer").poll(8);
+        assert_eq!(
+            common::pairs(&from_start.expect("in range")),
+            vec![(4, value('p', 4))],
+            "the segment being written stays"
+        );
         let mut stale = log.consumer("t", 0).expect("consumer");
         stale.seek(0);
         assert!(matches!(

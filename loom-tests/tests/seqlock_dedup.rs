@@ -30,7 +30,7 @@ fn duplicate_check_races_a_commit() {
         let clock = ManualClock::new(100);
         let (log, partition) = one_partition(
             LogConfig::default()
-                .segment_records(2)
+                .segment_bytes(128)
                 .max_segments(4)
                 .dedup_window(1)
                 .clock(StdArc::new(clock.clone())),

@@ -1,11 +1,14 @@
 //! The broker side: the [`Log`] owns topics and partitions, hands out producer
 //! ids, and applies Kafka's idempotent-producer rules on append.
 
+mod batch;
+mod budget;
 mod partition;
 mod producer_state;
 mod retention;
 mod segment;
 mod storage;
+mod tail;
 mod wakeup;
 
 use std::fmt;
@@ -16,50 +19,16 @@ use crate::consumer::Consumer;
 use crate::error::LogError;
 use crate::record::IntoRecords;
 use crate::sync::{Arc, AtomicU64, ConcurrentMap, Ordering};
+use crate::types::{BatchHeader, ProducerId, ProducerIdentity};
 
+use budget::Budget;
 pub(crate) use partition::Partition;
 pub use producer_state::{BatchMetadata, ProducerStateSnapshot};
 pub use retention::{RetentionPolicy, RetentionReport};
+use storage::SegmentLog;
+pub(crate) use storage::{Cursor, ReadRecord};
 
 use producer_state::ProducerState;
-
-/// The most memory one topic's segment directories may take (1 GiB): a partition
-/// allocates `max_segments` pointers when it is created.
-pub const MAX_TOPIC_DIRECTORY_BYTES: u64 = 1 << 30;
-
-/// The highest producer epoch (Kafka's `Short.MAX_VALUE`).
-pub const MAX_EPOCH: u16 = i16::MAX as u16;
-
-/// A producer id, unique for the life of the log and never reused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProducerId(pub u64);
-
-impl fmt::Display for ProducerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// What the producer-id handshake hands out: a fresh id at epoch 0.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ProducerIdentity {
-    /// The id.
-    pub producer_id: ProducerId,
-    /// The epoch (0 from the handshake; producers bump it locally).
-    pub epoch: u16,
-}
-
-/// The producer fields of an idempotent batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct BatchHeader {
-    /// The producer id (from [`Log::init_producer_id`]).
-    pub producer_id: ProducerId,
-    /// The producer epoch, 0..=32767.
-    pub epoch: u16,
-    /// Sequence of the first record; the batch covers `base .. base + n - 1`
-    /// (wrapping from i32::MAX to 0).
-    pub base_sequence: i32,
-}
 
 /// The answer to a successful append.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,11 +44,11 @@ pub struct AppendOutcome {
 }
 
 impl AppendOutcome {
-    fn appended(base_offset: u64, record_count: u64, timestamp_ms: i64) -> Self {
+    fn appended(batch: &batch::BatchFields) -> Self {
         Self {
-            base_offset,
-            record_count,
-            timestamp_ms,
+            base_offset: batch.base_offset,
+            record_count: u64::from(batch.record_count),
+            timestamp_ms: batch.timestamp_ms,
             duplicate: false,
         }
     }
@@ -102,15 +71,19 @@ impl AppendOutcome {
 #[derive(Clone, Debug)]
 pub struct LogConfig {
     dedup_window: usize,
-    /// `None`: the default, 65536 or the partition capacity if smaller.
+    /// `None`: the default, 65536.
     max_batch_records: Option<usize>,
     producer_id_expiration_ms: i64,
-    segment_records: usize,
+    segment_bytes: usize,
     max_segments: usize,
+    memory_budget: u64,
     // std's Arc even under loom: the clock is no part of any protocol, and loom's
     // Arc cannot hold a trait object built by unsized coercion.
     clock: std::sync::Arc<dyn Clock>,
 }
+
+/// The default memory budget of a log: 1 GiB.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
 
 impl Default for LogConfig {
     fn default() -> Self {
@@ -118,14 +91,22 @@ impl Default for LogConfig {
             dedup_window: 5,
             max_batch_records: None,
             producer_id_expiration_ms: 86_400_000,
-            segment_records: 4_096,
-            max_segments: 8_192,
+            segment_bytes: 1 << 20,
+            max_segments: 256,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
             clock: std::sync::Arc::new(CoarseClock),
         }
     }
 }
 
 impl LogConfig {
+    /// Smallest segment size in bytes.
+    pub const MIN_SEGMENT_BYTES: usize = 128;
+    /// Largest segment size in bytes.
+    pub const MAX_SEGMENT_BYTES: usize = (tail::MAX_SEGMENT_UNITS as usize) * batch::UNIT_BYTES;
+    /// Largest `max_segments`.
+    pub const MAX_SEGMENTS: usize = 1 << 16;
+
     /// Batches remembered per (partition, producer) for dedup (default 5, Kafka's
     /// fixed value; 1..=1024 here).
     pub fn dedup_window(mut self, batches: usize) -> Self {
@@ -133,8 +114,7 @@ impl LogConfig {
         self
     }
 
-    /// Largest batch in records (default 65536, or the partition capacity if
-    /// that is smaller).
+    /// Largest batch in records (default 65536; a batch must also fit one segment).
     pub fn max_batch_records(mut self, records: usize) -> Self {
         self.max_batch_records = Some(records);
         self
@@ -147,16 +127,28 @@ impl LogConfig {
         self
     }
 
-    /// Records per segment, a power of two (default 4096).
-    pub fn segment_records(mut self, records: usize) -> Self {
-        self.segment_records = records;
+    /// Bytes per segment buffer, a power of two in
+    /// [`MIN_SEGMENT_BYTES`](Self::MIN_SEGMENT_BYTES)..=[`MAX_SEGMENT_BYTES`](Self::MAX_SEGMENT_BYTES)
+    /// (default 1 MiB). A batch (40 bytes of header, 8 per record, plus keys and
+    /// values) must fit one segment; retention evicts whole segments.
+    pub fn segment_bytes(mut self, bytes: usize) -> Self {
+        self.segment_bytes = bytes;
         self
     }
 
-    /// Segments a partition can hold at once, a power of two >= 2 (default 8192);
-    /// a partition holds at most `(max_segments - 1) * segment_records` live records.
+    /// Segments a partition can hold at once, a power of two in 2..=65536
+    /// (default 256).
     pub fn max_segments(mut self, segments: usize) -> Self {
         self.max_segments = segments;
+        self
+    }
+
+    /// The log's memory budget in bytes (default [`DEFAULT_MEMORY_BUDGET`], 1 GiB):
+    /// segments (pooled ones included) and segment directories are charged
+    /// against it before they are allocated (producer state is not charged yet). When it is full,
+    /// retention runs first; then an append answers [`LogError::LogFull`].
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = bytes;
         self
     }
 
@@ -174,15 +166,27 @@ impl LogConfig {
 
     /// The largest batch in records.
     pub fn max_batch_len(&self) -> usize {
-        self.max_batch_records
-            .unwrap_or_else(|| self.partition_capacity().clamp(1, 65_536))
+        self.max_batch_records.unwrap_or(65_536)
     }
 
-    /// The most live records one partition can hold.
-    pub fn partition_capacity(&self) -> usize {
-        self.max_segments
-            .saturating_sub(1)
-            .saturating_mul(self.segment_records)
+    /// Bytes per segment.
+    pub fn segment_len(&self) -> usize {
+        self.segment_bytes
+    }
+
+    /// The memory budget in bytes.
+    pub fn memory_budget_bytes(&self) -> u64 {
+        self.memory_budget
+    }
+
+    /// Units per segment.
+    fn segment_units(&self) -> u64 {
+        (self.segment_bytes / batch::UNIT_BYTES) as u64
+    }
+
+    /// Batches one segment can hold: one commit word per 64 bytes of buffer.
+    fn segment_batch_capacity(&self) -> u64 {
+        (self.segment_bytes / 64).max(2) as u64
     }
 
     pub(crate) fn validate(&self) -> Result<(), LogError> {
@@ -193,30 +197,49 @@ impl LogConfig {
                 format!("{} is outside 1..=1024", self.dedup_window),
             );
         }
-        if !self.segment_records.is_power_of_two() || self.segment_records > 1 << 24 {
+        if !self.segment_bytes.is_power_of_two()
+            || !(Self::MIN_SEGMENT_BYTES..=Self::MAX_SEGMENT_BYTES).contains(&self.segment_bytes)
+        {
             return invalid(
-                "segment_records",
+                "segment_bytes",
                 format!(
-                    "{} is not a power of two in 1..=16777216",
-                    self.segment_records
+                    "{} is not a power of two in {}..={}",
+                    self.segment_bytes,
+                    Self::MIN_SEGMENT_BYTES,
+                    Self::MAX_SEGMENT_BYTES
                 ),
             );
         }
-        if !self.max_segments.is_power_of_two() || !(2..=1 << 24).contains(&self.max_segments) {
+        if !self.max_segments.is_power_of_two()
+            || !(2..=Self::MAX_SEGMENTS).contains(&self.max_segments)
+        {
             return invalid(
                 "max_segments",
                 format!(
-                    "{} is not a power of two in 2..=16777216",
-                    self.max_segments
+                    "{} is not a power of two in 2..={}",
+                    self.max_segments,
+                    Self::MAX_SEGMENTS
                 ),
             );
         }
-        let capacity = self.partition_capacity();
         let max_batch = self.max_batch_len();
-        if max_batch == 0 || max_batch > capacity {
+        if !(1..=1 << 24).contains(&max_batch) {
             return invalid(
                 "max_batch_records",
-                format!("{max_batch} is outside 1..={capacity} (the partition capacity)"),
+                format!("{max_batch} is outside 1..=16777216"),
+            );
+        }
+        let segment_footprint = segment::SegmentMemory::footprint(
+            self.segment_units() as usize,
+            self.segment_batch_capacity() as usize,
+        );
+        if self.memory_budget < segment_footprint {
+            return invalid(
+                "memory_budget",
+                format!(
+                    "{} bytes cannot hold one segment ({segment_footprint} bytes)",
+                    self.memory_budget
+                ),
             );
         }
         if self.producer_id_expiration_ms <= 0 {
@@ -257,6 +280,8 @@ pub(crate) struct LogShared {
     /// `config.max_batch_len()`, resolved once (read on every append).
     pub(crate) max_batch_records: usize,
     pub(crate) clock: std::sync::Arc<dyn Clock>,
+    /// The memory budget every partition charges (I10).
+    pub(crate) budget: std::sync::Arc<Budget>,
     /// The next producer id to hand out; ids below it are issued.
     next_producer_id: AtomicU64,
     group_offsets: ConcurrentMap<(String, String, u32), u64>,
@@ -330,6 +355,7 @@ impl Log {
             shared: Arc::new(LogShared {
                 max_batch_records: config.max_batch_len(),
                 clock: std::sync::Arc::clone(&config.clock),
+                budget: std::sync::Arc::new(Budget::new(config.memory_budget)),
                 config,
                 next_producer_id: AtomicU64::new(0),
                 group_offsets: ConcurrentMap::new(),
@@ -362,23 +388,16 @@ impl Log {
                 reason: "a topic needs at least one partition".to_string(),
             });
         }
-        // Each partition allocates its segment directory up front: refuse a topic
-        // whose directories alone would exceed the budget, rather than abort on
-        // allocation failure.
+        // Each partition's segment directory is charged to the budget before it
+        // is allocated: a topic too large for it is refused, not an abort.
         let directory_bytes = u64::from(config.partitions)
-            * self.shared.config.max_segments as u64
-            * std::mem::size_of::<usize>() as u64;
-        if directory_bytes > MAX_TOPIC_DIRECTORY_BYTES {
-            return Err(LogError::InvalidConfig {
-                setting: "partitions",
-                reason: format!(
-                    "{} partitions x {} segment cells need {directory_bytes} bytes of \
-                     directory, more than {MAX_TOPIC_DIRECTORY_BYTES}; use fewer partitions \
-                     or a smaller max_segments",
-                    config.partitions, self.shared.config.max_segments
-                ),
+            .saturating_mul(SegmentLog::directory_bytes(self.shared.config.max_segments));
+        if self.topics.get(&name.to_string()).is_some() {
+            return Err(LogError::TopicAlreadyExists {
+                topic: name.to_string(),
             });
         }
+        self.shared.budget.try_charge(directory_bytes)?;
         // std's Arc even under loom (immutable name, no protocol; loom has no Arc<str>).
         let topic_name: std::sync::Arc<str> = std::sync::Arc::from(name);
         let topic = Arc::new(Topic {
@@ -396,6 +415,8 @@ impl Log {
         if self.topics.insert_if_absent(name.to_string(), topic) {
             Ok(())
         } else {
+            // Lost a race with a concurrent create of the same name.
+            self.shared.budget.release(directory_bytes);
             Err(LogError::TopicAlreadyExists {
                 topic: name.to_string(),
             })
@@ -549,7 +570,6 @@ impl Log {
                 RetentionReport {
                     segments: total.segments + report.segments,
                     records: total.records + report.records,
-                    log_start: 0,
                 }
             })
     }
@@ -565,6 +585,14 @@ impl Log {
             .sum()
     }
 
+    /// Bytes charged to the memory budget now, and the budget.
+    pub fn memory_usage(&self) -> MemoryUsage {
+        MemoryUsage {
+            used_bytes: self.shared.budget.used(),
+            budget_bytes: self.shared.budget.limit(),
+        }
+    }
+
     /// Producer-state memory: entries and an estimate of their bytes.
     pub fn producer_state_stats(&self) -> ProducerStateStats {
         let entries: usize = self
@@ -578,6 +606,32 @@ impl Log {
         }
     }
 }
+
+/// The log's memory budget and what is charged to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// Bytes charged: segments (pooled ones included) and segment directories.
+    pub used_bytes: u64,
+    /// The budget ([`LogConfig::memory_budget`]).
+    pub budget_bytes: u64,
+}
+
+/// Bytes of record area (record headers, keys, values) a batch of `records`
+/// takes in a segment (the reference model mirrors the layout with it).
+#[cfg(feature = "model")]
+pub(crate) fn batch_record_bytes(records: &[crate::record::Record]) -> usize {
+    batch::records_len(records).unwrap_or(usize::MAX)
+}
+
+/// Units (8 bytes) a batch with `record_bytes` of record area takes.
+#[cfg(feature = "model")]
+pub(crate) fn batch_units(record_bytes: usize) -> u64 {
+    batch::units_for(record_bytes.min(u32::MAX as usize))
+}
+
+/// Bytes of a batch header in a segment.
+#[cfg(feature = "model")]
+pub(crate) const BATCH_HEADER_BYTES: usize = batch::HEADER_BYTES;
 
 /// Producer-state memory held by the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -648,9 +702,10 @@ impl PartitionHandle {
         match header {
             Some(header) => {
                 self.partition.check_issued(header.producer_id)?;
-                self.partition.append_idempotent(&mut None, header, records)
+                self.partition
+                    .append_idempotent(&mut None, header, &records)
             }
-            None => self.partition.append_plain(records),
+            None => self.partition.append_plain(&records),
         }
     }
 
@@ -685,9 +740,9 @@ impl PartitionHandle {
         self.partition.storage.high_watermark()
     }
 
-    /// The most live records the partition can hold.
-    pub fn capacity(&self) -> u64 {
-        self.partition.storage.capacity()
+    /// Segments the partition holds now (at most `LogConfig::max_segments`).
+    pub fn live_segments(&self) -> u64 {
+        self.partition.storage.live_segments()
     }
 
     /// Runs retention on this partition now.
@@ -743,6 +798,6 @@ impl ProducerAppender {
             base_sequence,
         };
         self.partition
-            .append_idempotent(&mut self.state, header, records)
+            .append_idempotent(&mut self.state, header, &records)
     }
 }

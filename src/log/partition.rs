@@ -5,23 +5,26 @@
 //! 2. `ProducerState::begin`: read the (pid, partition) state word; decide with the
 //!    broker rules; duplicates and rejections return here having changed nothing;
 //!    an append CASes the word to BUSY (I1);
-//! 3. reserve `n` offsets with one `fetch_add` on the tail (I2), while BUSY, so one
-//!    producer's batches get offsets in sequence order;
+//! 3. reserve the batch's offsets, units and commit slot with one CAS on the
+//!    packed tail (I2), while BUSY, so one producer's batches get offsets in
+//!    sequence order;
 //! 4. commit: window entry + new word, Release (I1) — BUSY ends;
-//! 5. write the records into their slots and publish each with a Release store (I4);
+//! 5. copy the batch into its reserved region and publish it with one Release
+//!    store of its commit word (I4);
 //! 6. wake consumers only if one sleeps (I6).
 //!
 //! A plain (non-idempotent) append is steps 1, 3, 5 and 6.
 
 use crate::error::LogError;
+use crate::log::batch::{self, BatchFields, Stamp};
 use crate::log::producer_state::{Begin, ProducerState, ProducerStateSnapshot};
 use crate::log::retention::{self, RetentionPolicy, RetentionReport};
-use crate::log::segment::Stamp;
 use crate::log::storage::SegmentLog;
 use crate::log::wakeup::Wakeup;
-use crate::log::{AppendOutcome, BatchHeader, LogShared, ProducerId, MAX_EPOCH};
+use crate::log::{AppendOutcome, LogShared};
 use crate::record::IntoRecords;
 use crate::sync::{Arc, ConcurrentMap, Mutex};
+use crate::types::{BatchHeader, ProducerId, MAX_EPOCH};
 
 /// One partition: its records, its producers' dedup state, its sleeping consumers.
 pub(crate) struct Partition {
@@ -46,7 +49,12 @@ impl Partition {
         Self {
             topic,
             index,
-            storage: SegmentLog::new(shared.config.segment_records, shared.config.max_segments),
+            storage: SegmentLog::new(
+                shared.config.segment_units(),
+                shared.config.segment_batch_capacity(),
+                shared.config.max_segments,
+                std::sync::Arc::clone(&shared.budget),
+            ),
             wakeup: Wakeup::new(),
             producers: ConcurrentMap::new(),
             retention,
@@ -55,8 +63,9 @@ impl Partition {
         }
     }
 
-    /// Rule 1 for any batch: returns the record count.
-    fn check_batch(&self, records: &impl IntoRecords) -> Result<u64, LogError> {
+    /// Rule 1 for any batch: returns its header fields less the offset and time.
+    #[inline]
+    fn check_batch(&self, records: &(impl IntoRecords + ?Sized)) -> Result<BatchFields, LogError> {
         let count = records.record_count();
         if count == 0 {
             return Err(LogError::EmptyBatch);
@@ -68,7 +77,20 @@ impl Partition {
                 max,
             });
         }
-        Ok(count as u64)
+        let max_bytes = self.shared.config.segment_len();
+        let records_len = batch::records_len(records)
+            .filter(|len| batch::units_for(*len) <= self.storage.segment_units())
+            .ok_or_else(|| LogError::BatchBytesTooLarge {
+                bytes: batch::records_len(records).unwrap_or(usize::MAX),
+                max: max_bytes - batch::HEADER_BYTES,
+            })?;
+        Ok(BatchFields {
+            base_offset: 0,
+            timestamp_ms: 0,
+            record_count: count as u32,
+            records_len: records_len as u32,
+            stamp: None,
+        })
     }
 
     /// Rule 1 for an idempotent batch header, except the producer id, which
@@ -99,15 +121,20 @@ impl Partition {
     /// Appends a plain batch: never deduplicated.
     pub(crate) fn append_plain(
         &self,
-        records: impl IntoRecords,
+        records: &(impl IntoRecords + ?Sized),
     ) -> Result<AppendOutcome, LogError> {
-        let count = self.check_batch(&records)?;
-        let now_ms = self.shared.clock.now_ms();
-        let base_offset = self.storage.reserve(count)?;
-        // SAFETY: `base_offset..+count` was just reserved by us (I2).
-        unsafe { self.storage.write_batch(base_offset, records, now_ms, None) };
-        self.after_publish(base_offset, count);
-        Ok(AppendOutcome::appended(base_offset, count, now_ms))
+        let mut fields = self.check_batch(records)?;
+        fields.timestamp_ms = self.shared.clock.now_ms();
+        let reservation =
+            self.storage
+                .reserve(u64::from(fields.record_count), fields.units(), || {
+                    self.make_room()
+                })?;
+        fields.base_offset = reservation.base_offset;
+        // SAFETY: the reservation was made for exactly these fields (I2).
+        unsafe { self.storage.write(&reservation, &fields, records) };
+        self.after_publish(reservation.opened_segment);
+        Ok(AppendOutcome::appended(&fields))
     }
 
     /// Appends an idempotent batch of a producer id that `check_issued` accepted.
@@ -118,11 +145,17 @@ impl Partition {
         &self,
         cached: &mut Option<Arc<ProducerState>>,
         header: BatchHeader,
-        records: impl IntoRecords,
+        records: &(impl IntoRecords + ?Sized),
     ) -> Result<AppendOutcome, LogError> {
-        let count = self.check_batch(&records)?;
+        let mut fields = self.check_batch(records)?;
         self.check_header(&header)?;
-        let now_ms = self.shared.clock.now_ms();
+        let count = u64::from(fields.record_count);
+        fields.timestamp_ms = self.shared.clock.now_ms();
+        fields.stamp = Some(Stamp {
+            producer_id: header.producer_id,
+            epoch: header.epoch,
+            base_sequence: header.base_sequence,
+        });
         let expiration_ms = self.shared.config.producer_id_expiration_ms;
         loop {
             if cached.is_none() {
@@ -131,26 +164,25 @@ impl Partition {
             let Some(state) = cached.as_deref() else {
                 continue;
             };
-            let full = match state.begin(&header, count, now_ms, expiration_ms) {
-                Begin::Exclusive(claim) => match self.storage.reserve(count) {
-                    Ok(base_offset) => {
-                        claim.commit(base_offset, now_ms);
-                        let stamp = Stamp {
-                            producer_id: header.producer_id,
-                            epoch: header.epoch,
-                            base_sequence: header.base_sequence,
-                        };
-                        // SAFETY: `base_offset..+count` was just reserved by us (I2).
-                        unsafe {
-                            self.storage
-                                .write_batch(base_offset, records, now_ms, Some(stamp));
+            let full = match state.begin(&header, count, fields.timestamp_ms, expiration_ms) {
+                Begin::Exclusive(claim) => {
+                    match self
+                        .storage
+                        .reserve(count, fields.units(), || self.make_room())
+                    {
+                        Ok(reservation) => {
+                            fields.base_offset = reservation.base_offset;
+                            claim.commit(fields.base_offset, fields.timestamp_ms);
+                            // SAFETY: the reservation was made for exactly these
+                            // fields (I2).
+                            unsafe { self.storage.write(&reservation, &fields, records) };
+                            self.after_publish(reservation.opened_segment);
+                            return Ok(AppendOutcome::appended(&fields));
                         }
-                        self.after_publish(base_offset, count);
-                        return Ok(AppendOutcome::appended(base_offset, count, now_ms));
+                        // Dropping the claim restores the word.
+                        Err(full) => Some(full),
                     }
-                    // Dropping the claim restores the word.
-                    Err(full) => Some(full),
-                },
+                }
                 Begin::Duplicate(original) => {
                     return Ok(AppendOutcome {
                         base_offset: original.base_offset,
@@ -207,24 +239,23 @@ impl Partition {
     /// Wakes consumers and, when the batch opened a new segment, runs retention if
     /// no one else is (try_lock: an appender never waits for it).
     #[inline]
-    fn after_publish(&self, base_offset: u64, count: u64) {
+    fn after_publish(&self, opened_segment: bool) {
         self.wakeup.notify();
-        let shift = self.storage.segment_shift();
-        let opened_segment = base_offset >> shift != (base_offset + count) >> shift;
         if opened_segment && self.retention.is_limited() {
-            if let Some(_evicting) = self.retention_lock.try_lock() {
-                self.enforce_retention_locked();
-            }
+            self.make_room();
+        }
+    }
+
+    /// Runs retention unless a pass is already running (an appender that found
+    /// the ring or the budget full, or opened a segment, never waits for it).
+    fn make_room(&self) {
+        if let Some(_evicting) = self.retention_lock.try_lock() {
+            self.enforce_retention_locked();
         }
     }
 
     fn enforce_retention_locked(&self) -> RetentionReport {
-        retention::enforce(
-            &self.storage,
-            self.shared.config.segment_records as u64,
-            &self.retention,
-            self.shared.clock.now_ms(),
-        )
+        retention::enforce(&self.storage, &self.retention, self.shared.clock.now_ms())
     }
 
     /// Runs retention now (waits for a concurrent pass to finish).

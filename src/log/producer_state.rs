@@ -10,9 +10,9 @@
 use crossbeam::utils::CachePadded;
 
 use crate::error::LogError;
-use crate::log::storage::sequence_add;
-use crate::log::{BatchHeader, ProducerId};
 use crate::sync::{fence, AtomicI64, AtomicU64, Backoff, Ordering};
+use crate::types::sequence_add;
+use crate::types::{BatchHeader, ProducerId};
 
 /// The metadata the window keeps for one appended batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

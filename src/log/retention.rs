@@ -55,62 +55,53 @@ impl RetentionPolicy {
     }
 }
 
-/// What one retention pass evicted.
+/// What one retention pass evicted (read the partition's
+/// [`log_start_offset`](crate::PartitionHandle::log_start_offset) for where it
+/// now starts).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RetentionReport {
     /// Segments evicted.
     pub segments: u64,
     /// Records evicted.
     pub records: u64,
-    /// The log start offset afterwards.
-    pub log_start: u64,
 }
 
-/// Evicts segments from the head of `storage` while `policy` says so. The caller
-/// holds the partition's retention lock (one evictor at a time, I7).
+/// Evicts whole segments from the head of `storage` while `policy` says so. The caller holds the partition's retention lock (one
+/// evictor at a time, I7). Only segments the high-watermark scan has passed are
+/// candidates, so no appender still writes one.
 pub(crate) fn enforce(
     storage: &SegmentLog,
-    segment_records: u64,
     policy: &RetentionPolicy,
     now_ms: i64,
 ) -> RetentionReport {
     let mut report = RetentionReport::default();
-    if policy.is_limited() {
-        let high_watermark = storage.high_watermark();
-        let mut live_records = storage.log_end() - storage.log_start();
-        let mut live_bytes: u64 = if policy.max_bytes.is_some() {
-            storage.live_segment_stats().iter().map(|s| s.bytes).sum()
-        } else {
-            0
-        };
-        // Size and age need a pass over the segment's (cold) slots: only when the
-        // policy asks for them.
-        let needs_stats = policy.max_bytes.is_some() || policy.max_age_ms.is_some();
-        while storage.evict_oldest_if(high_watermark, |segment| {
-            let by_records = policy
-                .max_records
-                .is_some_and(|max| live_records.saturating_sub(segment_records) >= max);
-            if by_records && !needs_stats {
-                return true;
-            }
-            let stats = segment.stats();
-            let by_bytes = policy
-                .max_bytes
-                .is_some_and(|max| live_bytes.saturating_sub(stats.bytes) >= max);
-            let by_age = policy
-                .max_age_ms
-                .is_some_and(|max| now_ms.saturating_sub(stats.max_timestamp_ms) > max);
-            let evict = by_records || by_bytes || by_age;
-            if evict {
-                live_bytes = live_bytes.saturating_sub(stats.bytes);
-            }
-            evict
-        }) {
-            live_records = live_records.saturating_sub(segment_records);
-            report.segments += 1;
-            report.records += segment_records;
-        }
+    if !policy.is_limited() {
+        return report;
     }
-    report.log_start = storage.log_start();
+    let mut live_records = storage.high_watermark() - storage.log_start();
+    let mut live_bytes = if policy.max_bytes.is_some() {
+        storage.scanned_payload_bytes()
+    } else {
+        0
+    };
+    while let Some(oldest) = storage.oldest_complete() {
+        let by_records = policy
+            .max_records
+            .is_some_and(|max| live_records.saturating_sub(oldest.records) >= max);
+        let by_bytes = policy
+            .max_bytes
+            .is_some_and(|max| live_bytes.saturating_sub(oldest.bytes) >= max);
+        let by_age = policy
+            .max_age_ms
+            .is_some_and(|max| now_ms.saturating_sub(oldest.max_timestamp_ms) > max);
+        if !(by_records || by_bytes || by_age) {
+            break;
+        }
+        storage.evict_oldest(&oldest);
+        live_records = live_records.saturating_sub(oldest.records);
+        live_bytes = live_bytes.saturating_sub(oldest.bytes);
+        report.segments += 1;
+        report.records += oldest.records;
+    }
     report
 }

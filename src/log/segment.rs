@@ -1,342 +1,268 @@
-//! A segment: a fixed-capacity array of record slots, written once each.
+//! A segment: one byte buffer of contiguous batches plus a commit array, and the
+//! pool that recycles evicted segments' memory.
 //!
-//! A slot is written by the one appender that reserved its offset and then
-//! published with a release store of its `state` word; a reader acquires that word
-//! and only then touches the payload (invariant I4 in `implementation.rs`).
+//! Batch `i` of a segment occupies the units its reservation gave it (I2) and is
+//! published by one Release store of `commits[i]`, tagged with the buffer's lap
+//! (I4). The commit array is separate from the bytes, so no record byte is ever
+//! read as a commit word, and a recycled buffer needs no clearing: a word of an
+//! earlier lap never matches the current lap's tag.
 
-use std::mem::MaybeUninit;
+use std::ptr::NonNull;
 
-use bytes::Bytes;
+use crossbeam::utils::CachePadded;
 
-use crate::log::ProducerId;
-use crate::record::{ProducerMetadata, Record, RecordView};
-use crate::sync::{AtomicI64, AtomicU64, Ordering, UnsafeCell};
+use crate::log::batch::{self, BatchFields, UNIT_BYTES};
+use crate::log::budget::Budget;
+use crate::record::IntoRecords;
+use crate::sync::{zeroed_words, AtomicI64, AtomicU64, Ordering, SegQueue};
 
-// `Slot::state` layout: bits 0..31 the record's sequence, bits 32..48 the producer
-// epoch, bit 62 HAS_PRODUCER, bit 63 PUBLISHED.
-/// `Slot::state` bit: the payload is written and may be read.
-const PUBLISHED: u64 = 1 << 63;
-/// `Slot::state` bit: the record belongs to an idempotent batch.
-const HAS_PRODUCER: u64 = 1 << 62;
-const EPOCH_SHIFT: u32 = 32;
+/// Commit word bit: the batch is written.
+const COMMITTED: u64 = 1 << 63;
+const LAP_SHIFT: u32 = 32;
+const LAP_MASK: u64 = (1 << 31) - 1;
 
-/// Sentinel for "not computed yet" in the segment's sealed-size cache.
-const UNKNOWN: u64 = u64::MAX;
+/// Buffer alignment (a cache line).
+const BUFFER_ALIGN: usize = 64;
 
-/// What one record occupies besides the slot's state word.
-struct Payload {
-    key: Option<Bytes>,
-    value: Bytes,
-    timestamp_ms: i64,
-    producer_id: u64,
+/// The memory of a segment: a zeroed byte buffer of `units` 8-byte units and
+/// `batch_capacity` commit words. Moves between segments through the pool.
+pub(crate) struct SegmentMemory {
+    data: NonNull<u8>,
+    units: usize,
+    commits: Box<[AtomicU64]>,
+    /// Incarnations of this memory so far; the current segment's tag.
+    lap: u64,
 }
 
-/// One record's place in a segment. 88 bytes on 64-bit targets.
-pub(crate) struct Slot {
-    state: AtomicU64,
-    payload: UnsafeCell<MaybeUninit<Payload>>,
-}
+// SAFETY: the buffer is plain bytes owned by this value; access is coordinated by
+// the commit protocol (I2, I4), as for a `Box<[u8]>` shared behind `&`.
+unsafe impl Send for SegmentMemory {}
+// SAFETY: see `Send`: shared access writes only reserved, unpublished regions.
+unsafe impl Sync for SegmentMemory {}
 
-/// The producer fields stamped on each record of an idempotent batch.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Stamp {
-    pub(crate) producer_id: ProducerId,
-    pub(crate) epoch: u16,
-    pub(crate) base_sequence: i32,
-}
-
-/// What every slot of one batch gets, encoded once per batch.
-pub(crate) struct BatchStamp {
-    timestamp_ms: i64,
-    producer_id: u64,
-    /// PUBLISHED, and for idempotent batches HAS_PRODUCER and the epoch.
-    state: u64,
-    base_sequence: u32,
-    /// `i32::MAX` for idempotent batches (sequences wrap modulo 2^31), else 0.
-    sequence_mask: u32,
-}
-
-impl BatchStamp {
-    pub(crate) fn new(timestamp_ms: i64, stamp: Option<Stamp>) -> Self {
-        match stamp {
-            Some(stamp) => Self {
-                timestamp_ms,
-                producer_id: stamp.producer_id.0,
-                state: PUBLISHED | HAS_PRODUCER | (u64::from(stamp.epoch) << EPOCH_SHIFT),
-                base_sequence: stamp.base_sequence as u32,
-                sequence_mask: i32::MAX as u32,
-            },
-            None => Self {
-                timestamp_ms,
-                producer_id: 0,
-                state: PUBLISHED,
-                base_sequence: 0,
-                sequence_mask: 0,
-            },
-        }
+impl SegmentMemory {
+    fn layout(units: usize) -> std::alloc::Layout {
+        std::alloc::Layout::from_size_align(units * UNIT_BYTES, BUFFER_ALIGN)
+            .expect("segment sizes are validated by LogConfig")
     }
 
-    /// The state word of the batch's `index`-th record: its sequence is
-    /// `base + index` modulo 2^31 (computed modulo 2^32 and masked).
-    #[inline]
-    fn state(&self, index: u64) -> u64 {
-        self.state | u64::from(self.base_sequence.wrapping_add(index as u32) & self.sequence_mask)
+    /// Bytes this memory takes (what the budget is charged).
+    pub(crate) fn footprint(units: usize, batch_capacity: usize) -> u64 {
+        (units * UNIT_BYTES + batch_capacity * std::mem::size_of::<u64>()) as u64
     }
-}
 
-impl Slot {
-    fn empty() -> Self {
+    /// Fresh zeroed memory (pages are made resident only as they are written).
+    fn new(units: usize, batch_capacity: usize) -> Self {
+        let layout = Self::layout(units);
+        // SAFETY: `units > 0` (validated by LogConfig), so the size is non-zero.
+        let data = unsafe { std::alloc::alloc_zeroed(layout) };
+        let Some(data) = NonNull::new(data) else {
+            std::alloc::handle_alloc_error(layout);
+        };
         Self {
-            state: AtomicU64::new(0),
-            payload: UnsafeCell::new(MaybeUninit::uninit()),
-        }
-    }
-
-    /// Writes the record and publishes it; `index` is its position in the batch
-    /// described by `stamp`.
-    ///
-    /// # Safety
-    /// The caller reserved this slot's offset (I2: each offset is reserved by exactly
-    /// one appender), so no one else writes it, and no reader reads the payload
-    /// before the release store below.
-    #[inline]
-    pub(crate) unsafe fn write(&self, record: Record, stamp: &BatchStamp, index: u64) {
-        self.payload.with_mut(|payload| {
-            // SAFETY: exclusive access by the caller's reservation (see above).
-            unsafe {
-                (*payload).write(Payload {
-                    key: record.key,
-                    value: record.value,
-                    timestamp_ms: stamp.timestamp_ms,
-                    producer_id: stamp.producer_id,
-                });
-            }
-        });
-        // Release: pairs with the Acquire load in `read` / `is_published`, so a
-        // reader that sees PUBLISHED also sees the payload written above (I4).
-        self.state.store(stamp.state(index), Ordering::Release);
-    }
-
-    /// True once the record is readable.
-    pub(crate) fn is_published(&self) -> bool {
-        // Acquire: pairs with the Release store in `write` (I4).
-        self.state.load(Ordering::Acquire) & PUBLISHED != 0
-    }
-
-    /// Borrows the record if it is published.
-    pub(crate) fn read(&self, offset: u64) -> Option<RecordView<'_>> {
-        // Acquire: pairs with the Release store in `write` (I4).
-        let state = self.state.load(Ordering::Acquire);
-        if state & PUBLISHED == 0 {
-            return None;
-        }
-        self.payload.with(|payload| {
-            // SAFETY: PUBLISHED was observed with Acquire, so the payload is fully
-            // initialised and never written again (slots are write-once, I4); the
-            // segment outlives `&self` (I7/I8: the caller holds a reader guard).
-            let payload = unsafe { (*payload).assume_init_ref() };
-            Some(RecordView {
-                offset,
-                timestamp_ms: payload.timestamp_ms,
-                key: payload.key.as_ref(),
-                value: &payload.value,
-                producer: (state & HAS_PRODUCER != 0).then_some(ProducerMetadata {
-                    producer_id: ProducerId(payload.producer_id),
-                    epoch: (state >> EPOCH_SHIFT) as u16,
-                    sequence: state as u32 as i32,
-                }),
-            })
-        })
-    }
-}
-
-impl Slot {
-    /// Drops the payload, if any, and marks the slot empty again.
-    fn clear(&mut self) {
-        // We own the slot exclusively (`&mut self`); Acquire makes that explicit to
-        // loom as well. Only published slots hold an initialised payload.
-        if self.state.load(Ordering::Acquire) & PUBLISHED != 0 {
-            self.payload.with_mut(|payload| {
-                // SAFETY: published means initialised, and `&mut self` means no
-                // reader or writer can touch it any more.
-                unsafe { (*payload).assume_init_drop() }
-            });
-            // Relaxed: exclusive access; whoever gets the slot next receives it
-            // through the AcqRel install of its segment.
-            self.state.store(0, Ordering::Relaxed);
+            data,
+            units,
+            commits: zeroed_words(batch_capacity),
+            lap: 0,
         }
     }
 }
 
-impl Drop for Slot {
+impl Drop for SegmentMemory {
     fn drop(&mut self) {
-        self.clear();
+        // SAFETY: `data` was allocated in `new` with exactly this layout.
+        unsafe { std::alloc::dealloc(self.data.as_ptr(), Self::layout(self.units)) };
     }
 }
 
-/// A fixed-capacity run of slots covering offsets `base .. base + capacity`.
-pub(crate) struct Segment {
-    base: u64,
-    slots: Box<[Slot]>,
-    /// Sum of key+value bytes, cached once every slot is published (retention).
-    sealed_bytes: AtomicU64,
-    /// Largest timestamp, cached once every slot is published (retention).
-    sealed_max_timestamp: AtomicI64,
+/// What retention needs to know of a segment, filled in by the high-watermark
+/// scan as it passes the segment's batches (under the partition's scan lock).
+#[derive(Debug, Default)]
+pub(crate) struct Summary {
+    pub(crate) records: AtomicU64,
+    pub(crate) payload_bytes: AtomicU64,
+    pub(crate) max_timestamp_ms: AtomicI64,
 }
 
-/// Size and age of a segment, as retention sees them.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct SegmentStats {
-    pub(crate) bytes: u64,
-    pub(crate) max_timestamp_ms: i64,
+/// One segment: number `number` of its partition, in memory of lap `lap`.
+pub(crate) struct Segment {
+    number: u64,
+    /// The tag of this incarnation's commit words.
+    tag: u64,
+    /// `Some` until the segment is dropped and its memory goes back to the pool.
+    memory: Option<SegmentMemory>,
+    pub(crate) summary: Summary,
+    pool: std::sync::Arc<SegmentPool>,
 }
 
 impl Segment {
-    /// A segment of `capacity` empty slots starting at offset `base`.
-    pub(crate) fn new(base: u64, capacity: usize) -> Self {
-        Self {
-            base,
-            slots: (0..capacity).map(|_| Slot::empty()).collect(),
-            sealed_bytes: AtomicU64::new(UNKNOWN),
-            sealed_max_timestamp: AtomicI64::new(i64::MIN),
-        }
+    /// The segment number within its partition (segment 0 is virtual: never made).
+    pub(crate) fn number(&self) -> u64 {
+        self.number
     }
 
-    /// Empties a retired segment (no reader can hold it: it comes back from the
-    /// reclamation guard, I8), dropping its records' payloads.
-    pub(crate) fn clear(&mut self) {
-        self.slots.iter_mut().for_each(Slot::clear);
-        // Relaxed: exclusive access (`&mut self`); see `stats`.
-        self.sealed_bytes.store(UNKNOWN, Ordering::Relaxed);
-        self.sealed_max_timestamp.store(i64::MIN, Ordering::Relaxed);
+    fn memory(&self) -> &SegmentMemory {
+        self.memory.as_ref().expect("memory is taken only on drop")
     }
 
-    /// Moves an empty segment to offset `base` for reuse.
-    pub(crate) fn rebase(&mut self, base: u64) {
-        self.base = base;
-    }
-
-    /// The first offset this segment holds.
-    pub(crate) fn base(&self) -> u64 {
-        self.base
-    }
-
-    /// One past the last offset this segment holds.
-    pub(crate) fn end(&self) -> u64 {
-        self.base + self.slots.len() as u64
-    }
-
-    /// The slot for `offset`, which must lie in `base()..end()`.
+    /// Writes batch `index` at `unit` and publishes it.
+    ///
+    /// # Safety
+    /// `(index, unit)` and the `fields.units()` units from `unit` were handed to
+    /// the caller by one reservation (I2), so no one else writes them, and no
+    /// reader reads them before the Release store below (I4).
     #[inline]
-    pub(crate) fn slot(&self, offset: u64) -> &Slot {
-        &self.slots[(offset - self.base) as usize]
+    pub(crate) unsafe fn write_batch(
+        &self,
+        index: u64,
+        unit: u64,
+        fields: &BatchFields,
+        records: &(impl IntoRecords + ?Sized),
+    ) {
+        let memory = self.memory();
+        debug_assert!(unit + fields.units() <= memory.units as u64);
+        // SAFETY: the region lies inside the buffer (the reservation checked it
+        // against `units()`) and is ours alone (see above); the batch start is
+        // unit-aligned, the buffer 64-aligned.
+        unsafe {
+            batch::encode(
+                memory.data.as_ptr().add(unit as usize * UNIT_BYTES),
+                fields,
+                records,
+            );
+        }
+        // Release: pairs with the Acquire load in `committed_batch`: a reader that
+        // sees this lap's word sees the bytes written above (I4).
+        memory.commits[index as usize].store(self.tag | fields.units(), Ordering::Release);
     }
 
-    /// How many consecutive slots from `offset` (in `base()..end()`) are published.
-    pub(crate) fn published_run(&self, offset: u64) -> u64 {
-        self.slots[(offset - self.base) as usize..]
-            .iter()
-            .take_while(|slot| slot.is_published())
-            .count() as u64
+    /// The bytes of batch `index` (which starts at `unit`), if it is committed.
+    #[inline]
+    pub(crate) fn committed_batch(&self, index: u64, unit: u64) -> Option<&[u8]> {
+        let memory = self.memory();
+        let word = memory.commits.get(index as usize)?;
+        // Acquire: pairs with the Release store in `write_batch` (I4).
+        let word = word.load(Ordering::Acquire);
+        if word & !(u32::MAX as u64) != self.tag {
+            // Not yet written in this lap (an earlier lap's word, or zero).
+            return None;
+        }
+        let units = word & u32::MAX as u64;
+        // SAFETY: this lap's committed word means the batch's bytes from `unit`
+        // were fully written before the Release store we acquired, and they are
+        // never written again in this lap; the memory lives as long as `&self`.
+        Some(unsafe {
+            std::slice::from_raw_parts(
+                memory.data.as_ptr().add(unit as usize * UNIT_BYTES),
+                units as usize * UNIT_BYTES,
+            )
+        })
     }
 
-    /// Bytes and largest timestamp of the published prefix; cached when the
-    /// whole segment is published (it never changes after that).
-    pub(crate) fn stats(&self) -> SegmentStats {
-        // Relaxed: the cache holds values derived from slots this thread has
-        // already acquired; a racing computation stores the same numbers.
-        let cached = self.sealed_bytes.load(Ordering::Relaxed);
-        if cached != UNKNOWN {
-            return SegmentStats {
-                bytes: cached,
-                max_timestamp_ms: self.sealed_max_timestamp.load(Ordering::Relaxed),
-            };
-        }
-        let mut bytes = 0u64;
-        let mut max_timestamp_ms = i64::MIN;
-        let mut complete = true;
-        for (index, slot) in self.slots.iter().enumerate() {
-            match slot.read(self.base + index as u64) {
-                Some(view) => {
-                    bytes += view.key.map_or(0, |k| k.len() as u64) + view.value.len() as u64;
-                    max_timestamp_ms = max_timestamp_ms.max(view.timestamp_ms);
-                }
-                None => {
-                    complete = false;
-                    break;
-                }
-            }
-        }
-        if complete {
-            // Relaxed: see the load above; timestamp first so a reader of a
-            // known byte count finds the timestamp too (same thread computed both,
-            // and racing writers store identical values).
-            self.sealed_max_timestamp
-                .store(max_timestamp_ms, Ordering::Relaxed);
-            self.sealed_bytes.store(bytes, Ordering::Relaxed);
-        }
-        SegmentStats {
-            bytes,
-            max_timestamp_ms,
+    /// The buffer's bytes before `unit`, every one of them in committed batches
+    /// the caller has acquired.
+    ///
+    /// # Safety
+    /// Every batch in units `0..unit` is committed and was acquired by the caller
+    /// (`committed_batch`), so nothing writes those bytes any more in this lap.
+    pub(crate) unsafe fn committed_prefix(&self, unit: u64) -> &[u8] {
+        let memory = self.memory();
+        // SAFETY: see the function's contract; within the buffer.
+        unsafe { std::slice::from_raw_parts(memory.data.as_ptr(), unit as usize * UNIT_BYTES) }
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        if let Some(memory) = self.memory.take() {
+            self.pool.give(memory);
         }
     }
 }
 
-#[cfg(all(test, not(all(loom, feature = "loom"))))]
-mod tests {
-    use super::*;
+/// A partition's emptied segment memory, ready for reuse: reusing it saves the
+/// allocation and its page faults, and it needs no clearing (lap tags, I4).
+pub(crate) struct SegmentPool {
+    memory: SegQueue<SegmentMemory>,
+    /// Pooled memories (kept at most `SegmentPool::MAX`).
+    len: CachePadded<AtomicU64>,
+    units: usize,
+    batch_capacity: usize,
+    budget: std::sync::Arc<Budget>,
+}
 
-    #[test]
-    fn slot_is_88_bytes() {
-        assert_eq!(std::mem::size_of::<Slot>(), 88);
-    }
+impl SegmentPool {
+    const MAX: u64 = 4;
 
-    #[test]
-    fn unpublished_slots_read_as_none_and_drop_cleanly() {
-        let segment = Segment::new(10, 4);
-        // SAFETY: single-threaded test; offset 11 written once.
-        unsafe {
-            segment
-                .slot(11)
-                .write(Record::new("x"), &BatchStamp::new(5, None), 0)
-        };
-        assert!(segment.slot(10).read(10).is_none());
-        let view = segment.slot(11).read(11).expect("published");
-        assert_eq!(&view.value[..], b"x");
-        assert_eq!(view.timestamp_ms, 5);
-        assert!(view.producer.is_none());
-        assert_eq!(segment.stats().bytes, 0, "prefix stops at the first hole");
-    }
-
-    #[test]
-    fn stats_are_cached_once_sealed() {
-        let segment = Segment::new(0, 2);
-        let stamp = Stamp {
-            producer_id: ProducerId(7),
-            epoch: 3,
-            base_sequence: 0,
-        };
-        for offset in 0..2 {
-            // SAFETY: single-threaded test; each offset written once.
-            unsafe {
-                segment.slot(offset).write(
-                    Record::with_key("k", "vv"),
-                    &BatchStamp::new(offset as i64 * 10, Some(stamp)),
-                    offset,
-                );
-            }
+    pub(crate) fn new(units: usize, batch_capacity: usize, budget: std::sync::Arc<Budget>) -> Self {
+        Self {
+            memory: SegQueue::new(),
+            len: CachePadded::new(AtomicU64::new(0)),
+            units,
+            batch_capacity,
+            budget,
         }
-        let stats = segment.stats();
-        assert_eq!(stats.bytes, 6);
-        assert_eq!(stats.max_timestamp_ms, 10);
-        let meta = segment
-            .slot(1)
-            .read(1)
-            .and_then(|v| v.producer)
-            .expect("stamped");
-        assert_eq!(
-            (meta.producer_id, meta.epoch, meta.sequence),
-            (ProducerId(7), 3, 1)
-        );
+    }
+
+    /// Bytes one segment's memory is charged.
+    pub(crate) fn segment_footprint(&self) -> u64 {
+        SegmentMemory::footprint(self.units, self.batch_capacity)
+    }
+
+    /// Segment `number` in pooled memory, or in fresh memory charged to the
+    /// budget (`LogFull` if it has no room).
+    pub(crate) fn segment(
+        self: &std::sync::Arc<Self>,
+        number: u64,
+    ) -> Result<Segment, crate::error::LogError> {
+        let mut memory = match self.memory.pop() {
+            Some(memory) => {
+                // Relaxed: `len` only bounds the pool; the memory itself travels
+                // through the queue, which orders push before pop.
+                self.len.fetch_sub(1, Ordering::Relaxed);
+                memory
+            }
+            None => {
+                self.budget.try_charge(self.segment_footprint())?;
+                SegmentMemory::new(self.units, self.batch_capacity)
+            }
+        };
+        memory.lap = (memory.lap + 1) & LAP_MASK;
+        Ok(Segment {
+            number,
+            tag: COMMITTED | (memory.lap << LAP_SHIFT),
+            memory: Some(memory),
+            summary: Summary::default(),
+            pool: std::sync::Arc::clone(self),
+        })
+    }
+
+    /// Takes back the memory of a dropped segment, or frees it (and its budget
+    /// charge) if the pool is full.
+    fn give(&self, memory: SegmentMemory) {
+        // Relaxed: see `segment`; racing givers may overshoot MAX by their number.
+        if self.len.fetch_add(1, Ordering::Relaxed) < Self::MAX {
+            self.memory.push(memory);
+        } else {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            drop(memory);
+            self.budget.release(self.segment_footprint());
+        }
+    }
+
+    /// Pooled memories now.
+    #[cfg(test)]
+    pub(crate) fn pooled(&self) -> u64 {
+        // Relaxed: see `segment`.
+        self.len.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for SegmentPool {
+    fn drop(&mut self) {
+        while let Some(memory) = self.memory.pop() {
+            drop(memory);
+            self.budget.release(self.segment_footprint());
+        }
     }
 }

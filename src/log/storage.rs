@@ -1,403 +1,681 @@
-//! Segmented record storage of one partition: offset reservation, the segment
-//! ring, slot writes and publication, reads, the high watermark and eviction.
+//! Segmented batch storage of one partition: the reservation on the packed tail,
+//! the segment ring, batch publication, reads through cursors, the high
+//! watermark and whole-segment eviction.
 //!
-//! The invariants cited here (I1..I9) are stated in `crate::implementation`.
+//! The invariants cited here (I2..I8) are stated in `crate::implementation`.
 //!
-//! Segments live in a ring of `max_segments` cells indexed by segment number
-//! modulo the ring size. Writers never pin a reclamation guard: they only touch
-//! segments that still hold an unpublished slot of theirs, and retention never
-//! retires such a segment (I7). Readers pin, because they can race retention.
+//! Segment `n` lives in ring cell `n mod ring_len`. A cell holds either a live
+//! segment (an `Arc<Segment>` turned raw) or a tombstone naming the last segment
+//! the cell held, so an installer that lost a race by a whole lap can tell. Writers
+//! never pin a reclamation epoch: they touch only segments holding an uncommitted
+//! batch of theirs, which eviction never takes (I7). Readers pin only to turn a
+//! cell into an `Arc` (a few instructions, no user code), then read through it.
 
 use crossbeam::utils::CachePadded;
 
 use crate::error::LogError;
-use crate::log::segment::{BatchStamp, Segment, SegmentStats, Stamp};
-use crate::record::{IntoRecords, RecordView};
-use crate::sync::{pin, Arc, AtomicPtr, AtomicU64, AtomicUsize, Guard, Ordering, SegQueue};
+use crate::log::batch::{self, BatchFields};
+use crate::log::budget::Budget;
+use crate::log::segment::{Segment, SegmentPool};
+use crate::log::tail::{self, Tail};
+use crate::record::IntoRecords;
+use crate::sync::{pin, AtomicPtr, AtomicU128, Mutex, Ordering};
 
-/// The records of one partition.
-pub(crate) struct SegmentLog {
-    /// log2 of the records per segment.
-    segment_shift: u32,
-    /// Segment cells; segment number `k` lives in `ring[k & ring_mask]`.
-    ring: Box<[AtomicPtr<Segment>]>,
-    ring_mask: u64,
-    /// Next offset to reserve (the log end offset). Only ever `fetch_add`ed (I2).
-    tail: CachePadded<AtomicU64>,
-    /// First offset still held; segment-aligned, moved only by eviction (I7).
-    log_start: CachePadded<AtomicU64>,
-    /// A lower bound of the high watermark, advanced by readers (I5).
-    hw_hint: CachePadded<AtomicU64>,
-    /// Evicted segments, emptied and ready for reuse (I8).
-    pool: Arc<SegmentPool>,
+/// A ring cell's content.
+enum Cell {
+    Live(*mut Segment),
+    /// The cell is free; it last held segment `n` (0: never used).
+    Free(u64),
 }
 
-/// A small pool of emptied segments: reusing one saves its allocation, its
-/// initialisation and its page faults.
-struct SegmentPool {
-    segments: SegQueue<Box<Segment>>,
-    /// Segments in the pool (kept at most `SegmentPool::MAX`).
-    len: AtomicUsize,
+fn tombstone(number: u64) -> *mut Segment {
+    std::ptr::without_provenance_mut(((number << 1) | 1) as usize)
 }
 
-impl SegmentPool {
-    const MAX: usize = 4;
-
-    /// Takes an emptied segment, if one is pooled.
-    fn take(&self) -> Option<Box<Segment>> {
-        let segment = self.segments.pop()?;
-        // Relaxed: `len` only bounds the pool's size; the segment itself travels
-        // through the queue, which synchronises push and pop.
-        self.len.fetch_sub(1, Ordering::Relaxed);
-        Some(segment)
+fn decode(pointer: *mut Segment) -> Cell {
+    let bits = pointer as usize;
+    if bits & 1 == 1 {
+        Cell::Free((bits >> 1) as u64)
+    } else {
+        Cell::Live(pointer)
     }
+}
 
-    /// Pools an evicted segment (emptied) unless the pool is full.
-    fn give(&self, mut segment: Box<Segment>) {
-        // Relaxed: see `take`; racing givers may overshoot MAX by their number.
-        if self.len.fetch_add(1, Ordering::Relaxed) < Self::MAX {
-            segment.clear();
-            self.segments.push(segment);
-        } else {
-            self.len.fetch_sub(1, Ordering::Relaxed);
+/// Where a reservation put a batch.
+pub(crate) struct Reservation<'a> {
+    /// The batch's first offset.
+    pub(crate) base_offset: u64,
+    segment: &'a Segment,
+    index: u64,
+    unit: u64,
+    /// True if the batch opened a new segment (retention may be due).
+    pub(crate) opened_segment: bool,
+}
+
+/// A reader's position: the batch at `index` / `unit` of segment `number` starts
+/// at offset `batch_base`; the reader's next record is `skip` records into it.
+#[derive(Clone)]
+pub(crate) struct Cursor {
+    segment: Option<std::sync::Arc<Segment>>,
+    number: u64,
+    index: u64,
+    unit: u64,
+    batch_base: u64,
+    skip: u32,
+}
+
+impl Cursor {
+    /// The offset of the next record this cursor reads.
+    pub(crate) fn offset(&self) -> u64 {
+        self.batch_base + u64::from(self.skip)
+    }
+}
+
+/// One record handed to a reader: borrowed from the segment `segment`.
+pub(crate) struct ReadRecord<'a> {
+    pub(crate) offset: u64,
+    pub(crate) timestamp_ms: i64,
+    pub(crate) decoded: batch::DecodedRecord<'a>,
+    /// The segment and its committed bytes, for zero-copy owned records.
+    pub(crate) segment: &'a std::sync::Arc<Segment>,
+    pub(crate) committed_units: u64,
+}
+
+impl ReadRecord<'_> {
+    /// The record as an owned `ConsumerRecord` whose key and value are slices of
+    /// the reference-counted segment (no copy: pins only that segment).
+    pub(crate) fn to_owned(&self) -> crate::record::ConsumerRecord {
+        let owner = CommittedBytes {
+            segment: std::sync::Arc::clone(self.segment),
+            units: self.committed_units,
+        };
+        let bytes = bytes::Bytes::from_owner(owner);
+        let slice = |part: &[u8]| bytes.slice_ref(part);
+        crate::record::ConsumerRecord {
+            offset: self.offset,
+            timestamp_ms: self.timestamp_ms,
+            key: self.decoded.record.key.map(slice),
+            value: slice(self.decoded.record.value),
+            producer: self.decoded.producer,
         }
     }
 }
 
+/// The committed prefix of a segment, as a `Bytes` owner.
+struct CommittedBytes {
+    segment: std::sync::Arc<Segment>,
+    units: u64,
+}
+
+impl AsRef<[u8]> for CommittedBytes {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `units` is the end of batches the reader that built us acquired
+        // (`read`), so they are committed and never written again in this lap,
+        // and the Arc keeps the lap from ending.
+        unsafe { self.segment.committed_prefix(self.units) }
+    }
+}
+
+/// What retention sees of the oldest segment.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OldestSegment {
+    pub(crate) records: u64,
+    pub(crate) bytes: u64,
+    pub(crate) max_timestamp_ms: i64,
+}
+
+/// The records of one partition.
+pub(crate) struct SegmentLog {
+    /// The packed tail (I2, I3); every change is a CAS, so consumers can order
+    /// themselves against appenders with an RMW on it (I6).
+    tail: CachePadded<AtomicU128>,
+    /// The log start offset (low half) and the segment holding it (high half);
+    /// written only by the evictor (I7).
+    head: CachePadded<AtomicU128>,
+    ring: Box<[AtomicPtr<Segment>]>,
+    ring_mask: u64,
+    segment_units: u64,
+    batch_capacity: u64,
+    pool: std::sync::Arc<SegmentPool>,
+    /// The high-watermark scan: the first batch not known to be committed, and
+    /// the summary of the segment being scanned. Readers only; never appenders.
+    scan: Mutex<Cursor>,
+}
+
+// SAFETY: the raw segment pointers in `ring` are `Arc<Segment>`s (Send + Sync)
+// shared under the protocol of I7/I8.
+unsafe impl Send for SegmentLog {}
+// SAFETY: see `Send`.
+unsafe impl Sync for SegmentLog {}
+
 impl SegmentLog {
-    /// Empty storage. `segment_records` and `max_segments` are powers of two,
-    /// `max_segments >= 2` (validated by `LogConfig`).
-    pub(crate) fn new(segment_records: usize, max_segments: usize) -> Self {
-        debug_assert!(segment_records.is_power_of_two() && max_segments.is_power_of_two());
+    /// Empty storage: segments of `segment_units` units and `batch_capacity`
+    /// batches, `ring_len` (a power of two >= 2) of them at most, charged to
+    /// `budget`. Allocates no segment until the first append.
+    pub(crate) fn new(
+        segment_units: u64,
+        batch_capacity: u64,
+        ring_len: usize,
+        budget: std::sync::Arc<Budget>,
+    ) -> Self {
+        debug_assert!(ring_len.is_power_of_two() && ring_len >= 2);
+        debug_assert!(segment_units <= tail::MAX_SEGMENT_UNITS);
+        debug_assert!(batch_capacity <= tail::MAX_BATCH_CAPACITY);
         Self {
-            segment_shift: segment_records.trailing_zeros(),
-            ring: (0..max_segments)
-                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+            tail: CachePadded::new(AtomicU128::new(Tail::empty(segment_units).pack())),
+            head: CachePadded::new(AtomicU128::new(pack_head(0, 1))),
+            ring: (0..ring_len)
+                .map(|_| AtomicPtr::new(tombstone(0)))
                 .collect(),
-            ring_mask: max_segments as u64 - 1,
-            tail: CachePadded::new(AtomicU64::new(0)),
-            log_start: CachePadded::new(AtomicU64::new(0)),
-            hw_hint: CachePadded::new(AtomicU64::new(0)),
-            pool: Arc::new(SegmentPool {
-                segments: SegQueue::new(),
-                len: AtomicUsize::new(0),
+            ring_mask: ring_len as u64 - 1,
+            segment_units,
+            batch_capacity,
+            pool: std::sync::Arc::new(SegmentPool::new(
+                segment_units as usize,
+                batch_capacity as usize,
+                budget,
+            )),
+            scan: Mutex::new(Cursor {
+                segment: None,
+                number: 1,
+                index: 0,
+                unit: 0,
+                batch_base: 0,
+                skip: 0,
             }),
         }
     }
 
-    fn segment_records(&self) -> u64 {
-        1 << self.segment_shift
+    /// Bytes of directory memory a partition with `ring_len` cells takes.
+    pub(crate) fn directory_bytes(ring_len: usize) -> u64 {
+        (std::mem::size_of::<Self>() + ring_len * std::mem::size_of::<AtomicPtr<Segment>>()) as u64
     }
 
-    /// log2 of the records per segment.
-    pub(crate) fn segment_shift(&self) -> u32 {
-        self.segment_shift
+    /// Units of one segment.
+    pub(crate) fn segment_units(&self) -> u64 {
+        self.segment_units
     }
 
-    /// The most live records the ring can address: one segment is kept free so a
-    /// reservation that passed the capacity check never needs an occupied cell.
-    pub(crate) fn capacity(&self) -> u64 {
-        self.ring_mask << self.segment_shift
+    /// The most segments the ring holds.
+    pub(crate) fn max_segments(&self) -> u64 {
+        self.ring_mask + 1
+    }
+
+    fn head(&self) -> (u64, u64) {
+        // Acquire: pairs with the Release store in `evict_oldest` (I7).
+        unpack_head(self.head.load(Ordering::Acquire))
     }
 
     /// The first offset still held.
     pub(crate) fn log_start(&self) -> u64 {
-        // Acquire: pairs with the Release store in `evict_oldest_if` (I7).
-        self.log_start.load(Ordering::Acquire)
+        self.head().0
     }
 
     /// The next offset to be reserved (Kafka's log end offset).
     pub(crate) fn log_end(&self) -> u64 {
-        // Acquire: pairs with the AcqRel fetch_add in `reserve` (I2).
-        self.tail.load(Ordering::Acquire)
+        // Acquire: pairs with the AcqRel CAS in `reserve` (I2).
+        Tail::unpack(self.tail.load(Ordering::Acquire)).offset
     }
 
-    /// Reserves `count` consecutive offsets and returns the first (I2).
-    ///
-    /// Fails with `PartitionFull` when the live records would exceed `capacity()`.
-    /// The check and the reservation are one CAS, so the capacity is exact (I3).
+    /// A consumer-side RMW on the tail (I6): the log end, ordered after the
+    /// caller's waiter registration.
+    pub(crate) fn log_end_synchronized(&self) -> u64 {
+        // AcqRel: an RMW in the tail's modification order, so every later
+        // reservation CAS reads-from its release sequence (I6).
+        Tail::unpack(self.tail.fetch_or(0, Ordering::AcqRel)).offset
+    }
+
+    /// Reserves offsets, units and a commit slot for a batch of `count` records
+    /// taking `units` units (at most a segment), moving to a fresh segment when it
+    /// does not fit the current one (I2, I3). `make_room` is called when the next
+    /// segment cannot be installed (ring or budget full), then installation is
+    /// retried once.
     #[inline]
-    pub(crate) fn reserve(&self, count: u64) -> Result<u64, LogError> {
-        // Acquire: pairs with the Release store in `evict_oldest_if`; a reservation
-        // made against this start finds every older ring lap already unlinked (I3).
-        let start = self.log_start.load(Ordering::Acquire);
-        // Relaxed: only the CAS below decides; a stale value just fails it.
-        let mut tail = self.tail.load(Ordering::Relaxed);
+    pub(crate) fn reserve(
+        &self,
+        count: u64,
+        units: u64,
+        make_room: impl Fn(),
+    ) -> Result<Reservation<'_>, LogError> {
+        debug_assert!(units <= self.segment_units);
+        // Acquire: pairs with the AcqRel CAS of the previous reserver (I2), and
+        // makes the segment it installed visible.
+        let mut word = self.tail.load(Ordering::Acquire);
         loop {
-            let live = tail.saturating_sub(start);
-            if live + count > self.capacity() {
-                return Err(LogError::PartitionFull {
-                    live_records: live,
-                    capacity: self.capacity(),
-                });
-            }
-            // AcqRel on success: the Release half lets a consumer's tail RMW in
-            // `Wakeup::wait_published` that reads this value see our reservation; the
-            // Acquire half makes a consumer registration that precedes its tail RMW
-            // visible to our later `waiters` load (I6). Relaxed on failure: we retry.
-            match self.tail.compare_exchange_weak(
-                tail,
-                tail + count,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(base) => return Ok(base),
-                Err(current) => tail = current,
+            let current = Tail::unpack(word);
+            let fits =
+                current.unit + units <= self.segment_units && current.index < self.batch_capacity;
+            let (number, unit, index) = if fits {
+                (current.number, current.unit, current.index)
+            } else {
+                self.install_next(current.number, &make_room)?;
+                ((current.number + 1) & tail::number_mask(), 0, 0)
+            };
+            let next = Tail {
+                offset: current.offset + count,
+                number,
+                unit: unit + units,
+                index: index + 1,
+            };
+            // AcqRel on success: Release publishes the segment we may have
+            // installed to later reservers (they Acquire the tail), Acquire
+            // continues the release sequence of a consumer's RMW (I6); Acquire on
+            // failure: as the load above.
+            match self
+                .tail
+                .compare_exchange(word, next.pack(), Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    // SAFETY: the tail reached segment `number` only after the
+                    // segment was installed (I3), and our uncommitted batch keeps
+                    // it from eviction until we publish (I7).
+                    let segment = unsafe { self.segment_for_write(number) };
+                    return Ok(Reservation {
+                        base_offset: current.offset,
+                        segment,
+                        index,
+                        unit,
+                        opened_segment: !fits,
+                    });
+                }
+                Err(actual) => word = actual,
             }
         }
     }
 
-    /// A consumer-side RMW on the tail (I6): returns the log end, ordered after
-    /// the caller's waiter registration.
-    pub(crate) fn log_end_synchronized(&self) -> u64 {
-        // AcqRel: see `reserve` (I6).
-        self.tail.fetch_add(0, Ordering::AcqRel)
-    }
-
-    /// Writes and publishes `records` at the reserved offsets `base..`.
+    /// The segment whose number has low bits `low`, for its reserver.
     ///
     /// # Safety
-    /// `base .. base + records.record_count()` was returned by one call of
-    /// `reserve` made by the caller, and is written only by this call (I2).
-    pub(crate) unsafe fn write_batch(
-        &self,
-        base: u64,
-        records: impl IntoRecords,
-        timestamp_ms: i64,
-        stamp: Option<Stamp>,
-    ) {
-        let batch = BatchStamp::new(timestamp_ms, stamp);
-        let mut offset = base;
-        let mut segment = self.segment_for_write(base);
-        // Cached so we never read a segment's header after publishing its last
-        // slot: from then on retention may retire it (I7).
-        let mut segment_end = segment.end();
-        records.for_each_record(|record| {
-            let record = crate::record::Record {
-                key: record.key.map(bytes::Bytes::copy_from_slice),
-                value: bytes::Bytes::copy_from_slice(record.value),
-            };
-            if offset == segment_end {
-                segment = self.segment_for_write(offset);
-                segment_end = segment.end();
-            }
-            // SAFETY: `offset` is reserved by our caller (I2) and lies in `segment`.
-            unsafe { segment.slot(offset).write(record, &batch, offset - base) };
-            offset += 1;
-        });
-    }
-
-    /// The segment holding `offset`, installing it if needed. Only for offsets the
-    /// caller reserved and has not yet published (I7 keeps it alive).
-    #[inline]
-    fn segment_for_write(&self, offset: u64) -> &Segment {
-        let number = offset >> self.segment_shift;
-        // Acquire: pairs with the AcqRel install in `install_segment`, so the
-        // segment's slots (initialised empty by its creator) are visible.
-        let current = self.ring[(number & self.ring_mask) as usize].load(Ordering::Acquire);
-        if current.is_null() {
-            return self.install_segment(number);
+    /// The caller holds an uncommitted reservation in that segment (I7).
+    unsafe fn segment_for_write(&self, low: u64) -> &Segment {
+        // Acquire: pairs with the AcqRel install CAS in `install_next` (I3).
+        let cell = self.ring[(low & self.ring_mask) as usize].load(Ordering::Acquire);
+        match decode(cell) {
+            // SAFETY: the caller's reservation keeps the segment live (I7).
+            Cell::Live(segment) => unsafe { &*segment },
+            Cell::Free(_) => unreachable!("a reserved segment is installed (I3)"),
         }
-        // SAFETY: a non-empty cell holds segment `number`: its previous lap's
-        // occupant was unlinked before our reservation (I3). It holds our
-        // unpublished slot, so retention does not retire it while we write (I7).
-        let segment = unsafe { &*current };
-        debug_assert_eq!(segment.base(), number << self.segment_shift);
-        segment
     }
 
-    /// The slow path of `segment_for_write`: installs segment `number` if no
-    /// other writer has. The cell's previous occupant (segment `number - ring_len`)
-    /// is already unlinked: our reservation was checked against a log start past
-    /// the end of the segment after it (I3).
+    /// Makes sure the segment after the one with low bits `low` is installed,
+    /// installing it if its cell is free (I3). Stale callers (the tail moved on)
+    /// find a later segment or its tombstone in the cell and do nothing.
     #[cold]
-    fn install_segment(&self, number: u64) -> &Segment {
-        let cell = &self.ring[(number & self.ring_mask) as usize];
-        // Acquire: pairs with the AcqRel install below by another writer.
-        let mut current = cell.load(Ordering::Acquire);
-        if current.is_null() {
-            let base = number << self.segment_shift;
-            let fresh = match self.pool.take() {
-                Some(mut pooled) => {
-                    pooled.rebase(base);
-                    pooled
+    fn install_next(&self, low: u64, make_room: &impl Fn()) -> Result<(), LogError> {
+        let (_, start_segment) = self.head();
+        let floor = start_segment - 1;
+        let current = tail::expand(low, floor);
+        if current - floor > self.max_segments() {
+            // `low` is from a segment already evicted: the tail has moved on, and
+            // the caller's CAS will fail.
+            return Ok(());
+        }
+        let wanted = current + 1;
+        let cell = &self.ring[(wanted & self.ring_mask) as usize];
+        let mut tried_room = false;
+        loop {
+            // Acquire: pairs with the AcqRel install below by another writer and
+            // with the evictor's Release tombstone store (I7).
+            let current = cell.load(Ordering::Acquire);
+            let occupant = match decode(current) {
+                Cell::Free(last) => last,
+                Cell::Live(segment) => {
+                    let guard = pin();
+                    // Re-check under the pin: only then may we dereference (I8).
+                    // Acquire: as above.
+                    if cell.load(Ordering::Acquire) != current {
+                        continue;
+                    }
+                    // SAFETY: pinned, and the pointer was in the cell after we
+                    // pinned, so its Arc is released only after the guard (I8).
+                    let number = unsafe { &*segment }.number();
+                    drop(guard);
+                    if number >= wanted {
+                        return Ok(());
+                    }
+                    // Segment `wanted - ring_len` is still live: the ring is full.
+                    if !tried_room {
+                        tried_room = true;
+                        make_room();
+                        continue;
+                    }
+                    return Err(LogError::PartitionFull {
+                        live_segments: self.max_segments(),
+                        max_segments: self.max_segments(),
+                    });
                 }
-                None => Box::new(Segment::new(base, self.segment_records() as usize)),
             };
-            let fresh = Box::into_raw(fresh);
-            // AcqRel on success publishes the new segment's initialised slots to
-            // the Acquire loads of other writers and readers; Acquire on failure
-            // pairs with the winner's install.
-            match cell.compare_exchange(
-                std::ptr::null_mut(),
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => current = fresh,
-                Err(winner) => {
-                    // SAFETY: `fresh` came from Box::into_raw above and was never shared.
-                    self.pool.give(unsafe { Box::from_raw(fresh) });
-                    current = winner;
+            if occupant >= wanted {
+                return Ok(());
+            }
+            let segment = match self.pool.segment(wanted) {
+                Ok(segment) => segment,
+                Err(_) if !tried_room => {
+                    tried_room = true;
+                    make_room();
+                    continue;
+                }
+                Err(full) => return Err(full),
+            };
+            let fresh = std::sync::Arc::into_raw(std::sync::Arc::new(segment)).cast_mut();
+            // AcqRel on success: Release publishes the new segment to reservers
+            // and readers (they Acquire the cell); Acquire on failure: pairs with
+            // the winner's install.
+            match cell.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(()),
+                Err(_) => {
+                    // SAFETY: `fresh` came from Arc::into_raw above and was never
+                    // shared; its memory goes back to the pool.
+                    drop(unsafe { std::sync::Arc::from_raw(fresh) });
                 }
             }
         }
-        // SAFETY: the cell holds segment `number` (its previous occupant was
-        // unlinked before our reservation, I3), and it holds our unpublished slot, so
-        // retention does not retire it while we write (I7).
-        let segment = unsafe { &*current };
-        debug_assert_eq!(segment.base(), number << self.segment_shift);
-        segment
     }
 
-    /// The segment holding `offset`, for a reader holding `_guard` (I8).
-    /// `None` if it is not installed yet, or already evicted.
-    fn segment_for_read<'g>(&self, offset: u64, _guard: &'g Guard) -> Option<&'g Segment> {
-        let number = offset >> self.segment_shift;
-        let cell = &self.ring[(number & self.ring_mask) as usize];
-        // Acquire: pairs with the AcqRel install in `segment_for_write`.
-        let current = cell.load(Ordering::Acquire);
-        if current.is_null() {
-            return None;
-        }
-        // SAFETY: we are pinned (`_guard`) and loaded the pointer from a shared cell,
-        // so it is not freed before the guard drops (I8); it may be a segment of a
-        // later ring lap, hence the base check.
-        let segment = unsafe { &*current };
-        (segment.base() == number << self.segment_shift).then_some(segment)
-    }
-
-    /// Calls `visit` for up to `max` published records from `from`, in offset
-    /// order, stopping at the first unpublished one (I5). Returns the next offset.
-    pub(crate) fn read(
+    /// Writes the reserved batch and publishes it (I4).
+    ///
+    /// # Safety
+    /// `reservation` came from `reserve` with the same `fields.units()` and
+    /// `fields.record_count`, and is written once.
+    #[inline]
+    pub(crate) unsafe fn write(
         &self,
-        from: u64,
-        max: usize,
-        mut visit: impl FnMut(RecordView<'_>),
-    ) -> Result<u64, LogError> {
-        let guard = pin();
-        let log_start = self.log_start();
+        reservation: &Reservation<'_>,
+        fields: &BatchFields,
+        records: &(impl IntoRecords + ?Sized),
+    ) {
+        // SAFETY: forwarded from our contract (I2).
+        unsafe {
+            reservation
+                .segment
+                .write_batch(reservation.index, reservation.unit, fields, records);
+        }
+    }
+
+    /// The live segment numbered `number`, if it is installed.
+    fn segment_for_read(&self, number: u64) -> Option<std::sync::Arc<Segment>> {
+        let cell = &self.ring[(number & self.ring_mask) as usize];
+        let _guard = pin();
+        // Acquire: pairs with the AcqRel install in `install_next`.
+        match decode(cell.load(Ordering::Acquire)) {
+            Cell::Live(segment) => {
+                // SAFETY: pinned, and loaded from the cell after pinning: the
+                // evictor releases the cell's Arc only after our guard (I8).
+                let candidate = unsafe { &*segment };
+                (candidate.number() == number).then(|| {
+                    // SAFETY: `segment` came from Arc::into_raw and the cell's
+                    // reference is still held (pinned, see above).
+                    unsafe {
+                        std::sync::Arc::increment_strong_count(segment);
+                        std::sync::Arc::from_raw(segment)
+                    }
+                })
+            }
+            Cell::Free(_) => None,
+        }
+    }
+
+    /// A cursor at `offset`, which must lie in `log_start..=log_end`.
+    pub(crate) fn cursor_at(&self, offset: u64) -> Result<Cursor, LogError> {
+        let (log_start, start_segment) = self.head();
         let log_end = self.log_end();
-        if from < log_start || from > log_end {
+        if offset < log_start || offset > log_end {
             return Err(LogError::OffsetOutOfRange {
-                offset: from,
+                offset,
                 log_start,
                 log_end,
             });
         }
-        let mut offset = from;
-        let mut remaining = max;
-        'segments: while remaining > 0 {
-            let Some(segment) = self.segment_for_read(offset, &guard) else {
-                if offset == from && offset < self.log_start() {
-                    return Err(LogError::OffsetOutOfRange {
-                        offset,
-                        log_start: self.log_start(),
-                        log_end: self.log_end(),
-                    });
-                }
+        let mut cursor = Cursor {
+            segment: None,
+            number: start_segment,
+            index: 0,
+            unit: 0,
+            batch_base: log_start,
+            skip: 0,
+        };
+        // Walk batches (skipping whole segments by their successor's first
+        // batch) until the one holding `offset`, or the first uncommitted one.
+        while cursor.batch_base < offset {
+            let Some(segment) = self.cursor_segment(&mut cursor) else {
                 break;
             };
-            while offset < segment.end() && remaining > 0 {
-                match segment.slot(offset).read(offset) {
-                    Some(view) => visit(view),
-                    None => break 'segments,
+            if let Some(next) = self.segment_for_read(cursor.number + 1) {
+                if let Some(first) = next.committed_batch(0, 0) {
+                    let base = batch::decode_fields(first).base_offset;
+                    if base <= offset {
+                        cursor = Cursor {
+                            segment: Some(next),
+                            number: cursor.number + 1,
+                            index: 0,
+                            unit: 0,
+                            batch_base: base,
+                            skip: 0,
+                        };
+                        continue;
+                    }
                 }
-                offset += 1;
-                remaining -= 1;
             }
-        }
-        Ok(offset)
-    }
-
-    /// True if the record at `offset` is published (false if not yet, or gone).
-    pub(crate) fn is_published(&self, offset: u64) -> bool {
-        let guard = pin();
-        self.segment_for_read(offset, &guard)
-            .is_some_and(|segment| segment.slot(offset).is_published())
-    }
-
-    /// The end of the contiguous published prefix (I5).
-    pub(crate) fn high_watermark(&self) -> u64 {
-        let guard = pin();
-        // Acquire: pairs with the AcqRel fetch_max below by another reader, which
-        // had acquired every slot below its value.
-        let mut hw = self.hw_hint.load(Ordering::Acquire).max(self.log_start());
-        let log_end = self.log_end();
-        'segments: while hw < log_end {
-            let Some(segment) = self.segment_for_read(hw, &guard) else {
+            let Some(bytes) = segment.committed_batch(cursor.index, cursor.unit) else {
                 break;
             };
-            let run = segment.published_run(hw);
-            hw += run;
-            if hw < segment.end() {
-                break 'segments;
+            let fields = batch::decode_fields(bytes);
+            let end = fields.base_offset + u64::from(fields.record_count);
+            if offset < end {
+                cursor.skip = (offset - fields.base_offset) as u32;
+                break;
             }
+            cursor.index += 1;
+            cursor.unit += fields.units();
+            cursor.batch_base = end;
         }
-        // AcqRel: publishes our acquisitions to later readers of the hint.
-        self.hw_hint.fetch_max(hw, Ordering::AcqRel);
-        hw
+        Ok(cursor)
     }
 
-    /// Size and age of every live segment from the log start, oldest first.
-    pub(crate) fn live_segment_stats(&self) -> Vec<SegmentStats> {
-        let guard = pin();
-        let mut stats = Vec::new();
-        let mut offset = self.log_start();
-        let log_end = self.log_end();
-        while offset < log_end {
-            match self.segment_for_read(offset, &guard) {
-                Some(segment) => {
-                    stats.push(segment.stats());
-                    offset = segment.end();
-                }
-                None => break,
-            }
+    /// The cursor's segment, loaded into it if needed.
+    fn cursor_segment(&self, cursor: &mut Cursor) -> Option<std::sync::Arc<Segment>> {
+        if cursor.segment.is_none() {
+            cursor.segment = self.segment_for_read(cursor.number);
         }
-        stats
+        cursor.segment.clone()
     }
 
-    /// Evicts the oldest segment if it is entirely below `high_watermark` and
-    /// `should_evict` agrees; returns its stats. The caller serialises evictions
-    /// (one evictor at a time) and passes a high watermark it computed (I7).
-    pub(crate) fn evict_oldest_if(
+    /// Calls `visit` for up to `max` committed records from `cursor`, in offset
+    /// order, stopping at the first uncommitted batch (I5) or when `visit` says
+    /// stop. Returns how many records were visited.
+    pub(crate) fn read(
         &self,
-        high_watermark: u64,
-        should_evict: impl FnOnce(&Segment) -> bool,
-    ) -> bool {
-        let guard = pin();
-        let start = self.log_start();
-        let end = start + self.segment_records();
-        if end > high_watermark {
+        cursor: &mut Cursor,
+        max: usize,
+        mut visit: impl FnMut(&ReadRecord<'_>) -> std::ops::ControlFlow<()>,
+    ) -> usize {
+        let mut read = 0;
+        while read < max {
+            let Some(segment) = self.cursor_segment(cursor) else {
+                break;
+            };
+            let Some(bytes) = segment.committed_batch(cursor.index, cursor.unit) else {
+                if !self.step_to_next_segment(cursor) {
+                    break;
+                }
+                continue;
+            };
+            let fields = batch::decode_fields(bytes);
+            debug_assert_eq!(fields.base_offset, cursor.batch_base);
+            let committed_units = cursor.unit + fields.units();
+            let mut stopped = false;
+            for decoded in batch::records(bytes, fields, cursor.skip) {
+                let record = ReadRecord {
+                    offset: cursor.offset(),
+                    timestamp_ms: fields.timestamp_ms,
+                    decoded,
+                    segment: &segment,
+                    committed_units,
+                };
+                cursor.skip += 1;
+                read += 1;
+                if visit(&record).is_break() || read == max {
+                    stopped = true;
+                    break;
+                }
+            }
+            if cursor.skip == fields.record_count {
+                cursor.index += 1;
+                cursor.unit = committed_units;
+                cursor.batch_base += u64::from(fields.record_count);
+                cursor.skip = 0;
+            }
+            if stopped {
+                break;
+            }
+        }
+        read
+    }
+
+    /// True if `cursor` has a committed record to read.
+    pub(crate) fn readable(&self, cursor: &Cursor) -> bool {
+        let mut probe = cursor.clone();
+        self.read(&mut probe, 1, |_| std::ops::ControlFlow::Continue(())) == 1
+    }
+
+    /// Moves `cursor` from the end of its segment to the start of the next one,
+    /// if the next segment's first batch is committed and starts where the cursor
+    /// stands (then every batch of this segment was read, I5).
+    fn step_to_next_segment(&self, cursor: &mut Cursor) -> bool {
+        let Some(next) = self.segment_for_read(cursor.number + 1) else {
+            return false;
+        };
+        let Some(first) = next.committed_batch(0, 0) else {
+            return false;
+        };
+        if batch::decode_fields(first).base_offset != cursor.batch_base {
             return false;
         }
-        let cell = &self.ring[((start >> self.segment_shift) & self.ring_mask) as usize];
-        // Acquire: pairs with the AcqRel install in `segment_for_write`.
-        let current = cell.load(Ordering::Acquire);
-        if current.is_null() {
-            return false;
-        }
-        // SAFETY: only the (single) evictor retires segments and it has not retired
-        // this one; we are pinned as well (I8).
-        if !should_evict(unsafe { &*current }) {
-            return false;
-        }
-        // Move the start first, then unlink (I7): a reader that finds the cell empty
-        // (Acquire) then also finds the new start and answers OffsetOutOfRange; a
-        // writer whose reservation saw a start one segment later sees the unlink
-        // (I3). Release pairs with the Acquire loads of log_start and of the cell.
-        self.log_start.store(end, Ordering::Release);
-        cell.store(std::ptr::null_mut(), Ordering::Release);
-        // Once no reader can hold it, the segment is emptied into the pool (or
-        // freed if the pool is full).
-        let pool = Arc::clone(&self.pool);
-        // SAFETY: `current` came from Box::into_raw in install_segment, is now
-        // unreachable from the ring, and this evictor retires it once (I8).
-        unsafe { guard.retire(current, move |segment| pool.give(segment)) };
-        // Eviction is the only regular source of garbage and writers never pin:
-        // push it to the collector now so segments return to the pool promptly.
-        guard.flush();
+        *cursor = Cursor {
+            segment: Some(next),
+            number: cursor.number + 1,
+            index: 0,
+            unit: 0,
+            batch_base: cursor.batch_base,
+            skip: 0,
+        };
         true
+    }
+
+    /// The end of the contiguous committed prefix (I5), advancing the scan that
+    /// also summarises each segment for retention.
+    pub(crate) fn high_watermark(&self) -> u64 {
+        // Eviction follows the scan (`oldest_complete`), so the scan never stands
+        // in an evicted segment.
+        let mut scan = self.scan.lock();
+        loop {
+            let Some(segment) = self.cursor_segment(&mut scan) else {
+                break;
+            };
+            match segment.committed_batch(scan.index, scan.unit) {
+                Some(bytes) => {
+                    let fields = batch::decode_fields(bytes);
+                    let summary = &segment.summary;
+                    // Relaxed: written and read under the scan lock only.
+                    summary
+                        .records
+                        .fetch_add(u64::from(fields.record_count), Ordering::Relaxed);
+                    summary
+                        .payload_bytes
+                        .fetch_add(fields.payload_bytes(), Ordering::Relaxed);
+                    summary
+                        .max_timestamp_ms
+                        .fetch_max(fields.timestamp_ms, Ordering::Relaxed);
+                    scan.index += 1;
+                    scan.unit += fields.units();
+                    scan.batch_base += u64::from(fields.record_count);
+                }
+                None => {
+                    if !self.step_to_next_segment(&mut scan) {
+                        break;
+                    }
+                }
+            }
+        }
+        scan.batch_base
+    }
+
+    /// The oldest live segment, if the high-watermark scan has passed all of it
+    /// (so every batch in it is committed and no appender writes it, I7).
+    pub(crate) fn oldest_complete(&self) -> Option<OldestSegment> {
+        self.high_watermark();
+        let scan = self.scan.lock();
+        let (_, start_segment) = self.head();
+        if scan.number <= start_segment {
+            return None;
+        }
+        let segment = self.segment_for_read(start_segment)?;
+        let summary = &segment.summary;
+        // Relaxed: written under the scan lock, which we took after the writes.
+        Some(OldestSegment {
+            records: summary.records.load(Ordering::Relaxed),
+            bytes: summary.payload_bytes.load(Ordering::Relaxed),
+            max_timestamp_ms: summary.max_timestamp_ms.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Evicts the oldest segment, which `oldest_complete` just described. The
+    /// caller serialises evictions (one evictor at a time, I7).
+    pub(crate) fn evict_oldest(&self, oldest: &OldestSegment) {
+        let (log_start, start_segment) = self.head();
+        let cell = &self.ring[(start_segment & self.ring_mask) as usize];
+        // Move the head first, then free the cell (I7): a reader that finds the
+        // cell free re-reads the head and answers OffsetOutOfRange. Release pairs
+        // with the Acquire loads of the head.
+        self.head.store(
+            pack_head(log_start + oldest.records, start_segment + 1),
+            Ordering::Release,
+        );
+        // Release: pairs with the Acquire loads of the cell (installers, readers).
+        let previous = cell.swap(tombstone(start_segment), Ordering::AcqRel);
+        if let Cell::Live(segment) = decode(previous) {
+            let segment = SendPtr(segment);
+            let guard = pin();
+            // Readers that loaded the pointer before the swap are pinned; drop the
+            // cell's reference after them (I8). Readers holding an Arc keep the
+            // segment (and only it) alive until they drop it.
+            guard.defer(move || {
+                let segment = segment;
+                // SAFETY: the cell's reference, taken out of the ring by the swap
+                // above, is released exactly once, here.
+                drop(unsafe { std::sync::Arc::from_raw(segment.0) });
+            });
+            guard.flush();
+        }
+    }
+
+    /// Payload bytes of the batches the high-watermark scan has passed.
+    pub(crate) fn scanned_payload_bytes(&self) -> u64 {
+        self.high_watermark();
+        let scan = self.scan.lock();
+        let (_, start_segment) = self.head();
+        (start_segment..=scan.number)
+            .filter_map(|number| self.segment_for_read(number))
+            // Relaxed: written under the scan lock, which we hold.
+            .map(|segment| segment.summary.payload_bytes.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Live segments (installed, not yet evicted).
+    pub(crate) fn live_segments(&self) -> u64 {
+        let (_, start_segment) = self.head();
+        // Acquire: pairs with the AcqRel CAS in `reserve` (I2).
+        let current = tail::expand(
+            Tail::unpack(self.tail.load(Ordering::Acquire)).number,
+            start_segment.saturating_sub(1),
+        );
+        current + 1 - start_segment
+    }
+
+    /// Pooled segment memories (tests of recycling).
+    #[cfg(test)]
+    fn pooled(&self) -> u64 {
+        self.pool.pooled()
     }
 }
 
@@ -405,144 +683,169 @@ impl Drop for SegmentLog {
     fn drop(&mut self) {
         for cell in self.ring.iter() {
             // Acquire: we are the last owner; pairs with the install.
-            let segment = cell.load(Ordering::Acquire);
-            if !segment.is_null() {
-                // SAFETY: installed segments came from Box::into_raw; with `&mut self`
-                // no reader or writer remains, and evicted ones were nulled.
-                drop(unsafe { Box::from_raw(segment) });
+            if let Cell::Live(segment) = decode(cell.load(Ordering::Acquire)) {
+                // SAFETY: installed segments came from Arc::into_raw; with `&mut
+                // self` no writer remains, and the cell's reference is ours.
+                drop(unsafe { std::sync::Arc::from_raw(segment) });
             }
         }
     }
 }
 
-/// `sequence + delta` with Kafka's wrap from i32::MAX to 0.
-pub(crate) fn sequence_add(sequence: i32, delta: u64) -> i32 {
-    // Modulo 2^31, computed modulo 2^32 and masked: 2^31 divides 2^32.
-    ((sequence as u32).wrapping_add(delta as u32) & i32::MAX as u32) as i32
+struct SendPtr(*mut Segment);
+// SAFETY: the pointee is an `Arc<Segment>`'s, and Segment is Send + Sync.
+unsafe impl Send for SendPtr {}
+
+fn pack_head(log_start: u64, start_segment: u64) -> u128 {
+    u128::from(log_start) | u128::from(start_segment) << 64
+}
+
+fn unpack_head(word: u128) -> (u64, u64) {
+    (word as u64, (word >> 64) as u64)
 }
 
 #[cfg(all(test, not(all(loom, feature = "loom"))))]
 mod tests {
+    use std::ops::ControlFlow;
+
     use super::*;
     use crate::record::Record;
 
-    fn collect(storage: &SegmentLog, from: u64) -> Vec<(u64, Vec<u8>)> {
+    /// Storage of `segment_bytes` segments, `ring` of them, on an ample budget.
+    fn storage(segment_bytes: u64, ring: usize) -> SegmentLog {
+        SegmentLog::new(
+            segment_bytes / 8,
+            (segment_bytes / 64).max(2),
+            ring,
+            std::sync::Arc::new(Budget::new(1 << 30)),
+        )
+    }
+
+    fn append(storage: &SegmentLog, values: &[&[u8]]) -> Result<u64, LogError> {
+        let records: Vec<Record> = values.iter().map(|v| Record::new(v.to_vec())).collect();
+        let records_len = batch::records_len(&records).expect("small");
+        let mut fields = BatchFields {
+            base_offset: 0,
+            timestamp_ms: 7,
+            record_count: records.len() as u32,
+            records_len: records_len as u32,
+            stamp: None,
+        };
+        let reservation = storage.reserve(records.len() as u64, fields.units(), || {})?;
+        fields.base_offset = reservation.base_offset;
+        // SAFETY: reserved above for exactly these fields.
+        unsafe { storage.write(&reservation, &fields, &records) };
+        Ok(fields.base_offset)
+    }
+
+    fn read_all(storage: &SegmentLog, from: u64) -> Vec<(u64, Vec<u8>)> {
+        let mut cursor = storage.cursor_at(from).expect("in range");
         let mut out = Vec::new();
-        storage
-            .read(from, usize::MAX, |view| {
-                out.push((view.offset, view.value.to_vec()))
-            })
-            .expect("in range");
+        storage.read(&mut cursor, usize::MAX, |record| {
+            out.push((record.offset, record.decoded.record.value.to_vec()));
+            ControlFlow::Continue(())
+        });
         out
     }
 
     #[test]
-    fn batches_span_segments_and_read_back_in_order() {
-        let storage = SegmentLog::new(4, 8);
-        for batch in 0..5u8 {
-            let records: Vec<Record> = (0..3).map(|i| Record::new(vec![batch, i])).collect();
-            let base = storage.reserve(3).expect("room");
-            // SAFETY: just reserved by this thread.
-            unsafe { storage.write_batch(base, records, 0, None) };
+    fn batches_fill_segments_and_read_back_in_order() {
+        // 128-byte segments: two single-record batches (7 units each) per segment.
+        let storage = storage(128, 8);
+        for i in 0..5u8 {
+            assert_eq!(append(&storage, &[&[i, i]]), Ok(u64::from(i)));
         }
-        let read = collect(&storage, 0);
-        assert_eq!(read.len(), 15);
+        assert_eq!(storage.live_segments(), 3);
+        let read = read_all(&storage, 0);
+        assert_eq!(read.len(), 5);
         assert!(read
             .iter()
             .enumerate()
-            .all(|(i, (offset, _))| *offset == i as u64));
-        assert_eq!(read[14].1, vec![4, 2]);
-        assert_eq!(storage.high_watermark(), 15);
+            .all(|(i, (o, v))| *o == i as u64 && v == &[i as u8; 2]));
+        assert_eq!(storage.high_watermark(), 5);
+        // A cursor placed mid-log starts exactly there.
+        assert_eq!(read_all(&storage, 3)[0], (3, vec![3, 3]));
     }
 
     #[test]
-    fn high_watermark_stops_at_a_hole() {
-        let storage = SegmentLog::new(4, 8);
-        let first = storage.reserve(1).expect("room");
-        let second = storage.reserve(1).expect("room");
-        // SAFETY: reserved above; the first is deliberately left unwritten for now.
-        unsafe { storage.write_batch(second, Record::new("b"), 0, None) };
+    fn an_uncommitted_batch_stops_readers_and_the_watermark() {
+        let storage = storage(1024, 4);
+        let first = storage.reserve(1, 7, || {}).expect("room");
+        assert_eq!(append(&storage, &[b"b"]), Ok(1));
         assert_eq!(storage.high_watermark(), 0);
-        assert!(collect(&storage, 0).is_empty());
-        // SAFETY: reserved above.
-        unsafe { storage.write_batch(first, Record::new("a"), 0, None) };
-        assert_eq!(storage.high_watermark(), 2);
-    }
-
-    #[test]
-    fn full_ring_is_an_error_until_eviction() {
-        let storage = SegmentLog::new(2, 4);
-        assert_eq!(storage.capacity(), 6);
-        let base = storage.reserve(6).expect("room");
-        let records: Vec<Record> = (0..6).map(|_| Record::new("x")).collect();
-        // SAFETY: reserved above.
-        unsafe { storage.write_batch(base, records, 0, None) };
-        assert!(matches!(
-            storage.reserve(1),
-            Err(LogError::PartitionFull {
-                live_records: 6,
-                capacity: 6
-            })
-        ));
-        let hw = storage.high_watermark();
-        assert!(storage.evict_oldest_if(hw, |_| true));
-        assert!(storage.evict_oldest_if(hw, |_| true));
-        assert_eq!(storage.log_start(), 4);
-        // Offsets 6..10 are segments 3 and 4; segment 4 reuses segment 0's cell.
-        let base = storage.reserve(4).expect("room after eviction");
-        let records: Vec<Record> = (0..4).map(|i| Record::new(vec![i])).collect();
-        // SAFETY: reserved above.
-        unsafe { storage.write_batch(base, records, 0, None) };
-        let read = collect(&storage, 4);
-        assert_eq!(
-            read.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
-            (4..10).collect::<Vec<_>>()
-        );
-        assert_eq!(read[5].1, vec![3]);
-        assert!(matches!(
-            storage.read(0, 1, |_| {}),
-            Err(LogError::OffsetOutOfRange { log_start: 4, .. })
-        ));
-    }
-
-    #[test]
-    fn evicted_segments_are_emptied_and_reused() {
-        let storage = SegmentLog::new(2, 8);
-        let write = |records: Vec<Record>| {
-            let base = storage.reserve(records.len() as u64).expect("room");
-            // SAFETY: just reserved by this thread.
-            unsafe { storage.write_batch(base, records, 0, None) };
+        assert!(read_all(&storage, 0).is_empty());
+        let records = [Record::new("a")];
+        let fields = BatchFields {
+            base_offset: 0,
+            timestamp_ms: 7,
+            record_count: 1,
+            records_len: batch::records_len(&records).expect("small") as u32,
+            stamp: None,
         };
-        write((0..6u8).map(|i| Record::new(vec![i])).collect());
-        let hw = storage.high_watermark();
-        assert!(storage.evict_oldest_if(hw, |_| true));
-        // Let the epoch advance until the retired segment comes back to the pool.
-        for _ in 0..10_000 {
-            if storage.pool.len.load(Ordering::Relaxed) > 0 {
-                break;
-            }
-            crate::sync::pin().flush();
+        // SAFETY: reserved above for a 7-unit single-record batch.
+        unsafe { storage.write(&first, &fields, &records) };
+        assert_eq!(storage.high_watermark(), 2);
+        assert_eq!(read_all(&storage, 0).len(), 2);
+    }
+
+    #[test]
+    fn a_full_ring_is_an_error_until_eviction_and_memory_is_recycled() {
+        let storage = storage(128, 2);
+        for i in 0..4u8 {
+            append(&storage, &[&[i]]).expect("room in two segments");
         }
-        assert_eq!(storage.pool.len.load(Ordering::Relaxed), 1, "recycled");
-        write(vec![Record::new(vec![6]), Record::new(vec![7])]);
-        assert_eq!(storage.pool.len.load(Ordering::Relaxed), 0, "reused");
-        let read = collect(&storage, 2);
         assert_eq!(
-            read.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
-            (2..8).collect::<Vec<_>>()
+            append(&storage, &[b"x"]),
+            Err(LogError::PartitionFull {
+                live_segments: 2,
+                max_segments: 2
+            })
         );
+        let oldest = storage.oldest_complete().expect("segment 1 is complete");
+        assert_eq!(oldest.records, 2);
+        storage.evict_oldest(&oldest);
+        assert_eq!(storage.log_start(), 2);
+        assert!(matches!(
+            storage.cursor_at(0),
+            Err(LogError::OffsetOutOfRange { log_start: 2, .. })
+        ));
+        // Let the epoch advance until the evicted segment's memory is pooled
+        // (other tests' threads may hold pins for a while).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while storage.pooled() == 0 && std::time::Instant::now() < deadline {
+            pin().flush();
+            std::thread::yield_now();
+        }
+        assert_eq!(storage.pooled(), 1, "evicted memory is recycled");
+        assert_eq!(append(&storage, &[b"y"]), Ok(4));
+        assert_eq!(storage.pooled(), 0, "and reused");
+        let read = read_all(&storage, 2);
         assert_eq!(
-            read[5].1,
-            vec![7],
-            "the reused segment holds the new records only"
+            read,
+            vec![(2, vec![2]), (3, vec![3]), (4, b"y".to_vec())],
+            "the recycled memory shows only its new batch (lap tags)"
         );
     }
 
     #[test]
-    fn sequences_wrap_at_i32_max() {
-        assert_eq!(sequence_add(i32::MAX - 1, 1), i32::MAX);
-        assert_eq!(sequence_add(i32::MAX, 1), 0);
-        assert_eq!(sequence_add(i32::MAX - 1, 3), 1);
-        assert_eq!(sequence_add(5, 0), 5);
+    fn an_owned_record_outlives_eviction() {
+        let storage = storage(128, 2);
+        append(&storage, &[b"kept"]).expect("room");
+        let mut cursor = storage.cursor_at(0).expect("in range");
+        let mut owned = None;
+        storage.read(&mut cursor, 1, |record| {
+            owned = Some(record.to_owned());
+            ControlFlow::Break(())
+        });
+        drop(cursor);
+        for i in 0..3u8 {
+            append(&storage, &[&[i]]).expect("room");
+        }
+        let oldest = storage.oldest_complete().expect("complete");
+        storage.evict_oldest(&oldest);
+        for _ in 0..100 {
+            pin().flush();
+        }
+        assert_eq!(&owned.expect("read").value[..], b"kept");
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::utils::CachePadded;
 
-use crate::log::storage::SegmentLog;
+use crate::log::storage::{Cursor, SegmentLog};
 use crate::sync::{AtomicUsize, Backoff, Condvar, Mutex, Ordering};
 
 /// The sleeping-consumer registry of one partition.
@@ -41,19 +41,20 @@ impl Wakeup {
         }
     }
 
-    /// Consumer side: waits until the record at `offset` is published or evicted
+    /// Consumer side: waits until the record at `cursor` is committed or evicted
     /// (the next read then answers OffsetOutOfRange), or until `timeout` passes.
     /// Returns whether there is something to read.
     pub(crate) fn wait_published(
         &self,
         storage: &SegmentLog,
-        offset: u64,
+        cursor: &Cursor,
         timeout: Duration,
     ) -> bool {
+        let offset = cursor.offset();
         let deadline = Instant::now().checked_add(timeout);
         let mut backoff = Backoff::new();
         loop {
-            if storage.is_published(offset) || offset < storage.log_start() {
+            if storage.readable(cursor) || offset < storage.log_start() {
                 return true;
             }
             let remaining = match deadline {
@@ -72,7 +73,7 @@ impl Wakeup {
                 // before we registered: it is mid-append, so spin instead of sleeping.
                 drop(guard);
                 backoff.snooze();
-            } else if !storage.is_published(offset) {
+            } else if !storage.readable(cursor) {
                 drop(self.condvar.wait_timeout(guard, remaining));
             } else {
                 drop(guard);

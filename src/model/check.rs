@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use crate::clock::ManualClock;
 use crate::error::LogError;
-use crate::log::{BatchHeader, Log, LogConfig, ProducerId, RetentionPolicy, TopicConfig};
+use crate::log::{Log, LogConfig, RetentionPolicy, TopicConfig};
 use crate::model::{next_sequence, sequence_plus, Model, ModelConfig};
 use crate::record::Record;
+use crate::types::{BatchHeader, ProducerId};
 
 /// Topic names ops refer to by index (`index % 5`); the last one is invalid.
 pub const TOPIC_NAMES: [&str; 5] = ["t0", "t1", "t2", "t3", ""];
@@ -70,11 +71,11 @@ pub struct TopicSpec {
 pub struct HarnessConfig {
     /// Dedup window W = `1 + window % 8`.
     pub window: u8,
-    /// `segment_records = 1 << (segment_shift % 4)`: 1, 2, 4 or 8.
+    /// `segment_bytes = 128 << (segment_shift % 4)`: 128, 256, 512 or 1024.
     pub segment_shift: u8,
     /// `max_segments = 2 << (segments_shift % 4)`: 2, 4, 8 or 16.
     pub segments_shift: u8,
-    /// `max_batch_records = 1 + max_batch % min(capacity, 12)`.
+    /// `max_batch_records = 1 + max_batch % 12`.
     pub max_batch: u8,
     /// `producer_id_expiration = 1 + expiration_ms` milliseconds.
     pub expiration_ms: u16,
@@ -84,14 +85,13 @@ pub struct HarnessConfig {
 
 impl HarnessConfig {
     fn model_config(&self) -> ModelConfig {
-        let segment_records = 1usize << (self.segment_shift % 4);
+        let segment_bytes = 128usize << (self.segment_shift % 4);
         let max_segments = 2usize << (self.segments_shift % 4);
-        let capacity = (max_segments - 1) * segment_records;
         ModelConfig {
             dedup_window: 1 + usize::from(self.window % 8),
-            max_batch_records: 1 + usize::from(self.max_batch) % capacity.min(12),
+            max_batch_records: 1 + usize::from(self.max_batch) % 12,
             producer_id_expiration_ms: 1 + i64::from(self.expiration_ms),
-            segment_records,
+            segment_bytes,
             max_segments,
             start_ms: START_MS,
         }
@@ -323,7 +323,7 @@ impl Harness {
                 .producer_id_expiration(Duration::from_millis(
                     model_config.producer_id_expiration_ms as u64,
                 ))
-                .segment_records(model_config.segment_records)
+                .segment_bytes(model_config.segment_bytes)
                 .max_segments(model_config.max_segments)
                 .clock(clock.clone()),
         )
@@ -567,7 +567,7 @@ impl Harness {
             "append({topic:?}, {partition}, {header:?}, {count} records, clock {})",
             self.model.now_ms()
         );
-        let problems = self.model.malformed(header.as_ref(), batch_records.len());
+        let problems = self.model.malformed(header.as_ref(), &batch_records);
         let model = self
             .model
             .append(topic, partition, header, batch_records.clone());

@@ -8,13 +8,15 @@
 //!
 //! Besides the contract, the model reproduces two behaviours of the real log that
 //! SEMANTICS.md leaves to the implementation, so the two can be compared exactly:
-//! - **segments**: records live in segments of `segment_records` offsets; a
-//!   partition holds at most `(max_segments - 1) * segment_records` live records
-//!   and answers `PartitionFull` beyond that (checked after the broker rules, so a
-//!   duplicate is still answered when the partition is full);
-//! - **automatic retention**: when an appended batch reaches or crosses a segment
-//!   boundary (`base / S != (base + n) / S`) and the partition has a retention
-//!   limit, retention runs right after the append, exactly as
+//! - **segments**: batches are packed into segments of `segment_bytes` (a batch
+//!   takes the units the log's batch layout gives it, and a segment holds at most
+//!   `segment_bytes / 64` batches); a batch that does not fit opens the next
+//!   segment; a partition holds at most `max_segments` segments and answers
+//!   `PartitionFull` beyond that (checked after the broker rules, so a duplicate
+//!   is still answered when the partition is full), after running retention once;
+//! - **automatic retention**: when an appended batch opens a segment and the
+//!   partition has a retention limit, retention runs right after the append
+//!   (never evicting the segment being written), exactly as
 //!   [`PartitionHandle::enforce_retention`](crate::PartitionHandle::enforce_retention)
 //!   would.
 //!
@@ -27,10 +29,11 @@ use bytes::Bytes;
 
 use crate::error::LogError;
 use crate::log::{
-    AppendOutcome, BatchHeader, BatchMetadata, ProducerId, ProducerIdentity, ProducerStateSnapshot,
-    RetentionPolicy, RetentionReport, TopicConfig, MAX_EPOCH,
+    AppendOutcome, BatchMetadata, ProducerStateSnapshot, RetentionPolicy, RetentionReport,
+    TopicConfig,
 };
 use crate::record::{ConsumerRecord, ProducerMetadata, Record};
+use crate::types::{BatchHeader, ProducerId, ProducerIdentity, MAX_EPOCH};
 
 pub mod check;
 
@@ -63,8 +66,8 @@ pub struct ModelConfig {
     pub max_batch_records: usize,
     /// Producer state idle this long (or longer) is gone.
     pub producer_id_expiration_ms: i64,
-    /// Records per segment (a power of two).
-    pub segment_records: usize,
+    /// Bytes per segment (a power of two).
+    pub segment_bytes: usize,
     /// Segments a partition can address (a power of two >= 2).
     pub max_segments: usize,
     /// The clock's reading when the model starts.
@@ -78,17 +81,20 @@ impl Default for ModelConfig {
             dedup_window: 5,
             max_batch_records: 65_536,
             producer_id_expiration_ms: 86_400_000,
-            segment_records: 4_096,
-            max_segments: 8_192,
+            segment_bytes: 1 << 20,
+            max_segments: 256,
             start_ms: 0,
         }
     }
 }
 
 impl ModelConfig {
-    /// The most live records one partition can hold.
-    pub fn capacity(&self) -> u64 {
-        (self.max_segments as u64 - 1) * self.segment_records as u64
+    fn segment_units(&self) -> u64 {
+        (self.segment_bytes / 8) as u64
+    }
+
+    fn segment_batches(&self) -> u64 {
+        (self.segment_bytes / 64).max(2) as u64
     }
 
     /// The configuration checks of `Log::with_config` (not the model's subject:
@@ -100,7 +106,7 @@ impl ModelConfig {
             .producer_id_expiration(std::time::Duration::from_millis(
                 u64::try_from(self.producer_id_expiration_ms).unwrap_or(0),
             ))
-            .segment_records(self.segment_records)
+            .segment_bytes(self.segment_bytes)
             .max_segments(self.max_segments)
             .validate()
     }
@@ -115,13 +121,6 @@ struct StoredRecord {
     producer: Option<ProducerMetadata>,
 }
 
-impl StoredRecord {
-    /// Key plus value bytes: what retention by bytes counts.
-    fn payload_bytes(&self) -> u64 {
-        self.key.as_ref().map_or(0, |key| key.len() as u64) + self.value.len() as u64
-    }
-}
-
 /// The dedup state of one producer on one partition.
 #[derive(Clone, Debug)]
 struct ProducerEntry {
@@ -132,14 +131,26 @@ struct ProducerEntry {
     window: VecDeque<BatchMetadata>,
 }
 
+/// What the model keeps of one segment.
+#[derive(Clone, Debug, Default)]
+struct SegmentModel {
+    records: u64,
+    units: u64,
+    batches: u64,
+    payload_bytes: u64,
+    max_timestamp_ms: i64,
+}
+
 /// One partition: its live records and its producers' dedup state.
 #[derive(Clone, Debug)]
 struct PartitionModel {
     retention: RetentionPolicy,
-    /// Offset of `records[0]`; always a multiple of the segment size.
+    /// Offset of `records[0]`.
     log_start: u64,
     /// The live records, in offset order.
     records: VecDeque<StoredRecord>,
+    /// The live segments, oldest first; the last one is being written.
+    segments: VecDeque<SegmentModel>,
     /// Producer state; an entry may be expired but not yet swept.
     producers: HashMap<ProducerId, ProducerEntry>,
 }
@@ -150,6 +161,7 @@ impl PartitionModel {
             retention,
             log_start: 0,
             records: VecDeque::new(),
+            segments: VecDeque::new(),
             producers: HashMap::new(),
         }
     }
@@ -171,43 +183,38 @@ impl PartitionModel {
     }
 
     /// Kafka's retention rule, one whole segment at a time from the head: the
-    /// oldest segment goes if it is entirely below the high watermark (the log
-    /// end, in a sequential model) and any limit says so.
-    fn enforce_retention(&mut self, segment_records: u64, now_ms: i64) -> RetentionReport {
+    /// oldest segment goes if it is complete (not the one being written: the
+    /// high-watermark scan has passed it) and any limit says so.
+    fn enforce_retention(&mut self, now_ms: i64) -> RetentionReport {
         let mut report = RetentionReport::default();
-        if self.retention.is_limited() {
-            while self.records.len() as u64 >= segment_records {
-                let segment = self.records.iter().take(segment_records as usize);
-                let segment_bytes: u64 = segment.clone().map(StoredRecord::payload_bytes).sum();
-                let segment_max_timestamp = segment
-                    .map(|record| record.timestamp_ms)
-                    .max()
-                    .unwrap_or(i64::MIN);
-                let live_records = self.records.len() as u64;
-                let live_bytes: u64 = self.records.iter().map(StoredRecord::payload_bytes).sum();
-
-                let by_records = self
-                    .retention
-                    .max_records
-                    .is_some_and(|max| live_records - segment_records >= max);
-                let by_bytes = self
-                    .retention
-                    .max_bytes
-                    .is_some_and(|max| live_bytes - segment_bytes >= max);
-                let by_age = self
-                    .retention
-                    .max_age_ms
-                    .is_some_and(|max| now_ms.saturating_sub(segment_max_timestamp) > max);
-                if !(by_records || by_bytes || by_age) {
-                    break;
-                }
-                self.records.drain(..segment_records as usize);
-                self.log_start += segment_records;
-                report.segments += 1;
-                report.records += segment_records;
-            }
+        if !self.retention.is_limited() {
+            return report;
         }
-        report.log_start = self.log_start;
+        while self.segments.len() > 1 {
+            let oldest = &self.segments[0];
+            let live_records = self.records.len() as u64;
+            let live_bytes: u64 = self.segments.iter().map(|s| s.payload_bytes).sum();
+            let by_records = self
+                .retention
+                .max_records
+                .is_some_and(|max| live_records - oldest.records >= max);
+            let by_bytes = self
+                .retention
+                .max_bytes
+                .is_some_and(|max| live_bytes - oldest.payload_bytes >= max);
+            let by_age = self
+                .retention
+                .max_age_ms
+                .is_some_and(|max| now_ms.saturating_sub(oldest.max_timestamp_ms) > max);
+            if !(by_records || by_bytes || by_age) {
+                break;
+            }
+            let evicted = self.segments.pop_front().expect("more than one");
+            self.records.drain(..evicted.records as usize);
+            self.log_start += evicted.records;
+            report.segments += 1;
+            report.records += evicted.records;
+        }
         report
     }
 }
@@ -367,8 +374,9 @@ impl Model {
     /// order [`Model::append`] reports them: empty, too large, negative base
     /// sequence, epoch above 32767, producer id never issued. SEMANTICS.md does not
     /// order them, so when several apply the real log may name any one of them.
-    pub fn malformed(&self, header: Option<&BatchHeader>, count: usize) -> Vec<LogError> {
+    pub fn malformed(&self, header: Option<&BatchHeader>, records: &[Record]) -> Vec<LogError> {
         let mut problems = Vec::new();
+        let count = records.len();
         if count == 0 {
             problems.push(LogError::EmptyBatch);
         }
@@ -376,6 +384,13 @@ impl Model {
             problems.push(LogError::BatchTooLarge {
                 records: count,
                 max: self.config.max_batch_records,
+            });
+        }
+        let bytes = crate::log::batch_record_bytes(records);
+        if crate::log::batch_units(bytes) > self.config.segment_units() {
+            problems.push(LogError::BatchBytesTooLarge {
+                bytes,
+                max: self.config.segment_bytes - crate::log::BATCH_HEADER_BYTES,
             });
         }
         if let Some(header) = header {
@@ -415,11 +430,7 @@ impl Model {
         self.partition(topic, partition)?;
 
         // Rule 1: malformed batches.
-        if let Some(problem) = self
-            .malformed(header.as_ref(), records.len())
-            .into_iter()
-            .next()
-        {
+        if let Some(problem) = self.malformed(header.as_ref(), &records).into_iter().next() {
             return Err(problem);
         }
         let part = self.partition_mut(topic, partition)?;
@@ -478,14 +489,34 @@ impl Model {
             }
         }
 
-        // Capacity of the segment directory (an implementation limit).
-        let live_records = part.records.len() as u64;
-        if live_records + count > config.capacity() {
-            return Err(LogError::PartitionFull {
-                live_records,
-                capacity: config.capacity(),
+        // Room in the segment ring (an implementation limit): a batch that does
+        // not fit the open segment opens the next one; a full ring runs
+        // retention once, then answers PartitionFull.
+        let units = crate::log::batch_units(crate::log::batch_record_bytes(&records));
+        let fits = part.segments.back().is_some_and(|open| {
+            open.units + units <= config.segment_units() && open.batches < config.segment_batches()
+        });
+        if !fits {
+            if part.segments.len() >= config.max_segments {
+                part.enforce_retention(now_ms);
+            }
+            if part.segments.len() >= config.max_segments {
+                return Err(LogError::PartitionFull {
+                    live_segments: config.max_segments as u64,
+                    max_segments: config.max_segments as u64,
+                });
+            }
+            part.segments.push_back(SegmentModel {
+                max_timestamp_ms: i64::MIN,
+                ..SegmentModel::default()
             });
         }
+        let open = part.segments.back_mut().expect("opened above");
+        open.records += count;
+        open.units += units;
+        open.batches += 1;
+        open.payload_bytes += records.iter().map(|r| r.payload_len() as u64).sum::<u64>();
+        open.max_timestamp_ms = open.max_timestamp_ms.max(now_ms);
 
         // Rule 5: commit.
         let base_offset = part.log_end();
@@ -530,12 +561,9 @@ impl Model {
             }
         }
 
-        // The real log runs retention when a batch reaches a new segment.
-        let segment_records = config.segment_records as u64;
-        let opened_segment =
-            base_offset / segment_records != (base_offset + count) / segment_records;
-        if opened_segment && part.retention.is_limited() {
-            part.enforce_retention(segment_records, now_ms);
+        // The real log runs retention when a batch opens a new segment.
+        if !fits {
+            part.enforce_retention(now_ms);
         }
 
         Ok(AppendOutcome {
@@ -620,21 +648,18 @@ impl Model {
         topic: &str,
         partition: u32,
     ) -> Result<RetentionReport, LogError> {
-        let segment_records = self.config.segment_records as u64;
         let now_ms = self.now_ms;
         Ok(self
             .partition_mut(topic, partition)?
-            .enforce_retention(segment_records, now_ms))
+            .enforce_retention(now_ms))
     }
 
-    /// Runs retention on every partition; the totals (`log_start` is 0, as in
-    /// `Log::enforce_retention`).
+    /// Runs retention on every partition; the totals.
     pub fn enforce_retention_all(&mut self) -> RetentionReport {
-        let segment_records = self.config.segment_records as u64;
         let now_ms = self.now_ms;
         let mut total = RetentionReport::default();
         for part in self.topics.values_mut().flatten() {
-            let report = part.enforce_retention(segment_records, now_ms);
+            let report = part.enforce_retention(now_ms);
             total.segments += report.segments;
             total.records += report.records;
         }

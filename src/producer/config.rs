@@ -227,7 +227,7 @@ impl ProducerConfig {
     /// changes.
     #[doc(hidden)]
     pub fn test_hook_start_epoch(mut self, epoch: u16) -> Self {
-        self.start_epoch = epoch.min(crate::log::MAX_EPOCH);
+        self.start_epoch = epoch.min(crate::types::MAX_EPOCH);
         self
     }
 

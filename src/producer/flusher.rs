@@ -42,9 +42,10 @@ use super::link::{Link, Request, Response, Token};
 use super::metrics::Metrics;
 use super::time::TimeSource;
 use crate::error::LogError;
-use crate::log::{AppendOutcome, BatchHeader, Log, ProducerIdentity, MAX_EPOCH};
+use crate::log::{AppendOutcome, Log};
 use crate::record::Record;
 use crate::sync::{fence, Arc, Ordering};
+use crate::types::{BatchHeader, ProducerIdentity, MAX_EPOCH};
 
 /// Items taken from one partition queue per loop, so sending keeps up.
 const DRAIN_LIMIT: usize = 4096;

@@ -20,8 +20,9 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::error::LogError;
-use crate::log::{AppendOutcome, BatchHeader, PartitionHandle, ProducerAppender, ProducerId};
+use crate::log::{AppendOutcome, PartitionHandle, ProducerAppender};
 use crate::record::Record;
+use crate::types::{BatchHeader, ProducerId};
 
 /// What happens to one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

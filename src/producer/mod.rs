@@ -65,8 +65,9 @@ pub use metrics::MetricsSnapshot;
 pub use partitioner::{murmur2, partition_for_key};
 pub use time::TimeSource;
 
-use crate::log::{Log, ProducerIdentity};
+use crate::log::Log;
 use crate::sync::{spawn_named, Arc, JoinHandle, Mutex};
+use crate::types::ProducerIdentity;
 use accumulator::{Accumulator, TopicQueues};
 use flusher::Flusher;
 use metrics::Metrics;

@@ -4,7 +4,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use idemlog::{Consumer, ConsumerRecord, Log, LogConfig, PartitionHandle, Record, TopicConfig};
+use idemlog::{
+    AppendOutcome, Consumer, ConsumerRecord, Log, LogConfig, LogError, PartitionHandle, Record,
+    TopicConfig,
+};
+use loom::thread::{self, JoinHandle};
 
 /// Runs `model` under loom and prints how many executions it explored.
 ///
@@ -98,4 +102,62 @@ pub fn assert_prefix_then_complete(
         })
         .expect("in range");
     assert_eq!(all, expected);
+}
+
+/// (offset, value) of everything readable from `from` (up to 16 records), or the
+/// poll's error.
+pub fn read_all(consumer: &mut Consumer, from: u64) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+    consumer.seek(from);
+    let mut seen = Vec::new();
+    let read = consumer.poll_with(16, |view| seen.push((view.offset, view.value.to_vec())))?;
+    assert_eq!(read, seen.len());
+    assert_eq!(consumer.position(), from + read as u64);
+    Ok(seen)
+}
+
+/// A spawned reader that polls `consumer` once from its position (which must be
+/// in range) and returns what it saw. With `check_high_watermark` it first
+/// computes the high watermark and asserts the poll that follows reads at least
+/// that far (I5: the high watermark is the end of the published prefix, which
+/// only grows).
+pub fn spawn_reader(
+    partition: &PartitionHandle,
+    mut consumer: Consumer,
+    check_high_watermark: bool,
+) -> JoinHandle<Vec<(u64, Vec<u8>)>> {
+    let partition = partition.clone();
+    thread::spawn(move || {
+        let from = consumer.position();
+        let hw_before = check_high_watermark.then(|| partition.high_watermark());
+        let seen = read_all(&mut consumer, from).expect("in range");
+        if let Some(hw) = hw_before {
+            assert!(
+                hw <= from + seen.len() as u64,
+                "high watermark {hw} beyond the readable prefix {seen:?}"
+            );
+        }
+        seen
+    })
+}
+
+/// I2: the (offset, value) pairs of `prefix` followed by the batches `appended`
+/// (writer letter, outcome; records `writer0..`), asserting that the batches tile
+/// the offsets after `prefix` densely and disjointly, each contiguous and in
+/// record order.
+pub fn tiled(prefix: &[(u64, Vec<u8>)], appended: &[(char, AppendOutcome)]) -> Vec<(u64, Vec<u8>)> {
+    let mut batches = appended.to_vec();
+    batches.sort_by_key(|(_, outcome)| outcome.base_offset);
+    let mut expected = prefix.to_vec();
+    for (writer, outcome) in batches {
+        assert!(!outcome.duplicate);
+        assert_eq!(
+            outcome.base_offset,
+            expected.len() as u64,
+            "dense, disjoint offsets: {appended:?}"
+        );
+        for i in 0..outcome.record_count {
+            expected.push((outcome.base_offset + i, value(writer, i as u8)));
+        }
+    }
+    expected
 }

@@ -99,8 +99,8 @@ impl Target {
             return None;
         }
         Some(
-            self.min_ratio.map_or(true, |min| ratio >= min)
-                && self.min_rps.map_or(true, |min| engine_rps >= min),
+            self.min_ratio.is_none_or(|min| ratio >= min)
+                && self.min_rps.is_none_or(|min| engine_rps >= min),
         )
     }
 }
@@ -387,12 +387,7 @@ pub fn run(args: &[String]) -> ExitCode {
         (Duration::from_millis(200), 7)
     };
     let started = Instant::now();
-    let selected = |id: &str| {
-        options
-            .only
-            .as_deref()
-            .map_or(true, |only| id.contains(only))
-    };
+    let selected = |id: &str| options.only.as_deref().is_none_or(|only| id.contains(only));
     if let Some(records) = options.profile {
         for group in groups() {
             if let Some((id, ..)) = group.peers.iter().find(|(id, ..)| selected(id)) {

@@ -1,0 +1,242 @@
+//! The byte layout of one batch in a segment buffer, and its encoding and decoding.
+//!
+//! A batch is one contiguous, 8-byte-aligned region (sizes in 8-byte *units*):
+//!
+//! ```text
+//! 0   base_offset     u64   offset of the first record
+//! 8   timestamp_ms    i64   log-append time
+//! 16  producer_id     u64   (idempotent batches; 0 otherwise)
+//! 24  base_sequence   i32   (idempotent batches; 0 otherwise)
+//! 28  record_count    u32
+//! 32  epoch           u16   (idempotent batches; 0 otherwise)
+//! 34  flags           u16   HAS_PRODUCER
+//! 36  records_len     u32   bytes of the record area that follows
+//! 40  records: per record  key_len u32 (NO_KEY for none), value_len u32, key, value
+//! ```
+//!
+//! Producer fields are per batch, as in Kafka's RecordBatch. The batch's commit
+//! word is not in the region: it lives in the segment's commit array (see
+//! `segment.rs`), so no user byte can ever be mistaken for one.
+
+use crate::record::{IntoRecords, ProducerMetadata, RecordRef};
+use crate::types::ProducerId;
+
+/// Bytes of the fixed batch header.
+pub(crate) const HEADER_BYTES: usize = 40;
+/// Bytes of one record's header (key and value lengths).
+pub(crate) const RECORD_HEADER_BYTES: usize = 8;
+/// The allocation and alignment unit of a segment buffer.
+pub(crate) const UNIT_BYTES: usize = 8;
+/// `key_len` of a record without a key.
+const NO_KEY: u32 = u32::MAX;
+/// `flags` bit: the batch carries producer fields.
+const HAS_PRODUCER: u16 = 1;
+
+/// The producer fields of an idempotent batch, stamped once per batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub(crate) producer_id: ProducerId,
+    pub(crate) epoch: u16,
+    pub(crate) base_sequence: i32,
+}
+
+/// Size of a batch's record area: the headers and bytes of its records.
+/// `None` if it does not fit the `u32` length field.
+pub(crate) fn records_len(records: &(impl IntoRecords + ?Sized)) -> Option<usize> {
+    let mut total = 0usize;
+    records.for_each_record(|record| {
+        total = total.saturating_add(RECORD_HEADER_BYTES + record.payload_len());
+    });
+    (total <= u32::MAX as usize - HEADER_BYTES).then_some(total)
+}
+
+/// Units a batch with a record area of `records_len` bytes occupies.
+pub(crate) fn units_for(records_len: usize) -> u64 {
+    (HEADER_BYTES + records_len).div_ceil(UNIT_BYTES) as u64
+}
+
+/// The fields of a batch header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BatchFields {
+    pub(crate) base_offset: u64,
+    pub(crate) timestamp_ms: i64,
+    pub(crate) record_count: u32,
+    pub(crate) records_len: u32,
+    pub(crate) stamp: Option<Stamp>,
+}
+
+impl BatchFields {
+    /// Units the batch occupies.
+    pub(crate) fn units(&self) -> u64 {
+        units_for(self.records_len as usize)
+    }
+
+    /// Payload bytes (keys and values) of the batch.
+    pub(crate) fn payload_bytes(&self) -> u64 {
+        u64::from(self.records_len) - RECORD_HEADER_BYTES as u64 * u64::from(self.record_count)
+    }
+}
+
+/// Writes a batch header and its records at `dst`.
+///
+/// # Safety
+/// `dst` is 8-byte aligned and valid for writes of
+/// `HEADER_BYTES + fields.records_len` bytes that no one else accesses, and
+/// `records` has exactly `fields.record_count` records whose headers and bytes
+/// total `fields.records_len` (as `records_len` computed; `IntoRecords` is sealed
+/// so the two walks agree).
+pub(crate) unsafe fn encode(
+    dst: *mut u8,
+    fields: &BatchFields,
+    records: &(impl IntoRecords + ?Sized),
+) {
+    let (producer_id, base_sequence, epoch, flags) = match fields.stamp {
+        Some(stamp) => (
+            stamp.producer_id.0,
+            stamp.base_sequence,
+            stamp.epoch,
+            HAS_PRODUCER,
+        ),
+        None => (0, 0, 0, 0),
+    };
+    // SAFETY: every write below is inside the region the caller gave us, at an
+    // offset aligned for its type (the batch start is 8-byte aligned).
+    unsafe {
+        dst.cast::<u64>().write(fields.base_offset);
+        dst.add(8).cast::<i64>().write(fields.timestamp_ms);
+        dst.add(16).cast::<u64>().write(producer_id);
+        dst.add(24).cast::<i32>().write(base_sequence);
+        dst.add(28).cast::<u32>().write(fields.record_count);
+        dst.add(32).cast::<u16>().write(epoch);
+        dst.add(34).cast::<u16>().write(flags);
+        dst.add(36).cast::<u32>().write(fields.records_len);
+    }
+    let mut at = HEADER_BYTES;
+    records.for_each_record(|record| {
+        let key_len = record.key.map_or(NO_KEY, |key| key.len() as u32);
+        // SAFETY: as above; `at` stays within `HEADER_BYTES + records_len`, which
+        // counted exactly these headers and bytes.
+        unsafe {
+            dst.add(at).cast::<u32>().write_unaligned(key_len);
+            dst.add(at + 4)
+                .cast::<u32>()
+                .write_unaligned(record.value.len() as u32);
+            at += RECORD_HEADER_BYTES;
+            if let Some(key) = record.key {
+                std::ptr::copy_nonoverlapping(key.as_ptr(), dst.add(at), key.len());
+                at += key.len();
+            }
+            std::ptr::copy_nonoverlapping(record.value.as_ptr(), dst.add(at), record.value.len());
+            at += record.value.len();
+        }
+    });
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+/// Reads a batch header from the start of `batch` (a committed batch's bytes).
+pub(crate) fn decode_fields(batch: &[u8]) -> BatchFields {
+    let u64_at = |at: usize| u64::from_ne_bytes(batch[at..at + 8].try_into().expect("8 bytes"));
+    let flags = u16::from_ne_bytes(batch[34..36].try_into().expect("2 bytes"));
+    let stamp = (flags & HAS_PRODUCER != 0).then(|| Stamp {
+        producer_id: ProducerId(u64_at(16)),
+        base_sequence: read_u32(batch, 24) as i32,
+        epoch: u16::from_ne_bytes(batch[32..34].try_into().expect("2 bytes")),
+    });
+    BatchFields {
+        base_offset: u64_at(0),
+        timestamp_ms: u64_at(8) as i64,
+        record_count: read_u32(batch, 28),
+        records_len: read_u32(batch, 36),
+        stamp,
+    }
+}
+
+/// One record decoded from a batch: its position in the batch, its key and value
+/// as byte ranges of the batch slice, and its producer metadata.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DecodedRecord<'a> {
+    pub(crate) record: RecordRef<'a>,
+    pub(crate) producer: Option<ProducerMetadata>,
+}
+
+/// The records of a committed batch, in order, from index `skip` on.
+pub(crate) fn records(
+    batch: &[u8],
+    fields: BatchFields,
+    skip: u32,
+) -> impl Iterator<Item = DecodedRecord<'_>> {
+    let mut at = HEADER_BYTES;
+    (0..fields.record_count).filter_map(move |index| {
+        let key_len = read_u32(batch, at);
+        let value_len = read_u32(batch, at + 4) as usize;
+        at += RECORD_HEADER_BYTES;
+        let key = (key_len != NO_KEY).then(|| {
+            let key = &batch[at..at + key_len as usize];
+            at += key_len as usize;
+            key
+        });
+        let value = &batch[at..at + value_len];
+        at += value_len;
+        (index >= skip).then(|| DecodedRecord {
+            record: RecordRef { key, value },
+            producer: fields.stamp.map(|stamp| ProducerMetadata {
+                producer_id: stamp.producer_id,
+                epoch: stamp.epoch,
+                sequence: crate::types::sequence_add(stamp.base_sequence, u64::from(index)),
+            }),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Record;
+
+    #[test]
+    fn a_batch_round_trips() {
+        let batch = [
+            Record::with_key("k", "value-1"),
+            Record::new(""),
+            Record::new("v3"),
+        ];
+        let len = records_len(&batch).expect("fits");
+        assert_eq!(len, 3 * RECORD_HEADER_BYTES + 1 + 7 + 2);
+        let fields = BatchFields {
+            base_offset: 42,
+            timestamp_ms: -7,
+            record_count: 3,
+            records_len: len as u32,
+            stamp: Some(Stamp {
+                producer_id: ProducerId(9),
+                epoch: 3,
+                base_sequence: i32::MAX,
+            }),
+        };
+        let mut buffer = vec![0u64; fields.units() as usize];
+        // SAFETY: the buffer is 8-aligned and `units()` units long.
+        unsafe { encode(buffer.as_mut_ptr().cast(), &fields, &batch) };
+        // SAFETY: u64s are plain bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(buffer.as_ptr().cast::<u8>(), buffer.len() * UNIT_BYTES)
+        };
+        assert_eq!(decode_fields(bytes), fields);
+        let decoded: Vec<_> = records(bytes, fields, 0).collect();
+        assert_eq!(decoded[0].record, RecordRef::with_key(b"k", b"value-1"));
+        assert_eq!(decoded[1].record, RecordRef::new(b""));
+        assert_eq!(decoded[2].record.value, b"v3");
+        assert_eq!(
+            decoded
+                .iter()
+                .map(|r| r.producer.map(|p| p.sequence))
+                .collect::<Vec<_>>(),
+            vec![Some(i32::MAX), Some(0), Some(1)],
+            "sequences wrap at i32::MAX"
+        );
+        assert_eq!(records(bytes, fields, 2).count(), 1);
+        assert_eq!(fields.payload_bytes(), 10);
+    }
+}
