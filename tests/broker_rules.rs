@@ -1,6 +1,7 @@
-//! Every broker rule of SEMANTICS.md beyond the public scenarios: malformed input,
-//! rule order, epochs, the window, expiry, state surviving retention, capacity,
-//! multi-partition produce, configuration errors.
+//! Every broker rule of the contract (contract rules 1-5 and producer-state
+//! survival and expiry, `idemlog::contract`, src/contract.rs) beyond the public
+//! scenarios: malformed input, rule order, epochs, the window, expiry, state
+//! surviving retention, capacity, multi-partition produce, configuration errors.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ fn log_with(config: LogConfig) -> Log {
     log
 }
 
+/// Contract rule 1, and a rejected batch changes nothing.
 #[test]
 fn malformed_batches_are_rejected_with_clear_errors_and_leave_no_trace() {
     let log = log_with(LogConfig::default().max_batch_records(4));
@@ -87,6 +89,7 @@ fn malformed_batches_are_rejected_with_clear_errors_and_leave_no_trace() {
     assert_eq!(partition.producer_state(pid), before, "no state changed");
 }
 
+/// Contract rule 1: the errors name the problem.
 #[test]
 fn error_messages_name_the_problem() {
     assert_eq!(
@@ -109,6 +112,7 @@ fn error_messages_name_the_problem() {
         .contains("max_batch_records = 4"));
 }
 
+/// Contract rule 4 (higher epoch) and contract rule 3.
 #[test]
 fn higher_epoch_must_start_at_zero_and_clears_the_window() {
     let log = log_with(LogConfig::default());
@@ -138,6 +142,8 @@ fn higher_epoch_must_start_at_zero_and_clears_the_window() {
     );
 }
 
+/// Contract rule 4 (same epoch): re-split retries and duplicates older than the
+/// window are out of order; contract rule 2 inside the window.
 #[test]
 fn resplit_retries_and_duplicates_older_than_the_window_are_out_of_order() {
     let log = log_with(LogConfig::default().dedup_window(2));
@@ -168,6 +174,7 @@ fn resplit_retries_and_duplicates_older_than_the_window_are_out_of_order() {
     );
 }
 
+/// Contract rule 4 (no state): a first batch may start anywhere.
 #[test]
 fn first_batch_of_a_producer_may_start_anywhere() {
     let log = log_with(LogConfig::default());
@@ -185,6 +192,7 @@ fn first_batch_of_a_producer_may_start_anywhere() {
     );
 }
 
+/// The contract's words: state is per (partition, pid).
 #[test]
 fn partitions_keep_independent_producer_state() {
     let log = log_with(LogConfig::default());
@@ -194,6 +202,8 @@ fn partitions_keep_independent_producer_state() {
     assert_eq!((other.base_offset, other.duplicate), (0, false));
 }
 
+/// The contract's producer-state expiry (boundary `now - last >= expiration`),
+/// then contract rule 4 (no state): a very late retry duplicates.
 #[test]
 fn producer_state_expires_after_inactivity_at_the_boundary() {
     let clock = ManualClock::new(10_000);
@@ -219,6 +229,7 @@ fn producer_state_expires_after_inactivity_at_the_boundary() {
     assert_eq!((late.base_offset, late.duplicate), (1, false));
 }
 
+/// The contract's producer-state expiry and memory report (entries, bytes).
 #[test]
 fn expiry_sweep_frees_state_and_cached_appenders_recover() {
     let clock = ManualClock::new(0);
@@ -248,6 +259,8 @@ fn expiry_sweep_frees_state_and_cached_appenders_recover() {
     assert_eq!(log.producer_state_stats().entries, 1);
 }
 
+/// The contract's producer-state survival (KAFKA-7190), answered by contract
+/// rule 2.
 #[test]
 fn producer_state_survives_retention_of_its_records() {
     // KAFKA-7190: evicting the records must not drop the producer's state.
@@ -277,6 +290,7 @@ fn producer_state_survives_retention_of_its_records() {
     );
 }
 
+/// Contract rule 5: `PartitionFull` rejects the batch and changes nothing.
 #[test]
 fn a_full_partition_is_an_error_until_retention_makes_room() {
     let log = Log::with_config(LogConfig::default().segment_records(2).max_segments(4)).unwrap();
@@ -301,6 +315,7 @@ fn a_full_partition_is_an_error_until_retention_makes_room() {
     assert_eq!(partition.enforce_retention().segments, 0);
 }
 
+/// Contract rules 1-5 apply to each batch of a produce request on its own.
 #[test]
 fn produce_answers_each_request_independently() {
     let log = log_with(LogConfig::default());
@@ -334,6 +349,7 @@ fn produce_answers_each_request_independently() {
     assert_eq!(results[4].as_ref().unwrap().base_offset, 1);
 }
 
+/// The contract: non-idempotent batches are never deduplicated.
 #[test]
 fn plain_batches_are_never_deduplicated() {
     let log = log_with(LogConfig::default());

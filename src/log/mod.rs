@@ -556,7 +556,7 @@ impl Log {
 
     /// Drops producer state idle for `producer_id_expiration`; returns how many
     /// (partition, producer) entries went. After that a late retry of theirs is
-    /// accepted as new data, i.e. it can duplicate (SEMANTICS.md).
+    /// accepted as new data, i.e. it can duplicate ([`crate::contract`], rule 4).
     pub fn expire_producers(&self) -> usize {
         let now_ms = self.shared.clock.now_ms();
         self.all_partitions()
@@ -706,8 +706,8 @@ impl PartitionHandle {
 }
 
 /// Appends one producer's idempotent batches to one partition, caching the
-/// producer's dedup state (DESIGN.md: map lookups at most once per producer per
-/// partition).
+/// producer's dedup state (map lookups at most once per producer per partition,
+/// and again after its state expired: I9 in [`crate::implementation`]).
 pub struct ProducerAppender {
     partition: Arc<Partition>,
     producer_id: ProducerId,
