@@ -161,7 +161,7 @@ impl LogConfig {
     }
 
     /// The engine's clock (timestamps, expiry, age retention); default
-    /// [`CoarseClock`](crate::CoarseClock).
+    /// [`CoarseClock`].
     pub fn clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
