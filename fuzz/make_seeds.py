@@ -84,7 +84,7 @@ def create(name, partitions, flags=0, records=0, nbytes=0, age=0):
 
 
 SEEDS = {
-    # SEMANTICS.md scenarios 1-7 on t0-0: chain, lost ack, gap, fencing, window, wrap,
+    # Contract scenarios 1-7 (src/contract.rs) on t0-0: chain, lost ack, gap, fencing, window, wrap,
     # two producers interleaved; re-split retries; reads.
     "seed-scenarios": config(segs_shift=3)
     + nxt(0, 3) + nxt(0, 2) + retry(0, 1) + retry(0, 0)
@@ -211,7 +211,7 @@ def send(part=0, after=None, arg=0, last_no_flush=False):
 
 
 FAULT_SEEDS = {
-    # SEMANTICS.md scenario 8 in exactly-once: lost responses deduplicated, a lost
+    # Contract scenario 8 (src/contract.rs) in exactly-once: lost responses deduplicated, a lost
     # request retried in order; unbounded delivery timeout (everything acked).
     "seed-exactly-once": header(0, script=[NONE] + [DROP_RESP] * 5 + [DROP_REQ, NONE, DROP_REQ])
     + b"".join(send() for _ in range(10)),

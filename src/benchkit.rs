@@ -570,7 +570,7 @@ struct NaiveSlot {
     record: UnsafeCell<MaybeUninit<Record>>,
 }
 
-/// The bare prototype of BENCHMARKS.md's calibration: a ring of slots and a tail.
+/// The bare prototype of the calibration (`naive-prototype`): a ring of slots and a tail.
 struct NaiveLog {
     tail: CachePadded<AtomicU64>,
     slots: Box<[NaiveSlot]>,

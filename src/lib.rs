@@ -11,8 +11,9 @@
 //!   (I/O) thread, retries, at-most-once / at-least-once / exactly-once.
 //! - [`Consumer`]: reads by offset, blocking or not, zero-copy.
 //!
-//! The behaviour contract is SEMANTICS.md (Kafka's KIP-98/360 rules); the
-//! memory-ordering protocol and invariants are in [`implementation`].
+//! The behaviour contract is [`contract`] (Kafka's KIP-98/360 rules: the numbered
+//! broker rules and public scenarios that the tests cite, and what is still in
+//! progress); the memory-ordering protocol and invariants are in [`implementation`].
 //!
 //! ```
 //! use idemlog::{BatchHeader, Log, LogError, Record};
@@ -30,6 +31,7 @@
 pub mod benchkit;
 pub mod clock;
 pub mod consumer;
+pub mod contract;
 pub mod error;
 pub mod implementation;
 pub mod log;

@@ -1,6 +1,8 @@
-//! Every broker rule of SEMANTICS.md beyond the public scenarios: malformed input,
-//! rule order, epochs, the window, expiry, state surviving retention, a full
-//! segment ring, multi-partition produce, configuration errors.
+//! Every broker rule of the contract (contract rules 1-5 and producer-state
+//! survival and expiry, `idemlog::contract`, src/contract.rs) beyond the public
+//! scenarios: malformed input, rule order, epochs, the window, expiry, state
+//! surviving retention, a full segment ring, multi-partition produce,
+//! configuration errors.
 //!
 //! Segment layouts (storage v2): a batch takes 40 bytes of header plus, per
 //! record, 8 bytes + key + value, rounded up to 8-byte units; a segment of B
@@ -34,6 +36,7 @@ fn log_with(config: LogConfig) -> Log {
     log
 }
 
+/// Contract rule 1, and a rejected batch changes nothing.
 #[test]
 fn malformed_batches_are_rejected_with_clear_errors_and_leave_no_trace() {
     let log = log_with(LogConfig::default().max_batch_records(4));
@@ -107,6 +110,7 @@ fn malformed_batches_are_rejected_with_clear_errors_and_leave_no_trace() {
     assert_eq!(partition.producer_state(pid), before, "no state changed");
 }
 
+/// Contract rule 1: the errors name the problem.
 #[test]
 fn error_messages_name_the_problem() {
     assert_eq!(
@@ -129,6 +133,7 @@ fn error_messages_name_the_problem() {
         .contains("max_batch_records = 4"));
 }
 
+/// Contract rule 4 (higher epoch) and contract rule 3.
 #[test]
 fn higher_epoch_must_start_at_zero_and_clears_the_window() {
     let log = log_with(LogConfig::default());
@@ -158,6 +163,8 @@ fn higher_epoch_must_start_at_zero_and_clears_the_window() {
     );
 }
 
+/// Contract rule 4 (same epoch): re-split retries and duplicates older than the
+/// window are out of order; contract rule 2 inside the window.
 #[test]
 fn resplit_retries_and_duplicates_older_than_the_window_are_out_of_order() {
     let log = log_with(LogConfig::default().dedup_window(2));
@@ -188,6 +195,7 @@ fn resplit_retries_and_duplicates_older_than_the_window_are_out_of_order() {
     );
 }
 
+/// Contract rule 4 (no state): a first batch may start anywhere.
 #[test]
 fn first_batch_of_a_producer_may_start_anywhere() {
     let log = log_with(LogConfig::default());
@@ -205,6 +213,7 @@ fn first_batch_of_a_producer_may_start_anywhere() {
     );
 }
 
+/// The contract's words: state is per (partition, pid).
 #[test]
 fn partitions_keep_independent_producer_state() {
     let log = log_with(LogConfig::default());
@@ -214,6 +223,8 @@ fn partitions_keep_independent_producer_state() {
     assert_eq!((other.base_offset, other.duplicate), (0, false));
 }
 
+/// The contract's producer-state expiry (boundary `now - last >= expiration`),
+/// then contract rule 4 (no state): a very late retry duplicates.
 #[test]
 fn producer_state_expires_after_inactivity_at_the_boundary() {
     let clock = ManualClock::new(10_000);
@@ -239,6 +250,7 @@ fn producer_state_expires_after_inactivity_at_the_boundary() {
     assert_eq!((late.base_offset, late.duplicate), (1, false));
 }
 
+/// The contract's producer-state expiry and memory report (entries, bytes).
 #[test]
 fn expiry_sweep_frees_state_and_cached_appenders_recover() {
     let clock = ManualClock::new(0);
@@ -274,6 +286,8 @@ fn wide_pair() -> Vec<Record> {
     vec![Record::new(vec![7u8; 20]); 2]
 }
 
+/// The contract's producer-state survival (KAFKA-7190), answered by contract
+/// rule 2.
 #[test]
 fn producer_state_survives_retention_of_its_records() {
     // KAFKA-7190: evicting the records must not drop the producer's state.
@@ -316,6 +330,7 @@ fn producer_state_survives_retention_of_its_records() {
     );
 }
 
+/// Contract rule 5: `PartitionFull` rejects the batch and changes nothing.
 #[test]
 fn a_full_partition_is_an_error_until_retention_makes_room() {
     // Storage v2 has no record capacity: a partition is full when a batch must
@@ -373,6 +388,7 @@ fn a_full_partition_is_an_error_until_retention_makes_room() {
     assert_eq!(retained.log_end_offset(), 9);
 }
 
+/// Contract rules 1-5 apply to each batch of a produce request on its own.
 #[test]
 fn produce_answers_each_request_independently() {
     let log = log_with(LogConfig::default());
@@ -406,6 +422,7 @@ fn produce_answers_each_request_independently() {
     assert_eq!(results[4].as_ref().unwrap().base_offset, 1);
 }
 
+/// The contract: non-idempotent batches are never deduplicated.
 #[test]
 fn plain_batches_are_never_deduplicated() {
     let log = log_with(LogConfig::default());

@@ -10,7 +10,8 @@ use idemlog::model::check::{
 use idemlog::{BatchHeader, Log, LogConfig, LogError, ManualClock, Record};
 
 /// A producer's first batch on a partition, rejected with `PartitionFull`.
-/// SEMANTICS.md: "a rejected batch changes nothing at all (no record, no state)".
+/// The contract (`idemlog::contract`, broker rules): "a rejected batch changes
+/// nothing at all".
 /// The real log used to keep the (partition, pid) entry it allocated before
 /// judging the batch (found by the model comparison); it now removes it.
 ///
@@ -114,7 +115,7 @@ fn harness_agrees_after_a_partition_full_first_batch() {
 
 /// The issued-pid check moved before the batch checks in the real log (while this
 /// work was under way): an empty batch of an unknown pid is now
-/// `UnknownProducerId`, not `EmptyBatch`. SEMANTICS.md does not order the rule-1
+/// `UnknownProducerId`, not `EmptyBatch`. The contract does not order the rule-1
 /// problems, so the harness accepts any applicable one; this pins that.
 #[test]
 fn any_applicable_malformed_error_is_accepted() {

@@ -1,4 +1,5 @@
-//! ProducerConfig: Kafka's defaults, keys and validation.
+//! ProducerConfig: Kafka's defaults, keys and validation (the settings table and
+//! the validation rules of the contract, `idemlog::contract`).
 
 use idemlog::producer::{Acks, ConfigError, Producer, ProducerConfig, ProducerError};
 use idemlog::{Log, LogConfig};

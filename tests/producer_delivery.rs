@@ -1,4 +1,5 @@
-//! The delivery table of SEMANTICS.md under scripted faults, with exact log
+//! The delivery table of the contract (`idemlog::contract`, src/contract.rs) and
+//! contract scenario 8 under scripted faults, one at a time, with exact log
 //! contents; ordering under retries; delivery timeout; epoch bump. Virtual time:
 //! no test sleeps for a request timeout.
 //!

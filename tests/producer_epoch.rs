@@ -1,5 +1,6 @@
-//! Pid renewal at epoch 32767 (SEMANTICS.md: "at epoch 32767 asks the log for a
-//! new pid"). The producer starts near the top of the epoch range through the
+//! Pid renewal at epoch 32767 (the contract, `idemlog::contract`, failure
+//! handling: "at epoch 32767 asks the log for a new pid"). The producer starts
+//! near the top of the epoch range through the
 //! `#[doc(hidden)]` test hook `ProducerConfig::test_hook_start_epoch`; epoch
 //! bumps come from delivery timeouts that leave a sequence unresolved, scripted
 //! in virtual time (no real sleeps).

@@ -1,5 +1,6 @@
-//! Randomized exactly-once check: many seeds and fault rates, several sending
-//! threads, the whole log read back. Virtual time: no real sleeps.
+//! Randomized exactly-once check (contract scenario 8, `idemlog::contract`):
+//! many seeds and fault rates, several sending threads, the whole log read back.
+//! Virtual time: no real sleeps.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,6 +1,7 @@
-//! The public scenarios 1-7 of SEMANTICS.md, in its notation:
+//! Contract scenarios 1-7 (the public scenarios of the contract,
+//! `idemlog::contract`, src/contract.rs), in its notation:
 //! append(pid, epoch, base_seq, n) -> OK a..b | DUP a..b | OOSE | FENCED.
-//! (Scenario 8, under injected faults, is in the producer tests.)
+//! (Contract scenario 8, under injected faults, is in the producer tests.)
 
 use idemlog::{BatchHeader, Log, LogError, ProducerId, Record};
 
@@ -57,6 +58,7 @@ impl Broker {
     }
 }
 
+/// Contract scenario 1.
 #[test]
 fn scenario_1_chain() {
     let b = Broker::new();
@@ -65,6 +67,7 @@ fn scenario_1_chain() {
     assert_eq!(b.append(p, 0, 3, 2), Answer::Ok(3, 4));
 }
 
+/// Contract scenario 2.
 #[test]
 fn scenario_2_lost_ack_is_answered_with_the_original_offsets() {
     let b = Broker::new();
@@ -75,6 +78,8 @@ fn scenario_2_lost_ack_is_answered_with_the_original_offsets() {
     assert_eq!(b.log_len(), 4, "the duplicate appended nothing");
 }
 
+/// Contract scenario 2 with contract rule 2: the original timestamp comes back,
+/// and the payload is not compared.
 #[test]
 fn scenario_2_duplicate_returns_the_original_timestamp() {
     let clock = idemlog::ManualClock::new(1_000);
@@ -102,6 +107,7 @@ fn scenario_2_duplicate_returns_the_original_timestamp() {
     );
 }
 
+/// Contract scenario 3.
 #[test]
 fn scenario_3_gap_is_detected() {
     let b = Broker::new();
@@ -117,6 +123,7 @@ fn scenario_3_gap_is_detected() {
     assert_eq!(b.append(p, 0, 1, 1), Answer::Ok(1, 1));
 }
 
+/// Contract scenario 4 (contract rule 3 before any duplicate check).
 #[test]
 fn scenario_4_fencing_beats_duplicate_detection() {
     let b = Broker::new();
@@ -126,6 +133,7 @@ fn scenario_4_fencing_beats_duplicate_detection() {
     assert_eq!(b.append(p, 0, 0, 1), Answer::Fenced, "not DUP: older epoch");
 }
 
+/// Contract scenario 5.
 #[test]
 fn scenario_5_window_holds_five_batches() {
     let b = Broker::new();
@@ -145,6 +153,7 @@ fn scenario_5_window_holds_five_batches() {
     );
 }
 
+/// Contract scenario 6.
 #[test]
 fn scenario_6_sequence_wraps_at_i32_max() {
     let b = Broker::new();
@@ -171,6 +180,7 @@ fn scenario_6_sequence_wraps_at_i32_max() {
     assert_eq!(sequences, vec![i32::MAX - 1, i32::MAX, 0, 1]);
 }
 
+/// Contract scenario 7.
 #[test]
 fn scenario_7_two_producers_keep_their_own_chain_and_window() {
     let b = Broker::new();

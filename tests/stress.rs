@@ -1,5 +1,6 @@
 //! Multi-thread stress: many producers, every batch sent more than once, the
-//! whole log read back: no loss, no duplicate, per-producer order, dense offsets.
+//! whole log read back: no loss, no duplicate, per-producer order, dense offsets
+//! (contract rules 2 and 5 under concurrency, `idemlog::contract`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Barrier};

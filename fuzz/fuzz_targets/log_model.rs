@@ -1,4 +1,5 @@
-//! The real `Log` against the sequential reference model (`idemlog::model`).
+//! The real `Log` against the sequential reference model (`idemlog::model`) of
+//! contract rules 1-5 (`idemlog::contract`).
 //!
 //! The input decodes (a hand-written `Arbitrary`, byte by byte, so seeds are easy
 //! to write by hand) into a log configuration and a list of

@@ -1,7 +1,8 @@
 //! A producer over a link with an arbitrary fault script, in virtual time; after
 //! `close` the whole log is read back and the mode's promise checked.
 //!
-//! Checked for every input (the table in SEMANTICS.md):
+//! Checked for every input (contract scenario 8 and the delivery table of the
+//! contract, `idemlog::contract`):
 //! - the producer and its flusher never panic, `close` drains within 5 s of real
 //!   time (so no record fails with `Closed`) and every handle has completed;
 //! - every record in the log is one we sent, in the partition it was sent to;

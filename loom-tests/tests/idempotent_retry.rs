@@ -1,4 +1,5 @@
-//! Model (b): the same idempotent batch appended concurrently twice (I1).
+//! Model (b): the same idempotent batch appended concurrently twice (I1; contract
+//! rule 2 under concurrency, `idemlog::contract`).
 //!
 //! Two threads send one batch (same producer id, epoch and base sequence). Exactly
 //! one is appended; the other is answered as a duplicate carrying the same base

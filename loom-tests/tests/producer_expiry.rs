@@ -1,4 +1,5 @@
-//! Model (g): producer-state expiry racing an append of the same producer (I9).
+//! Model (g): producer-state expiry racing an append of the same producer (I9;
+//! the contract's producer-state expiry, `idemlog::contract`).
 //!
 //! The producer's state is idle past the expiration time. `Log::expire_producers`
 //! (which marks it DEAD by CAS and removes it from the map) races an append

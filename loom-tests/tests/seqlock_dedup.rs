@@ -1,5 +1,5 @@
 //! Model (f): a seqlock duplicate check racing a commit of the same producer on
-//! the same partition (I1).
+//! the same partition (I1; contract rules 2 and 4, `idemlog::contract`).
 //!
 //! Dedup window of ONE batch: the commit of batch seq 1 overwrites the window
 //! entry that the concurrent retry of batch seq 0 is reading (relaxed atomics

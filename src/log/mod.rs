@@ -153,7 +153,7 @@ impl LogConfig {
     }
 
     /// The engine's clock (timestamps, expiry, age retention); default
-    /// [`CoarseClock`](crate::CoarseClock).
+    /// [`CoarseClock`].
     pub fn clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -576,7 +576,7 @@ impl Log {
 
     /// Drops producer state idle for `producer_id_expiration`; returns how many
     /// (partition, producer) entries went. After that a late retry of theirs is
-    /// accepted as new data, i.e. it can duplicate (SEMANTICS.md).
+    /// accepted as new data, i.e. it can duplicate ([`crate::contract`], rule 4).
     pub fn expire_producers(&self) -> usize {
         let now_ms = self.shared.clock.now_ms();
         self.all_partitions()
@@ -761,8 +761,8 @@ impl PartitionHandle {
 }
 
 /// Appends one producer's idempotent batches to one partition, caching the
-/// producer's dedup state (DESIGN.md: map lookups at most once per producer per
-/// partition).
+/// producer's dedup state (map lookups at most once per producer per partition,
+/// and again after its state expired: I9 in [`crate::implementation`]).
 pub struct ProducerAppender {
     partition: Arc<Partition>,
     producer_id: ProducerId,

@@ -3,9 +3,9 @@
 //! by the CAS winner and read with a seqlock-style re-check (I1 in
 //! `crate::implementation`).
 //!
-//! The broker rules of SEMANTICS.md are decided by [`judge`], a pure function of
-//! the state word and the window; the rest of this file is the protocol that makes
-//! the decision atomic.
+//! The broker rules of the contract (rules 2-4 of `crate::contract`) are decided
+//! by [`judge`], a pure function of the state word and the window; the rest of
+//! this file is the protocol that makes the decision atomic.
 
 use crossbeam::utils::CachePadded;
 
@@ -90,7 +90,7 @@ impl Word {
     }
 }
 
-/// What the broker rules say about one batch (SEMANTICS.md, rules 2-4).
+/// What the broker rules say about one batch (contract rules 2-4, `crate::contract`).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// Append it; `reset` clears the window first (new epoch, or no state).
@@ -360,7 +360,7 @@ impl ProducerState {
             // drop, so the window and last_append_ms read below are at least as new.
             let before = Word(self.word.load(Ordering::Acquire));
             if before.is_busy() {
-                // Same-pid appends serialise here (DESIGN.md); other producers never do.
+                // Same-pid appends serialise here (I1); other producers never do.
                 backoff.snooze();
                 continue;
             }

@@ -1,13 +1,14 @@
-//! A plain, sequential reference model of the broker side of SEMANTICS.md.
+//! A plain, sequential reference model of the broker side of the contract
+//! ([`crate::contract`]).
 //!
-//! [`Model`] answers every broker call the way SEMANTICS.md says the [`Log`](crate::Log)
+//! [`Model`] answers every broker call the way the contract says the [`Log`](crate::Log)
 //! must, with the same types (`Result<AppendOutcome, LogError>` and friends), but
 //! written for reading rather than speed: `Vec`s, `VecDeque`s and `HashMap`s, one
 //! thread, no atomics, no `unsafe`, and the broker rules as one `if` chain in the
 //! order the contract lists them.
 //!
 //! Besides the contract, the model reproduces two behaviours of the real log that
-//! SEMANTICS.md leaves to the implementation, so the two can be compared exactly:
+//! the contract leaves to the implementation, so the two can be compared exactly:
 //! - **segments**: batches are packed into segments of `segment_bytes` (a batch
 //!   takes the units the log's batch layout gives it, and a segment holds at most
 //!   `segment_bytes / 64` batches); a batch that does not fit opens the next
@@ -219,7 +220,7 @@ impl PartitionModel {
     }
 }
 
-/// Expired: idle for at least the expiration time (SEMANTICS.md's boundary).
+/// Expired: idle for at least the expiration time (the contract's boundary).
 fn is_expired(state: &ProducerEntry, now_ms: i64, expiration_ms: i64) -> bool {
     now_ms.saturating_sub(state.last_append_ms) >= expiration_ms
 }
@@ -372,7 +373,7 @@ impl Model {
 
     /// Every rule-1 problem of a batch of `count` records with `header`, in the
     /// order [`Model::append`] reports them: empty, too large, negative base
-    /// sequence, epoch above 32767, producer id never issued. SEMANTICS.md does not
+    /// sequence, epoch above 32767, producer id never issued. Contract rule 1 does not
     /// order them, so when several apply the real log may name any one of them.
     pub fn malformed(&self, header: Option<&BatchHeader>, records: &[Record]) -> Vec<LogError> {
         let mut problems = Vec::new();
@@ -415,7 +416,7 @@ impl Model {
 
     /// Appends one batch: idempotent with a header, plain without.
     ///
-    /// The rules of SEMANTICS.md, in order: malformed -> error; duplicate ->
+    /// Contract rules 1-5 ([`crate::contract`]), in order: malformed -> error; duplicate ->
     /// original offset and timestamp; lower epoch -> fenced; sequence checks;
     /// then (implementation limit) capacity; then commit.
     pub fn append(

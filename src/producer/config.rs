@@ -32,7 +32,8 @@ impl fmt::Display for Acks {
     }
 }
 
-/// Kafka's property keys, in the order of the table in SEMANTICS.md.
+/// Kafka's property keys, in the order of the settings table of the contract
+/// ([`crate::contract`]).
 pub const KEYS: [&str; 11] = [
     "enable.idempotence",
     "acks",

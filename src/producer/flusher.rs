@@ -8,7 +8,7 @@
 //! rejected (OutOfOrderSequence: certainly not written) or nothing (timed out:
 //! unknown).
 //!
-//! Rules (SEMANTICS.md, following Kafka's `Sender`/`TransactionManager`):
+//! Rules (the contract, `crate::contract`, following Kafka's `Sender`/`TransactionManager`):
 //! - A sequence is stamped when a batch first leaves (drain time) and reused by
 //!   every retry in the same epoch.
 //! - Re-sends go out in chain order and never overtake an older request still

@@ -15,7 +15,7 @@
 //!
 //! Even with idempotence, duplicates still come from the application re-sending
 //! a record itself, from a new producer (new pid) re-sending, and from the log
-//! expiring the producer's state before a late retry (SEMANTICS.md).
+//! expiring the producer's state before a late retry ([`crate::contract`]).
 //!
 //! Differences from Kafka: `acks=1` and `acks=all` behave alike (one in-process
 //! replica); `batch.size` and `buffer.memory` count key + value +

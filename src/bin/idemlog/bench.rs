@@ -1,4 +1,4 @@
-//! `idemlog bench`: the BENCHMARKS.md target workloads in short form, each engine
+//! `idemlog bench`: the target workloads (`groups` below) in short form, each engine
 //! run interleaved with its peers in this process (engine, peer, peer, engine, ...)
 //! and reported as medians and ratios. The workloads themselves live in
 //! `idemlog::benchkit`, shared with the criterion benches.
@@ -13,7 +13,7 @@ use idemlog::{LogConfig, ProducerStateStats};
 
 const HELP: &str = "usage: idemlog bench [--quick] [--json] [--only TEXT] [--help]
 
-Runs the BENCHMARKS.md target workloads for a few seconds each, every engine
+Runs the target workloads (README.md, Performance) for a few seconds each, every engine
 workload interleaved with its peers in this process (crossbeam-channel bounded,
 parking_lot Mutex<Vec<Record>>, the naive CAS + fetch_add prototype), and prints
 the median records/s of each, the ratio engine/peer, the target and whether it

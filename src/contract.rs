@@ -1,0 +1,494 @@
+//! The behaviour contract: what the log and the producer promise. Documentation
+//! only; this module holds no code.
+//!
+//! The contract follows Apache Kafka's idempotent producer (KIP-98 and the later
+//! fixes KIP-360 and KIP-854) wherever Kafka has a rule, so that a user who knows
+//! Kafka can predict every answer. Where idemlog differs from Kafka, the difference
+//! is named where the rule stands (marked **Differs from Kafka**), gathered again in
+//! [Differences from Kafka](#differences-from-kafka), and named in the rustdoc of
+//! the type concerned.
+//!
+//! The broker rules and the public scenarios are numbered, and the numbers are
+//! stable: tests, fuzzers and the rustdoc cite them as "contract rule 4" or
+//! "contract scenario 5". How the rules are made atomic without a lock (the
+//! memory-ordering protocol and its invariants I1..I9) is in
+//! [`crate::implementation`], not here.
+//!
+//! **Status.** Everything from [Words](#words) to
+//! [Public scenarios](#public-scenarios) is built and tested. The sections under
+//! [Additions (v2)](#additions-v2) are the next version of the contract: each item
+//! there says whether it is built, partly built, or **v2, in progress** (not built
+//! yet: today's behaviour is described instead, and nothing in this module claims
+//! the item).
+//!
+//! # Words
+//!
+//! - **Log**: the in-process broker, a [`Log`]. It owns topics; a topic owns a
+//!   fixed number of partitions ([`Log::create_topic`]).
+//! - **Partition**: an append-only sequence of records. Offsets are dense (0, 1,
+//!   2, ...) and are allocated atomically by the partition; a consumer
+//!   ([`Consumer`]) sees records in offset order. Everything below the
+//!   [high watermark](crate::PartitionHandle::high_watermark) is readable.
+//! - **Producer id (pid)** and **epoch**: handed out by the log in a handshake,
+//!   [`Log::init_producer_id`] (Kafka's `InitProducerId`), as a
+//!   [`ProducerIdentity`] at epoch 0. Every pid ([`ProducerId`]) is unique for the
+//!   life of the log, never reused. Epochs run 0..=32767 ([`MAX_EPOCH`], Kafka's
+//!   `i16` range).
+//! - **Sequence**: per (pid, epoch, partition), starts at 0, advances by one per
+//!   *record*, and wraps from 2147483647 (`i32::MAX`) to 0. A batch of n records
+//!   with base sequence s ([`BatchHeader::base_sequence`]) covers s ..= s+n-1
+//!   (modulo the wrap).
+//! - **Dedup window**: per (partition, pid), the metadata of the last W appended
+//!   batches ([`BatchMetadata`]: first sequence, last sequence, base offset,
+//!   append timestamp). W defaults to 5 like Kafka and is configurable with
+//!   [`LogConfig::dedup_window`] (1..=1024). **Differs from Kafka**: Kafka's
+//!   window is fixed at 5.
+//!
+//! # Broker rules
+//!
+//! For one idempotent batch (pid, epoch, base_seq, n records), that is a batch
+//! sent with a [`BatchHeader`] through [`Log::append`], [`Log::produce`],
+//! [`PartitionHandle::append`] or [`ProducerAppender::append`]. The rules are
+//! checked in this order, and **a rejected batch changes nothing at all**: no
+//! record, no offset, no producer state (not even the empty state entry a
+//! producer's first batch would have created). An unknown topic or partition
+//! ([`LogError::UnknownTopic`], [`LogError::UnknownPartition`]) is answered
+//! before any rule.
+//!
+//! 1. **Malformed** -> a clear error naming the problem:
+//!
+//!    | problem | error |
+//!    |---|---|
+//!    | n = 0 | [`LogError::EmptyBatch`] |
+//!    | negative base sequence | [`LogError::InvalidSequence`] |
+//!    | pid never issued by this log | [`LogError::UnknownProducerId`] |
+//!    | n larger than the configured max batch ([`LogConfig::max_batch_records`]) | [`LogError::BatchTooLarge`] |
+//!    | epoch above 32767 | [`LogError::InvalidEpoch`] |
+//!
+//!    The rule does not order these problems among themselves: when several
+//!    apply, the log may name any one of them. The last row has no Kafka
+//!    counterpart: the epoch is a `u16` here, so it can carry values Kafka's
+//!    `i16` cannot (**differs from Kafka**).
+//! 2. **Duplicate**: same epoch, and a batch in the window has exactly this
+//!    first and last sequence -> success flagged
+//!    [duplicate](crate::AppendOutcome::duplicate), returning the ORIGINAL base offset
+//!    and timestamp; nothing is appended; the payload is not compared. (A
+//!    duplicate commits nothing, so it does not refresh the state's last-append
+//!    time either.)
+//! 3. **Fenced**: epoch lower than the partition's current epoch for this pid ->
+//!    [`LogError::InvalidProducerEpoch`] (Kafka's `InvalidProducerEpoch`), even
+//!    for an exact copy of a batch of the older epoch (scenario 4).
+//! 4. **Sequence**:
+//!    - epoch higher than the current one: base_seq must be 0, else
+//!      [`LogError::OutOfOrderSequence`] `{ expected: 0, got }`; accepted -> the
+//!      window is cleared and the new epoch recorded. Epochs may jump (0 -> 3).
+//!    - same epoch: base_seq must equal last_seq + 1 (or 0 after `i32::MAX`),
+//!      else [`LogError::OutOfOrderSequence`] `{ expected, got }`. A duplicate
+//!      older than the window, or a retry re-split into different batch
+//!      boundaries, is `OutOfOrderSequence` too.
+//!    - no state for this pid on this partition (its first batch ever, or its
+//!      state expired): any base sequence and epoch is accepted, as in
+//!      Kafka >= 2.5 (KIP-360).
+//! 5. **Commit**: offsets base ..= base+n-1 are allocated atomically, the batch
+//!    metadata is pushed into the window (the oldest evicted), and the state's
+//!    last-append time is set to the batch's log-append time. The answer is an
+//!    [`AppendOutcome`]. If the partition cannot hold n more records, the batch
+//!    is rejected with [`LogError::PartitionFull`] instead and changes nothing
+//!    (an implementation limit, not a Kafka rule; it is checked after rules 2-4,
+//!    so a duplicate is still answered on a full partition).
+//!
+//! Non-idempotent batches (no header) are never deduplicated: they are checked
+//! for the header-free problems of rule 1 and committed as in rule 5.
+//!
+//! [`PartitionHandle::producer`] caches a producer's state on a partition for
+//! repeated appends; the rules are the same. The reference model (`idemlog::model`,
+//! feature `model`) states rules 1-5 as one plain `if` chain, and the proptest and
+//! the `log_model` fuzz target compare the real log with it.
+//!
+//! # Producer state: survival and expiry
+//!
+//! - Producer state is NOT dropped when retention deletes the records it
+//!   describes (the lesson of KAFKA-7190): a duplicate of an evicted batch still
+//!   returns its original offset.
+//! - Producer state expires only after [`LogConfig::producer_id_expiration`] of
+//!   inactivity (default 1 day, like Kafka's `producer.id.expiration.ms`,
+//!   KIP-854), measured on the engine's own clock ([`LogConfig::clock`]) from the
+//!   last commit (rule 5), with the boundary `now - last >= expiration`. A state
+//!   past that boundary counts as no state at once (rule 4), even before a sweep
+//!   ([`Log::expire_producers`]) has freed it.
+//! - After expiry any sequence is accepted again, so **a very late retry can
+//!   then duplicate**: it is appended as new data.
+//! - Producer-state memory is bounded and reported: [`Log::producer_state_stats`]
+//!   gives a [`ProducerStateStats`] (entries, bytes). There is one entry per
+//!   (partition, pid) that committed a batch there, of
+//!   [`ProducerStateStats::bytes_per_entry`] bytes (computed from the structure
+//!   sizes); an expired entry is freed by the next sweep, or reused as a fresh
+//!   state by that producer's next append there. (A cap on entries is v2, in
+//!   progress: see [Memory](#memory).)
+//!
+//! **Differs from Kafka**: Kafka counts inactivity from the batch's max timestamp
+//! and removes expired state on a periodic check
+//! (`producer.id.expiration.check.interval.ms`), so until that check runs an
+//! expired state still deduplicates; idemlog counts from its own log-append time
+//! and its boundary is exact.
+//!
+//! # Producer client
+//!
+//! The Kafka-like API over the log is [`Producer`]. Application threads call
+//! [`Producer::send`] (or [`Producer::send_with_callback`]); records go into
+//! per-partition batches (the accumulator); one dedicated flusher thread per
+//! producer (Kafka's I/O "Sender" thread) drains ready batches, stamps the
+//! sequence at drain time (never re-stamped on retry), sends them to the log
+//! through a link that can inject faults ([`LinkConfig`], [`Fault`]), and
+//! completes each record's [`DeliveryHandle`] with (partition, offset) as a
+//! [`RecordMetadata`], or an error ([`ProducerError`]).
+//!
+//! ## Settings
+//!
+//! [`ProducerConfig`] takes Kafka's own keys ([`ProducerConfig::set`],
+//! [`ProducerConfig::from_properties`]; the list is [`KEYS`], in this order) or
+//! the typed setters, with Kafka's defaults:
+//!
+//! | setting | Kafka key | default | typed setter |
+//! |---|---|---|---|
+//! | idempotence | `enable.idempotence` | true | [`enable_idempotence`](crate::producer::ProducerConfig::enable_idempotence) |
+//! | acks | `acks` (0, 1, all/-1) | all | [`acks`](crate::producer::ProducerConfig::acks) ([`Acks`]) |
+//! | retries | `retries` | 2147483647 | [`retries`](crate::producer::ProducerConfig::retries) |
+//! | in-flight batches per partition | `max.in.flight.requests.per.connection` | 5 | [`max_in_flight`](crate::producer::ProducerConfig::max_in_flight) |
+//! | delivery timeout | `delivery.timeout.ms` | 120000 | [`delivery_timeout_ms`](crate::producer::ProducerConfig::delivery_timeout_ms) |
+//! | request timeout | `request.timeout.ms` | 30000 | [`request_timeout_ms`](crate::producer::ProducerConfig::request_timeout_ms) |
+//! | linger | `linger.ms` | 5 | [`linger_ms`](crate::producer::ProducerConfig::linger_ms) |
+//! | batch size | `batch.size` (bytes) | 16384 | [`batch_size`](crate::producer::ProducerConfig::batch_size) |
+//! | retry backoff | `retry.backoff.ms` | 100 | [`retry_backoff_ms`](crate::producer::ProducerConfig::retry_backoff_ms) |
+//! | buffer memory (send blocks when full) | `buffer.memory` | 33554432 | [`buffer_memory`](crate::producer::ProducerConfig::buffer_memory) |
+//! | max block | `max.block.ms` | 60000 | [`max_block_ms`](crate::producer::ProducerConfig::max_block_ms) |
+//!
+//! Two more settings have no Kafka key: the fault injection
+//! ([`ProducerConfig::link`]) and the producer's clock, real or virtual
+//! ([`ProducerConfig::time`], [`TimeSource`]).
+//!
+//! **Differs from Kafka**: `acks=1` and `acks=all` behave alike (the log is one
+//! in-process replica); the in-flight bound counts unacknowledged batches per
+//! partition (there is no connection per broker); `batch.size` and
+//! `buffer.memory` count key + value + [`RECORD_OVERHEAD`] bytes per record;
+//! `max.block.ms` and the timeout of [`Producer::close`] are real time, while
+//! the other timers follow the [`TimeSource`].
+//!
+//! ## Validation
+//!
+//! As in Kafka ([`ProducerConfig::resolve`], run by [`Producer::new`]):
+//!
+//! - Idempotence requires `acks=all`, `retries > 0` and in-flight <= the log's
+//!   dedup window. If the user set idempotence explicitly, a conflict is a
+//!   configuration error ([`ConfigError::Conflict`] naming
+//!   `enable.idempotence`); if not, idempotence is silently turned off, and the
+//!   effective config ([`Producer::config`],
+//!   [`ProducerConfig::idempotence_setting`]) says so. **Differs from Kafka**:
+//!   the in-flight bound is the log's configurable window, where Kafka's is 5.
+//! - `delivery.timeout.ms` >= `linger.ms` + `request.timeout.ms`, else an error
+//!   ([`ConfigError::Conflict`] naming `delivery.timeout.ms`). (Raising it
+//!   instead when the user did not set it is v2, in progress: see
+//!   [Liveness](#liveness-and-resolution-under-faults).)
+//! - Unknown keys and unparsable values are errors that name the key
+//!   ([`ConfigError::UnknownKey`], [`ConfigError::InvalidValue`]).
+//!
+//! ## Delivery semantics
+//!
+//! The demo (`cargo run --release`) shows each mode under injected faults:
+//!
+//! | mode | config | lost request | lost response (ack) |
+//! |---|---|---|---|
+//! | at-most-once | `acks=1`, `retries=0` ([`ProducerConfig::at_most_once`]) | record lost, error reported | record in the log once, error reported |
+//! | fire-and-forget | `acks=0` | record lost, success reported (offset unknown) | n/a |
+//! | at-least-once | idempotence off, `retries > 0` ([`ProducerConfig::at_least_once`]) | retried, no loss | retried: DUPLICATE in the log |
+//! | exactly-once (idempotent) | the defaults ([`ProducerConfig::exactly_once`]) | retried, no loss | retried: deduplicated, original offset returned ([`RecordMetadata::duplicate`]) |
+//!
+//! Even with idempotence, duplicates still come from the application re-sending
+//! a record itself, from a new producer (new pid) re-sending, and from state
+//! expiry before a retry (see [expiry](#producer-state-survival-and-expiry)). The
+//! docs and the demo say so (the demo's `exactly-once+resend` row).
+//!
+//! ## Ordering under retries
+//!
+//! Idempotent: per-partition order equals send order even with 5 batches in
+//! flight: a batch that arrives after a lost one gets `OutOfOrderSequence`
+//! (rule 4) and is retried after it, in sequence order. Without idempotence and
+//! with more than one batch in flight, a retry can land after a later batch
+//! (reordering): the demo shows it.
+//!
+//! ## Failures handled like Kafka's
+//!
+//! - `OutOfOrderSequence` caused by an earlier failed batch: plain retry in
+//!   sequence order.
+//! - `OutOfOrderSequence` for the next expected batch, or a delivery timeout
+//!   that leaves the sequence unresolved: the producer bumps its epoch locally
+//!   (sequences restart at 0 for each partition, lazily for idle ones), and at
+//!   epoch 32767 asks the log for a new pid ([`Log::init_producer_id`]).
+//! - A delivery timeout ([`ProducerError::DeliveryTimeout`]) means "not known",
+//!   not "not written"; so does a request timeout with no retry left
+//!   ([`ProducerError::RequestTimeout`]).
+//!
+//! **Differs from Kafka**: after an epoch bump the batches of the partition
+//! whose sequence was unresolved are re-sequenced and retried (as Kafka does for
+//! its in-flight batches), including one the log rejected as out of order, which
+//! Kafka would fail.
+//!
+//! # Public scenarios
+//!
+//! The test suite contains at least these. Notation:
+//! append(pid, epoch, base_seq, n) -> OK at offsets a..b | DUP a..b | OOSE | FENCED,
+//! on one partition of a fresh log.
+//!
+//! 1. **Chain**: (P,0,0,3) OK 0..2; (P,0,3,2) OK 3..4.
+//! 2. **Lost ack**: (P,0,0,3) OK 0..2; the same batch again -> DUP 0..2;
+//!    (P,0,3,1) OK 3.
+//! 3. **Gap**: (P,0,0,1) OK 0; (P,0,2,1) OOSE; (P,0,1,1) OK 1.
+//! 4. **Fencing**: (P,1,0,1) OK 0; (P,0,1,1) FENCED; (P,0,0,1) FENCED (not DUP).
+//! 5. **Window**: five single-record batches 0..4, then retries of 0 and 4 ->
+//!    DUP 0, DUP 4; a sixth batch, then a retry of seq 0 -> OOSE.
+//! 6. **Wrap**: base `i32::MAX - 1` with 3 records OK; the next batch must start
+//!    at 1.
+//! 7. **Two producers** interleaved on one partition each keep their own chain
+//!    and window.
+//! 8. **Faults end to end**: under injected response loss, exactly-once mode ends
+//!    with every acknowledged record in the log once, in send order per
+//!    partition; at-least-once shows duplicates; at-most-once shows loss.
+//!
+//! Scenarios 1-7 are `tests/scenarios.rs` (`scenario_N_...`). Scenario 8 is
+//! `tests/producer_delivery.rs` (one scripted fault at a time, exact log
+//! contents), `tests/producer_stress.rs` (random faults over many seeds), the
+//! `producer_faults` fuzz target, and the demo (`tests/producer_demo.rs` runs it
+//! and checks its exit status).
+//!
+//! # Additions (v2)
+//!
+//! ## Where the contract lives
+//!
+//! Built: this module is the contract the product carries. The rustdoc, the
+//! README and the tests cite it (as `idemlog::contract`, src/contract.rs); no
+//! product file cites a document that is not in the repository.
+//!
+//! ## Liveness and resolution under faults
+//!
+//! As Kafka's client:
+//!
+//! - A fresh idempotent producer whose first batches all lose their first
+//!   response still delivers every one of them exactly once within
+//!   `delivery.timeout.ms` with Kafka's default timeouts, as Kafka's client does
+//!   with 5 in flight. The first-batch safety argument is explicit: a log with
+//!   no state for the producer accepts any sequence (rule 4), so a later batch
+//!   that reached it ahead of a lost first one would be accepted with a gap.
+//!   *Built*: until the log has acknowledged a batch of the current (pid, epoch)
+//!   on a partition, the flusher sends that partition's batches one at a time,
+//!   then up to the in-flight bound (tested with five lost responses after an
+//!   acknowledged first batch, `tests/producer_delivery.rs`). *v2, in progress*:
+//!   the promise with every first response lost at Kafka's default timeouts is
+//!   not pinned by a test yet.
+//! - The link models a connection: a lost request breaks it (the requests sent
+//!   after it on that connection are lost too until the producer reconnects),
+//!   so in-flight order holds; a retriable error response rejects one batch
+//!   alone. *v2, in progress.* Today the link is FIFO (a [`Fault::Delay`] holds
+//!   back the requests behind it) and drops a request whose request timeout
+//!   passed before it arrived (as Kafka closes the connection on a request
+//!   timeout), but [`Fault::DropRequest`] loses that one request only: the
+//!   requests behind it still arrive, are answered `OutOfOrderSequence`
+//!   (rule 4) and are retried after it. There is no retriable-error fault yet.
+//! - A batch that times out while a LATER batch of the same partition was
+//!   acknowledged is resolved without an epoch bump (Kafka's `isNextSequence`
+//!   rule): its sequence is known to be written. *Built* in the flusher; no
+//!   test pins this case on its own yet.
+//! - `delivery.timeout.ms` not set by the user and smaller than
+//!   `linger.ms + request.timeout.ms` is raised to that sum (Kafka warns and
+//!   raises); set explicitly, it is an error. *v2, in progress*: today it is an
+//!   error ([`ConfigError::Conflict`]) whether set or not.
+//! - Errors say whether the record may be in the log: a timeout or a close that
+//!   abandoned an in-flight request means "not known", never "not written".
+//!   *Partly built*: [`ProducerError::DeliveryTimeout`] and
+//!   [`ProducerError::RequestTimeout`] say "not known"; a close that times out
+//!   fails what is left, in flight or not, with [`ProducerError::Closed`], which
+//!   does not yet tell the two apart (v2, in progress).
+//!
+//! ## Memory
+//!
+//! - The log has a memory budget, bounded by default, covering segments,
+//!   directories and producer state, and reports what it uses (within 10% of the
+//!   resident set it causes). *Partly built*: [`LogConfig::memory_budget`]
+//!   (default [`DEFAULT_MEMORY_BUDGET`](crate::DEFAULT_MEMORY_BUDGET), 1 GiB) is
+//!   charged for segment memory (pooled segments included) and segment
+//!   directories before they are allocated, and [`Log::memory_usage`] reports it;
+//!   a partition also holds at most [`LogConfig::max_segments`] segments
+//!   ([`LogError::PartitionFull`]). Producer state is not charged yet: it is
+//!   reported by [`Log::producer_state_stats`], a figure computed from the
+//!   structure sizes (*v2, in progress*).
+//! - When the budget is full, retention runs first; then [`Producer::send`]
+//!   blocks up to `max.block.ms` and a direct append returns a clear error.
+//!   Nothing aborts the process. *Partly built*: a direct append that needs a
+//!   segment the budget has no room for runs retention once, then answers
+//!   [`LogError::LogFull`]; `send` blocks only on the producer's own
+//!   `buffer.memory` (then [`ProducerError::BufferExhausted`]), and a producer's
+//!   records get the log's error as [`ProducerError::Log`] (back-pressure from
+//!   the log's budget: v2, in progress).
+//! - Retention by age and producer-state expiry run by themselves (a background
+//!   housekeeper or on the append path), not only when the user calls a sweep;
+//!   sweeps stay available. *Partly built*: retention ([`RetentionPolicy`]: by
+//!   records, bytes and age) runs on the append path whenever a batch opens a
+//!   new segment, without making the appender wait; an expired producer state
+//!   counts as gone at that producer's next append (rule 4). The age retention
+//!   of a partition nobody appends to, and the memory of expired producer
+//!   state, are freed only by the sweeps [`Log::enforce_retention`],
+//!   [`PartitionHandle::enforce_retention`] and [`Log::expire_producers`]
+//!   (housekeeping: v2, in progress).
+//! - A reader that holds records or is slow pins at most the segments it reads,
+//!   never all memory. *Built*: readers pin the reclamation epoch only to take a
+//!   reference on a segment ([`crate::implementation`], I8), never while user
+//!   code runs; [`Consumer::poll_with`] lends views of the segment it reads, and
+//!   an owned record ([`Consumer::poll`]) is a slice of its reference-counted
+//!   segment, keeping that segment (only) alive while it lives.
+//! - Producer state has a configurable cap on entries; reaching it evicts the
+//!   least recently used idle state first and counts it (a later retry of an
+//!   evicted producer is then accepted as new data, i.e. it can duplicate),
+//!   never silently breaking a live producer's dedup. *v2, in progress*: today
+//!   there is no cap; entries go only by expiry.
+//!
+//! ## Consumers
+//!
+//! - A consumer may own several partitions and block until any has data.
+//!   *v2, in progress*: today a [`Consumer`] reads one partition and
+//!   [`Consumer::poll_timeout`] blocks on that one.
+//! - Consumer groups: members join and leave; partitions are assigned among live
+//!   members (range and round-robin at least); a rebalance hands a partition
+//!   over at its committed offset, so a record is processed by one member of the
+//!   group at a time (at-least-once across a crash of a member between
+//!   processing and commit, as in Kafka). *v2, in progress*: today a group is
+//!   only a committed offset per partition ([`Log::commit_offset`],
+//!   [`Log::committed`], [`Consumer::commit`], [`Log::consumer_for_group`]), with
+//!   no membership or assignment.
+//! - `auto.offset.reset`: earliest, latest, or error. *v2, in progress*: today
+//!   the behaviour is always `error`: a position outside the partition gets
+//!   [`LogError::OffsetOutOfRange`] (then [`Consumer::seek`] or
+//!   [`Consumer::seek_to_beginning`]).
+//! - Lag: per partition, the high watermark minus the position (and minus the
+//!   committed offset). *v2, in progress*: no lag call yet; it is
+//!   [`PartitionHandle::high_watermark`] minus [`Consumer::position`] (or minus
+//!   [`Log::committed`]).
+//!
+//! # Differences from Kafka
+//!
+//! Named above where each rule stands; together:
+//!
+//! - The dedup window is configurable ([`LogConfig::dedup_window`], 1..=1024,
+//!   default 5); Kafka's is fixed at 5. The idempotent in-flight bound is that
+//!   window, not 5.
+//! - No state (a first batch, or an expired state) accepts any sequence and
+//!   epoch (rule 4). Kafka >= 2.5 does the same; older brokers answered
+//!   `UNKNOWN_PRODUCER_ID` to a sequence other than 0. Expiry counts from the
+//!   log-append time on the engine's clock and stops deduplication at the exact
+//!   boundary, where Kafka counts from the batch's max timestamp and keeps an
+//!   expired state deduplicating until its periodic check removes it.
+//! - An epoch is a `u16`, so an epoch above 32767 can be sent and is rejected
+//!   ([`LogError::InvalidEpoch`]).
+//! - A full partition is an error ([`LogError::PartitionFull`]), checked after
+//!   rules 2-4.
+//! - Answers say when a batch was a duplicate ([`AppendOutcome::duplicate`],
+//!   [`RecordMetadata::duplicate`]).
+//! - `acks=1` and `acks=all` behave alike (one in-process replica).
+//! - `max.in.flight.requests.per.connection` counts batches per partition.
+//! - `batch.size` and `buffer.memory` count key + value + [`RECORD_OVERHEAD`]
+//!   bytes per record.
+//! - `max.block.ms` and the timeout of [`Producer::close`] are real time; the
+//!   other timers follow the producer's [`TimeSource`], which can be virtual.
+//! - After an epoch bump, the unresolved partition's batches are re-sequenced
+//!   and retried, including one rejected as out of order, which Kafka would
+//!   fail.
+//!
+//! [`Log`]: crate::Log
+//! [`Log::create_topic`]: crate::Log::create_topic
+//! [`Log::init_producer_id`]: crate::Log::init_producer_id
+//! [`Log::append`]: crate::Log::append
+//! [`Log::produce`]: crate::Log::produce
+//! [`Log::expire_producers`]: crate::Log::expire_producers
+//! [`Log::producer_state_stats`]: crate::Log::producer_state_stats
+//! [`Log::memory_usage`]: crate::Log::memory_usage
+//! [`LogError::LogFull`]: crate::LogError::LogFull
+//! [`Log::enforce_retention`]: crate::Log::enforce_retention
+//! [`Log::commit_offset`]: crate::Log::commit_offset
+//! [`Log::committed`]: crate::Log::committed
+//! [`Log::consumer_for_group`]: crate::Log::consumer_for_group
+//! [`LogConfig::dedup_window`]: crate::LogConfig::dedup_window
+//! [`LogConfig::max_batch_records`]: crate::LogConfig::max_batch_records
+//! [`LogConfig::producer_id_expiration`]: crate::LogConfig::producer_id_expiration
+//! [`LogConfig::clock`]: crate::LogConfig::clock
+//! [`LogConfig::max_segments`]: crate::LogConfig::max_segments
+//! [`LogConfig::memory_budget`]: crate::LogConfig::memory_budget
+//! [`LogError::UnknownTopic`]: crate::LogError::UnknownTopic
+//! [`LogError::UnknownPartition`]: crate::LogError::UnknownPartition
+//! [`LogError::EmptyBatch`]: crate::LogError::EmptyBatch
+//! [`LogError::InvalidSequence`]: crate::LogError::InvalidSequence
+//! [`LogError::UnknownProducerId`]: crate::LogError::UnknownProducerId
+//! [`LogError::BatchTooLarge`]: crate::LogError::BatchTooLarge
+//! [`LogError::InvalidEpoch`]: crate::LogError::InvalidEpoch
+//! [`LogError::InvalidProducerEpoch`]: crate::LogError::InvalidProducerEpoch
+//! [`LogError::OutOfOrderSequence`]: crate::LogError::OutOfOrderSequence
+//! [`LogError::PartitionFull`]: crate::LogError::PartitionFull
+//! [`LogError::InvalidConfig`]: crate::LogError::InvalidConfig
+//! [`LogError::OffsetOutOfRange`]: crate::LogError::OffsetOutOfRange
+//! [`AppendOutcome`]: crate::AppendOutcome
+//! [`AppendOutcome::duplicate`]: crate::AppendOutcome::duplicate
+//! [`BatchHeader`]: crate::BatchHeader
+//! [`BatchHeader::base_sequence`]: crate::BatchHeader::base_sequence
+//! [`BatchMetadata`]: crate::BatchMetadata
+//! [`ProducerId`]: crate::ProducerId
+//! [`ProducerIdentity`]: crate::ProducerIdentity
+//! [`ProducerStateStats`]: crate::ProducerStateStats
+//! [`ProducerStateStats::bytes_per_entry`]: crate::ProducerStateStats::bytes_per_entry
+//! [`MAX_EPOCH`]: crate::MAX_EPOCH
+//! [`RetentionPolicy`]: crate::RetentionPolicy
+//! [`PartitionHandle::append`]: crate::PartitionHandle::append
+//! [`PartitionHandle::producer`]: crate::PartitionHandle::producer
+//! [`PartitionHandle::high_watermark`]: crate::PartitionHandle::high_watermark
+//! [`PartitionHandle::enforce_retention`]: crate::PartitionHandle::enforce_retention
+//! [`ProducerAppender::append`]: crate::ProducerAppender::append
+//! [`Consumer`]: crate::Consumer
+//! [`Consumer::poll`]: crate::Consumer::poll
+//! [`Consumer::poll_with`]: crate::Consumer::poll_with
+//! [`Consumer::poll_timeout`]: crate::Consumer::poll_timeout
+//! [`Consumer::commit`]: crate::Consumer::commit
+//! [`Consumer::seek`]: crate::Consumer::seek
+//! [`Consumer::seek_to_beginning`]: crate::Consumer::seek_to_beginning
+//! [`Consumer::position`]: crate::Consumer::position
+//! [`Producer`]: crate::producer::Producer
+//! [`Producer::new`]: crate::producer::Producer::new
+//! [`Producer::send`]: crate::producer::Producer::send
+//! [`Producer::send_with_callback`]: crate::producer::Producer::send_with_callback
+//! [`Producer::close`]: crate::producer::Producer::close
+//! [`Producer::config`]: crate::producer::Producer::config
+//! [`ProducerConfig`]: crate::producer::ProducerConfig
+//! [`ProducerConfig::set`]: crate::producer::ProducerConfig::set
+//! [`ProducerConfig::from_properties`]: crate::producer::ProducerConfig::from_properties
+//! [`ProducerConfig::resolve`]: crate::producer::ProducerConfig::resolve
+//! [`ProducerConfig::idempotence_setting`]: crate::producer::ProducerConfig::idempotence_setting
+//! [`ProducerConfig::link`]: crate::producer::ProducerConfig::link
+//! [`ProducerConfig::time`]: crate::producer::ProducerConfig::time
+//! [`ProducerConfig::at_most_once`]: crate::producer::ProducerConfig::at_most_once
+//! [`ProducerConfig::at_least_once`]: crate::producer::ProducerConfig::at_least_once
+//! [`ProducerConfig::exactly_once`]: crate::producer::ProducerConfig::exactly_once
+//! [`Acks`]: crate::producer::Acks
+//! [`KEYS`]: crate::producer::KEYS
+//! [`ConfigError::Conflict`]: crate::producer::ConfigError::Conflict
+//! [`ConfigError::UnknownKey`]: crate::producer::ConfigError::UnknownKey
+//! [`ConfigError::InvalidValue`]: crate::producer::ConfigError::InvalidValue
+//! [`ProducerError`]: crate::producer::ProducerError
+//! [`ProducerError::DeliveryTimeout`]: crate::producer::ProducerError::DeliveryTimeout
+//! [`ProducerError::RequestTimeout`]: crate::producer::ProducerError::RequestTimeout
+//! [`ProducerError::Closed`]: crate::producer::ProducerError::Closed
+//! [`ProducerError::BufferExhausted`]: crate::producer::ProducerError::BufferExhausted
+//! [`ProducerError::Log`]: crate::producer::ProducerError::Log
+//! [`DeliveryHandle`]: crate::producer::DeliveryHandle
+//! [`RecordMetadata`]: crate::producer::RecordMetadata
+//! [`RecordMetadata::duplicate`]: crate::producer::RecordMetadata::duplicate
+//! [`LinkConfig`]: crate::producer::LinkConfig
+//! [`Fault`]: crate::producer::Fault
+//! [`Fault::Delay`]: crate::producer::Fault::Delay
+//! [`Fault::DropRequest`]: crate::producer::Fault::DropRequest
+//! [`TimeSource`]: crate::producer::TimeSource
+//! [`RECORD_OVERHEAD`]: crate::producer::RECORD_OVERHEAD
