@@ -109,10 +109,23 @@ impl Consumer {
     ) -> Result<usize, LogError> {
         let partition = self.partition.clone();
         let cursor = self.cursor()?;
-        let read = partition.inner().storage.read(cursor, max, |record| {
+        let storage = &partition.inner().storage;
+        let read = storage.read(cursor, max, |record| {
             visit(RecordView::new(record));
             std::ops::ControlFlow::Continue(())
-        });
+        })?;
+        if read == 0 {
+            // Nothing read: perhaps the segment was evicted under us (the head
+            // moves before the cell is freed, I7), which is OffsetOutOfRange.
+            let log_start = storage.log_start();
+            if self.position < log_start {
+                return Err(LogError::OffsetOutOfRange {
+                    offset: self.position,
+                    log_start,
+                    log_end: storage.log_end(),
+                });
+            }
+        }
         self.position += read as u64;
         Ok(read)
     }

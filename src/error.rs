@@ -98,6 +98,12 @@ pub enum LogError {
         /// The budget.
         budget: u64,
     },
+    /// The log holds `LogConfig::max_producer_states` producer states and none
+    /// of them is idle enough to evict (every one is mid-append).
+    ProducerStateFull {
+        /// The cap.
+        cap: usize,
+    },
     /// A batch whose bytes (record headers, keys and values) do not fit one
     /// segment.
     BatchBytesTooLarge {
@@ -173,6 +179,11 @@ impl fmt::Display for LogError {
                 f,
                 "log full: {requested} more bytes needed, {used} of the {budget}-byte memory \
                  budget in use; configure retention or a larger memory_budget"
+            ),
+            Self::ProducerStateFull { cap } => write!(
+                f,
+                "producer state full: {cap} (partition, producer) states and none idle to \
+                 evict; configure a larger max_producer_states"
             ),
             Self::BatchBytesTooLarge { bytes, max } => write!(
                 f,

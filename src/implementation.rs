@@ -1,5 +1,5 @@
 //! Implementation notes: the memory-ordering protocol and the numbered
-//! invariants that the code cites as I1..I10. Documentation only.
+//! invariants that the code cites as I1..I11. Documentation only.
 //!
 //! # The append path (src/log/partition.rs)
 //!
@@ -73,7 +73,11 @@
 //! batch index, unit, offset) and stop at the first batch not committed. At the end
 //! of a segment's batches they move to the next segment only if its first batch is
 //! committed and starts at the cursor's offset, which proves every batch of the
-//! segment was read. So readers see a contiguous prefix with no hole. The high
+//! segment was read. So readers see a contiguous prefix with no hole. A cursor
+//! placed on an offset whose batch is not committed yet stands at the first
+//! uncommitted batch with a pending skip, which it applies (across batches and
+//! segments) once those batches commit, so its first record is exactly the
+//! offset asked for. The high
 //! watermark is that prefix's end, found by one scan (under the scan lock, readers
 //! only) that resumes where it stopped and summarises each segment (records,
 //! payload bytes, newest timestamp) for retention.
@@ -96,8 +100,10 @@
 //! its successor holds the next offset), so no appender still writes it; appenders
 //! touch a segment only between their reservation and their commit. Eviction moves
 //! the head (log start offset and segment, one 128-bit Release store) first, then
-//! swaps the cell to a tombstone (AcqRel): a reader that finds the cell free re-reads
-//! the head and answers OffsetOutOfRange.
+//! swaps the cell to a tombstone (AcqRel): a reader that finds its cell free and
+//! its segment below the new head re-reads the head and relocates, answering
+//! OffsetOutOfRange if its position is now below the log start (a read never
+//! answers "nothing yet" for an evicted offset).
 //!
 //! **I8 — reclamation.** Readers pin a crossbeam-epoch guard only to load a cell and
 //! take a reference count on its segment (`Arc`), then unpin: no user code runs
@@ -120,6 +126,15 @@
 //! created. A charge is one CAS that never moves the total past the limit, so
 //! concurrent chargers cannot overshoot it; a refused charge changes nothing and the
 //! appender answers LogFull after one retention attempt.
+//!
+//! **I11 — producer-state limits (src/log/producer_limits.rs).** Every state in a
+//! partition's map was admitted once (counted and charged to the budget) and is
+//! released exactly once, by the one `remove_if` that takes it out of the map
+//! (pointer-equal, so a racing removal of the same state releases nothing). At
+//! the cap, one thread at a time (the eviction mutex, taken only by an append
+//! creating a state) evicts the least recently used states by the same DEAD CAS
+//! as expiry (I9), which fails on a BUSY state, so a state mid-append is never
+//! evicted.
 //!
 //! # Why these choices
 //! - One 128-bit tail instead of a 64-bit one: the offset, the segment and the byte

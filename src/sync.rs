@@ -44,6 +44,12 @@ mod imp {
         unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) }
     }
 
+    /// Spawns a detached background thread (the log's housekeeper); returns
+    /// whether it runs.
+    pub(crate) fn spawn_background(name: String, body: impl FnOnce() + Send + 'static) -> bool {
+        std::thread::Builder::new().name(name).spawn(body).is_ok()
+    }
+
     /// Spawns a named thread (the producer's flusher).
     pub(crate) fn spawn_named<F>(name: String, body: F) -> std::io::Result<JoinHandle<()>>
     where
@@ -114,11 +120,6 @@ mod imp {
             self.0.get(key).map(|entry| entry.value().clone())
         }
 
-        /// Returns the value for `key`, inserting `make()` if there is none.
-        pub(crate) fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> V) -> V {
-            self.0.entry(key).or_insert_with(make).value().clone()
-        }
-
         /// Inserts `value` unless `key` is present; returns whether it inserted.
         pub(crate) fn insert_if_absent(&self, key: K, value: V) -> bool {
             match self.0.entry(key) {
@@ -149,6 +150,22 @@ mod imp {
                 .iter()
                 .map(|entry| (entry.key().clone(), entry.value().clone()))
                 .collect()
+        }
+
+        /// Calls `visit` for every entry, holding each shard's read lock while it
+        /// visits that shard's entries (slow path: sweeps; `visit` must not touch
+        /// the map).
+        pub(crate) fn for_each(&self, mut visit: impl FnMut(&K, &V)) {
+            self.0
+                .iter()
+                .for_each(|entry| visit(entry.key(), entry.value()));
+        }
+
+        /// Bytes the map's tables take: every bucket slot (key and value) plus a
+        /// control byte each, at the tables' current capacity.
+        pub(crate) fn table_bytes(&self) -> usize {
+            // hashbrown keeps at most 7/8 of its buckets full.
+            self.0.capacity() * 8 / 7 * (std::mem::size_of::<(K, V)>() + 1)
         }
     }
 
@@ -237,6 +254,10 @@ mod imp {
             *self.word()
         }
 
+        pub(crate) fn store(&self, value: u128, _order: Ordering) {
+            *self.word() = value;
+        }
+
         pub(crate) fn compare_exchange(
             &self,
             current: u128,
@@ -262,6 +283,12 @@ mod imp {
     }
     use std::hash::Hash;
     use std::time::Duration;
+
+    /// Under loom there are no background threads (a model would have to join
+    /// them): the housekeeper does not run, and the models call the sweeps.
+    pub(crate) fn spawn_background(_name: String, _body: impl FnOnce() + Send + 'static) -> bool {
+        false
+    }
 
     /// Spawns a (loom) thread; the name is ignored by loom.
     pub(crate) fn spawn_named<F>(_name: String, body: F) -> std::io::Result<JoinHandle<()>>
@@ -343,10 +370,6 @@ mod imp {
             self.map().get(key).cloned()
         }
 
-        pub(crate) fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> V) -> V {
-            self.map().entry(key).or_insert_with(make).clone()
-        }
-
         pub(crate) fn insert_if_absent(&self, key: K, value: V) -> bool {
             let mut map = self.map();
             if map.contains_key(&key) {
@@ -380,6 +403,14 @@ mod imp {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
+        }
+
+        pub(crate) fn for_each(&self, mut visit: impl FnMut(&K, &V)) {
+            self.map().iter().for_each(|(k, v)| visit(k, v));
+        }
+
+        pub(crate) fn table_bytes(&self) -> usize {
+            self.map().capacity() * (std::mem::size_of::<(K, V)>() + 1)
         }
     }
 

@@ -231,6 +231,7 @@ fn producer_state_expires_after_inactivity_at_the_boundary() {
     let log = log_with(
         LogConfig::default()
             .clock(Arc::new(clock.clone()))
+            .housekeeping(None)
             .producer_id_expiration(Duration::from_millis(1_000)),
     );
     let pid = log.init_producer_id().producer_id;
@@ -257,6 +258,7 @@ fn expiry_sweep_frees_state_and_cached_appenders_recover() {
     let log = log_with(
         LogConfig::default()
             .clock(Arc::new(clock.clone()))
+            .housekeeping(None)
             .producer_id_expiration(Duration::from_millis(100)),
     );
     let pids: Vec<ProducerId> = (0..3).map(|_| log.init_producer_id().producer_id).collect();
@@ -266,7 +268,10 @@ fn expiry_sweep_frees_state_and_cached_appenders_recover() {
     }
     let stats = log.producer_state_stats();
     assert_eq!(stats.entries, 6);
-    assert_eq!(stats.bytes, 6 * ProducerStateStats::bytes_per_entry(5));
+    // Six entries as allocated, plus the two partitions' hash tables (each a
+    // fresh table holding three 16-byte slots: at most a few hundred bytes).
+    let table_bytes = stats.bytes - 6 * ProducerStateStats::bytes_per_entry(5);
+    assert!(table_bytes > 0 && table_bytes <= 2 * 1024, "{table_bytes}");
     assert!(ProducerStateStats::bytes_per_entry(5) <= 512);
 
     let mut appender = log.partition("t", 0).unwrap().producer(pids[0]).unwrap();

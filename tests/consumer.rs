@@ -12,7 +12,12 @@ use idemlog::{
 #[test]
 fn records_carry_offset_timestamp_key_value_and_producer() {
     let clock = ManualClock::new(1_234);
-    let log = Log::with_config(LogConfig::default().clock(Arc::new(clock))).unwrap();
+    let log = Log::with_config(
+        LogConfig::default()
+            .clock(Arc::new(clock))
+            .housekeeping(None),
+    )
+    .unwrap();
     log.create_topic("t", 1).unwrap();
     let pid = log.init_producer_id().producer_id;
     let header = BatchHeader {

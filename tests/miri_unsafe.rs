@@ -33,7 +33,8 @@ fn tiny_log(max_segments: usize) -> (Log, ManualClock) {
         LogConfig::default()
             .segment_bytes(128)
             .max_segments(max_segments)
-            .clock(Arc::new(clock.clone())),
+            .clock(Arc::new(clock.clone()))
+            .housekeeping(None),
     )
     .expect("valid config");
     (log, clock)

@@ -26,7 +26,8 @@ fn rejected_first_batch_leaves_no_state_entry() {
             .segment_bytes(128)
             .max_segments(2)
             .max_batch_records(1)
-            .clock(clock),
+            .clock(clock)
+            .housekeeping(None),
     )
     .expect("config");
     log.create_topic("t", 1).expect("topic");

@@ -33,7 +33,8 @@ fn log(retention: RetentionPolicy, clock: &ManualClock) -> Log {
         LogConfig::default()
             .segment_bytes(SEGMENT_BYTES)
             .max_segments(8)
-            .clock(Arc::new(clock.clone())),
+            .clock(Arc::new(clock.clone()))
+            .housekeeping(None),
     )
     .unwrap();
     log.create_topic_with("t", TopicConfig::new(1).retention(retention))

@@ -83,9 +83,12 @@ fn scenario_2_lost_ack_is_answered_with_the_original_offsets() {
 #[test]
 fn scenario_2_duplicate_returns_the_original_timestamp() {
     let clock = idemlog::ManualClock::new(1_000);
-    let log =
-        Log::with_config(idemlog::LogConfig::default().clock(std::sync::Arc::new(clock.clone())))
-            .expect("config");
+    let log = Log::with_config(
+        idemlog::LogConfig::default()
+            .clock(std::sync::Arc::new(clock.clone()))
+            .housekeeping(None),
+    )
+    .expect("config");
     log.create_topic(TOPIC, 1).expect("topic");
     let pid = log.init_producer_id().producer_id;
     let header = Some(BatchHeader {

@@ -3,11 +3,11 @@
 //! real-time deadline used here is an hour, so a lost wake-up shows as a loom
 //! deadlock and a wrong early return as an empty poll.
 //!
-//! Segments of 128 bytes (at most 2 single-record batches each).
-//! `consumer_at_a_full_segment_end_is_woken_by_the_next_segment` is model (iv):
-//! the consumer has read all of a full segment 1 and blocks at its end (its
-//! cursor stands after segment 1's last commit slot); the append that wakes it
-//! must install segment 2, and the consumer must step into it.
+//! Segments of 128 bytes (at most 2 single-record batches each). In
+//! `consumer_at_a_full_segment_end_is_woken_by_the_next_segment` the consumer
+//! has read all of a full segment 1 and blocks at its end (its cursor stands
+//! after segment 1's last commit slot); the append that wakes it must install
+//! segment 2, and the consumer must step into it.
 #![cfg(loom)]
 
 mod common;

@@ -9,12 +9,13 @@
 //! answers `PartitionFull { live_segments: 2, max_segments: 2 }`. It never waits
 //! and never writes into a cell's previous segment.
 //!
-//! 1. `racing_appenders_stop_exactly_at_capacity` (model (ii); formerly the
-//!    record-capacity check, whose premise, a capacity in records, is gone: the
-//!    capacity is now `max_segments` segments): without retention, two
-//!    appenders race for the last room in the ring; both terminate, a batch
-//!    succeeds iff it fits after the batches reserved before it, and the other
-//!    gets `PartitionFull` exactly when it would need a third segment.
+//! 1. `racing_appenders_stop_exactly_at_capacity` (the ring-full model;
+//!    formerly the record-capacity check, whose premise, a capacity in records,
+//!    is gone: the capacity is now `max_segments` segments): without
+//!    retention, two appenders race for the last room in the ring; a batch
+//!    succeeds iff it fits after the batches reserved before it, the other
+//!    gets `PartitionFull` exactly when it would need a third segment, and both
+//!    terminate (no appender waits for room).
 //! 2. `writer_in_a_reused_cell_races_age_retention_and_a_stale_reader`: the
 //!    ring has wrapped; age retention evicts the oldest live segment while a
 //!    writer needs its cell for the next segment and a reader polls from the

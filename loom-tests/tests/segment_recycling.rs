@@ -1,4 +1,4 @@
-//! Model (iii): retention evicts segments while an appender keeps writing, so a
+//! Model (j): retention evicts segments while an appender keeps writing, so a
 //! later segment takes an evicted segment's ring cell (and, in production, its
 //! pooled memory), racing a consumer that reads the evicted offsets (I4, I7,
 //! I8).

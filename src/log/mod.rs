@@ -3,7 +3,9 @@
 
 mod batch;
 mod budget;
+mod housekeeper;
 mod partition;
+mod producer_limits;
 mod producer_state;
 mod retention;
 mod segment;
@@ -22,7 +24,9 @@ use crate::sync::{Arc, AtomicU64, ConcurrentMap, Ordering};
 use crate::types::{BatchHeader, ProducerId, ProducerIdentity};
 
 use budget::Budget;
+use housekeeper::Housekeeper;
 pub(crate) use partition::Partition;
+use producer_limits::ProducerLimits;
 pub use producer_state::{BatchMetadata, ProducerStateSnapshot};
 pub use retention::{RetentionPolicy, RetentionReport};
 use storage::SegmentLog;
@@ -77,6 +81,8 @@ pub struct LogConfig {
     segment_bytes: usize,
     max_segments: usize,
     memory_budget: u64,
+    max_producer_states: usize,
+    housekeeping: Option<Duration>,
     // std's Arc even under loom: the clock is no part of any protocol, and loom's
     // Arc cannot hold a trait object built by unsized coercion.
     clock: std::sync::Arc<dyn Clock>,
@@ -94,6 +100,8 @@ impl Default for LogConfig {
             segment_bytes: 1 << 20,
             max_segments: 256,
             memory_budget: DEFAULT_MEMORY_BUDGET,
+            max_producer_states: 1 << 20,
+            housekeeping: Some(Duration::from_secs(1)),
             clock: std::sync::Arc::new(CoarseClock),
         }
     }
@@ -149,6 +157,27 @@ impl LogConfig {
     /// retention runs first; then an append answers [`LogError::LogFull`].
     pub fn memory_budget(mut self, bytes: u64) -> Self {
         self.memory_budget = bytes;
+        self
+    }
+
+    /// The most (partition, producer) states the log keeps (default 1048576,
+    /// 1..=2^26). A new producer state beyond it first evicts the least recently
+    /// used idle states (a slice of 1/64 of the cap at once), counted in
+    /// [`ProducerStateStats::evicted`]. **A later retry of an evicted producer is
+    /// accepted as new data, so it can duplicate**, exactly as after expiry. Only
+    /// if nothing is idle does the append fail with [`LogError::ProducerStateFull`].
+    pub fn max_producer_states(mut self, states: usize) -> Self {
+        self.max_producer_states = states;
+        self
+    }
+
+    /// How often the background housekeeper runs retention (age limits
+    /// included) and producer-state expiry on every partition (default every
+    /// second); `None` runs no thread, leaving retention to appends that open a
+    /// segment and to the sweeps ([`Log::enforce_retention`],
+    /// [`Log::expire_producers`]). The thread stops with the last `Log` clone.
+    pub fn housekeeping(mut self, interval: Option<Duration>) -> Self {
+        self.housekeeping = interval;
         self
     }
 
@@ -245,6 +274,18 @@ impl LogConfig {
         if self.producer_id_expiration_ms <= 0 {
             return invalid("producer_id_expiration", "must be positive".to_string());
         }
+        if !(1..=1 << 26).contains(&self.max_producer_states) {
+            return invalid(
+                "max_producer_states",
+                format!("{} is outside 1..=67108864", self.max_producer_states),
+            );
+        }
+        if self.housekeeping.is_some_and(|interval| interval.is_zero()) {
+            return invalid(
+                "housekeeping",
+                "the interval must be positive (None disables the housekeeper)".to_string(),
+            );
+        }
         Ok(())
     }
 }
@@ -282,6 +323,11 @@ pub(crate) struct LogShared {
     pub(crate) clock: std::sync::Arc<dyn Clock>,
     /// The memory budget every partition charges (I10).
     pub(crate) budget: std::sync::Arc<Budget>,
+    /// The count and cap of producer states (I11).
+    pub(crate) producer_limits: ProducerLimits,
+    /// The log's topics, for LRU eviction of producer state across partitions
+    /// (weak: the topics own the partitions, which own this).
+    topics: std::sync::Weak<Topics>,
     /// The next producer id to hand out; ids below it are issued.
     next_producer_id: AtomicU64,
     group_offsets: ConcurrentMap<(String, String, u32), u64>,
@@ -293,10 +339,88 @@ impl LogShared {
         // carried it from `init_producer_id`, which makes that fetch_add visible.
         producer_id.0 < self.next_producer_id.load(Ordering::Relaxed)
     }
+
+    /// Evicts up to `count` of the least recently used idle producer states of
+    /// the whole log (I11); returns how many went.
+    pub(crate) fn evict_lru_producer_states(&self, count: usize) -> usize {
+        let Some(topics) = self.topics.upgrade() else {
+            return 0;
+        };
+        // The `count` oldest by last append, kept in a max-heap of that size.
+        let mut oldest: std::collections::BinaryHeap<lru::Candidate> =
+            std::collections::BinaryHeap::with_capacity(count + 1);
+        for partition in topics.all_partitions() {
+            partition.for_each_producer_state(|producer_id, state| {
+                oldest.push(lru::Candidate {
+                    last_append_ms: state.last_append_ms(),
+                    producer_id,
+                    state: Arc::clone(state),
+                    partition: Arc::clone(&partition),
+                });
+                if oldest.len() > count {
+                    oldest.pop();
+                }
+            });
+        }
+        oldest
+            .into_iter()
+            .filter(|candidate| candidate.partition.evict_producer_state(candidate))
+            .count()
+    }
+}
+
+/// Candidates of LRU eviction.
+pub(crate) mod lru {
+    use super::{Arc, Partition, ProducerId};
+    use crate::log::producer_state::ProducerState;
+
+    /// One (partition, producer) state and when it last appended.
+    pub(crate) struct Candidate {
+        pub(crate) last_append_ms: i64,
+        pub(crate) producer_id: ProducerId,
+        pub(crate) state: Arc<ProducerState>,
+        pub(crate) partition: Arc<Partition>,
+    }
+
+    impl PartialEq for Candidate {
+        fn eq(&self, other: &Self) -> bool {
+            self.cmp(other).is_eq()
+        }
+    }
+
+    impl Eq for Candidate {}
+
+    impl PartialOrd for Candidate {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+
+    impl Ord for Candidate {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.last_append_ms
+                .cmp(&other.last_append_ms)
+                .then(self.producer_id.cmp(&other.producer_id))
+        }
+    }
 }
 
 struct Topic {
     partitions: Box<[Arc<Partition>]>,
+}
+
+/// The topics of a log, by name.
+pub(crate) struct Topics(ConcurrentMap<String, Arc<Topic>>);
+
+impl Topics {
+    /// Every partition of every topic.
+    pub(crate) fn all_partitions(&self) -> Vec<Arc<Partition>> {
+        self.0
+            .snapshot()
+            .into_iter()
+            .flat_map(|(_, topic)| topic.partitions.to_vec())
+            .collect()
+    }
 }
 
 /// The in-process broker: topics of partitions, the producer-id handshake,
@@ -320,13 +444,15 @@ struct Topic {
 #[derive(Clone)]
 pub struct Log {
     shared: Arc<LogShared>,
-    topics: Arc<ConcurrentMap<String, Arc<Topic>>>,
+    topics: std::sync::Arc<Topics>,
+    /// Stops the housekeeper when the last clone goes.
+    _housekeeper: Option<std::sync::Arc<Housekeeper>>,
 }
 
 impl fmt::Debug for Log {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Log")
-            .field("topics", &self.topics.len())
+            .field("topics", &self.topics.0.len())
             .field("config", &self.shared.config)
             .finish()
     }
@@ -351,16 +477,30 @@ impl Log {
     }
 
     fn build(config: LogConfig) -> Self {
+        let topics = std::sync::Arc::new(Topics(ConcurrentMap::new()));
+        let housekeeper = config.housekeeping.map(|interval| {
+            std::sync::Arc::new(Housekeeper::start(
+                std::sync::Arc::downgrade(&topics),
+                std::sync::Arc::clone(&config.clock),
+                interval,
+            ))
+        });
         Self {
             shared: Arc::new(LogShared {
                 max_batch_records: config.max_batch_len(),
                 clock: std::sync::Arc::clone(&config.clock),
                 budget: std::sync::Arc::new(Budget::new(config.memory_budget)),
+                producer_limits: ProducerLimits::new(
+                    config.max_producer_states,
+                    ProducerState::footprint(config.dedup_window) as u64,
+                ),
+                topics: std::sync::Arc::downgrade(&topics),
                 config,
                 next_producer_id: AtomicU64::new(0),
                 group_offsets: ConcurrentMap::new(),
             }),
-            topics: Arc::new(ConcurrentMap::new()),
+            topics,
+            _housekeeper: housekeeper,
         }
     }
 
@@ -392,7 +532,7 @@ impl Log {
         // is allocated: a topic too large for it is refused, not an abort.
         let directory_bytes = u64::from(config.partitions)
             .saturating_mul(SegmentLog::directory_bytes(self.shared.config.max_segments));
-        if self.topics.get(&name.to_string()).is_some() {
+        if self.topics.0.get(&name.to_string()).is_some() {
             return Err(LogError::TopicAlreadyExists {
                 topic: name.to_string(),
             });
@@ -412,7 +552,7 @@ impl Log {
                 })
                 .collect(),
         });
-        if self.topics.insert_if_absent(name.to_string(), topic) {
+        if self.topics.0.insert_if_absent(name.to_string(), topic) {
             Ok(())
         } else {
             // Lost a race with a concurrent create of the same name.
@@ -427,6 +567,7 @@ impl Log {
     pub fn topics(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .topics
+            .0
             .snapshot()
             .into_iter()
             .map(|(name, _)| name)
@@ -442,6 +583,7 @@ impl Log {
 
     fn topic(&self, name: &str) -> Result<Arc<Topic>, LogError> {
         self.topics
+            .0
             .get(&name.to_string())
             .ok_or_else(|| LogError::UnknownTopic {
                 topic: name.to_string(),
@@ -554,11 +696,7 @@ impl Log {
     }
 
     fn all_partitions(&self) -> Vec<Arc<Partition>> {
-        self.topics
-            .snapshot()
-            .into_iter()
-            .flat_map(|(_, topic)| topic.partitions.to_vec())
-            .collect()
+        self.topics.all_partitions()
     }
 
     /// Runs retention on every partition now; returns the totals.
@@ -593,16 +731,20 @@ impl Log {
         }
     }
 
-    /// Producer-state memory: entries and an estimate of their bytes.
+    /// Producer-state memory: entries, their bytes (the states as the allocator
+    /// hands them out, plus the partitions' hash tables at their capacity), and
+    /// how many were evicted to stay under [`LogConfig::max_producer_states`].
     pub fn producer_state_stats(&self) -> ProducerStateStats {
-        let entries: usize = self
+        let limits = &self.shared.producer_limits;
+        let table_bytes: usize = self
             .all_partitions()
             .iter()
-            .map(|partition| partition.producer_state_entries())
+            .map(|partition| partition.producer_table_bytes())
             .sum();
         ProducerStateStats {
-            entries,
-            bytes: entries * ProducerStateStats::bytes_per_entry(self.shared.config.dedup_window),
+            entries: limits.entries(),
+            bytes: limits.entries() * limits.entry_bytes() as usize + table_bytes,
+            evicted: limits.evicted(),
         }
     }
 }
@@ -635,19 +777,22 @@ pub(crate) const BATCH_HEADER_BYTES: usize = batch::HEADER_BYTES;
 
 /// Producer-state memory held by the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProducerStateStats {
     /// (partition, producer) entries.
     pub entries: usize,
-    /// Their bytes (state, window, reference count and map slot).
+    /// Their bytes: each state and its window as allocated, plus the hash
+    /// tables that index them. Each entry is also charged to the memory budget.
     pub bytes: usize,
+    /// Entries evicted least-recently-used to stay under the cap, so far.
+    pub evicted: u64,
 }
 
 impl ProducerStateStats {
-    /// Bytes one (partition, producer) entry costs with a window of `window` batches.
+    /// Bytes one (partition, producer) entry takes with a window of `window`
+    /// batches, not counting its hash-table slot (what the budget is charged).
     pub fn bytes_per_entry(window: usize) -> usize {
         ProducerState::footprint(window)
-            + 2 * std::mem::size_of::<usize>() // Arc counts
-            + std::mem::size_of::<(ProducerId, Arc<()>)>() // map slot
     }
 }
 

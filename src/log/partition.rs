@@ -159,7 +159,7 @@ impl Partition {
         let expiration_ms = self.shared.config.producer_id_expiration_ms;
         loop {
             if cached.is_none() {
-                *cached = Some(self.live_state(header.producer_id));
+                *cached = Some(self.live_state(header.producer_id)?);
             }
             let Some(state) = cached.as_deref() else {
                 continue;
@@ -202,8 +202,7 @@ impl Partition {
             // The state expired and was marked DEAD (I9): drop it from the map if
             // the sweeper has not yet, and look the producer up again.
             if let Some(dead) = cached.take() {
-                self.producers
-                    .remove_if(&header.producer_id, |current| Arc::ptr_eq(current, &dead));
+                self.remove_state(header.producer_id, &dead);
             }
         }
     }
@@ -217,23 +216,78 @@ impl Partition {
         cached: &mut Option<Arc<ProducerState>>,
     ) {
         if let Some(state) = cached.take_if(|state| state.try_discard_uncommitted()) {
-            self.producers
-                .remove_if(&producer_id, |current| Arc::ptr_eq(current, &state));
+            self.remove_state(producer_id, &state);
         }
     }
 
-    /// The live state of `producer_id` here, created empty if there is none (I9).
-    fn live_state(&self, producer_id: ProducerId) -> Arc<ProducerState> {
-        loop {
-            let state = self.producers.get_or_insert_with(producer_id, || {
-                Arc::new(ProducerState::new(self.shared.config.dedup_window))
-            });
-            if !state.is_dead() {
-                return state;
-            }
-            self.producers
-                .remove_if(&producer_id, |current| Arc::ptr_eq(current, &state));
+    /// Removes exactly `state` from the map (pointer-equal, I9) and returns its
+    /// charge (I11); returns whether it was still there.
+    fn remove_state(&self, producer_id: ProducerId, state: &Arc<ProducerState>) -> bool {
+        let removed = self
+            .producers
+            .remove_if(&producer_id, |current| Arc::ptr_eq(current, state));
+        if removed {
+            self.shared.producer_limits.release(&self.shared.budget);
         }
+        removed
+    }
+
+    /// The live state of `producer_id` here, created empty if there is none
+    /// (I9). A new state is admitted against the cap and the budget first (I11).
+    fn live_state(&self, producer_id: ProducerId) -> Result<Arc<ProducerState>, LogError> {
+        loop {
+            if let Some(state) = self.producers.get(&producer_id) {
+                if !state.is_dead() {
+                    return Ok(state);
+                }
+                self.remove_state(producer_id, &state);
+                continue;
+            }
+            self.shared
+                .producer_limits
+                .admit(&self.shared.budget, |count| {
+                    self.shared.evict_lru_producer_states(count)
+                })?;
+            let fresh = Arc::new(ProducerState::new(self.shared.config.dedup_window));
+            if self
+                .producers
+                .insert_if_absent(producer_id, Arc::clone(&fresh))
+            {
+                return Ok(fresh);
+            }
+            // A concurrent append of the same producer inserted first: use its
+            // state, and return our admission.
+            self.shared.producer_limits.release(&self.shared.budget);
+        }
+    }
+
+    /// Calls `visit` for each producer state here (LRU eviction's scan).
+    pub(crate) fn for_each_producer_state(
+        &self,
+        mut visit: impl FnMut(ProducerId, &Arc<ProducerState>),
+    ) {
+        self.producers
+            .for_each(|producer_id, state| visit(*producer_id, state));
+    }
+
+    /// Evicts a candidate of LRU eviction if it is still idle and still here
+    /// (I11): marked DEAD first, so an appender caching it looks it up again.
+    pub(crate) fn evict_producer_state(&self, candidate: &crate::log::lru::Candidate) -> bool {
+        candidate.state.try_expire(i64::MAX, 0)
+            && self.remove_state(candidate.producer_id, &candidate.state)
+    }
+
+    /// Bytes of the producer map's table.
+    pub(crate) fn producer_table_bytes(&self) -> usize {
+        self.producers.table_bytes()
+    }
+
+    /// The housekeeper's pass: retention (if no pass is running) and expiry.
+    pub(crate) fn housekeep(&self, now_ms: i64) {
+        if self.retention.is_limited() {
+            self.make_room();
+        }
+        self.expire_producers(now_ms);
     }
 
     /// Wakes consumers and, when the batch opened a new segment, runs retention if
@@ -267,21 +321,18 @@ impl Partition {
     /// Removes producer states idle for the expiration time; returns how many.
     pub(crate) fn expire_producers(&self, now_ms: i64) -> usize {
         let expiration_ms = self.shared.config.producer_id_expiration_ms;
-        self.producers
-            .snapshot()
-            .into_iter()
-            .filter(|(producer_id, state)| {
-                state.try_expire(now_ms, expiration_ms)
-                    && self
-                        .producers
-                        .remove_if(producer_id, |current| Arc::ptr_eq(current, state))
-            })
+        // Mark under the map's read locks, remove after (removal takes a shard's
+        // write lock); only the expired ones are collected.
+        let mut expired = Vec::new();
+        self.producers.for_each(|producer_id, state| {
+            if state.try_expire(now_ms, expiration_ms) {
+                expired.push((*producer_id, Arc::clone(state)));
+            }
+        });
+        expired
+            .iter()
+            .filter(|(producer_id, state)| self.remove_state(*producer_id, state))
             .count()
-    }
-
-    /// Live producer states held here.
-    pub(crate) fn producer_state_entries(&self) -> usize {
-        self.producers.len()
     }
 
     /// A consistent copy of one producer's state, if it has a live one here.

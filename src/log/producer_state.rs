@@ -7,8 +7,6 @@
 //! by [`judge`], a pure function of the state word and the window; the rest of
 //! this file is the protocol that makes the decision atomic.
 
-use crossbeam::utils::CachePadded;
-
 use crate::error::LogError;
 use crate::sync::{fence, AtomicI64, AtomicU64, Backoff, Ordering};
 use crate::types::sequence_add;
@@ -237,9 +235,12 @@ impl Cursor {
     }
 }
 
-/// The dedup state of one producer on one partition.
+/// The dedup state of one producer on one partition. Cache-line aligned, so
+/// two producers' state words never share a line (the window lives in its own
+/// allocation, written only by this producer's appends).
+#[repr(align(64))]
 pub(crate) struct ProducerState {
-    word: CachePadded<AtomicU64>,
+    word: AtomicU64,
     last_append_ms: AtomicI64,
     /// Where the window stands, packed as a [`Cursor`] (no division on the hot path).
     cursor: AtomicU64,
@@ -317,16 +318,29 @@ impl ProducerState {
     /// Fresh state ("no state yet") with a window of `window` batches.
     pub(crate) fn new(window: usize) -> Self {
         Self {
-            word: CachePadded::new(AtomicU64::new(0)),
+            word: AtomicU64::new(0),
             last_append_ms: AtomicI64::new(0),
             cursor: AtomicU64::new(Cursor::EMPTY.pack()),
             window: (0..window).map(|_| WindowEntry::new()).collect(),
         }
     }
 
-    /// Bytes of memory one state occupies (reported by the log).
+    /// Bytes of heap one state takes with a window of `window` batches, as the
+    /// allocator hands them out: the `Arc` block (two counts, then the state at
+    /// its 64-byte alignment, plus the allocator's chunk header) and the window's
+    /// block (rounded to the allocator's 16-byte chunks, header included).
     pub(crate) fn footprint(window: usize) -> usize {
-        std::mem::size_of::<ProducerState>() + window * std::mem::size_of::<WindowEntry>()
+        let arc_block = (2 * std::mem::size_of::<usize>()).next_multiple_of(64)
+            + std::mem::size_of::<ProducerState>();
+        let window_block = (window * std::mem::size_of::<WindowEntry>() + 8).next_multiple_of(16);
+        arc_block + 16 + window_block
+    }
+
+    /// Log-append time of the last batch (LRU order for eviction; a hint).
+    pub(crate) fn last_append_ms(&self) -> i64 {
+        // Relaxed: only orders eviction candidates; eviction itself is the CAS
+        // in `try_expire`, which re-checks the word.
+        self.last_append_ms.load(Ordering::Relaxed)
     }
 
     fn find_in_window(&self, first: i32, last: i32) -> Option<BatchMetadata> {

@@ -53,7 +53,9 @@ pub(crate) struct Reservation<'a> {
 }
 
 /// A reader's position: the batch at `index` / `unit` of segment `number` starts
-/// at offset `batch_base`; the reader's next record is `skip` records into it.
+/// at offset `batch_base`; the reader's next record is `skip` records past that
+/// (possibly past this batch, when the cursor was placed on an offset whose batch
+/// was not committed yet: the skip then carries over to the following batches).
 #[derive(Clone)]
 pub(crate) struct Cursor {
     segment: Option<std::sync::Arc<Segment>>,
@@ -61,13 +63,13 @@ pub(crate) struct Cursor {
     index: u64,
     unit: u64,
     batch_base: u64,
-    skip: u32,
+    skip: u64,
 }
 
 impl Cursor {
     /// The offset of the next record this cursor reads.
     pub(crate) fn offset(&self) -> u64 {
-        self.batch_base + u64::from(self.skip)
+        self.batch_base + self.skip
     }
 }
 
@@ -417,34 +419,49 @@ impl SegmentLog {
 
     /// A cursor at `offset`, which must lie in `log_start..=log_end`.
     pub(crate) fn cursor_at(&self, offset: u64) -> Result<Cursor, LogError> {
-        let (log_start, start_segment) = self.head();
-        let log_end = self.log_end();
-        if offset < log_start || offset > log_end {
-            return Err(LogError::OffsetOutOfRange {
-                offset,
-                log_start,
-                log_end,
-            });
+        loop {
+            let (log_start, start_segment) = self.head();
+            let log_end = self.log_end();
+            if offset < log_start || offset > log_end {
+                return Err(LogError::OffsetOutOfRange {
+                    offset,
+                    log_start,
+                    log_end,
+                });
+            }
+            let mut cursor = Cursor {
+                segment: None,
+                number: start_segment,
+                index: 0,
+                unit: 0,
+                batch_base: log_start,
+                skip: 0,
+            };
+            if self.walk_to(&mut cursor, offset) {
+                return Ok(cursor);
+            }
+            // A segment on the way was evicted meanwhile: start again from the
+            // new head (I7).
         }
-        let mut cursor = Cursor {
-            segment: None,
-            number: start_segment,
-            index: 0,
-            unit: 0,
-            batch_base: log_start,
-            skip: 0,
-        };
-        // Walk batches (skipping whole segments by their successor's first
-        // batch) until the one holding `offset`, or the first uncommitted one.
+    }
+
+    /// Moves `cursor` batch by batch (whole segments at a time where the next
+    /// segment's first batch shows they lie before `offset`) to the batch holding
+    /// `offset`, or to the first batch not committed yet, and sets the skip to
+    /// `offset`. Returns false if a segment it needed was evicted.
+    fn walk_to(&self, cursor: &mut Cursor, offset: u64) -> bool {
         while cursor.batch_base < offset {
-            let Some(segment) = self.cursor_segment(&mut cursor) else {
+            let Some(segment) = self.cursor_segment(cursor) else {
+                if cursor.number < self.head().1 {
+                    return false;
+                }
                 break;
             };
             if let Some(next) = self.segment_for_read(cursor.number + 1) {
                 if let Some(first) = next.committed_batch(0, 0) {
                     let base = batch::decode_fields(first).base_offset;
                     if base <= offset {
-                        cursor = Cursor {
+                        *cursor = Cursor {
                             segment: Some(next),
                             number: cursor.number + 1,
                             index: 0,
@@ -462,14 +479,16 @@ impl SegmentLog {
             let fields = batch::decode_fields(bytes);
             let end = fields.base_offset + u64::from(fields.record_count);
             if offset < end {
-                cursor.skip = (offset - fields.base_offset) as u32;
                 break;
             }
             cursor.index += 1;
             cursor.unit += fields.units();
             cursor.batch_base = end;
         }
-        Ok(cursor)
+        // Mid-batch, or beyond batches not committed yet: the reader skips the
+        // records before `offset` once it can read them.
+        cursor.skip = offset - cursor.batch_base;
+        true
     }
 
     /// The cursor's segment, loaded into it if needed.
@@ -482,16 +501,22 @@ impl SegmentLog {
 
     /// Calls `visit` for up to `max` committed records from `cursor`, in offset
     /// order, stopping at the first uncommitted batch (I5) or when `visit` says
-    /// stop. Returns how many records were visited.
+    /// stop. Returns how many records were visited, or OffsetOutOfRange if the
+    /// cursor's records were evicted before it could take its segment (I7).
     pub(crate) fn read(
         &self,
         cursor: &mut Cursor,
         max: usize,
         mut visit: impl FnMut(&ReadRecord<'_>) -> std::ops::ControlFlow<()>,
-    ) -> usize {
+    ) -> Result<usize, LogError> {
         let mut read = 0;
         while read < max {
             let Some(segment) = self.cursor_segment(cursor) else {
+                if cursor.number < self.head().1 {
+                    // Evicted before we took it: relocate (or answer out of range).
+                    *cursor = self.cursor_at(cursor.offset())?;
+                    continue;
+                }
                 break;
             };
             let Some(bytes) = segment.committed_batch(cursor.index, cursor.unit) else {
@@ -502,40 +527,44 @@ impl SegmentLog {
             };
             let fields = batch::decode_fields(bytes);
             debug_assert_eq!(fields.base_offset, cursor.batch_base);
+            let count = u64::from(fields.record_count);
             let committed_units = cursor.unit + fields.units();
             let mut stopped = false;
-            for decoded in batch::records(bytes, fields, cursor.skip) {
-                let record = ReadRecord {
-                    offset: cursor.offset(),
-                    timestamp_ms: fields.timestamp_ms,
-                    decoded,
-                    segment: &segment,
-                    committed_units,
-                };
-                cursor.skip += 1;
-                read += 1;
-                if visit(&record).is_break() || read == max {
-                    stopped = true;
-                    break;
+            if cursor.skip < count {
+                for decoded in batch::records(bytes, fields, cursor.skip as u32) {
+                    let record = ReadRecord {
+                        offset: cursor.offset(),
+                        timestamp_ms: fields.timestamp_ms,
+                        decoded,
+                        segment: &segment,
+                        committed_units,
+                    };
+                    cursor.skip += 1;
+                    read += 1;
+                    if visit(&record).is_break() || read == max {
+                        stopped = true;
+                        break;
+                    }
                 }
             }
-            if cursor.skip == fields.record_count {
+            if cursor.skip >= count {
                 cursor.index += 1;
                 cursor.unit = committed_units;
-                cursor.batch_base += u64::from(fields.record_count);
-                cursor.skip = 0;
+                cursor.batch_base += count;
+                cursor.skip -= count;
             }
             if stopped {
                 break;
             }
         }
-        read
+        Ok(read)
     }
 
     /// True if `cursor` has a committed record to read.
     pub(crate) fn readable(&self, cursor: &Cursor) -> bool {
         let mut probe = cursor.clone();
-        self.read(&mut probe, 1, |_| std::ops::ControlFlow::Continue(())) == 1
+        // An evicted position is "readable": the next read answers OffsetOutOfRange.
+        self.read(&mut probe, 1, |_| std::ops::ControlFlow::Continue(())) != Ok(0)
     }
 
     /// Moves `cursor` from the end of its segment to the start of the next one,
@@ -557,7 +586,7 @@ impl SegmentLog {
             index: 0,
             unit: 0,
             batch_base: cursor.batch_base,
-            skip: 0,
+            skip: cursor.skip,
         };
         true
     }
@@ -741,10 +770,12 @@ mod tests {
     fn read_all(storage: &SegmentLog, from: u64) -> Vec<(u64, Vec<u8>)> {
         let mut cursor = storage.cursor_at(from).expect("in range");
         let mut out = Vec::new();
-        storage.read(&mut cursor, usize::MAX, |record| {
-            out.push((record.offset, record.decoded.record.value.to_vec()));
-            ControlFlow::Continue(())
-        });
+        storage
+            .read(&mut cursor, usize::MAX, |record| {
+                out.push((record.offset, record.decoded.record.value.to_vec()));
+                ControlFlow::Continue(())
+            })
+            .expect("in range");
         out
     }
 
@@ -833,10 +864,12 @@ mod tests {
         append(&storage, &[b"kept"]).expect("room");
         let mut cursor = storage.cursor_at(0).expect("in range");
         let mut owned = None;
-        storage.read(&mut cursor, 1, |record| {
-            owned = Some(record.to_owned());
-            ControlFlow::Break(())
-        });
+        storage
+            .read(&mut cursor, 1, |record| {
+                owned = Some(record.to_owned());
+                ControlFlow::Break(())
+            })
+            .expect("in range");
         drop(cursor);
         for i in 0..3u8 {
             append(&storage, &[&[i]]).expect("room");

@@ -325,6 +325,8 @@ impl Harness {
                 ))
                 .segment_bytes(model_config.segment_bytes)
                 .max_segments(model_config.max_segments)
+                // The model sweeps only when told to: no background housekeeper.
+                .housekeeping(None)
                 .clock(clock.clone()),
         )
         .map_err(|error| setup(format!("real log config rejected: {error}")))?;
