@@ -208,17 +208,42 @@ impl LogConfig {
         self.memory_budget
     }
 
+    /// Bytes of a batch's fixed header in a segment.
+    pub const BATCH_HEADER_BYTES: usize = batch::HEADER_BYTES;
+
+    /// Bytes the records of one batch take in a segment: 8 per record plus its
+    /// key and value. The batch takes [`BATCH_HEADER_BYTES`](Self::BATCH_HEADER_BYTES)
+    /// more, rounded up to a multiple of 8, and must fit one segment
+    /// ([`segment_bytes`](Self::segment_bytes)), else the append answers
+    /// [`LogError::BatchBytesTooLarge`] with this figure. Saturates at
+    /// `usize::MAX` for a batch too large for the format.
+    ///
+    /// ```
+    /// use idemlog::{LogConfig, Record};
+    /// assert_eq!(LogConfig::batch_bytes(&[Record::with_key("k", "value")]), 8 + 1 + 5);
+    /// ```
+    pub fn batch_bytes(records: &(impl IntoRecords + ?Sized)) -> usize {
+        batch::records_len(records).unwrap_or(usize::MAX)
+    }
+
+    /// The most batches one segment holds (one commit word per 64 bytes of
+    /// buffer, at least 2): a segment of small batches may fill by count first.
+    pub fn batches_per_segment(&self) -> usize {
+        (self.segment_bytes / 64).max(2)
+    }
+
     /// Units per segment.
     fn segment_units(&self) -> u64 {
         (self.segment_bytes / batch::UNIT_BYTES) as u64
     }
 
-    /// Batches one segment can hold: one commit word per 64 bytes of buffer.
+    /// Batches one segment can hold.
     fn segment_batch_capacity(&self) -> u64 {
-        (self.segment_bytes / 64).max(2) as u64
+        self.batches_per_segment() as u64
     }
 
-    pub(crate) fn validate(&self) -> Result<(), LogError> {
+    /// Checks every setting's range ([`Log::with_config`] calls it).
+    pub fn validate(&self) -> Result<(), LogError> {
         let invalid = |setting, reason: String| Err(LogError::InvalidConfig { setting, reason });
         if !(1..=1024).contains(&self.dedup_window) {
             return invalid(
@@ -757,23 +782,6 @@ pub struct MemoryUsage {
     /// The budget ([`LogConfig::memory_budget`]).
     pub budget_bytes: u64,
 }
-
-/// Bytes of record area (record headers, keys, values) a batch of `records`
-/// takes in a segment (the reference model mirrors the layout with it).
-#[cfg(feature = "model")]
-pub(crate) fn batch_record_bytes(records: &[crate::record::Record]) -> usize {
-    batch::records_len(records).unwrap_or(usize::MAX)
-}
-
-/// Units (8 bytes) a batch with `record_bytes` of record area takes.
-#[cfg(feature = "model")]
-pub(crate) fn batch_units(record_bytes: usize) -> u64 {
-    batch::units_for(record_bytes.min(u32::MAX as usize))
-}
-
-/// Bytes of a batch header in a segment.
-#[cfg(feature = "model")]
-pub(crate) const BATCH_HEADER_BYTES: usize = batch::HEADER_BYTES;
 
 /// Producer-state memory held by the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

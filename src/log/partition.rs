@@ -21,7 +21,7 @@ use crate::log::producer_state::{Begin, ProducerState, ProducerStateSnapshot};
 use crate::log::retention::{self, RetentionPolicy, RetentionReport};
 use crate::log::storage::SegmentLog;
 use crate::log::wakeup::Wakeup;
-use crate::log::{AppendOutcome, LogShared};
+use crate::log::{AppendOutcome, LogConfig, LogShared};
 use crate::record::IntoRecords;
 use crate::sync::{Arc, ConcurrentMap, Mutex};
 use crate::types::{BatchHeader, ProducerId, MAX_EPOCH};
@@ -77,12 +77,11 @@ impl Partition {
                 max,
             });
         }
-        let max_bytes = self.shared.config.segment_len();
         let records_len = batch::records_len(records)
             .filter(|len| batch::units_for(*len) <= self.storage.segment_units())
             .ok_or_else(|| LogError::BatchBytesTooLarge {
-                bytes: batch::records_len(records).unwrap_or(usize::MAX),
-                max: max_bytes - batch::HEADER_BYTES,
+                bytes: LogConfig::batch_bytes(records),
+                max: self.shared.config.segment_len() - batch::HEADER_BYTES,
             })?;
         Ok(BatchFields {
             base_offset: 0,

@@ -95,12 +95,17 @@ impl ModelConfig {
     }
 
     fn segment_batches(&self) -> u64 {
-        (self.segment_bytes / 64).max(2) as u64
+        self.log_config().batches_per_segment() as u64
     }
 
     /// The configuration checks of `Log::with_config` (not the model's subject:
     /// it reuses them rather than restating them).
     fn validate(&self) -> Result<(), LogError> {
+        self.log_config().validate()
+    }
+
+    /// The `LogConfig` with these settings.
+    fn log_config(&self) -> crate::LogConfig {
         crate::LogConfig::default()
             .dedup_window(self.dedup_window)
             .max_batch_records(self.max_batch_records)
@@ -109,8 +114,15 @@ impl ModelConfig {
             ))
             .segment_bytes(self.segment_bytes)
             .max_segments(self.max_segments)
-            .validate()
     }
+}
+
+/// 8-byte units a batch with `record_bytes` of records takes (the layout
+/// `LogConfig::batch_bytes` documents: a 40-byte header, rounded up to 8).
+fn batch_units(record_bytes: usize) -> u64 {
+    (crate::LogConfig::BATCH_HEADER_BYTES as u64)
+        .saturating_add(record_bytes as u64)
+        .div_ceil(8)
 }
 
 /// One record as the model keeps it.
@@ -387,11 +399,11 @@ impl Model {
                 max: self.config.max_batch_records,
             });
         }
-        let bytes = crate::log::batch_record_bytes(records);
-        if crate::log::batch_units(bytes) > self.config.segment_units() {
+        let bytes = crate::LogConfig::batch_bytes(records);
+        if batch_units(bytes) > self.config.segment_units() {
             problems.push(LogError::BatchBytesTooLarge {
                 bytes,
-                max: self.config.segment_bytes - crate::log::BATCH_HEADER_BYTES,
+                max: self.config.segment_bytes - crate::LogConfig::BATCH_HEADER_BYTES,
             });
         }
         if let Some(header) = header {
@@ -493,7 +505,7 @@ impl Model {
         // Room in the segment ring (an implementation limit): a batch that does
         // not fit the open segment opens the next one; a full ring runs
         // retention once, then answers PartitionFull.
-        let units = crate::log::batch_units(crate::log::batch_record_bytes(&records));
+        let units = batch_units(crate::LogConfig::batch_bytes(&records));
         let fits = part.segments.back().is_some_and(|open| {
             open.units + units <= config.segment_units() && open.batches < config.segment_batches()
         });
