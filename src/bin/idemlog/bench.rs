@@ -376,7 +376,7 @@ fn spread(measured: &Measured) -> String {
 }
 
 /// Entry point of `idemlog bench`.
-pub fn run(args: &[String]) -> ExitCode {
+pub(crate) fn run(args: &[String]) -> ExitCode {
     let options = match super::options_or_exit("bench", HELP, parse(args)) {
         Ok(options) => options,
         Err(code) => return code,

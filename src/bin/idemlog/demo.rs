@@ -363,7 +363,7 @@ fn audit(
     ))
 }
 
-pub fn run(args: &[String]) -> ExitCode {
+pub(crate) fn run(args: &[String]) -> ExitCode {
     let options = match super::options_or_exit("demo", HELP, parse(args)) {
         Ok(options) => options,
         Err(code) => return code,
