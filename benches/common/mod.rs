@@ -7,7 +7,7 @@ use idemlog::benchkit::{self, Runner};
 
 /// A benchmark group with the sample settings of `benchkit::criterion_settings`
 /// (`IDEMLOG_BENCH_QUICK=1` shrinks them).
-pub fn configured<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+pub(crate) fn configured<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
     let settings = benchkit::criterion_settings();
     let mut group = c.benchmark_group(name);
     group
@@ -18,7 +18,7 @@ pub fn configured<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, Wa
 }
 
 /// Benchmarks one runner; one criterion iteration is one `unit` of records.
-pub fn measure(
+pub(crate) fn measure(
     group: &mut BenchmarkGroup<'_, WallTime>,
     id: BenchmarkId,
     mut runner: Box<dyn Runner>,
