@@ -235,16 +235,32 @@ impl Cursor {
     }
 }
 
-/// The dedup state of one producer on one partition. Cache-line aligned, so
-/// two producers' state words never share a line (the window lives in its own
-/// allocation, written only by this producer's appends).
-#[repr(align(64))]
+/// Window slots held inside the state itself (Kafka's fixed window is 5).
+const INLINE_WINDOW: usize = 5;
+
+/// The window's slots: inside the state for windows of up to `INLINE_WINDOW`
+/// batches (one allocation per state), on the heap for longer ones.
+enum WindowSlots {
+    Inline([WindowEntry; INLINE_WINDOW]),
+    Heap(Box<[WindowEntry]>),
+}
+
+/// The dedup state of one producer on one partition: ONE allocation (with the
+/// default window), hot fields first and a cold tail of at least a cache line,
+/// so the next allocation's hot fields never share a line with ours (no false
+/// sharing between producers) without over-aligning, which would cost the
+/// allocator's alignment slack on every state.
+#[repr(C)]
 pub(crate) struct ProducerState {
     word: AtomicU64,
     last_append_ms: AtomicI64,
     /// Where the window stands, packed as a [`Cursor`] (no division on the hot path).
     cursor: AtomicU64,
-    window: Box<[WindowEntry]>,
+    /// Batches the window remembers (its slots beyond this are unused).
+    window_len: usize,
+    slots: WindowSlots,
+    /// Never read: keeps the following allocation's first line clear of ours.
+    _cold_tail: [u64; 8],
 }
 
 /// How an attempt to begin an idempotent append ended.
@@ -283,16 +299,15 @@ impl Claim<'_> {
         } else {
             Cursor::unpack(state.cursor.load(Ordering::Relaxed))
         };
-        state.window[cursor.next as usize].store(&BatchMetadata {
+        state.window()[cursor.next as usize].store(&BatchMetadata {
             first_sequence: self.first_sequence,
             last_sequence: self.last_sequence,
             base_offset,
             timestamp_ms: now_ms,
         });
-        state.cursor.store(
-            cursor.advanced(state.window.len()).pack(),
-            Ordering::Relaxed,
-        );
+        state
+            .cursor
+            .store(cursor.advanced(state.window_len).pack(), Ordering::Relaxed);
         state.last_append_ms.store(now_ms, Ordering::Relaxed);
         // Release: pairs with the Acquire load of the word in `begin` (next CAS
         // winner and seqlock readers): they see the window and time written above.
@@ -321,19 +336,38 @@ impl ProducerState {
             word: AtomicU64::new(0),
             last_append_ms: AtomicI64::new(0),
             cursor: AtomicU64::new(Cursor::EMPTY.pack()),
-            window: (0..window).map(|_| WindowEntry::new()).collect(),
+            window_len: window,
+            slots: if window <= INLINE_WINDOW {
+                WindowSlots::Inline(std::array::from_fn(|_| WindowEntry::new()))
+            } else {
+                WindowSlots::Heap((0..window).map(|_| WindowEntry::new()).collect())
+            },
+            _cold_tail: [0; 8],
         }
     }
 
-    /// Bytes of heap one state takes with a window of `window` batches, as the
-    /// allocator hands them out: the `Arc` block (two counts, then the state at
-    /// its 64-byte alignment, plus the allocator's chunk header) and the window's
-    /// block (rounded to the allocator's 16-byte chunks, header included).
+    /// Bytes of heap one state takes with a window of `window` batches, as a
+    /// malloc-style allocator hands them out (8 bytes of chunk header, 16-byte
+    /// granules): the `Arc` block (two counts and the state) and, for windows
+    /// longer than the inline one, the window's own block.
     pub(crate) fn footprint(window: usize) -> usize {
-        let arc_block = (2 * std::mem::size_of::<usize>()).next_multiple_of(64)
-            + std::mem::size_of::<ProducerState>();
-        let window_block = (window * std::mem::size_of::<WindowEntry>() + 8).next_multiple_of(16);
-        arc_block + 16 + window_block
+        let chunk = |bytes: usize| (bytes + 8).next_multiple_of(16);
+        let arc_block = chunk(2 * std::mem::size_of::<usize>() + std::mem::size_of::<Self>());
+        let heap_window = if window > INLINE_WINDOW {
+            chunk(window * std::mem::size_of::<WindowEntry>())
+        } else {
+            0
+        };
+        arc_block + heap_window
+    }
+
+    /// The window's slots in use.
+    #[inline]
+    fn window(&self) -> &[WindowEntry] {
+        match &self.slots {
+            WindowSlots::Inline(slots) => &slots[..self.window_len],
+            WindowSlots::Heap(slots) => slots,
+        }
     }
 
     /// Log-append time of the last batch (LRU order for eviction; a hint).
@@ -347,8 +381,8 @@ impl ProducerState {
         // Relaxed: inside the seqlock read section (I1).
         let cursor = Cursor::unpack(self.cursor.load(Ordering::Relaxed));
         cursor
-            .newest_first(self.window.len())
-            .map(|index| self.window[index].load())
+            .newest_first(self.window_len)
+            .map(|index| self.window()[index].load())
             .find(|batch| batch.first_sequence == first && batch.last_sequence == last)
     }
 
@@ -500,8 +534,8 @@ impl ProducerState {
             let last_append_ms = self.last_append_ms.load(Ordering::Relaxed);
             let cursor = Cursor::unpack(self.cursor.load(Ordering::Relaxed));
             let mut window: Vec<BatchMetadata> = cursor
-                .newest_first(self.window.len())
-                .map(|index| self.window[index].load())
+                .newest_first(self.window_len)
+                .map(|index| self.window()[index].load())
                 .collect();
             window.reverse();
             fence(Ordering::Acquire);
