@@ -1,19 +1,38 @@
-//! Criterion plumbing shared by the bench targets (the workloads themselves are
-//! `idemlog::benchkit`, shared with `idemlog bench`).
+//! Criterion plumbing shared by the bench targets: sample settings, quick mode,
+//! one runner as one benchmark. The workloads are the shared harness in
+//! `support` (also run by `idemlog bench`).
+//!
+//! Quick mode: `IDEMLOG_BENCH_QUICK=1` shrinks the sample times and the
+//! `append/direct` grid to 64 B records (criterion 0.5 has no `--quick`).
+
+use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
-use idemlog::benchkit::{self, Runner};
 
-/// A benchmark group with the sample settings of `benchkit::criterion_settings`
-/// (`IDEMLOG_BENCH_QUICK=1` shrinks them).
+use crate::support::crew::Runner;
+
+/// The environment variable that selects quick mode.
+pub const QUICK_ENV: &str = "IDEMLOG_BENCH_QUICK";
+
+/// True if `IDEMLOG_BENCH_QUICK` is set to something other than `0` or empty.
+pub fn quick() -> bool {
+    std::env::var(QUICK_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A benchmark group of 10 samples over 2 s after 0.5 s of warm-up, or in
+/// quick mode 10 samples over 0.3 s after 0.1 s.
 pub fn configured<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
-    let settings = benchkit::criterion_settings();
+    let (warm_up, measurement) = if quick() {
+        (Duration::from_millis(100), Duration::from_millis(300))
+    } else {
+        (Duration::from_millis(500), Duration::from_secs(2))
+    };
     let mut group = c.benchmark_group(name);
     group
-        .sample_size(settings.sample_size)
-        .warm_up_time(settings.warm_up)
-        .measurement_time(settings.measurement);
+        .sample_size(10)
+        .warm_up_time(warm_up)
+        .measurement_time(measurement);
     group
 }
 
@@ -25,5 +44,5 @@ pub fn measure(
 ) {
     let unit = runner.unit();
     group.throughput(Throughput::Elements(unit));
-    group.bench_function(id, |b| b.iter_custom(|iters| runner.run(iters * unit)));
+    group.bench_function(id, |b| b.iter_custom(|iters| runner.run(iters * unit).wall));
 }
