@@ -223,11 +223,11 @@ impl Runner for Scan {
 /// [`super::throttle::TAIL_MAX_LAG`] records ahead.
 pub fn tail(record_size: usize, batch: usize) -> CrewRunner {
     let log = bench_log(1, Some(RETAINED_RECORDS));
-    let (_, appender) = appender(&log, 0);
+    let (handle, appender) = appender(&log, 0);
     let throttle = Throttle::default();
     let buffer = AppBuffer::new(record_size, batch);
     let mut producer = Appending {
-        handle: log.partition(TOPIC, 0).expect("partition"),
+        handle,
         appender,
         idempotent: true,
         sequence: 0,
