@@ -51,7 +51,8 @@ fn group(c: &mut Criterion, name: &str, shapes: Vec<AppendShape>) {
             measure(
                 &mut group,
                 BenchmarkId::new(target.name(), shape.id()),
-                target.runner(shape),
+                shape.unit(),
+                || target.runner(shape),
             );
         }
     }
@@ -81,7 +82,8 @@ fn idempotence(c: &mut Criterion) {
             measure(
                 &mut group,
                 BenchmarkId::new(target.name(), shape.id()),
-                target.runner(shape),
+                shape.unit(),
+                || target.runner(shape),
             );
         }
     }

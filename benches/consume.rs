@@ -25,7 +25,8 @@ fn scan(c: &mut Criterion) {
             measure(
                 &mut group,
                 BenchmarkId::new(target.name(), format!("{size}B")),
-                target.runner(size),
+                1,
+                || target.runner(size),
             );
         }
     }
@@ -43,7 +44,8 @@ fn tail(c: &mut Criterion) {
             measure(
                 &mut group,
                 BenchmarkId::new(target.name(), format!("64B-b{batch}")),
-                target.runner(64, batch),
+                batch as u64,
+                || target.runner(64, batch),
             );
         }
     }

@@ -30,7 +30,8 @@ fn end_to_end(c: &mut Criterion) {
             measure(
                 &mut group,
                 BenchmarkId::new(target.name(), format!("t{threads}-64B")),
-                target.runner(threads, 64),
+                threads as u64,
+                || target.runner(threads, 64),
             );
         }
     }

@@ -36,13 +36,21 @@ pub fn configured<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, Wa
     group
 }
 
-/// Benchmarks one runner; one criterion iteration is one `unit` of records.
+/// Benchmarks the runner `build` makes, one criterion iteration being `unit`
+/// records (a multiple of the runner's unit). The runner is built only if
+/// criterion's filter selects `id`, and dropped before the next benchmark.
 pub fn measure(
     group: &mut BenchmarkGroup<'_, WallTime>,
     id: BenchmarkId,
-    mut runner: Box<dyn Runner>,
+    unit: u64,
+    build: impl FnOnce() -> Box<dyn Runner>,
 ) {
-    let unit = runner.unit();
+    let mut build = Some(build);
+    let mut runner: Option<Box<dyn Runner>> = None;
     group.throughput(Throughput::Elements(unit));
-    group.bench_function(id, |b| b.iter_custom(|iters| runner.run(iters * unit).wall));
+    group.bench_function(id, |b| {
+        let runner = runner.get_or_insert_with(|| build.take().expect("built once")());
+        assert_eq!(unit % runner.unit(), 0, "a whole number of runner units");
+        b.iter_custom(|iters| runner.run(iters * unit).wall)
+    });
 }

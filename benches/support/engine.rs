@@ -129,17 +129,26 @@ fn borrowed_appends(
     buffer: AppBuffer,
 ) -> Task {
     let retries = mode == Mode::IdempotentRetries;
+    // Batches appended so far, over all rounds (a round may be shorter than
+    // RETRY_EVERY batches).
+    let mut appended = 0u64;
     task(move |total: u64| {
         let refs = buffer.refs();
-        for index in 0..shape.batches_per_producer(total) {
-            let retry = retries && index % RETRY_EVERY == RETRY_EVERY - 1;
-            for _attempt in 0..1 + retry as usize {
-                let outcome = if shape.batch == 1 {
-                    producer.append(refs[0])
-                } else {
-                    producer.append(&refs[..])
-                };
-                black_box(outcome.expect("append"));
+        let append = |producer: &mut Appending| {
+            let outcome = if shape.batch == 1 {
+                producer.append(refs[0])
+            } else {
+                producer.append(&refs[..])
+            };
+            outcome.expect("append")
+        };
+        for _ in 0..shape.batches_per_producer(total) {
+            black_box(append(&mut producer));
+            appended += 1;
+            if retries && appended % RETRY_EVERY == 0 {
+                let retry = append(&mut producer);
+                assert!(retry.duplicate, "a retry is answered from the window");
+                black_box(retry);
             }
             producer.sequence = next_sequence(producer.sequence, shape.batch);
         }
@@ -293,13 +302,15 @@ mod tests {
         owned_appends(shape.owned(), producer(), AppBuffer::new(16, 4))(8);
         let handle = log.partition(TOPIC, 0).expect("partition");
         assert_eq!(handle.log_end_offset(), 8);
-        // 100 batches, the 100th sent twice: 400 records more, not 404.
-        borrowed_appends(
+        // 100 batches in two rounds, the 100th sent twice: 400 records more, not 404.
+        let mut retrying = borrowed_appends(
             shape,
             Mode::IdempotentRetries,
             producer(),
             AppBuffer::new(16, 4),
-        )(400);
+        );
+        retrying(200);
+        retrying(200);
         assert_eq!(handle.log_end_offset(), 408);
     }
 }
