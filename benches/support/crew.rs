@@ -3,7 +3,7 @@
 //! the timing: a crew's threads are spawned once and parked on a barrier
 //! between rounds. Waking a parked thread takes up to milliseconds on a VM, so
 //! a round starts only once every worker is awake (a rendezvous in which the
-//! early ones yield their core) and ends when the last worker is done; the
+//! early ones soon yield their core, [`wait_until`]) and ends when the last worker is done; the
 //! round's wall time and the process CPU time are read at exactly those two
 //! points.
 
@@ -61,6 +61,26 @@ impl Timing {
     }
 }
 
+/// Spins a waiter makes before it starts yielding its core (tens of
+/// microseconds: a hand-off between two running threads takes well under one).
+const SPINS_BEFORE_YIELD: u32 = 1000;
+
+/// Waits until `ready()`: spins briefly, then yields the core between checks,
+/// so a waiter never holds a core that the thread it waits for needs (as when
+/// the host has taken the other vCPU).
+#[inline]
+pub fn wait_until(mut ready: impl FnMut() -> bool) {
+    let mut spins = 0;
+    while !ready() {
+        if spins < SPINS_BEFORE_YIELD {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
 const STOP: u64 = u64::MAX;
 
 struct Control {
@@ -96,9 +116,7 @@ impl Control {
             self.go.store(round, Ordering::Release);
         } else {
             // Acquire: pairs with the Release store above.
-            while self.go.load(Ordering::Acquire) != round {
-                std::thread::yield_now();
-            }
+            wait_until(|| self.go.load(Ordering::Acquire) == round);
         }
         // Relaxed: another worker's store is ordered before this load by the
         // `end` barrier of the round it failed in.

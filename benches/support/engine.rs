@@ -12,7 +12,7 @@ use std::hint::black_box;
 
 use idemlog::{
     AppendOutcome, Consumer, IntoRecords, Log, LogConfig, LogError, PartitionHandle,
-    ProducerAppender, Record, RetentionPolicy, TopicConfig,
+    ProducerAppender, Record, RecordRef, RetentionPolicy, TopicConfig,
 };
 
 use super::crew::{prefilled, task, Crew, CrewRunner, Runner, Task, Timing};
@@ -85,6 +85,18 @@ impl Appending {
             self.handle.append(None, records)
         }
     }
+
+    /// Appends one batch of borrowed records (a single `RecordRef` at batch 1,
+    /// as an application would pass it).
+    #[inline]
+    fn append_refs(&mut self, refs: &[RecordRef<'_>]) -> AppendOutcome {
+        let outcome = if let [record] = refs {
+            self.append(*record)
+        } else {
+            self.append(refs)
+        };
+        outcome.expect("append")
+    }
 }
 
 /// The engine append workload: each producer appends its share of every round
@@ -121,35 +133,45 @@ pub fn append(shape: AppendShape, mode: Mode) -> CrewRunner {
     )
 }
 
-/// A producer appending `RecordRef`s over its reusable buffer.
+/// A producer appending `RecordRef`s over its reusable buffer; with
+/// [`Mode::IdempotentRetries`], every [`RETRY_EVERY`]th batch (counted over all
+/// rounds) is sent again and must be answered as a duplicate.
 fn borrowed_appends(
     shape: AppendShape,
     mode: Mode,
-    mut producer: Appending,
+    producer: Appending,
     buffer: AppBuffer,
 ) -> Task {
-    let retries = mode == Mode::IdempotentRetries;
-    // Batches appended so far, over all rounds (a round may be shorter than
-    // RETRY_EVERY batches).
+    if mode != Mode::IdempotentRetries {
+        return appends_then(shape, producer, buffer, |_, _| {});
+    }
     let mut appended = 0u64;
+    appends_then(shape, producer, buffer, move |producer, refs| {
+        appended += 1;
+        if appended % RETRY_EVERY == 0 {
+            let retry = producer.append_refs(refs);
+            assert!(retry.duplicate, "a retry is answered from the window");
+            black_box(retry);
+        }
+    })
+}
+
+/// The borrowed append loop; `then` runs after each batch, before the
+/// sequence moves on (a no-op closure costs nothing).
+fn appends_then<F>(
+    shape: AppendShape,
+    mut producer: Appending,
+    buffer: AppBuffer,
+    mut then: F,
+) -> Task
+where
+    F: FnMut(&mut Appending, &[RecordRef<'_>]) + Send + 'static,
+{
     task(move |total: u64| {
         let refs = buffer.refs();
-        let append = |producer: &mut Appending| {
-            let outcome = if shape.batch == 1 {
-                producer.append(refs[0])
-            } else {
-                producer.append(&refs[..])
-            };
-            outcome.expect("append")
-        };
         for _ in 0..shape.batches_per_producer(total) {
-            black_box(append(&mut producer));
-            appended += 1;
-            if retries && appended % RETRY_EVERY == 0 {
-                let retry = append(&mut producer);
-                assert!(retry.duplicate, "a retry is answered from the window");
-                black_box(retry);
-            }
+            black_box(producer.append_refs(&refs));
+            then(&mut producer, &refs);
             producer.sequence = next_sequence(producer.sequence, shape.batch);
         }
     })

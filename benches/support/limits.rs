@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crossbeam::utils::CachePadded;
 
-use super::crew::{task, Crew, CrewRunner};
+use super::crew::{task, wait_until, Crew, CrewRunner};
 use super::payload::AppBuffer;
 
 /// A ceiling, measured like any workload (one "record" is one operation).
@@ -95,13 +95,13 @@ fn ping_pong() -> CrewRunner {
             let turn = Arc::clone(&turn);
             task(move |total: u64| {
                 for _ in 0..total / 2 {
+                    let mut seen = 0;
                     // Acquire: pairs with the other thread's Release store below
                     // (the hand-off carries its whole history, as a real one would).
-                    let mut seen = turn.load(Ordering::Acquire);
-                    while seen % 2 != parity {
-                        std::hint::spin_loop();
+                    wait_until(|| {
                         seen = turn.load(Ordering::Acquire);
-                    }
+                        seen % 2 == parity
+                    });
                     // Release: pairs with the other thread's Acquire load above.
                     turn.store(black_box(seen + 1), Ordering::Release);
                 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crossbeam::utils::CachePadded;
 
-use super::crew::{prefilled, task, Crew, CrewRunner};
+use super::crew::{prefilled, task, wait_until, Crew, CrewRunner};
 use super::payload::AppBuffer;
 use super::shape::{AppendShape, Flavour};
 use super::{PREFILL_LAPS, RETAINED_RECORDS};
@@ -70,9 +70,7 @@ impl NaiveLog {
         let state = &self.states[slot];
         // Acquire: pairs with the Release store below by the writer of
         // `offset - slots` (the previous lap): its copy is complete before ours.
-        while state.load(Ordering::Acquire) != offset {
-            std::hint::spin_loop();
-        }
+        wait_until(|| state.load(Ordering::Acquire) == offset);
         let start = slot * self.record_size;
         // `UnsafeCell<u8>` has the layout of `u8`; the pointer comes from the
         // whole slice, so it may address the whole slot.

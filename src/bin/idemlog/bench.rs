@@ -31,7 +31,8 @@ options:
   --json       one JSON object per line instead of the table:
                {\"workload\", \"engine_rps\", \"peer\", \"peer_rps\", \"ratio\", \"met\", \"note\"}
                {\"workload\": \"memory-...\", \"bytes\", \"met\", \"note\"}
-  --only TEXT  only the rows whose workload ids contain TEXT
+  --only TEXT  only the rows of workload TEXT, or, if TEXT is no workload id,
+               of the workloads whose ids contain it
   --records N  no peers, no table: build the engine runner of each selected
                workload (with its prefill) and run N records once; for
                valgrind (benches/callgrind.sh)
@@ -84,6 +85,17 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         }
     }
     Ok(Some(options))
+}
+
+/// Which workload ids `--only TEXT` selects: TEXT itself if it is a workload
+/// id (so `append-own-p2-64B-b64` leaves out its `-owned` sibling), else every
+/// id containing it; all without `--only`.
+fn selector(only: Option<&str>) -> impl Fn(&str) -> bool + '_ {
+    move |id: &str| match only {
+        None => true,
+        Some(only) if targets::WORKLOAD_IDS.contains(&only) => id == only,
+        Some(only) => id.contains(only),
+    }
 }
 
 /// Records appended for each log-bytes figure.
@@ -251,12 +263,7 @@ pub fn run(args: &[String]) -> ExitCode {
     if let Some(name) = &options.memory_probe {
         return memory_probe(name);
     }
-    let selected = |id: &str| {
-        options
-            .only
-            .as_deref()
-            .map_or(true, |only| id.contains(only))
-    };
+    let selected = selector(options.only.as_deref());
     if let Some(records) = options.records {
         return run_records(targets::groups(), &selected, records);
     }
@@ -402,6 +409,15 @@ mod tests {
         assert!(parse(&args(&["--records", "x"])).is_err());
         assert!(parse(&args(&["--records", "0"])).is_err());
         assert!(parse(&args(&["--fast"])).is_err());
+    }
+
+    #[test]
+    fn only_selects_an_exact_id_alone_and_else_by_substring() {
+        let exact = selector(Some("append-own-p2-64B-b64"));
+        assert!(exact("append-own-p2-64B-b64") && !exact("append-own-p2-64B-b64-owned"));
+        let part = selector(Some("memory"));
+        assert!(part("memory-budget") && !part("consume-scan"));
+        assert!(selector(None)("consume-scan"));
     }
 
     #[test]
