@@ -55,9 +55,10 @@ impl NaiveLog {
     /// Reserves `n` offsets; returns the first.
     #[inline]
     pub fn reserve(&self, n: u64) -> u64 {
-        // AcqRel, as the engine's reservation: no data is published through the
-        // tail (each slot has its own state word), the ordering only makes the
-        // prototype pay what the engine pays.
+        // AcqRel, as the engine's reservation; the other side is the previous
+        // reserver's fetch_add (the RMWs on the tail form one chain). No data
+        // travels through the tail (each slot has its own state word): the
+        // ordering makes the prototype pay the engine's fence.
         self.tail.fetch_add(n, Ordering::AcqRel)
     }
 
@@ -102,9 +103,11 @@ pub fn append(shape: AppendShape) -> CrewRunner {
             task(move |total: u64| {
                 let log = &logs[partition];
                 for _ in 0..shape.batches_per_producer(total) {
-                    // Acquire/AcqRel as the engine's state word (against the
-                    // previous owner's release); the word is private to this
-                    // producer, so the CAS always succeeds.
+                    // Acquire load, AcqRel CAS, as the engine's state word; the
+                    // other side is this producer's own CAS of the previous
+                    // batch (the word is private, so the CAS always succeeds and
+                    // its failure ordering, Relaxed, is never used). The
+                    // orderings make the prototype pay the engine's fences.
                     let current = word.load(Ordering::Acquire);
                     let claimed = word.compare_exchange(
                         current,
