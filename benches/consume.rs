@@ -1,29 +1,32 @@
-//! `consume/scan` (one consumer reading a filled partition) and `consume/tail`
-//! (one consumer reading while one producer writes), beside crossbeam-channel and
-//! `Mutex<Vec<Record>>` in the same group. Workloads: `idemlog::benchkit`.
-//! `IDEMLOG_BENCH_QUICK=1` shrinks the times.
+//! `consume/scan` (one consumer reading a filled partition) beside the
+//! `mutex-vec` ring, and `consume/tail` (one consumer reading while one
+//! producer writes) beside crossbeam-channel and the `mutex-vec` ring.
+//! Workloads: `support`. `IDEMLOG_BENCH_QUICK=1` shrinks the times.
 
 // criterion_group! generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
 mod common;
+// Each bench target uses its own part of the shared harness. A `harness =
+// false` target is compiled with cfg(test) but no test harness, so the
+// harness's unit tests (run by `cargo test --bin idemlog`) leave unused imports.
+#[allow(dead_code)]
+#[cfg_attr(test, allow(unused_imports))]
+mod support;
 
 use common::{configured, measure};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use idemlog::benchkit::{ScanTarget, TailTarget};
+use support::workloads::{ScanTarget, TailTarget};
 
 fn scan(c: &mut Criterion) {
     let mut group = configured(c, "consume/scan");
     for size in [64, 1024] {
-        for target in [
-            ScanTarget::Engine,
-            ScanTarget::MutexVec,
-            ScanTarget::Channel,
-        ] {
+        for target in [ScanTarget::Engine, ScanTarget::MutexVec] {
             measure(
                 &mut group,
                 BenchmarkId::new(target.name(), format!("{size}B")),
-                target.runner(size),
+                1,
+                || target.runner(size),
             );
         }
     }
@@ -41,7 +44,8 @@ fn tail(c: &mut Criterion) {
             measure(
                 &mut group,
                 BenchmarkId::new(target.name(), format!("64B-b{batch}")),
-                target.runner(64, batch),
+                batch as u64,
+                || target.runner(64, batch),
             );
         }
     }

@@ -1,17 +1,23 @@
-//! `produce/end-to-end`: application threads -> `Producer::send` -> accumulator ->
-//! flusher -> log -> every delivery handle completed, idempotent and not, beside
-//! crossbeam-channel carrying the same records from the same threads to one
-//! receiver. Workloads: `idemlog::benchkit` (shared with `idemlog bench`).
+//! `produce/end-to-end`: application threads -> `Producer::send` -> accumulator
+//! -> flusher -> log -> every delivery handle completed, idempotent and not,
+//! beside crossbeam-channel carrying the same records from the same threads to
+//! one receiver. Workloads: `support` (shared with `idemlog bench`).
 //! `IDEMLOG_BENCH_QUICK=1` shrinks the times.
 
 // criterion_group! generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
 mod common;
+// Each bench target uses its own part of the shared harness. A `harness =
+// false` target is compiled with cfg(test) but no test harness, so the
+// harness's unit tests (run by `cargo test --bin idemlog`) leave unused imports.
+#[allow(dead_code)]
+#[cfg_attr(test, allow(unused_imports))]
+mod support;
 
 use common::{configured, measure};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use idemlog::benchkit::ProduceTarget;
+use support::workloads::ProduceTarget;
 
 fn end_to_end(c: &mut Criterion) {
     let mut group = configured(c, "produce/end-to-end");
@@ -24,7 +30,8 @@ fn end_to_end(c: &mut Criterion) {
             measure(
                 &mut group,
                 BenchmarkId::new(target.name(), format!("t{threads}-64B")),
-                target.runner(threads, 64),
+                threads as u64,
+                || target.runner(threads, 64),
             );
         }
     }

@@ -27,8 +27,6 @@
 //! assert_eq!(gap, Err(LogError::OutOfOrderSequence { expected: 1, got: 2 }));
 //! ```
 
-#[doc(hidden)]
-pub mod benchkit;
 pub mod clock;
 pub mod consumer;
 pub mod contract;

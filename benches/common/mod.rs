@@ -1,29 +1,56 @@
-//! Criterion plumbing shared by the bench targets (the workloads themselves are
-//! `idemlog::benchkit`, shared with `idemlog bench`).
+//! Criterion plumbing shared by the bench targets: sample settings, quick mode,
+//! one runner as one benchmark. The workloads are the shared harness in
+//! `support` (also run by `idemlog bench`).
+//!
+//! Quick mode: `IDEMLOG_BENCH_QUICK=1` shrinks the sample times and the
+//! `append/direct` grid to 64 B records (criterion 0.5 has no `--quick`).
+
+use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
-use idemlog::benchkit::{self, Runner};
 
-/// A benchmark group with the sample settings of `benchkit::criterion_settings`
-/// (`IDEMLOG_BENCH_QUICK=1` shrinks them).
+use crate::support::crew::Runner;
+
+/// The environment variable that selects quick mode.
+pub(crate) const QUICK_ENV: &str = "IDEMLOG_BENCH_QUICK";
+
+/// True if `IDEMLOG_BENCH_QUICK` is set to something other than `0` or empty.
+pub(crate) fn quick() -> bool {
+    std::env::var(QUICK_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A benchmark group of 10 samples over 2 s after 0.5 s of warm-up, or in
+/// quick mode 10 samples over 0.3 s after 0.1 s.
 pub(crate) fn configured<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
-    let settings = benchkit::criterion_settings();
+    let (warm_up, measurement) = if quick() {
+        (Duration::from_millis(100), Duration::from_millis(300))
+    } else {
+        (Duration::from_millis(500), Duration::from_secs(2))
+    };
     let mut group = c.benchmark_group(name);
     group
-        .sample_size(settings.sample_size)
-        .warm_up_time(settings.warm_up)
-        .measurement_time(settings.measurement);
+        .sample_size(10)
+        .warm_up_time(warm_up)
+        .measurement_time(measurement);
     group
 }
 
-/// Benchmarks one runner; one criterion iteration is one `unit` of records.
+/// Benchmarks the runner `build` makes, one criterion iteration being `unit`
+/// records (a multiple of the runner's unit). The runner is built only if
+/// criterion's filter selects `id`, and dropped before the next benchmark.
 pub(crate) fn measure(
     group: &mut BenchmarkGroup<'_, WallTime>,
     id: BenchmarkId,
-    mut runner: Box<dyn Runner>,
+    unit: u64,
+    build: impl FnOnce() -> Box<dyn Runner>,
 ) {
-    let unit = runner.unit();
+    let mut build = Some(build);
+    let mut runner: Option<Box<dyn Runner>> = None;
     group.throughput(Throughput::Elements(unit));
-    group.bench_function(id, |b| b.iter_custom(|iters| runner.run(iters * unit)));
+    group.bench_function(id, |b| {
+        let runner = runner.get_or_insert_with(|| build.take().expect("built once")());
+        assert_eq!(unit % runner.unit(), 0, "a whole number of runner units");
+        b.iter_custom(|iters| runner.run(iters * unit).wall)
+    });
 }

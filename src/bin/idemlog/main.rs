@@ -3,13 +3,19 @@
 
 mod bench;
 mod demo;
+// The bench harness, shared with the criterion benches (benches/*.rs); the
+// demo uses none of it, and the criterion-only workloads are unused here.
+#[allow(dead_code)]
+#[path = "../../../benches/support/mod.rs"]
+mod support;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: idemlog [demo [OPTIONS] | bench [OPTIONS] | help]
   demo   (default) send records through a producer per delivery mode with injected
          request and response loss, read the log back, print one row per mode
-  bench  run the throughput workloads beside the peers (crossbeam-channel, Mutex<Vec>)
+  bench  run the benchmark target workloads beside their peers (naive prototype,
+         disruptor, crossbeam-channel, a Mutex ring) and print ratios and targets
 Run `idemlog demo --help` or `idemlog bench --help` for the options.";
 
 /// The options of a subcommand, or the exit code when there are none to run

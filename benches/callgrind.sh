@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Instructions per record of an engine workload, counted by callgrind: wall time
+# on a shared VM is noisy, but the same binary and input give the same count.
+#
+#   bash benches/callgrind.sh [WORKLOAD [N1 N2]]
+#
+# WORKLOAD is a benchmark workload id (benches/support/targets.rs), default append-p1-64B-b1 (the targets
+# give instructions for it and for produce-e2e-t2-64B). The script builds the
+# CLI (release, honouring CARGO_TARGET_DIR) and runs
+#   idemlog bench --only WORKLOAD --records N
+# under `valgrind --tool=callgrind` for N = N1 and N = N2 (default 262144 and
+# 1310720): the engine runner alone, built and prefilled to steady state (the
+# same work in both runs), then N records in one round. It prints
+#   (Ir(N2) - Ir(N1)) / (N2 - N1)
+# so start-up, prefill and tear-down cancel, and the target if the table has one.
+# Append workloads count the benchmark workers only (--toggle-collect on the
+# harness's crew::run_task, so the clock thread's wake-ups are left out; the
+# count repeats exactly). produce-e2e counts every thread, since the producer's
+# flusher thread does half the work; that includes its and the senders' idle
+# polling, so that figure moves by a few percent between runs (2699 and 2815
+# on the current engine).
+# Takes about a minute for the append rows, two for produce-e2e.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+workload=${1:-append-p1-64B-b1}
+n1=${2:-262144}
+n2=${3:-1310720}
+if ! [ "$n2" -gt "$n1" ] 2>/dev/null; then
+  echo "usage: $0 [WORKLOAD [N1 N2]] with N2 > N1" >&2
+  exit 2
+fi
+command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 2; }
+
+cargo build --release --quiet --bin idemlog
+target_dir=${CARGO_TARGET_DIR:-target}
+bin="$target_dir/release/idemlog"
+
+case "$workload" in
+  produce-*) collect=() ;;
+  *) collect=(--toggle-collect='*crew::run_task*') ;;
+esac
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# Runs N records under callgrind; prints the total instruction count.
+instructions() {
+  local n=$1
+  valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.$n" ${collect[@]+"${collect[@]}"} \
+    "$bin" bench --only "$workload" --records "$n" >"$out/stdout.$n" 2>"$out/stderr.$n" || {
+    cat "$out/stderr.$n" >&2
+    exit 1
+  }
+  if [ "$(wc -l <"$out/stdout.$n")" -ne 1 ]; then
+    echo "'--only $workload' must select exactly one engine workload; it printed:" >&2
+    cat "$out/stdout.$n" >&2
+    exit 2
+  fi
+  awk '/^summary:/ { print $2 }' "$out/callgrind.$n"
+}
+
+ir1=$(instructions "$n1")
+ir2=$(instructions "$n2")
+per_record=$(awk -v a="$ir1" -v b="$ir2" -v n1="$n1" -v n2="$n2" \
+  'BEGIN { printf "%.1f", (b - a) / (n2 - n1) }')
+line="$workload: $per_record instructions/record (callgrind Ir $ir1 at $n1 records, $ir2 at $n2)"
+target=$(sed -n 's/.*target <= \([0-9]*\) instructions\/record.*/\1/p' "$out/stdout.$n2")
+if [ -n "$target" ]; then
+  verdict=$(awk -v v="$per_record" -v t="$target" 'BEGIN { print (v <= t) ? "met" : "NOT met" }')
+  line="$line; target <= $target: $verdict"
+fi
+echo "$line"

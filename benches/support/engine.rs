@@ -1,0 +1,338 @@
+//! The engine's workloads: producers appending straight to the log (idempotent
+//! through a cached `ProducerAppender`, or plain), a consumer scanning a filled
+//! partition, and a consumer tailing a producer. Every append outcome and every
+//! record a consumer sees is `black_box`ed.
+//!
+//! Steady state: the append workloads' topic retains [`RETAINED_RECORDS`] per
+//! partition and each runner appends [`PREFILL_LAPS`] times that much before its
+//! first timed round, so timed rounds evict inline, reuse memory the log already
+//! has, fault (almost) no page, and work out of a working set larger than the cache.
+
+use std::hint::black_box;
+
+use idemlog::{
+    AppendOutcome, Consumer, IntoRecords, Log, LogConfig, LogError, PartitionHandle,
+    ProducerAppender, Record, RecordRef, RetentionPolicy, TopicConfig,
+};
+
+use super::crew::{prefilled, task, Crew, CrewRunner, Runner, Task, Timing};
+use super::payload::AppBuffer;
+use super::shape::{AppendShape, Flavour};
+use super::throttle::Throttle;
+use super::{POLL_MAX, PREFILL_LAPS, RETAINED_RECORDS, SCAN_RECORDS, TOPIC};
+
+/// How the engine is asked to append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Idempotent batches through a cached `ProducerAppender`.
+    Idempotent,
+    /// The same, with every 100th batch sent a second time (borrowed records
+    /// only): the retry is answered from the dedup window; only appended records
+    /// count.
+    IdempotentRetries,
+    /// Plain batches (`PartitionHandle::append(None, ..)`).
+    Plain,
+}
+
+/// Every k-th batch is retried in [`Mode::IdempotentRetries`].
+const RETRY_EVERY: u64 = 100;
+
+/// A log whose topic [`TOPIC`] has `partitions` partitions retaining
+/// `retained` records each (`None`: unlimited), default engine settings.
+pub(crate) fn bench_log(partitions: usize, retained: Option<u64>) -> Log {
+    let log = Log::with_config(LogConfig::default()).expect("default config is valid");
+    let mut retention = RetentionPolicy::default();
+    if let Some(records) = retained {
+        retention = retention.max_records(records);
+    }
+    log.create_topic_with(
+        TOPIC,
+        TopicConfig::new(partitions as u32).retention(retention),
+    )
+    .expect("fresh topic");
+    log
+}
+
+/// An idempotent appender on partition `partition` of [`TOPIC`], new producer id.
+pub(crate) fn appender(log: &Log, partition: usize) -> (PartitionHandle, ProducerAppender) {
+    let handle = log.partition(TOPIC, partition as u32).expect("partition");
+    let appender = handle
+        .producer(log.init_producer_id().producer_id)
+        .expect("issued");
+    (handle, appender)
+}
+
+/// `sequence + n` with Kafka's wrap from `i32::MAX` to 0.
+#[inline]
+pub(crate) fn next_sequence(sequence: i32, n: usize) -> i32 {
+    ((sequence as u32).wrapping_add(n as u32) & i32::MAX as u32) as i32
+}
+
+/// One producer thread's view of the log.
+struct Appending {
+    handle: PartitionHandle,
+    appender: ProducerAppender,
+    idempotent: bool,
+    sequence: i32,
+}
+
+impl Appending {
+    #[inline]
+    fn append(&mut self, records: impl IntoRecords) -> Result<AppendOutcome, LogError> {
+        if self.idempotent {
+            self.appender.append(0, self.sequence, records)
+        } else {
+            self.handle.append(None, records)
+        }
+    }
+
+    /// Appends one batch of borrowed records (a single `RecordRef` at batch 1,
+    /// as an application would pass it).
+    #[inline]
+    fn append_refs(&mut self, refs: &[RecordRef<'_>]) -> AppendOutcome {
+        let outcome = if let [record] = refs {
+            self.append(*record)
+        } else {
+            self.append(refs)
+        };
+        outcome.expect("append")
+    }
+}
+
+/// The engine append workload: each producer appends its share of every round
+/// with its own producer id (or plain batches) to its partition.
+///
+/// # Panics
+/// For [`Mode::IdempotentRetries`] with owned records (not a workload).
+pub(crate) fn append(shape: AppendShape, mode: Mode) -> CrewRunner {
+    assert!(
+        mode != Mode::IdempotentRetries || shape.flavour == Flavour::Borrowed,
+        "retries are measured with borrowed records"
+    );
+    let log = bench_log(shape.partitions(), Some(RETAINED_RECORDS));
+    let tasks = (0..shape.producers)
+        .map(|index| {
+            let (handle, appender) = appender(&log, shape.partition_of(index));
+            let producer = Appending {
+                handle,
+                appender,
+                idempotent: mode != Mode::Plain,
+                sequence: 0,
+            };
+            let buffer = AppBuffer::new(shape.record_size, shape.batch);
+            match shape.flavour {
+                Flavour::Borrowed => borrowed_appends(shape, mode, producer, buffer),
+                Flavour::Owned => owned_appends(shape, producer, buffer),
+            }
+        })
+        .collect();
+    let runner = CrewRunner::new(Crew::new("engine", tasks), shape.unit(), Box::new(log));
+    prefilled(
+        runner,
+        PREFILL_LAPS * RETAINED_RECORDS * shape.partitions() as u64,
+    )
+}
+
+/// A producer appending `RecordRef`s over its reusable buffer; with
+/// [`Mode::IdempotentRetries`], every [`RETRY_EVERY`]th batch (counted over all
+/// rounds) is sent again and must be answered as a duplicate.
+fn borrowed_appends(
+    shape: AppendShape,
+    mode: Mode,
+    producer: Appending,
+    buffer: AppBuffer,
+) -> Task {
+    if mode != Mode::IdempotentRetries {
+        return appends_then(shape, producer, buffer, |_, _| {});
+    }
+    let mut appended = 0u64;
+    appends_then(shape, producer, buffer, move |producer, refs| {
+        appended += 1;
+        if appended % RETRY_EVERY == 0 {
+            let retry = producer.append_refs(refs);
+            assert!(retry.duplicate, "a retry is answered from the window");
+            black_box(retry);
+        }
+    })
+}
+
+/// The borrowed append loop; `then` runs after each batch, before the
+/// sequence moves on (a no-op closure costs nothing).
+fn appends_then<F>(
+    shape: AppendShape,
+    mut producer: Appending,
+    buffer: AppBuffer,
+    mut then: F,
+) -> Task
+where
+    F: FnMut(&mut Appending, &[RecordRef<'_>]) + Send + 'static,
+{
+    task(move |total: u64| {
+        let refs = buffer.refs();
+        for _ in 0..shape.batches_per_producer(total) {
+            black_box(producer.append_refs(&refs));
+            then(&mut producer, &refs);
+            producer.sequence = next_sequence(producer.sequence, shape.batch);
+        }
+    })
+}
+
+/// A producer appending a fresh `Vec<u8>` per record (`Record::new(vec)`); the
+/// records are dropped (freed) by the append's caller, as in an application.
+fn owned_appends(shape: AppendShape, mut producer: Appending, buffer: AppBuffer) -> Task {
+    let mut staged: Vec<Record> = Vec::with_capacity(shape.batch);
+    task(move |total: u64| {
+        for _ in 0..shape.batches_per_producer(total) {
+            let outcome = if shape.batch == 1 {
+                producer.append(Record::new(buffer.fresh(0)))
+            } else {
+                staged.extend((0..shape.batch).map(|i| Record::new(buffer.fresh(i))));
+                producer.append(staged.drain(..))
+            };
+            black_box(outcome.expect("append"));
+            producer.sequence = next_sequence(producer.sequence, shape.batch);
+        }
+    })
+}
+
+/// Fills partition 0 of a fresh unlimited log with [`SCAN_RECORDS`] borrowed
+/// records of `record_size` bytes, in idempotent batches of 64.
+fn filled_log(record_size: usize) -> Log {
+    let log = bench_log(1, None);
+    let (_, mut appender) = appender(&log, 0);
+    let buffer = AppBuffer::new(record_size, 64);
+    let refs = buffer.refs();
+    for batch in 0..SCAN_RECORDS / 64 {
+        appender
+            .append(0, (batch * 64) as i32, &refs[..])
+            .expect("fill");
+    }
+    log
+}
+
+/// One consumer reading a filled partition with `poll_with` of [`POLL_MAX`]
+/// (borrowed records), wrapping to the log start at the end.
+pub(crate) fn scan(record_size: usize) -> Box<dyn Runner> {
+    let log = filled_log(record_size);
+    let consumer = log.consumer(TOPIC, 0).expect("partition");
+    Box::new(Scan { consumer })
+}
+
+struct Scan {
+    consumer: Consumer,
+}
+
+impl Runner for Scan {
+    fn unit(&self) -> u64 {
+        1
+    }
+    fn busy_threads(&self) -> usize {
+        1
+    }
+    fn run(&mut self, records: u64) -> Timing {
+        Timing::of(|| {
+            let mut remaining = records;
+            while remaining > 0 {
+                let want = (remaining as usize).min(POLL_MAX);
+                let read = self
+                    .consumer
+                    .poll_with(want, |view| {
+                        black_box(view.value.len());
+                    })
+                    .expect("in range");
+                if read == 0 {
+                    self.consumer.seek_to_beginning();
+                }
+                remaining -= read as u64;
+            }
+        })
+    }
+}
+
+/// One idempotent producer appending borrowed batches of `batch`, one consumer
+/// polling (spinning) behind it; the producer stays at most
+/// [`super::throttle::TAIL_MAX_LAG`] records ahead.
+pub(crate) fn tail(record_size: usize, batch: usize) -> CrewRunner {
+    let log = bench_log(1, Some(RETAINED_RECORDS));
+    let (handle, appender) = appender(&log, 0);
+    let throttle = Throttle::default();
+    let buffer = AppBuffer::new(record_size, batch);
+    let mut producer = Appending {
+        handle,
+        appender,
+        idempotent: true,
+        sequence: 0,
+    };
+    let writer = throttle.clone();
+    let producing = task(move |total: u64| {
+        let refs = buffer.refs();
+        for done in (0..total).step_by(batch) {
+            writer.wait_for_reader(done);
+            black_box(producer.append(&refs[..]).expect("append"));
+            producer.sequence = next_sequence(producer.sequence, batch);
+        }
+        writer.produced(total);
+    });
+    let mut consumer = log.consumer(TOPIC, 0).expect("partition");
+    let reading = task(move |total: u64| {
+        let mut read = 0u64;
+        while read < total {
+            let n = consumer
+                .poll_with(POLL_MAX.min((total - read) as usize), |view| {
+                    black_box(view.value.len());
+                })
+                .expect("the producer never outruns retention");
+            if n == 0 {
+                std::hint::spin_loop();
+            }
+            read += n as u64;
+            throttle.consumed(n as u64);
+        }
+    });
+    let runner = CrewRunner::new(
+        Crew::new("tail", vec![producing, reading]),
+        batch as u64,
+        Box::new(log),
+    );
+    prefilled(runner, PREFILL_LAPS * RETAINED_RECORDS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_wrap_like_kafka() {
+        assert_eq!(next_sequence(5, 3), 8);
+        assert_eq!(next_sequence(i32::MAX, 1), 0);
+        assert_eq!(next_sequence(i32::MAX - 1, 64), 62);
+    }
+
+    #[test]
+    fn owned_and_retried_appends_land_in_the_log() {
+        let log = bench_log(1, None);
+        let producer = || {
+            let (handle, appender) = appender(&log, 0);
+            Appending {
+                handle,
+                appender,
+                idempotent: true,
+                sequence: 0,
+            }
+        };
+        let shape = AppendShape::new(16, 4, 1, true);
+        owned_appends(shape.owned(), producer(), AppBuffer::new(16, 4))(8);
+        let handle = log.partition(TOPIC, 0).expect("partition");
+        assert_eq!(handle.log_end_offset(), 8);
+        // 100 batches in two rounds, the 100th sent twice: 400 records more, not 404.
+        let mut retrying = borrowed_appends(
+            shape,
+            Mode::IdempotentRetries,
+            producer(),
+            AppBuffer::new(16, 4),
+        );
+        retrying(200);
+        retrying(200);
+        assert_eq!(handle.log_end_offset(), 408);
+    }
+}

@@ -1,0 +1,251 @@
+//! The target table of the benchmark targets (benches/support/targets.rs) as data: which engine workload is
+//! measured beside which peers, with what target, under which workload id; the
+//! limits shown beside them; the memory targets.
+
+use super::crew::Runner;
+use super::engine::Mode;
+use super::limits::Limit;
+use super::report::Target;
+use super::shape::AppendShape;
+use super::workloads::{AppendTarget, ProduceTarget, ScanTarget};
+
+/// Every workload id of the benchmark target table, in its order.
+pub(crate) const WORKLOAD_IDS: [&str; 11] = [
+    "append-own-p2-64B-b64",
+    "append-own-p2-64B-b64-owned",
+    "append-p1-64B-b1",
+    "append-shared-p2-64B-b1",
+    "produce-e2e-t2-64B",
+    "idempotence-b16",
+    "idempotence-b1",
+    "consume-scan",
+    "memory-log-bytes-per-record",
+    "memory-producer-state-bytes",
+    "memory-budget",
+];
+
+/// Builds a runner (threads spawned, memory pre-faulted) when its group starts.
+pub(crate) type Build = Box<dyn Fn() -> Box<dyn Runner>>;
+
+/// One row: the group's engine beside `peer`.
+pub(crate) struct Comparison {
+    /// The workload id of the target table.
+    pub workload: &'static str,
+    /// The peer's name.
+    pub peer: &'static str,
+    /// How the peer is used, for the note.
+    pub how: &'static str,
+    /// Builds the peer's runner.
+    pub build: Build,
+    /// The target.
+    pub target: Target,
+}
+
+/// One engine runner measured beside its peers (interleaved).
+pub(crate) struct Group {
+    /// Builds the engine's runner.
+    pub engine: Build,
+    /// The rows.
+    pub comparisons: Vec<Comparison>,
+}
+
+fn append(target: AppendTarget, shape: AppendShape) -> Build {
+    Box::new(move || target.runner(shape))
+}
+
+fn compare(
+    workload: &'static str,
+    target: AppendTarget,
+    how: &'static str,
+    shape: AppendShape,
+    goal: Target,
+) -> Comparison {
+    Comparison {
+        workload,
+        peer: target.name(),
+        how,
+        build: append(target, shape),
+        target: goal,
+    }
+}
+
+/// The comparison groups, in the order of the table.
+pub(crate) fn groups() -> Vec<Group> {
+    use AppendTarget::*;
+    let own_b64 = AppendShape::new(64, 64, 2, false);
+    let p1_b1 = AppendShape::new(64, 1, 1, true);
+    let shared_b1 = AppendShape::new(64, 1, 2, true);
+    let p1_b16 = AppendShape::new(64, 16, 1, true);
+    let idemlog = Engine(Mode::Idempotent);
+    let plain = Engine(Mode::Plain);
+    vec![
+        Group {
+            engine: append(idemlog, own_b64),
+            comparisons: vec![
+                compare(
+                    "append-own-p2-64B-b64",
+                    Naive,
+                    "same shape, copy-in ring",
+                    own_b64,
+                    Target::ratio(0.8),
+                ),
+                compare(
+                    "append-own-p2-64B-b64",
+                    Disruptor,
+                    "multi-producer, try_batch_publish(64)",
+                    own_b64,
+                    Target::ratio(2.0),
+                ),
+                compare(
+                    "append-own-p2-64B-b64",
+                    Channel,
+                    "a Bytes copy per record, to one receiver",
+                    own_b64,
+                    Target::ratio(10.0),
+                ),
+            ],
+        },
+        Group {
+            engine: append(idemlog, own_b64.owned()),
+            comparisons: vec![compare(
+                "append-own-p2-64B-b64-owned",
+                Channel,
+                "the same Vec<u8> per record, to one receiver",
+                own_b64.owned(),
+                Target::ratio(3.0),
+            )],
+        },
+        Group {
+            engine: append(idemlog, p1_b1),
+            comparisons: vec![
+                compare(
+                    "append-p1-64B-b1",
+                    Naive,
+                    "same shape, copy-in ring",
+                    p1_b1,
+                    Target::ratio(0.5),
+                ),
+                compare(
+                    "append-p1-64B-b1",
+                    Disruptor,
+                    "single-producer, try_publish",
+                    p1_b1,
+                    Target::ratio(0.7),
+                ),
+                compare(
+                    "idempotence-b1",
+                    plain,
+                    "plain batches of 1",
+                    p1_b1,
+                    Target::ratio(0.80),
+                ),
+            ],
+        },
+        Group {
+            engine: append(idemlog, shared_b1),
+            comparisons: vec![
+                compare(
+                    "append-shared-p2-64B-b1",
+                    MutexVec,
+                    "one ring, a Bytes copy per record",
+                    shared_b1,
+                    Target::ratio(1.0),
+                ),
+                compare(
+                    "append-shared-p2-64B-b1",
+                    Channel,
+                    "a Bytes copy per record, to one receiver",
+                    shared_b1,
+                    Target::ratio(2.0),
+                ),
+            ],
+        },
+        Group {
+            engine: Box::new(|| ProduceTarget::Idempotent.runner(2, 64)),
+            comparisons: vec![Comparison {
+                workload: "produce-e2e-t2-64B",
+                peer: ProduceTarget::Channel.name(),
+                how: "the same Bytes copies from the same 2 threads, to one receiver",
+                build: Box::new(|| ProduceTarget::Channel.runner(2, 64)),
+                target: Target::ratio(1.5),
+            }],
+        },
+        Group {
+            engine: append(idemlog, p1_b16),
+            comparisons: vec![compare(
+                "idempotence-b16",
+                plain,
+                "plain batches of 16",
+                p1_b16,
+                Target::ratio(0.97),
+            )],
+        },
+        Group {
+            engine: Box::new(|| ScanTarget::Engine.runner(64)),
+            comparisons: vec![Comparison {
+                workload: "consume-scan",
+                peer: ScanTarget::MutexVec.name(),
+                how: "a filled ring iterated under its lock",
+                build: Box::new(|| ScanTarget::MutexVec.runner(64)),
+                target: Target::ratio(1.0).and_rps(200e6),
+            }],
+        },
+    ]
+}
+
+/// The limits, each shown beside the engine workload it bounds.
+pub(crate) fn limits() -> Vec<(Limit, &'static str)> {
+    vec![
+        (
+            Limit::Memcpy {
+                size: 64,
+                threads: 1,
+            },
+            "append-p1-64B-b1",
+        ),
+        (
+            Limit::Memcpy {
+                size: 64,
+                threads: 2,
+            },
+            "append-own-p2-64B-b64",
+        ),
+        (Limit::SharedFetchAdd, "append-shared-p2-64B-b1"),
+        (Limit::PingPong, "append-shared-p2-64B-b1"),
+    ]
+}
+
+/// Instructions per record the callgrind recipe (benches/callgrind.sh) must
+/// show: (workload id, most instructions).
+pub(crate) const INSTRUCTION_TARGETS: [(&str, u64); 2] =
+    [("append-p1-64B-b1", 120), ("produce-e2e-t2-64B", 600)];
+
+/// `memory-log-bytes-per-record`: (batch, most bytes per 64 B record beyond
+/// the payload).
+pub(crate) const LOG_BYTES_TARGETS: [(usize, f64); 2] = [(64, 16.0), (1, 64.0)];
+
+/// `memory-producer-state-bytes`: most bytes per (producer, partition).
+pub(crate) const PRODUCER_STATE_MAX: f64 = 512.0;
+
+/// `memory-producer-state-bytes`: how far the log's own figure may be from RSS.
+pub(crate) const PRODUCER_STATE_TOLERANCE: f64 = 0.10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_comparison_is_a_benchmarks_md_workload() {
+        for group in groups() {
+            for comparison in &group.comparisons {
+                assert!(WORKLOAD_IDS.contains(&comparison.workload));
+            }
+        }
+        for (_, workload) in limits() {
+            assert!(WORKLOAD_IDS.contains(&workload));
+        }
+        for (workload, _) in INSTRUCTION_TARGETS {
+            assert!(WORKLOAD_IDS.contains(&workload));
+        }
+    }
+}
