@@ -137,19 +137,24 @@ fn read_u32(bytes: &[u8], at: usize) -> u32 {
 }
 
 /// Reads a batch header from the start of `batch` (a committed batch's bytes).
+#[inline]
 pub(crate) fn decode_fields(batch: &[u8]) -> BatchFields {
-    let u64_at = |at: usize| u64::from_ne_bytes(batch[at..at + 8].try_into().expect("8 bytes"));
-    let flags = u16::from_ne_bytes(batch[34..36].try_into().expect("2 bytes"));
-    let stamp = (flags & HAS_PRODUCER != 0).then(|| Stamp {
+    // One bounds check for the whole header; the field reads below are then
+    // fixed offsets into a fixed-size array.
+    let header: &[u8; HEADER_BYTES] = batch[..HEADER_BYTES].try_into().expect("a header");
+    let u64_at = |at: usize| u64::from_ne_bytes(*header[at..].first_chunk().expect("in header"));
+    let u32_at = |at: usize| u32::from_ne_bytes(*header[at..].first_chunk().expect("in header"));
+    let u16_at = |at: usize| u16::from_ne_bytes(*header[at..].first_chunk().expect("in header"));
+    let stamp = (u16_at(34) & HAS_PRODUCER != 0).then(|| Stamp {
         producer_id: ProducerId(u64_at(16)),
-        base_sequence: read_u32(batch, 24) as i32,
-        epoch: u16::from_ne_bytes(batch[32..34].try_into().expect("2 bytes")),
+        base_sequence: u32_at(24) as i32,
+        epoch: u16_at(32),
     });
     BatchFields {
         base_offset: u64_at(0),
         timestamp_ms: u64_at(8) as i64,
-        record_count: read_u32(batch, 28),
-        records_len: read_u32(batch, 36),
+        record_count: u32_at(28),
+        records_len: u32_at(36),
         stamp,
     }
 }

@@ -21,12 +21,19 @@ const COMMITTED: u64 = 1 << 63;
 const LAP_SHIFT: u32 = 32;
 const LAP_MASK: u64 = (1 << 31) - 1;
 
-/// Buffer alignment (a cache line).
-const BUFFER_ALIGN: usize = 64;
+/// Where batches start: on a cache line of the buffer.
+const LINE: usize = 64;
+/// The allocation's alignment: the allocator's own (malloc-sized), so a zeroed
+/// allocation is `calloc`, whose fresh pages need no memset and stay
+/// non-resident until written. The data starts at the first line inside it.
+const ALLOC_ALIGN: usize = 16;
 
 /// The memory of a segment: a zeroed byte buffer of `units` 8-byte units and
 /// `batch_capacity` commit words. Moves between segments through the pool.
 pub(crate) struct SegmentMemory {
+    /// The allocation (`layout(units)`).
+    allocation: NonNull<u8>,
+    /// The buffer: the first cache line inside the allocation.
     data: NonNull<u8>,
     units: usize,
     commits: Box<[AtomicU64]>,
@@ -42,24 +49,29 @@ unsafe impl Sync for SegmentMemory {}
 
 impl SegmentMemory {
     fn layout(units: usize) -> std::alloc::Layout {
-        std::alloc::Layout::from_size_align(units * UNIT_BYTES, BUFFER_ALIGN)
+        std::alloc::Layout::from_size_align(units * UNIT_BYTES + LINE, ALLOC_ALIGN)
             .expect("segment sizes are validated by LogConfig")
     }
 
     /// Bytes this memory takes (what the budget is charged).
     pub(crate) fn footprint(units: usize, batch_capacity: usize) -> u64 {
-        (units * UNIT_BYTES + batch_capacity * std::mem::size_of::<u64>()) as u64
+        (units * UNIT_BYTES + LINE + batch_capacity * std::mem::size_of::<u64>()) as u64
     }
 
     /// Fresh zeroed memory (pages are made resident only as they are written).
     fn new(units: usize, batch_capacity: usize) -> Self {
         let layout = Self::layout(units);
         // SAFETY: `units > 0` (validated by LogConfig), so the size is non-zero.
-        let data = unsafe { std::alloc::alloc_zeroed(layout) };
-        let Some(data) = NonNull::new(data) else {
+        let allocation = unsafe { std::alloc::alloc_zeroed(layout) };
+        let Some(allocation) = NonNull::new(allocation) else {
             std::alloc::handle_alloc_error(layout);
         };
+        let skip = allocation.as_ptr().align_offset(LINE);
+        // SAFETY: `skip < LINE`, and the allocation has `LINE` bytes beyond the
+        // buffer's `units * UNIT_BYTES`, so the buffer lies inside it.
+        let data = unsafe { allocation.add(skip) };
         Self {
+            allocation,
             data,
             units,
             commits: zeroed_words(batch_capacity),
@@ -70,18 +82,72 @@ impl SegmentMemory {
 
 impl Drop for SegmentMemory {
     fn drop(&mut self) {
-        // SAFETY: `data` was allocated in `new` with exactly this layout.
-        unsafe { std::alloc::dealloc(self.data.as_ptr(), Self::layout(self.units)) };
+        // SAFETY: `allocation` was allocated in `new` with exactly this layout.
+        unsafe { std::alloc::dealloc(self.allocation.as_ptr(), Self::layout(self.units)) };
     }
 }
 
-/// What retention needs to know of a segment, filled in by the high-watermark
-/// scan as it passes the segment's batches (under the partition's scan lock).
-#[derive(Debug, Default)]
+/// Totals of a segment's batches, as retention needs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SegmentTotals {
+    pub(crate) records: u64,
+    pub(crate) payload_bytes: u64,
+    pub(crate) max_timestamp_ms: i64,
+}
+
+impl Default for SegmentTotals {
+    fn default() -> Self {
+        Self {
+            records: 0,
+            payload_bytes: 0,
+            max_timestamp_ms: i64::MIN,
+        }
+    }
+}
+
+impl SegmentTotals {
+    /// Counts one more batch.
+    pub(crate) fn add(&mut self, batch: &BatchFields) {
+        self.records += u64::from(batch.record_count);
+        self.payload_bytes += batch.payload_bytes();
+        self.max_timestamp_ms = self.max_timestamp_ms.max(batch.timestamp_ms);
+    }
+}
+
+/// A segment's totals, stored once by the high-watermark scan when it has
+/// passed every batch of the segment, read by retention (both under the scan
+/// lock, which orders them).
+#[derive(Debug)]
 pub(crate) struct Summary {
-    pub(crate) records: AtomicU64,
-    pub(crate) payload_bytes: AtomicU64,
-    pub(crate) max_timestamp_ms: AtomicI64,
+    records: AtomicU64,
+    payload_bytes: AtomicU64,
+    max_timestamp_ms: AtomicI64,
+}
+
+impl Summary {
+    fn new() -> Self {
+        Self {
+            records: AtomicU64::new(0),
+            payload_bytes: AtomicU64::new(0),
+            max_timestamp_ms: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    pub(crate) fn store(&self, totals: SegmentTotals) {
+        // Relaxed (here and in `load`): both sides hold the scan lock.
+        self.records.store(totals.records, Ordering::Relaxed);
+        self.payload_bytes.store(totals.payload_bytes, Ordering::Relaxed);
+        self.max_timestamp_ms
+            .store(totals.max_timestamp_ms, Ordering::Relaxed);
+    }
+
+    pub(crate) fn load(&self) -> SegmentTotals {
+        SegmentTotals {
+            records: self.records.load(Ordering::Relaxed),
+            payload_bytes: self.payload_bytes.load(Ordering::Relaxed),
+            max_timestamp_ms: self.max_timestamp_ms.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// One segment: number `number` of its partition, in memory of lap `lap`.
@@ -232,7 +298,7 @@ impl SegmentPool {
             number,
             tag: COMMITTED | (memory.lap << LAP_SHIFT),
             memory: Some(memory),
-            summary: Summary::default(),
+            summary: Summary::new(),
             pool: std::sync::Arc::clone(self),
         })
     }

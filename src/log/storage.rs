@@ -16,7 +16,7 @@ use crossbeam::utils::CachePadded;
 use crate::error::LogError;
 use crate::log::batch::{self, BatchFields};
 use crate::log::budget::Budget;
-use crate::log::segment::{Segment, SegmentPool};
+use crate::log::segment::{Segment, SegmentPool, SegmentTotals};
 use crate::log::tail::{self, Tail};
 use crate::record::IntoRecords;
 use crate::sync::{pin, AtomicPtr, AtomicU128, Mutex, Ordering};
@@ -118,6 +118,13 @@ impl AsRef<[u8]> for CommittedBytes {
     }
 }
 
+/// The high-watermark scan's state.
+struct Scan {
+    cursor: Cursor,
+    /// Totals of the batches scanned so far in the cursor's segment.
+    running: SegmentTotals,
+}
+
 /// What retention sees of the oldest segment.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct OldestSegment {
@@ -140,8 +147,9 @@ pub(crate) struct SegmentLog {
     batch_capacity: u64,
     pool: std::sync::Arc<SegmentPool>,
     /// The high-watermark scan: the first batch not known to be committed, and
-    /// the summary of the segment being scanned. Readers only; never appenders.
-    scan: Mutex<Cursor>,
+    /// the running summary of the segment being scanned. Readers only; never
+    /// appenders.
+    scan: Mutex<Scan>,
 }
 
 // SAFETY: the raw segment pointers in `ring` are `Arc<Segment>`s (Send + Sync)
@@ -177,13 +185,16 @@ impl SegmentLog {
                 batch_capacity as usize,
                 budget,
             )),
-            scan: Mutex::new(Cursor {
-                segment: None,
-                number: 1,
-                index: 0,
-                unit: 0,
-                batch_base: 0,
-                skip: 0,
+            scan: Mutex::new(Scan {
+                cursor: Cursor {
+                    segment: None,
+                    number: 1,
+                    index: 0,
+                    unit: 0,
+                    batch_base: 0,
+                    skip: 0,
+                },
+                running: SegmentTotals::default(),
             }),
         }
     }
@@ -592,41 +603,31 @@ impl SegmentLog {
     }
 
     /// The end of the contiguous committed prefix (I5), advancing the scan that
-    /// also summarises each segment for retention.
+    /// also summarises each segment for retention: plain sums in the scan's own
+    /// state, stored into the segment once the scan leaves it.
     pub(crate) fn high_watermark(&self) -> u64 {
         // Eviction follows the scan (`oldest_complete`), so the scan never stands
         // in an evicted segment.
-        let mut scan = self.scan.lock();
-        loop {
-            let Some(segment) = self.cursor_segment(&mut scan) else {
-                break;
-            };
-            match segment.committed_batch(scan.index, scan.unit) {
+        let mut guard = self.scan.lock();
+        let Scan { cursor, running } = &mut *guard;
+        while let Some(segment) = self.cursor_segment(cursor) {
+            match segment.committed_batch(cursor.index, cursor.unit) {
                 Some(bytes) => {
                     let fields = batch::decode_fields(bytes);
-                    let summary = &segment.summary;
-                    // Relaxed: written and read under the scan lock only.
-                    summary
-                        .records
-                        .fetch_add(u64::from(fields.record_count), Ordering::Relaxed);
-                    summary
-                        .payload_bytes
-                        .fetch_add(fields.payload_bytes(), Ordering::Relaxed);
-                    summary
-                        .max_timestamp_ms
-                        .fetch_max(fields.timestamp_ms, Ordering::Relaxed);
-                    scan.index += 1;
-                    scan.unit += fields.units();
-                    scan.batch_base += u64::from(fields.record_count);
+                    running.add(&fields);
+                    cursor.index += 1;
+                    cursor.unit += fields.units();
+                    cursor.batch_base += u64::from(fields.record_count);
                 }
                 None => {
-                    if !self.step_to_next_segment(&mut scan) {
+                    if !self.step_to_next_segment(cursor) {
                         break;
                     }
+                    segment.summary.store(std::mem::take(running));
                 }
             }
         }
-        scan.batch_base
+        cursor.batch_base
     }
 
     /// The oldest live segment, if the high-watermark scan has passed all of it
@@ -635,16 +636,14 @@ impl SegmentLog {
         self.high_watermark();
         let scan = self.scan.lock();
         let (_, start_segment) = self.head();
-        if scan.number <= start_segment {
+        if scan.cursor.number <= start_segment {
             return None;
         }
-        let segment = self.segment_for_read(start_segment)?;
-        let summary = &segment.summary;
-        // Relaxed: written under the scan lock, which we took after the writes.
+        let totals = self.segment_for_read(start_segment)?.summary.load();
         Some(OldestSegment {
-            records: summary.records.load(Ordering::Relaxed),
-            bytes: summary.payload_bytes.load(Ordering::Relaxed),
-            max_timestamp_ms: summary.max_timestamp_ms.load(Ordering::Relaxed),
+            records: totals.records,
+            bytes: totals.payload_bytes,
+            max_timestamp_ms: totals.max_timestamp_ms,
         })
     }
 
@@ -683,11 +682,11 @@ impl SegmentLog {
         self.high_watermark();
         let scan = self.scan.lock();
         let (_, start_segment) = self.head();
-        (start_segment..=scan.number)
+        let passed: u64 = (start_segment..scan.cursor.number)
             .filter_map(|number| self.segment_for_read(number))
-            // Relaxed: written under the scan lock, which we hold.
-            .map(|segment| segment.summary.payload_bytes.load(Ordering::Relaxed))
-            .sum()
+            .map(|segment| segment.summary.load().payload_bytes)
+            .sum();
+        passed + scan.running.payload_bytes
     }
 
     /// Live segments (installed, not yet evicted).

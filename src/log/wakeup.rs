@@ -29,16 +29,23 @@ impl Wakeup {
 
     /// Producer side, after publishing a batch whose offsets came from
     /// `SegmentLog::reserve`: wakes sleepers, if there are any.
+    #[inline]
     pub(crate) fn notify(&self) {
         // Acquire: our reservation RMW on the tail (AcqRel) read-from or followed a
         // consumer's tail RMW, which is ordered after its increment below, so a
         // consumer that might sleep on our offset is counted here (I6).
         if self.waiters.load(Ordering::Acquire) != 0 {
-            // Taking the lock orders us after a registered consumer's check, so the
-            // notification cannot fall between its check and its wait.
-            let _guard = self.lock.lock();
-            self.condvar.notify_all();
+            self.notify_sleepers();
         }
+    }
+
+    /// The slow path of `notify`: someone is registered.
+    #[cold]
+    fn notify_sleepers(&self) {
+        // Taking the lock orders us after a registered consumer's check, so the
+        // notification cannot fall between its check and its wait.
+        let _guard = self.lock.lock();
+        self.condvar.notify_all();
     }
 
     /// Consumer side: waits until the record at `cursor` is committed or evicted
