@@ -132,10 +132,6 @@ pub(crate) unsafe fn encode(
     });
 }
 
-fn read_u32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
-}
-
 /// Reads a batch header from the start of `batch` (a committed batch's bytes).
 #[inline]
 pub(crate) fn decode_fields(batch: &[u8]) -> BatchFields {
@@ -173,27 +169,52 @@ pub(crate) fn records(
     fields: BatchFields,
     skip: u32,
 ) -> impl Iterator<Item = DecodedRecord<'_>> {
-    let mut at = HEADER_BYTES;
-    (0..fields.record_count).filter_map(move |index| {
-        let key_len = read_u32(batch, at);
-        let value_len = read_u32(batch, at + 4) as usize;
-        at += RECORD_HEADER_BYTES;
-        let key = (key_len != NO_KEY).then(|| {
-            let key = &batch[at..at + key_len as usize];
-            at += key_len as usize;
-            key
-        });
-        let value = &batch[at..at + value_len];
-        at += value_len;
-        (index >= skip).then(|| DecodedRecord {
+    Records {
+        rest: &batch[HEADER_BYTES..HEADER_BYTES + fields.records_len as usize],
+        index: 0,
+        fields,
+    }
+    .skip(skip as usize)
+}
+
+/// Walks a batch's record area: each step splits one record off the front.
+struct Records<'a> {
+    rest: &'a [u8],
+    index: u32,
+    fields: BatchFields,
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = DecodedRecord<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.index == self.fields.record_count {
+            return None;
+        }
+        let (lengths, rest) = self.rest.split_first_chunk::<RECORD_HEADER_BYTES>()?;
+        let key_len = u32::from_ne_bytes([lengths[0], lengths[1], lengths[2], lengths[3]]);
+        let value_len =
+            u32::from_ne_bytes([lengths[4], lengths[5], lengths[6], lengths[7]]) as usize;
+        let (key, rest) = if key_len == NO_KEY {
+            (None, rest)
+        } else {
+            let (key, rest) = rest.split_at_checked(key_len as usize)?;
+            (Some(key), rest)
+        };
+        let (value, rest) = rest.split_at_checked(value_len)?;
+        self.rest = rest;
+        let index = self.index;
+        self.index += 1;
+        Some(DecodedRecord {
             record: RecordRef { key, value },
-            producer: fields.stamp.map(|stamp| ProducerMetadata {
+            producer: self.fields.stamp.map(|stamp| ProducerMetadata {
                 producer_id: stamp.producer_id,
                 epoch: stamp.epoch,
                 sequence: crate::types::sequence_add(stamp.base_sequence, u64::from(index)),
             }),
         })
-    })
+    }
 }
 
 #[cfg(test)]

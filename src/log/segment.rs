@@ -136,7 +136,8 @@ impl Summary {
     pub(crate) fn store(&self, totals: SegmentTotals) {
         // Relaxed (here and in `load`): both sides hold the scan lock.
         self.records.store(totals.records, Ordering::Relaxed);
-        self.payload_bytes.store(totals.payload_bytes, Ordering::Relaxed);
+        self.payload_bytes
+            .store(totals.payload_bytes, Ordering::Relaxed);
         self.max_timestamp_ms
             .store(totals.max_timestamp_ms, Ordering::Relaxed);
     }

@@ -522,49 +522,55 @@ impl SegmentLog {
     ) -> Result<usize, LogError> {
         let mut read = 0;
         while read < max {
-            let Some(segment) = self.cursor_segment(cursor) else {
-                if cursor.number < self.head().1 {
-                    // Evicted before we took it: relocate (or answer out of range).
-                    *cursor = self.cursor_at(cursor.offset())?;
-                    continue;
-                }
-                break;
+            // The segment leaves the cursor while we read it, so the batches of
+            // one segment cost no reference-count traffic.
+            let segment = match cursor.segment.take() {
+                Some(segment) => segment,
+                None => match self.segment_for_read(cursor.number) {
+                    Some(segment) => segment,
+                    None if cursor.number < self.head().1 => {
+                        // Evicted before we took it: relocate (or out of range).
+                        *cursor = self.cursor_at(cursor.offset())?;
+                        continue;
+                    }
+                    None => break,
+                },
             };
-            let Some(bytes) = segment.committed_batch(cursor.index, cursor.unit) else {
-                if !self.step_to_next_segment(cursor) {
-                    break;
-                }
-                continue;
-            };
-            let fields = batch::decode_fields(bytes);
-            debug_assert_eq!(fields.base_offset, cursor.batch_base);
-            let count = u64::from(fields.record_count);
-            let committed_units = cursor.unit + fields.units();
             let mut stopped = false;
-            if cursor.skip < count {
-                for decoded in batch::records(bytes, fields, cursor.skip as u32) {
-                    let record = ReadRecord {
-                        offset: cursor.offset(),
-                        timestamp_ms: fields.timestamp_ms,
-                        decoded,
-                        segment: &segment,
-                        committed_units,
-                    };
-                    cursor.skip += 1;
-                    read += 1;
-                    if visit(&record).is_break() || read == max {
-                        stopped = true;
-                        break;
+            while let Some(bytes) = segment.committed_batch(cursor.index, cursor.unit) {
+                let fields = batch::decode_fields(bytes);
+                debug_assert_eq!(fields.base_offset, cursor.batch_base);
+                let count = u64::from(fields.record_count);
+                let committed_units = cursor.unit + fields.units();
+                if cursor.skip < count {
+                    for decoded in batch::records(bytes, fields, cursor.skip as u32) {
+                        let record = ReadRecord {
+                            offset: cursor.offset(),
+                            timestamp_ms: fields.timestamp_ms,
+                            decoded,
+                            segment: &segment,
+                            committed_units,
+                        };
+                        cursor.skip += 1;
+                        read += 1;
+                        if visit(&record).is_break() || read == max {
+                            stopped = true;
+                            break;
+                        }
                     }
                 }
+                if cursor.skip >= count {
+                    cursor.index += 1;
+                    cursor.unit = committed_units;
+                    cursor.batch_base += count;
+                    cursor.skip -= count;
+                }
+                if stopped {
+                    break;
+                }
             }
-            if cursor.skip >= count {
-                cursor.index += 1;
-                cursor.unit = committed_units;
-                cursor.batch_base += count;
-                cursor.skip -= count;
-            }
-            if stopped {
+            cursor.segment = Some(segment);
+            if stopped || !self.step_to_next_segment(cursor) {
                 break;
             }
         }
@@ -611,21 +617,17 @@ impl SegmentLog {
         let mut guard = self.scan.lock();
         let Scan { cursor, running } = &mut *guard;
         while let Some(segment) = self.cursor_segment(cursor) {
-            match segment.committed_batch(cursor.index, cursor.unit) {
-                Some(bytes) => {
-                    let fields = batch::decode_fields(bytes);
-                    running.add(&fields);
-                    cursor.index += 1;
-                    cursor.unit += fields.units();
-                    cursor.batch_base += u64::from(fields.record_count);
-                }
-                None => {
-                    if !self.step_to_next_segment(cursor) {
-                        break;
-                    }
-                    segment.summary.store(std::mem::take(running));
-                }
+            while let Some(bytes) = segment.committed_batch(cursor.index, cursor.unit) {
+                let fields = batch::decode_fields(bytes);
+                running.add(&fields);
+                cursor.index += 1;
+                cursor.unit += fields.units();
+                cursor.batch_base += u64::from(fields.record_count);
             }
+            if !self.step_to_next_segment(cursor) {
+                break;
+            }
+            segment.summary.store(std::mem::take(running));
         }
         cursor.batch_base
     }
