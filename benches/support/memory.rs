@@ -77,3 +77,69 @@ pub(crate) fn producer_state_bytes(producers: usize) -> ProducerStateBytes {
         reported: stats.bytes as f64 / producers as f64,
     }
 }
+
+/// What the memory-budget probe saw.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct BudgetFigures {
+    /// Largest resident-set growth over the probe, in bytes.
+    pub peak_growth: f64,
+    /// Appends answered `LogFull` (the writer's back-pressure).
+    pub log_full: f64,
+}
+
+/// A log with a memory budget of `budget` bytes under a writer that never stops
+/// and a stalled reader. Phase 1: the topic has record retention, and the
+/// reader holds an owned record of the first segment (pinning it) and never
+/// reads again; the writer appends 4x the budget. Phase 2: a topic with no
+/// retention fills the budget and the writer keeps trying. The resident set is
+/// sampled every 4096 appends; the figures are its peak growth and how many
+/// appends were refused with `LogFull` (never an abort).
+pub(crate) fn budget_under_stalled_reader(budget: u64) -> BudgetFigures {
+    use idemlog::{LogConfig, LogError, Record, RetentionPolicy, TopicConfig};
+    let log = Log::with_config(LogConfig::default().memory_budget(budget)).expect("config");
+    let retained = RetentionPolicy::default().max_records(1 << 16);
+    log.create_topic_with("kept", TopicConfig::new(1).retention(retained))
+        .expect("topic");
+    log.create_topic("unbounded", 1).expect("topic");
+    let buffer = AppBuffer::new(64, 64);
+    let refs = buffer.refs();
+    let before = resident_bytes();
+    let mut peak = 0u64;
+    let sample = |peak: &mut u64| *peak = (*peak).max(resident_bytes().saturating_sub(before));
+    log.append("kept", 0, None, Record::new(vec![1u8; 64]))
+        .expect("first");
+    let stalled = log
+        .consumer("kept", 0)
+        .expect("consumer")
+        .poll(1)
+        .expect("read");
+    let batches = 4 * budget / (64 * 64);
+    for batch in 0..batches {
+        black_box(
+            log.append("kept", 0, None, &refs[..])
+                .expect("retention makes room"),
+        );
+        if batch % 64 == 0 {
+            sample(&mut peak);
+        }
+    }
+    let mut log_full = 0u64;
+    for batch in 0..batches {
+        match log.append("unbounded", 0, None, &refs[..]) {
+            Ok(outcome) => {
+                black_box(outcome);
+            }
+            Err(LogError::LogFull { .. }) => log_full += 1,
+            Err(other) => panic!("unexpected {other}"),
+        }
+        if batch % 64 == 0 {
+            sample(&mut peak);
+        }
+    }
+    sample(&mut peak);
+    black_box(&stalled);
+    BudgetFigures {
+        peak_growth: peak as f64,
+        log_full: log_full as f64,
+    }
+}

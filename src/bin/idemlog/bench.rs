@@ -101,6 +101,9 @@ fn selector(only: Option<&str>) -> impl Fn(&str) -> bool + '_ {
 /// Records appended for each log-bytes figure.
 const MEMORY_RECORDS: u64 = 1 << 20;
 
+/// The budget B of the memory-budget figure.
+const MEMORY_BUDGET: u64 = 256 << 20;
+
 /// (pid, partition) entries for the producer-state figure.
 const MEMORY_PRODUCERS: usize = 100_000;
 
@@ -110,6 +113,10 @@ fn memory_probe(name: &str) -> ExitCode {
         "producer-state" => {
             let bytes = memory::producer_state_bytes(MEMORY_PRODUCERS);
             vec![bytes.measured, bytes.reported]
+        }
+        "budget" => {
+            let figures = memory::budget_under_stalled_reader(MEMORY_BUDGET);
+            vec![figures.peak_growth, figures.log_full]
         }
         batch => match batch.strip_prefix("log-b").and_then(|b| b.parse().ok()) {
             Some(batch) => vec![memory::log_bytes_per_record(MEMORY_RECORDS, 64, batch)],
@@ -203,15 +210,26 @@ fn memory_rows(
     }
     let budget = "memory-budget";
     if selected(budget) {
-        rows.push(MemoryRow {
-            workload: budget,
-            bytes: None,
-            met: false,
-            note: "not measured: the engine has no memory budget yet (no \
-                   LogConfig::memory_budget); target: resident set <= 1.1 x B + 64 MiB \
-                   under a full log with a stalled reader, back-pressure or an error, \
-                   never an abort"
-                .to_string(),
+        rows.push(match probe("budget") {
+            Ok(figures) => {
+                let (peak, log_full) = (figures[0], figures[1]);
+                let bound = 1.1 * MEMORY_BUDGET as f64 + (64 << 20) as f64;
+                MemoryRow {
+                    workload: budget,
+                    bytes: Some(peak),
+                    met: peak <= bound && log_full > 0.0,
+                    note: format!(
+                        "budget B = {} MiB, target: resident set <= 1.1 x B + 64 MiB = {:.0} MiB; \
+                         peak growth {:.0} MiB while a writer appended 4 x B through record \
+                         retention past a stalled reader holding a record, then filled a topic \
+                         without retention: {log_full:.0} appends answered LogFull, no abort",
+                        MEMORY_BUDGET >> 20,
+                        bound / (1 << 20) as f64,
+                        peak / (1 << 20) as f64,
+                    ),
+                }
+            }
+            Err(error) => failed(budget, error),
         });
     }
     rows
