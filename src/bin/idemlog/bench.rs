@@ -446,6 +446,8 @@ mod tests {
             .collect();
         let memory = memory_rows(&|_| true, &|name| match name {
             "producer-state" => Ok(vec![400.0, 390.0]),
+            // 400 MiB of peak growth is past 1.1 x 256 MiB + 64 MiB = 346 MiB.
+            "budget" => Ok(vec![400.0 * (1 << 20) as f64, 10.0]),
             _ => Ok(vec![12.0]),
         });
         ids.extend(memory.iter().map(|row| row.workload));
@@ -454,7 +456,16 @@ mod tests {
         }
         let met: Vec<bool> = memory.iter().map(|row| row.met).collect();
         // 12 B meets both log-bytes targets; 400 B with the log's 390 B (2.5%
-        // off) meets the state target; the budget is not implemented.
+        // off) meets the state target; 400 MiB breaks the budget's bound.
         assert_eq!(met, [true, true, true, false]);
+        let within = memory_rows(&|id| id == "memory-budget", &|_| {
+            Ok(vec![300.0 * (1 << 20) as f64, 10.0])
+        });
+        assert!(within[0].met, "300 MiB with LogFull answers meets it");
+        let never_full = memory_rows(&|id| id == "memory-budget", &|_| Ok(vec![1.0, 0.0]));
+        assert!(
+            !never_full[0].met,
+            "a writer that never got LogFull never filled the budget"
+        );
     }
 }
