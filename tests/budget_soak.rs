@@ -1,0 +1,105 @@
+//! Soak of the memory budget: a writer that never stops, a stalled reader, and
+//! a small budget. Memory stays under the budget (as charged and as resident),
+//! the writer gets `LogFull` when retention cannot make room, and every record
+//! that was acknowledged can be read back. Its own test binary, so the resident
+//! set it measures is its own.
+
+use std::time::{Duration, Instant};
+
+use idemlog::{Log, LogConfig, LogError, Record, RecordRef, RetentionPolicy, TopicConfig};
+
+const BUDGET: u64 = 32 << 20;
+
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+#[test]
+fn a_stalled_reader_and_a_full_budget_keep_memory_bounded() {
+    let seconds = std::env::var("IDEMLOG_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2u64);
+    let log = Log::with_config(
+        LogConfig::default()
+            .segment_bytes(64 << 10)
+            // A ring larger than the budget: the budget is what fills first.
+            .max_segments(1024)
+            .memory_budget(BUDGET),
+    )
+    .expect("config");
+    let retained = RetentionPolicy::default().max_records(20_000);
+    log.create_topic_with("kept", TopicConfig::new(1).retention(retained))
+        .expect("topic");
+    log.create_topic("unbounded", 1).expect("topic");
+    let before = resident_bytes();
+    let mut peak = 0;
+
+    // Phase 1: retention keeps rolling past a reader that read one record and
+    // stalled, holding it (it pins that segment only).
+    log.append("kept", 0, None, Record::new(vec![7u8; 100]))
+        .expect("first");
+    let stalled = log.consumer("kept", 0).unwrap().poll(1).unwrap();
+    let payload = [3u8; 100];
+    let batch = [RecordRef::new(&payload); 16];
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut appended = 0u64;
+    while Instant::now() < deadline {
+        for _ in 0..1024 {
+            log.append("kept", 0, None, &batch[..])
+                .expect("retention makes room");
+            appended += 16;
+        }
+        let usage = log.memory_usage();
+        assert!(usage.used_bytes <= BUDGET, "{usage:?}");
+        peak = peak.max(resident_bytes().saturating_sub(before));
+    }
+    assert!(appended > 1_000_000, "the writer kept writing: {appended}");
+    assert_eq!(
+        &stalled[0].value[..],
+        &[7u8; 100][..],
+        "the held record is intact"
+    );
+
+    // Phase 2: no retention: the budget fills and the writer is told so.
+    let mut acknowledged = 0u64;
+    let mut refused = 0;
+    while refused < 100 {
+        match log.append("unbounded", 0, None, &batch[..]) {
+            Ok(outcome) => {
+                assert_eq!(outcome.base_offset, acknowledged);
+                acknowledged += 16;
+            }
+            Err(LogError::LogFull { used, budget, .. }) => {
+                assert!(used <= budget);
+                refused += 1;
+            }
+            Err(other) => panic!("unexpected {other}"),
+        }
+        peak = peak.max(resident_bytes().saturating_sub(before));
+    }
+    assert!(acknowledged > 0);
+    assert!(
+        peak <= BUDGET + BUDGET / 10 + (64 << 20),
+        "resident growth {peak} B for a {BUDGET} B budget"
+    );
+    // Nothing acknowledged is lost.
+    let mut consumer = log.consumer("unbounded", 0).unwrap();
+    let mut read = 0u64;
+    loop {
+        let n = consumer
+            .poll_with(4096, |view| {
+                assert_eq!(view.offset, read);
+                assert_eq!(view.value, &payload[..]);
+                read += 1;
+            })
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+    }
+    assert_eq!(read, acknowledged);
+}
