@@ -62,7 +62,10 @@
 //!
 //! **I4 — publication (src/log/segment.rs).** A batch is written once, by its
 //! reserver, then published with a Release store of its commit word, which is
-//! tagged with the lap of the segment's memory (its incarnation count, 31 bits);
+//! tagged with the lap of the segment's memory (its incarnation count, 31 bits)
+//! and carrying the batch's units and, below 4096, its record count (so the
+//! high-watermark scan reads commit words only, unless retention needs bytes or
+//! timestamps);
 //! readers Acquire the word and read the bytes only if the tag is the current
 //! lap's. Commit words live in their own array, never in the byte buffer, so no
 //! record byte can pose as one; a recycled buffer needs no clearing, because its

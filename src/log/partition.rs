@@ -54,6 +54,7 @@ impl Partition {
                 shared.config.segment_batch_capacity(),
                 shared.config.max_segments,
                 std::sync::Arc::clone(&shared.budget),
+                retention.max_bytes.is_some() || retention.max_age_ms.is_some(),
             ),
             wakeup: Wakeup::new(),
             producers: ConcurrentMap::new(),

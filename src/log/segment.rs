@@ -17,9 +17,14 @@ use crate::record::IntoRecords;
 use crate::sync::{zeroed_words, AtomicI64, AtomicU64, Ordering, SegQueue};
 
 /// Commit word bit: the batch is written.
+// A commit word: COMMITTED (bit 63) | lap (bits 32..63) | the batch's record
+// count if below 2^12, else 0 (bits 20..32) | the batch's units (bits 0..20).
 const COMMITTED: u64 = 1 << 63;
 const LAP_SHIFT: u32 = 32;
 const LAP_MASK: u64 = (1 << 31) - 1;
+const COUNT_SHIFT: u32 = 20;
+const COUNT_LIMIT: u64 = 1 << 12;
+const UNITS_MASK: u64 = (1 << COUNT_SHIFT) - 1;
 
 /// Where batches start: on a cache line of the buffer.
 const LINE: usize = 64;
@@ -200,21 +205,44 @@ impl Segment {
         }
         // Release: pairs with the Acquire load in `committed_batch`: a reader that
         // sees this lap's word sees the bytes written above (I4).
-        memory.commits[index as usize].store(self.tag | fields.units(), Ordering::Release);
+        let count = u64::from(fields.record_count);
+        let count = if count < COUNT_LIMIT { count } else { 0 };
+        memory.commits[index as usize].store(
+            self.tag | count << COUNT_SHIFT | fields.units(),
+            Ordering::Release,
+        );
+    }
+
+    /// Batch `index`'s units and record count, if it is committed (the count
+    /// is read from its header when the commit word cannot hold it).
+    #[inline]
+    pub(crate) fn committed_extent(&self, index: u64, unit: u64) -> Option<(u64, u64)> {
+        let word = self.committed_word(index)?;
+        let units = word & UNITS_MASK;
+        let count = (word & u32::MAX as u64) >> COUNT_SHIFT;
+        if count != 0 {
+            return Some((units, count));
+        }
+        let bytes = self.committed_batch(index, unit)?;
+        Some((units, u64::from(batch::decode_fields(bytes).record_count)))
+    }
+
+    /// Batch `index`'s commit word if it is committed in this lap.
+    #[inline]
+    fn committed_word(&self, index: u64) -> Option<u64> {
+        let word = self.memory().commits.get(index as usize)?;
+        // Acquire: pairs with the Release store in `write_batch` (I4).
+        let word = word.load(Ordering::Acquire);
+        // Not yet written in this lap if the tag differs (an earlier lap's word,
+        // or zero).
+        (word & !(u32::MAX as u64) == self.tag).then_some(word)
     }
 
     /// The bytes of batch `index` (which starts at `unit`), if it is committed.
     #[inline]
     pub(crate) fn committed_batch(&self, index: u64, unit: u64) -> Option<&[u8]> {
         let memory = self.memory();
-        let word = memory.commits.get(index as usize)?;
-        // Acquire: pairs with the Release store in `write_batch` (I4).
-        let word = word.load(Ordering::Acquire);
-        if word & !(u32::MAX as u64) != self.tag {
-            // Not yet written in this lap (an earlier lap's word, or zero).
-            return None;
-        }
-        let units = word & u32::MAX as u64;
+        let units = self.committed_word(index)? & UNITS_MASK;
         // SAFETY: this lap's committed word means the batch's bytes from `unit`
         // were fully written before the Release store we acquired, and they are
         // never written again in this lap; the memory lives as long as `&self`.

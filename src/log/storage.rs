@@ -146,6 +146,9 @@ pub(crate) struct SegmentLog {
     segment_units: u64,
     batch_capacity: u64,
     pool: std::sync::Arc<SegmentPool>,
+    /// Whether the scan reads batch headers for payload bytes and timestamps
+    /// (retention by bytes or age needs them; by records it does not).
+    summarise_headers: bool,
     /// The high-watermark scan: the first batch not known to be committed, and
     /// the running summary of the segment being scanned. Readers only; never
     /// appenders.
@@ -161,12 +164,14 @@ unsafe impl Sync for SegmentLog {}
 impl SegmentLog {
     /// Empty storage: segments of `segment_units` units and `batch_capacity`
     /// batches, `ring_len` (a power of two >= 2) of them at most, charged to
-    /// `budget`. Allocates no segment until the first append.
+    /// `budget`; `summarise_headers` if retention needs payload bytes or
+    /// timestamps. Allocates no segment until the first append.
     pub(crate) fn new(
         segment_units: u64,
         batch_capacity: u64,
         ring_len: usize,
         budget: std::sync::Arc<Budget>,
+        summarise_headers: bool,
     ) -> Self {
         debug_assert!(ring_len.is_power_of_two() && ring_len >= 2);
         debug_assert!(segment_units <= tail::MAX_SEGMENT_UNITS);
@@ -180,6 +185,7 @@ impl SegmentLog {
             ring_mask: ring_len as u64 - 1,
             segment_units,
             batch_capacity,
+            summarise_headers,
             pool: std::sync::Arc::new(SegmentPool::new(
                 segment_units as usize,
                 batch_capacity as usize,
@@ -617,12 +623,23 @@ impl SegmentLog {
         let mut guard = self.scan.lock();
         let Scan { cursor, running } = &mut *guard;
         while let Some(segment) = self.cursor_segment(cursor) {
-            while let Some(bytes) = segment.committed_batch(cursor.index, cursor.unit) {
-                let fields = batch::decode_fields(bytes);
-                running.add(&fields);
-                cursor.index += 1;
-                cursor.unit += fields.units();
-                cursor.batch_base += u64::from(fields.record_count);
+            if self.summarise_headers {
+                while let Some(bytes) = segment.committed_batch(cursor.index, cursor.unit) {
+                    let fields = batch::decode_fields(bytes);
+                    running.add(&fields);
+                    cursor.index += 1;
+                    cursor.unit += fields.units();
+                    cursor.batch_base += u64::from(fields.record_count);
+                }
+            } else {
+                // Only offsets and records are needed: the commit words say them.
+                while let Some((units, count)) = segment.committed_extent(cursor.index, cursor.unit)
+                {
+                    running.records += count;
+                    cursor.index += 1;
+                    cursor.unit += units;
+                    cursor.batch_base += count;
+                }
             }
             if !self.step_to_next_segment(cursor) {
                 break;
@@ -748,6 +765,7 @@ mod tests {
             (segment_bytes / 64).max(2),
             ring,
             std::sync::Arc::new(Budget::new(1 << 30)),
+            true,
         )
     }
 
