@@ -103,3 +103,47 @@ fn a_stalled_reader_and_a_full_budget_keep_memory_bounded() {
     }
     assert_eq!(read, acknowledged);
 }
+
+/// The v1 hazard: a `poll_with` visitor that blocks kept the reclamation epoch
+/// pinned for the whole process, so evicted segments were never freed and
+/// memory grew without bound despite retention. Now the visitor runs unpinned:
+/// while it blocks, a writer appends many times the budget through retention
+/// and never runs out of room.
+#[test]
+fn a_blocked_visitor_does_not_hold_back_reclamation() {
+    let log = Log::with_config(
+        LogConfig::default()
+            .segment_bytes(64 << 10)
+            .max_segments(1024)
+            .memory_budget(BUDGET),
+    )
+    .expect("config");
+    let retained = RetentionPolicy::default().max_records(10_000);
+    log.create_topic_with("t", TopicConfig::new(1).retention(retained))
+        .expect("topic");
+    log.append("t", 0, None, Record::new("first"))
+        .expect("append");
+    let (entered, visitor_entered) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let mut consumer = log.consumer("t", 0).unwrap();
+    let reader = std::thread::spawn(move || {
+        consumer
+            .poll_with(1, |_| {
+                entered.send(()).unwrap();
+                released.recv().unwrap();
+            })
+            .unwrap()
+    });
+    visitor_entered.recv().unwrap();
+    let payload = [5u8; 100];
+    let batch = [RecordRef::new(&payload); 16];
+    // 8x the budget, every byte through retention, while the visitor blocks.
+    let batches = 8 * BUDGET / (16 * 108);
+    for _ in 0..batches {
+        log.append("t", 0, None, &batch[..])
+            .expect("retention keeps making room");
+    }
+    assert!(log.memory_usage().used_bytes <= BUDGET);
+    release.send(()).unwrap();
+    assert_eq!(reader.join().unwrap(), 1);
+}
