@@ -16,7 +16,7 @@ pub(crate) const MIN_CPU_PER_WALL: f64 = 1.8;
 
 /// Rounds tried per runner, as a multiple of the rounds wanted, before giving up
 /// on collecting enough rounds that pass the CPU check.
-const MAX_TRIES_PER_ROUND: usize = 4;
+const MAX_TRIES_PER_ROUND: usize = 3;
 
 /// The result of several interleaved rounds of one runner.
 #[derive(Clone, Copy, Debug, Default)]

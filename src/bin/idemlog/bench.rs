@@ -288,7 +288,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
     let (round, reps) = if options.quick {
         (Duration::from_millis(40), 3)
     } else {
-        (Duration::from_millis(150), 5)
+        (Duration::from_millis(200), 5)
     };
     let started = Instant::now();
     let print = |row: &Row| {
