@@ -41,16 +41,14 @@ mod sync;
 mod types;
 
 pub use clock::{Clock, CoarseClock, ManualClock, SystemClock};
-pub use consumer::Consumer;
+pub use consumer::{Consumer, RecordView};
 pub use error::LogError;
 pub use log::{
     AppendOutcome, BatchMetadata, Log, LogConfig, MemoryUsage, PartitionHandle, ProduceRequest,
     ProducerAppender, ProducerStateSnapshot, ProducerStateStats, RetentionPolicy, RetentionReport,
     TopicConfig, DEFAULT_MEMORY_BUDGET,
 };
-pub use record::{
-    AsRecord, ConsumerRecord, IntoRecords, ProducerMetadata, Record, RecordRef, RecordView,
-};
+pub use record::{AsRecord, ConsumerRecord, IntoRecords, ProducerMetadata, Record, RecordRef};
 pub use types::{BatchHeader, ProducerId, ProducerIdentity, MAX_EPOCH};
 
 /// The README's examples, compiled and run as doctests.

@@ -1,6 +1,6 @@
 //! Records going into the log ([`Record`] owned, [`RecordRef`] borrowed, both
-//! through [`IntoRecords`]) and coming out of it ([`ConsumerRecord`] owned,
-//! [`RecordView`] borrowed).
+//! through [`IntoRecords`]) and coming out of it ([`ConsumerRecord`] owned; the
+//! borrowed view is [`RecordView`](crate::RecordView)).
 //!
 //! Appends copy the key and value bytes into the partition's segment buffer, so
 //! the log never keeps a caller's allocation: a borrowed [`RecordRef`] over a
@@ -8,9 +8,6 @@
 
 use bytes::Bytes;
 
-use std::fmt;
-
-use crate::log::ReadRecord;
 use crate::types::ProducerId;
 
 /// A record to append, owning its key and value.
@@ -233,54 +230,6 @@ pub struct ProducerMetadata {
     pub epoch: u16,
     /// This record's sequence number.
     pub sequence: i32,
-}
-
-/// A record read from a partition, borrowed from the log's segment buffer (no
-/// copy, no reference-count traffic). Valid for the duration of the read callback.
-#[derive(Clone, Copy)]
-pub struct RecordView<'a> {
-    /// The record's offset in its partition.
-    pub offset: u64,
-    /// Log-append time of its batch, in milliseconds of the log's clock.
-    pub timestamp_ms: i64,
-    /// The key, if any.
-    pub key: Option<&'a [u8]>,
-    /// The value.
-    pub value: &'a [u8],
-    /// The idempotent producer that wrote it, if any.
-    pub producer: Option<ProducerMetadata>,
-    origin: &'a ReadRecord<'a>,
-}
-
-impl fmt::Debug for RecordView<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecordView")
-            .field("offset", &self.offset)
-            .field("timestamp_ms", &self.timestamp_ms)
-            .field("key", &self.key)
-            .field("value", &self.value)
-            .field("producer", &self.producer)
-            .finish()
-    }
-}
-
-impl<'a> RecordView<'a> {
-    pub(crate) fn new(origin: &'a ReadRecord<'a>) -> Self {
-        Self {
-            offset: origin.offset,
-            timestamp_ms: origin.timestamp_ms,
-            key: origin.decoded.record.key,
-            value: origin.decoded.record.value,
-            producer: origin.decoded.producer,
-            origin,
-        }
-    }
-
-    /// An owned copy whose key and value share the log's segment (no copy of the
-    /// bytes: it keeps only that segment's memory alive while it lives).
-    pub fn to_owned(&self) -> ConsumerRecord {
-        self.origin.to_owned()
-    }
 }
 
 /// A record read from a partition, owned: key and value are [`Bytes`] slices of

@@ -3,28 +3,33 @@
 
 mod batch;
 mod budget;
+mod config;
+mod handle;
 mod housekeeper;
+mod offsets;
 mod partition;
 mod producer_limits;
 mod producer_state;
 mod retention;
+mod rules;
 mod segment;
 mod storage;
 mod tail;
 mod wakeup;
 
 use std::fmt;
-use std::time::Duration;
 
-use crate::clock::{Clock, CoarseClock};
-use crate::consumer::Consumer;
+use crate::clock::Clock;
 use crate::error::LogError;
 use crate::record::IntoRecords;
 use crate::sync::{Arc, AtomicU64, ConcurrentMap, Ordering};
 use crate::types::{BatchHeader, ProducerId, ProducerIdentity};
 
 use budget::Budget;
+pub use config::{LogConfig, TopicConfig, DEFAULT_MEMORY_BUDGET};
+pub use handle::{PartitionHandle, ProducerAppender};
 use housekeeper::Housekeeper;
+use offsets::GroupOffsets;
 pub(crate) use partition::Partition;
 use producer_limits::ProducerLimits;
 pub use producer_state::{BatchMetadata, ProducerStateSnapshot};
@@ -63,283 +68,6 @@ impl AppendOutcome {
     }
 }
 
-/// Settings of a [`Log`]. Built with chained setters and validated by
-/// [`Log::with_config`].
-///
-/// ```
-/// use idemlog::{Log, LogConfig};
-/// let log = Log::with_config(LogConfig::default().dedup_window(8)).unwrap();
-/// assert_eq!(log.config().dedup_window_len(), 8);
-/// assert!(Log::with_config(LogConfig::default().dedup_window(0)).is_err());
-/// ```
-#[derive(Clone, Debug)]
-pub struct LogConfig {
-    dedup_window: usize,
-    /// `None`: the default, 65536.
-    max_batch_records: Option<usize>,
-    producer_id_expiration_ms: i64,
-    segment_bytes: usize,
-    max_segments: usize,
-    memory_budget: u64,
-    max_producer_states: usize,
-    housekeeping: Option<Duration>,
-    // std's Arc even under loom: the clock is no part of any protocol, and loom's
-    // Arc cannot hold a trait object built by unsized coercion.
-    clock: std::sync::Arc<dyn Clock>,
-}
-
-/// The default memory budget of a log: 1 GiB.
-pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        Self {
-            dedup_window: 5,
-            max_batch_records: None,
-            producer_id_expiration_ms: 86_400_000,
-            segment_bytes: 1 << 20,
-            max_segments: 256,
-            memory_budget: DEFAULT_MEMORY_BUDGET,
-            max_producer_states: 1 << 20,
-            housekeeping: Some(Duration::from_secs(1)),
-            clock: std::sync::Arc::new(CoarseClock),
-        }
-    }
-}
-
-impl LogConfig {
-    /// Smallest segment size in bytes.
-    pub const MIN_SEGMENT_BYTES: usize = 128;
-    /// Largest segment size in bytes.
-    pub const MAX_SEGMENT_BYTES: usize = (tail::MAX_SEGMENT_UNITS as usize) * batch::UNIT_BYTES;
-    /// Largest `max_segments`.
-    pub const MAX_SEGMENTS: usize = 1 << 16;
-
-    /// Batches remembered per (partition, producer) for dedup (default 5, Kafka's
-    /// fixed value; 1..=1024 here).
-    pub fn dedup_window(mut self, batches: usize) -> Self {
-        self.dedup_window = batches;
-        self
-    }
-
-    /// Largest batch in records (default 65536; a batch must also fit one segment).
-    pub fn max_batch_records(mut self, records: usize) -> Self {
-        self.max_batch_records = Some(records);
-        self
-    }
-
-    /// Producer state is dropped after this much inactivity (default 1 day,
-    /// Kafka's `transactional.id.expiration.ms`/`producer.id.expiration.ms`).
-    pub fn producer_id_expiration(mut self, expiration: Duration) -> Self {
-        self.producer_id_expiration_ms = i64::try_from(expiration.as_millis()).unwrap_or(i64::MAX);
-        self
-    }
-
-    /// Bytes per segment buffer, a power of two in
-    /// [`MIN_SEGMENT_BYTES`](Self::MIN_SEGMENT_BYTES)..=[`MAX_SEGMENT_BYTES`](Self::MAX_SEGMENT_BYTES)
-    /// (default 1 MiB). A batch (40 bytes of header, 8 per record, plus keys and
-    /// values) must fit one segment; retention evicts whole segments.
-    pub fn segment_bytes(mut self, bytes: usize) -> Self {
-        self.segment_bytes = bytes;
-        self
-    }
-
-    /// Segments a partition can hold at once, a power of two in 2..=65536
-    /// (default 256).
-    pub fn max_segments(mut self, segments: usize) -> Self {
-        self.max_segments = segments;
-        self
-    }
-
-    /// The log's memory budget in bytes (default [`DEFAULT_MEMORY_BUDGET`], 1 GiB):
-    /// segments (pooled ones included) and segment directories are charged
-    /// against it before they are allocated (producer state is not charged yet). When it is full,
-    /// retention runs first; then an append answers [`LogError::LogFull`].
-    pub fn memory_budget(mut self, bytes: u64) -> Self {
-        self.memory_budget = bytes;
-        self
-    }
-
-    /// The most (partition, producer) states the log keeps (default 1048576,
-    /// 1..=2^26). A new producer state beyond it first evicts the least recently
-    /// used idle states (a slice of 1/64 of the cap at once), counted in
-    /// [`ProducerStateStats::evicted`]. **A later retry of an evicted producer is
-    /// accepted as new data, so it can duplicate**, exactly as after expiry. Only
-    /// if nothing is idle does the append fail with [`LogError::ProducerStateFull`].
-    pub fn max_producer_states(mut self, states: usize) -> Self {
-        self.max_producer_states = states;
-        self
-    }
-
-    /// How often the background housekeeper runs retention (age limits
-    /// included) and producer-state expiry on every partition (default every
-    /// second); `None` runs no thread, leaving retention to appends that open a
-    /// segment and to the sweeps ([`Log::enforce_retention`],
-    /// [`Log::expire_producers`]). The thread stops with the last `Log` clone.
-    pub fn housekeeping(mut self, interval: Option<Duration>) -> Self {
-        self.housekeeping = interval;
-        self
-    }
-
-    /// The engine's clock (timestamps, expiry, age retention); default
-    /// [`CoarseClock`].
-    pub fn clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// The dedup window length.
-    pub fn dedup_window_len(&self) -> usize {
-        self.dedup_window
-    }
-
-    /// The largest batch in records.
-    pub fn max_batch_len(&self) -> usize {
-        self.max_batch_records.unwrap_or(65_536)
-    }
-
-    /// Bytes per segment.
-    pub fn segment_len(&self) -> usize {
-        self.segment_bytes
-    }
-
-    /// The memory budget in bytes.
-    pub fn memory_budget_bytes(&self) -> u64 {
-        self.memory_budget
-    }
-
-    /// Bytes of a batch's fixed header in a segment.
-    pub const BATCH_HEADER_BYTES: usize = batch::HEADER_BYTES;
-
-    /// Bytes the records of one batch take in a segment: 8 per record plus its
-    /// key and value. The batch takes [`BATCH_HEADER_BYTES`](Self::BATCH_HEADER_BYTES)
-    /// more, rounded up to a multiple of 8, and must fit one segment
-    /// ([`segment_bytes`](Self::segment_bytes)), else the append answers
-    /// [`LogError::BatchBytesTooLarge`] with this figure. Saturates at
-    /// `usize::MAX` for a batch too large for the format.
-    ///
-    /// ```
-    /// use idemlog::{LogConfig, Record};
-    /// assert_eq!(LogConfig::batch_bytes(&[Record::with_key("k", "value")]), 8 + 1 + 5);
-    /// ```
-    pub fn batch_bytes(records: &(impl IntoRecords + ?Sized)) -> usize {
-        batch::records_len(records).unwrap_or(usize::MAX)
-    }
-
-    /// The most batches one segment holds (one commit word per 64 bytes of
-    /// buffer, at least 2): a segment of small batches may fill by count first.
-    pub fn batches_per_segment(&self) -> usize {
-        (self.segment_bytes / 64).max(2)
-    }
-
-    /// Units per segment.
-    fn segment_units(&self) -> u64 {
-        (self.segment_bytes / batch::UNIT_BYTES) as u64
-    }
-
-    /// Batches one segment can hold.
-    fn segment_batch_capacity(&self) -> u64 {
-        self.batches_per_segment() as u64
-    }
-
-    /// Checks every setting's range ([`Log::with_config`] calls it).
-    pub fn validate(&self) -> Result<(), LogError> {
-        let invalid = |setting, reason: String| Err(LogError::InvalidConfig { setting, reason });
-        if !(1..=1024).contains(&self.dedup_window) {
-            return invalid(
-                "dedup_window",
-                format!("{} is outside 1..=1024", self.dedup_window),
-            );
-        }
-        if !self.segment_bytes.is_power_of_two()
-            || !(Self::MIN_SEGMENT_BYTES..=Self::MAX_SEGMENT_BYTES).contains(&self.segment_bytes)
-        {
-            return invalid(
-                "segment_bytes",
-                format!(
-                    "{} is not a power of two in {}..={}",
-                    self.segment_bytes,
-                    Self::MIN_SEGMENT_BYTES,
-                    Self::MAX_SEGMENT_BYTES
-                ),
-            );
-        }
-        if !self.max_segments.is_power_of_two()
-            || !(2..=Self::MAX_SEGMENTS).contains(&self.max_segments)
-        {
-            return invalid(
-                "max_segments",
-                format!(
-                    "{} is not a power of two in 2..={}",
-                    self.max_segments,
-                    Self::MAX_SEGMENTS
-                ),
-            );
-        }
-        let max_batch = self.max_batch_len();
-        if !(1..=1 << 24).contains(&max_batch) {
-            return invalid(
-                "max_batch_records",
-                format!("{max_batch} is outside 1..=16777216"),
-            );
-        }
-        let segment_footprint = segment::SegmentMemory::footprint(
-            self.segment_units() as usize,
-            self.segment_batch_capacity() as usize,
-        );
-        if self.memory_budget < segment_footprint {
-            return invalid(
-                "memory_budget",
-                format!(
-                    "{} bytes cannot hold one segment ({segment_footprint} bytes)",
-                    self.memory_budget
-                ),
-            );
-        }
-        if self.producer_id_expiration_ms <= 0 {
-            return invalid("producer_id_expiration", "must be positive".to_string());
-        }
-        if !(1..=1 << 26).contains(&self.max_producer_states) {
-            return invalid(
-                "max_producer_states",
-                format!("{} is outside 1..=67108864", self.max_producer_states),
-            );
-        }
-        if self.housekeeping.is_some_and(|interval| interval.is_zero()) {
-            return invalid(
-                "housekeeping",
-                "the interval must be positive (None disables the housekeeper)".to_string(),
-            );
-        }
-        Ok(())
-    }
-}
-
-/// Settings of a topic.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TopicConfig {
-    /// Number of partitions (>= 1).
-    pub partitions: u32,
-    /// Retention limits applied to each partition.
-    pub retention: RetentionPolicy,
-}
-
-impl TopicConfig {
-    /// `partitions` partitions, unlimited retention.
-    pub fn new(partitions: u32) -> Self {
-        Self {
-            partitions,
-            retention: RetentionPolicy::default(),
-        }
-    }
-
-    /// Sets the retention limits.
-    pub fn retention(mut self, retention: RetentionPolicy) -> Self {
-        self.retention = retention;
-        self
-    }
-}
-
 /// State shared by the log and all its partitions.
 pub(crate) struct LogShared {
     pub(crate) config: LogConfig,
@@ -355,7 +83,7 @@ pub(crate) struct LogShared {
     topics: std::sync::Weak<Topics>,
     /// The next producer id to hand out; ids below it are issued.
     next_producer_id: AtomicU64,
-    group_offsets: ConcurrentMap<(String, String, u32), u64>,
+    pub(crate) group_offsets: GroupOffsets,
 }
 
 impl LogShared {
@@ -522,7 +250,7 @@ impl Log {
                 topics: std::sync::Arc::downgrade(&topics),
                 config,
                 next_producer_id: AtomicU64::new(0),
-                group_offsets: ConcurrentMap::new(),
+                group_offsets: GroupOffsets::default(),
             }),
             topics,
             _housekeeper: housekeeper,
@@ -622,9 +350,7 @@ impl Log {
         found
             .partitions
             .get(partition as usize)
-            .map(|partition| PartitionHandle {
-                partition: Arc::clone(partition),
-            })
+            .map(|partition| PartitionHandle::new(Arc::clone(partition)))
             .ok_or_else(|| LogError::UnknownPartition {
                 topic: topic.to_string(),
                 partition,
@@ -667,57 +393,6 @@ impl Log {
                 )
             })
             .collect()
-    }
-
-    /// A consumer of one partition, positioned at its log start.
-    pub fn consumer(&self, topic: &str, partition: u32) -> Result<Consumer, LogError> {
-        Ok(Consumer::new(
-            self.clone(),
-            self.partition(topic, partition)?,
-        ))
-    }
-
-    /// A consumer positioned at `group`'s committed offset (or the log start).
-    pub fn consumer_for_group(
-        &self,
-        group: &str,
-        topic: &str,
-        partition: u32,
-    ) -> Result<Consumer, LogError> {
-        let mut consumer = self.consumer(topic, partition)?;
-        if let Some(offset) = self.committed(group, topic, partition)? {
-            consumer.seek(offset);
-        }
-        Ok(consumer)
-    }
-
-    /// Stores `group`'s next offset to read on a partition.
-    pub fn commit_offset(
-        &self,
-        group: &str,
-        topic: &str,
-        partition: u32,
-        offset: u64,
-    ) -> Result<(), LogError> {
-        self.partition(topic, partition)?;
-        self.shared
-            .group_offsets
-            .insert((group.to_string(), topic.to_string(), partition), offset);
-        Ok(())
-    }
-
-    /// `group`'s committed offset on a partition, if any.
-    pub fn committed(
-        &self,
-        group: &str,
-        topic: &str,
-        partition: u32,
-    ) -> Result<Option<u64>, LogError> {
-        self.partition(topic, partition)?;
-        Ok(self
-            .shared
-            .group_offsets
-            .get(&(group.to_string(), topic.to_string(), partition)))
     }
 
     fn all_partitions(&self) -> Vec<Arc<Partition>> {
@@ -815,142 +490,4 @@ pub struct ProduceRequest {
     pub header: Option<BatchHeader>,
     /// The records.
     pub records: Vec<crate::record::Record>,
-}
-
-/// A handle on one partition: appends, reads and state without topic lookups.
-#[derive(Clone)]
-pub struct PartitionHandle {
-    partition: Arc<Partition>,
-}
-
-impl fmt::Debug for PartitionHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "PartitionHandle({}-{})",
-            self.partition.topic, self.partition.index
-        )
-    }
-}
-
-impl PartitionHandle {
-    /// The topic name.
-    pub fn topic(&self) -> &str {
-        &self.partition.topic
-    }
-
-    /// The partition index.
-    pub fn index(&self) -> u32 {
-        self.partition.index
-    }
-
-    /// Appends one batch: idempotent with a header (looks the producer's state up
-    /// in the partition's map; use [`PartitionHandle::producer`] to cache it), plain
-    /// without.
-    pub fn append(
-        &self,
-        header: Option<BatchHeader>,
-        records: impl IntoRecords,
-    ) -> Result<AppendOutcome, LogError> {
-        match header {
-            Some(header) => {
-                self.partition.check_issued(header.producer_id)?;
-                self.partition
-                    .append_idempotent(&mut None, header, &records)
-            }
-            None => self.partition.append_plain(&records),
-        }
-    }
-
-    /// An appender for one producer on this partition that caches its dedup state:
-    /// the steady-state append touches no map and no lock.
-    pub fn producer(&self, producer_id: ProducerId) -> Result<ProducerAppender, LogError> {
-        self.partition.check_issued(producer_id)?;
-        Ok(ProducerAppender {
-            partition: Arc::clone(&self.partition),
-            producer_id,
-            state: None,
-        })
-    }
-
-    /// A consumer positioned at the log start.
-    pub fn consumer(&self, log: &Log) -> Consumer {
-        Consumer::new(log.clone(), self.clone())
-    }
-
-    /// The first offset still held.
-    pub fn log_start_offset(&self) -> u64 {
-        self.partition.storage.log_start()
-    }
-
-    /// The next offset to be assigned (some below it may not be readable yet).
-    pub fn log_end_offset(&self) -> u64 {
-        self.partition.storage.log_end()
-    }
-
-    /// The end of the contiguous published prefix: every offset below it is readable.
-    pub fn high_watermark(&self) -> u64 {
-        self.partition.storage.high_watermark()
-    }
-
-    /// Segments the partition holds now (at most `LogConfig::max_segments`).
-    pub fn live_segments(&self) -> u64 {
-        self.partition.storage.live_segments()
-    }
-
-    /// Runs retention on this partition now.
-    pub fn enforce_retention(&self) -> RetentionReport {
-        self.partition.enforce_retention()
-    }
-
-    /// A consistent copy of `producer_id`'s dedup state here, if it has a live one.
-    pub fn producer_state(&self, producer_id: ProducerId) -> Option<ProducerStateSnapshot> {
-        self.partition.producer_state(producer_id)
-    }
-
-    pub(crate) fn inner(&self) -> &Partition {
-        &self.partition
-    }
-}
-
-/// Appends one producer's idempotent batches to one partition, caching the
-/// producer's dedup state (map lookups at most once per producer per partition,
-/// and again after its state expired: I9 in [`crate::implementation`]).
-pub struct ProducerAppender {
-    partition: Arc<Partition>,
-    producer_id: ProducerId,
-    state: Option<Arc<ProducerState>>,
-}
-
-impl fmt::Debug for ProducerAppender {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "ProducerAppender({}-{}, producer {})",
-            self.partition.topic, self.partition.index, self.producer_id
-        )
-    }
-}
-
-impl ProducerAppender {
-    /// The producer this appender writes for.
-    pub fn producer_id(&self) -> ProducerId {
-        self.producer_id
-    }
-
-    /// Appends an idempotent batch with `epoch` and `base_sequence`.
-    pub fn append(
-        &mut self,
-        epoch: u16,
-        base_sequence: i32,
-        records: impl IntoRecords,
-    ) -> Result<AppendOutcome, LogError> {
-        let header = BatchHeader {
-            producer_id: self.producer_id,
-            epoch,
-            base_sequence,
-        };
-        self.partition
-            .append_idempotent(&mut self.state, header, &records)
-    }
 }

@@ -5,7 +5,11 @@ use std::time::Duration;
 
 use crate::error::LogError;
 use crate::log::{Cursor, Log, PartitionHandle};
-use crate::record::{ConsumerRecord, RecordView};
+mod view;
+
+pub use view::RecordView;
+
+use crate::record::ConsumerRecord;
 
 /// Reads one partition in offset order from a position it keeps.
 ///
@@ -170,5 +174,36 @@ impl Consumer {
             self.partition.index(),
             self.position,
         )
+    }
+}
+
+impl Log {
+    /// A consumer of one partition, positioned at its log start.
+    pub fn consumer(&self, topic: &str, partition: u32) -> Result<Consumer, LogError> {
+        Ok(Consumer::new(
+            self.clone(),
+            self.partition(topic, partition)?,
+        ))
+    }
+
+    /// A consumer positioned at `group`'s committed offset (or the log start).
+    pub fn consumer_for_group(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Consumer, LogError> {
+        let mut consumer = self.consumer(topic, partition)?;
+        if let Some(offset) = self.committed(group, topic, partition)? {
+            consumer.seek(offset);
+        }
+        Ok(consumer)
+    }
+}
+
+impl PartitionHandle {
+    /// A consumer positioned at the log start.
+    pub fn consumer(&self, log: &Log) -> Consumer {
+        Consumer::new(log.clone(), self.clone())
     }
 }

@@ -1,0 +1,54 @@
+//! [`RecordView`]: a record lent by the log to a read callback.
+
+use std::fmt;
+
+use crate::log::ReadRecord;
+use crate::record::{ConsumerRecord, ProducerMetadata};
+
+/// A record read from a partition, borrowed from the log's segment buffer (no
+/// copy, no reference-count traffic). Valid for the duration of the read callback.
+#[derive(Clone, Copy)]
+pub struct RecordView<'a> {
+    /// The record's offset in its partition.
+    pub offset: u64,
+    /// Log-append time of its batch, in milliseconds of the log's clock.
+    pub timestamp_ms: i64,
+    /// The key, if any.
+    pub key: Option<&'a [u8]>,
+    /// The value.
+    pub value: &'a [u8],
+    /// The idempotent producer that wrote it, if any.
+    pub producer: Option<ProducerMetadata>,
+    origin: &'a ReadRecord<'a>,
+}
+
+impl fmt::Debug for RecordView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordView")
+            .field("offset", &self.offset)
+            .field("timestamp_ms", &self.timestamp_ms)
+            .field("key", &self.key)
+            .field("value", &self.value)
+            .field("producer", &self.producer)
+            .finish()
+    }
+}
+
+impl<'a> RecordView<'a> {
+    pub(crate) fn new(origin: &'a ReadRecord<'a>) -> Self {
+        Self {
+            offset: origin.offset,
+            timestamp_ms: origin.timestamp_ms,
+            key: origin.decoded.record.key,
+            value: origin.decoded.record.value,
+            producer: origin.decoded.producer,
+            origin,
+        }
+    }
+
+    /// An owned copy whose key and value share the log's segment (no copy of the
+    /// bytes: it keeps only that segment's memory alive while it lives).
+    pub fn to_owned(&self) -> ConsumerRecord {
+        self.origin.to_owned()
+    }
+}
