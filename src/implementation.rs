@@ -28,7 +28,7 @@
 //! **I1 — producer state (src/log/producer_state.rs; the rules it applies are the pure
 //! `judge` of src/log/rules.rs).** The (partition, pid) state is one
 //! `AtomicU64` word: last sequence, epoch, INIT, BUSY, DEAD and a 14-bit generation.
-//! Only the thread whose CAS set BUSY writes the window, `batches` and `last_append_ms`,
+//! Only the thread whose CAS set BUSY writes the window, its `cursor` and `last_append_ms`,
 //! and it ends BUSY with one Release store of the next word (generation + 1) or of the
 //! unchanged previous word (abort). A decision that appends is validated by that CAS
 //! (the word, hence everything the decision read, is unchanged). A decision that does
