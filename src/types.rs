@@ -44,8 +44,17 @@ pub(crate) fn sequence_add(sequence: i32, delta: u64) -> i32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The header of producer 1's batch with `epoch` and `base_sequence`.
+    pub(crate) fn header(epoch: u16, base_sequence: i32) -> BatchHeader {
+        BatchHeader {
+            producer_id: ProducerId(1),
+            epoch,
+            base_sequence,
+        }
+    }
 
     #[test]
     fn sequences_wrap_at_i32_max() {

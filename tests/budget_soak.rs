@@ -17,20 +17,25 @@ fn resident_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// 64 KiB segments on a `BUDGET`-byte budget, with a ring larger than the
+/// budget: the budget is what fills first.
+fn budgeted_log() -> Log {
+    Log::with_config(
+        LogConfig::default()
+            .segment_bytes(64 << 10)
+            .max_segments(1024)
+            .memory_budget(BUDGET),
+    )
+    .expect("config")
+}
+
 #[test]
 fn a_stalled_reader_and_a_full_budget_keep_memory_bounded() {
     let seconds = std::env::var("IDEMLOG_SOAK_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2u64);
-    let log = Log::with_config(
-        LogConfig::default()
-            .segment_bytes(64 << 10)
-            // A ring larger than the budget: the budget is what fills first.
-            .max_segments(1024)
-            .memory_budget(BUDGET),
-    )
-    .expect("config");
+    let log = budgeted_log();
     let retained = RetentionPolicy::default().max_records(20_000);
     log.create_topic_with("kept", TopicConfig::new(1).retention(retained))
         .expect("topic");
@@ -111,13 +116,7 @@ fn a_stalled_reader_and_a_full_budget_keep_memory_bounded() {
 /// and never runs out of room.
 #[test]
 fn a_blocked_visitor_does_not_hold_back_reclamation() {
-    let log = Log::with_config(
-        LogConfig::default()
-            .segment_bytes(64 << 10)
-            .max_segments(1024)
-            .memory_budget(BUDGET),
-    )
-    .expect("config");
+    let log = budgeted_log();
     let retained = RetentionPolicy::default().max_records(10_000);
     log.create_topic_with("t", TopicConfig::new(1).retention(retained))
         .expect("topic");

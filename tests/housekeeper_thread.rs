@@ -2,21 +2,13 @@
 //! it counts the process's housekeeper threads, so no other test may run a log
 //! beside it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use idemlog::Log;
 
-/// Waits up to 5 s for `done`.
-fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    done()
-}
+#[path = "common/eventually.rs"]
+mod eventually;
+use eventually::eventually;
 
 /// Housekeeper threads of this process.
 fn housekeepers() -> usize {

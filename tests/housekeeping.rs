@@ -3,21 +3,13 @@
 //! with the last `Log` clone.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use idemlog::{BatchHeader, Log, LogConfig, ManualClock, Record, RetentionPolicy, TopicConfig};
 
-/// Waits up to 5 s for `done`.
-fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    done()
-}
+#[path = "common/eventually.rs"]
+mod eventually;
+use eventually::eventually;
 
 fn housekept_log(clock: &ManualClock) -> Log {
     Log::with_config(

@@ -116,6 +116,15 @@ impl Row {
         )
     }
 
+    /// The row as JSON or as a table line.
+    pub(crate) fn line(&self, json: bool) -> String {
+        if json {
+            self.json()
+        } else {
+            self.table_line()
+        }
+    }
+
     /// One line of the table.
     pub(crate) fn table_line(&self) -> String {
         format!(
@@ -155,6 +164,15 @@ impl MemoryRow {
             json_bool(Some(self.met)),
             json_string(&self.note),
         )
+    }
+
+    /// The row as JSON or as a table line.
+    pub(crate) fn line(&self, json: bool) -> String {
+        if json {
+            self.json()
+        } else {
+            self.table_line()
+        }
     }
 
     /// One line of the table.

@@ -79,18 +79,25 @@ impl Consumer {
         self.position = self.partition.log_start_offset();
     }
 
-    /// The cursor at the position, (re)located if the position moved.
-    fn cursor(&mut self) -> Result<&mut Cursor, LogError> {
+    /// OffsetOutOfRange if the position is below the log start.
+    fn check_in_range(&self) -> Result<(), LogError> {
         let storage = &self.partition.inner().storage;
         let log_start = storage.log_start();
         if self.position < log_start {
-            // Evicted since the last poll (or a seek below the start).
             return Err(LogError::OffsetOutOfRange {
                 offset: self.position,
                 log_start,
                 log_end: storage.log_end(),
             });
         }
+        Ok(())
+    }
+
+    /// The cursor at the position, (re)located if the position moved.
+    fn cursor(&mut self) -> Result<&mut Cursor, LogError> {
+        // Evicted since the last poll (or a seek below the start)?
+        self.check_in_range()?;
+        let storage = &self.partition.inner().storage;
         let stale = self
             .cursor
             .as_ref()
@@ -121,14 +128,7 @@ impl Consumer {
         if read == 0 {
             // Nothing read: perhaps the segment was evicted under us (the head
             // moves before the cell is freed, I7), which is OffsetOutOfRange.
-            let log_start = storage.log_start();
-            if self.position < log_start {
-                return Err(LogError::OffsetOutOfRange {
-                    offset: self.position,
-                    log_start,
-                    log_end: storage.log_end(),
-                });
-            }
+            self.check_in_range()?;
         }
         self.position += read as u64;
         Ok(read)

@@ -505,14 +505,7 @@ impl ProducerState {
 #[cfg(all(test, not(all(loom, feature = "loom"))))]
 mod tests {
     use super::*;
-
-    fn header(epoch: u16, base_sequence: i32) -> BatchHeader {
-        BatchHeader {
-            producer_id: ProducerId(1),
-            epoch,
-            base_sequence,
-        }
-    }
+    use crate::types::tests::header;
 
     fn append(
         state: &ProducerState,

@@ -68,15 +68,7 @@ pub(crate) fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::ProducerId;
-
-    fn header(epoch: u16, base_sequence: i32) -> BatchHeader {
-        BatchHeader {
-            producer_id: ProducerId(1),
-            epoch,
-            base_sequence,
-        }
-    }
+    use crate::types::tests::header;
 
     #[test]
     fn judge_follows_the_rule_order() {

@@ -291,16 +291,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         (Duration::from_millis(200), 5)
     };
     let started = Instant::now();
-    let print = |row: &Row| {
-        println!(
-            "{}",
-            if options.json {
-                row.json()
-            } else {
-                row.table_line()
-            }
-        );
-    };
+    let print = |row: &Row| println!("{}", row.line(options.json));
     if !options.json {
         println!(
             "idemlog bench{}: medians of {reps} interleaved rounds of ~{} ms; M/s = million records/s",
@@ -381,14 +372,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
     }
     for row in &memory {
         all_met &= row.met;
-        println!(
-            "{}",
-            if options.json {
-                row.json()
-            } else {
-                row.table_line()
-            }
-        );
+        println!("{}", row.line(options.json));
     }
     if !options.json {
         println!("total {:.1} s", started.elapsed().as_secs_f64());
