@@ -55,6 +55,7 @@ impl CoarseClock {
 }
 
 impl Clock for CoarseClock {
+    #[inline]
     fn now_ms(&self) -> i64 {
         if cfg!(miri) {
             return SystemClock.now_ms();
@@ -64,6 +65,24 @@ impl Clock for CoarseClock {
         match COARSE_NOW_MS.load(Ordering::Relaxed) {
             i64::MIN => SystemClock.now_ms(),
             now_ms => now_ms,
+        }
+    }
+}
+
+/// The clock a log reads on its append path: the default [`CoarseClock`] read
+/// directly (no dynamic call), or the user's clock.
+#[derive(Clone, Debug)]
+pub(crate) enum EngineClock {
+    Coarse,
+    Custom(Arc<dyn Clock>),
+}
+
+impl Clock for EngineClock {
+    #[inline]
+    fn now_ms(&self) -> i64 {
+        match self {
+            Self::Coarse => CoarseClock.now_ms(),
+            Self::Custom(clock) => clock.now_ms(),
         }
     }
 }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::clock::{Clock, CoarseClock};
+#[cfg(doc)]
+use crate::clock::CoarseClock;
+use crate::clock::{Clock, EngineClock};
 use crate::error::LogError;
 use crate::log::retention::RetentionPolicy;
 use crate::log::{batch, segment, tail};
@@ -32,7 +34,7 @@ pub struct LogConfig {
     pub(crate) housekeeping: Option<Duration>,
     // std's Arc even under loom: the clock is no part of any protocol, and loom's
     // Arc cannot hold a trait object built by unsized coercion.
-    pub(crate) clock: std::sync::Arc<dyn Clock>,
+    pub(crate) clock: EngineClock,
 }
 
 /// The default memory budget of a log: 1 GiB.
@@ -49,7 +51,7 @@ impl Default for LogConfig {
             memory_budget: DEFAULT_MEMORY_BUDGET,
             max_producer_states: 1 << 20,
             housekeeping: Some(Duration::from_secs(1)),
-            clock: std::sync::Arc::new(CoarseClock),
+            clock: EngineClock::Coarse,
         }
     }
 }
@@ -131,7 +133,7 @@ impl LogConfig {
     /// The engine's clock (timestamps, expiry, age retention); default
     /// [`CoarseClock`].
     pub fn clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.clock = EngineClock::Custom(clock);
         self
     }
 

@@ -19,7 +19,7 @@ mod wakeup;
 
 use std::fmt;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, EngineClock};
 use crate::error::LogError;
 use crate::record::IntoRecords;
 use crate::sync::{Arc, AtomicU64, ConcurrentMap, Ordering};
@@ -73,7 +73,7 @@ pub(crate) struct LogShared {
     pub(crate) config: LogConfig,
     /// `config.max_batch_len()`, resolved once (read on every append).
     pub(crate) max_batch_records: usize,
-    pub(crate) clock: std::sync::Arc<dyn Clock>,
+    pub(crate) clock: EngineClock,
     /// The memory budget every partition charges (I10).
     pub(crate) budget: std::sync::Arc<Budget>,
     /// The count and cap of producer states (I11).
@@ -234,14 +234,14 @@ impl Log {
         let housekeeper = config.housekeeping.map(|interval| {
             std::sync::Arc::new(Housekeeper::start(
                 std::sync::Arc::downgrade(&topics),
-                std::sync::Arc::clone(&config.clock),
+                std::sync::Arc::new(config.clock.clone()),
                 interval,
             ))
         });
         Self {
             shared: Arc::new(LogShared {
                 max_batch_records: config.max_batch_len(),
-                clock: std::sync::Arc::clone(&config.clock),
+                clock: config.clock.clone(),
                 budget: std::sync::Arc::new(Budget::new(config.memory_budget)),
                 producer_limits: ProducerLimits::new(
                     config.max_producer_states,

@@ -15,6 +15,7 @@
 //!
 //! A plain (non-idempotent) append is steps 1, 3, 5 and 6.
 
+use crate::clock::Clock;
 use crate::error::LogError;
 use crate::log::batch::{self, BatchFields, Stamp};
 use crate::log::producer_state::{Begin, ProducerState, ProducerStateSnapshot};
