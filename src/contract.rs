@@ -101,9 +101,10 @@
 //! for the header-free problems of rule 1 and committed as in rule 5.
 //!
 //! [`PartitionHandle::producer`] caches a producer's state on a partition for
-//! repeated appends; the rules are the same. The reference model (`idemlog::model`,
-//! feature `model`) states rules 1-5 as one plain `if` chain, and the proptest and
-//! the `log_model` fuzz target compare the real log with it.
+//! repeated appends; the rules are the same. The reference model (test support in
+//! `tests/support/model.rs`, not part of the library) states rules 1-5 as one plain
+//! `if` chain, and the proptest and the `log_model` fuzz target compare the real log
+//! with it.
 //!
 //! # Producer state: survival and expiry
 //!

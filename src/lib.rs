@@ -33,8 +33,6 @@ pub mod contract;
 pub mod error;
 pub mod implementation;
 pub mod log;
-#[cfg(feature = "model")]
-pub mod model;
 pub mod producer;
 pub mod record;
 mod sync;

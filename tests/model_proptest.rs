@@ -1,13 +1,14 @@
 //! The real [`Log`](idemlog::Log) against the sequential reference model
-//! (`idemlog::model`), on random operation sequences: the same comparison as the
-//! `log_model` fuzz target, run by `cargo test --features model` on stable.
-#![cfg(feature = "model")]
+//! (`tests/support/model.rs`), on random operation sequences: the same comparison
+//! as the `log_model` fuzz target, run by `cargo test` on stable.
 
-use idemlog::model::check::{
+mod support;
+
+use proptest::prelude::*;
+use support::check::{
     BatchSpec, EpochSpec, Harness, HarnessConfig, Op, ReadFrom, RecordsSpec, RetentionSpec,
     SequenceSpec, TopicSpec,
 };
-use proptest::prelude::*;
 
 fn retention() -> impl Strategy<Value = RetentionSpec> {
     prop_oneof![

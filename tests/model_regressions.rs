@@ -1,13 +1,49 @@
 //! Disagreements found by the `log_model` fuzz target / the model proptest, kept
 //! as plain tests. Each states the minimal op sequence that showed it.
-#![cfg(feature = "model")]
+
+mod support;
 
 use std::sync::Arc;
 
-use idemlog::model::check::{
+use idemlog::{BatchHeader, Log, LogConfig, LogError, ManualClock, Record, TopicConfig};
+use support::check::{
     BatchSpec, EpochSpec, Harness, HarnessConfig, Op, RecordsSpec, SequenceSpec, TopicSpec,
 };
-use idemlog::{BatchHeader, Log, LogConfig, LogError, ManualClock, Record};
+use support::model::{Model, ModelConfig};
+
+/// The model on its own (formerly the doc example of `Model`): a retry of the
+/// first batch is answered as a duplicate at its original offset, and a gap in
+/// the sequence is refused.
+#[test]
+fn model_answers_a_retry_and_a_gap() {
+    let mut model = Model::new(ModelConfig::default()).unwrap();
+    model.create_topic("t", TopicConfig::new(1)).unwrap();
+    let pid = model.init_producer_id().producer_id;
+    let header = |base_sequence| {
+        Some(BatchHeader {
+            producer_id: pid,
+            epoch: 0,
+            base_sequence,
+        })
+    };
+    let first = model
+        .append("t", 0, header(0), vec![Record::new("a")])
+        .unwrap();
+    let retry = model
+        .append("t", 0, header(0), vec![Record::new("a")])
+        .unwrap();
+    assert_eq!(
+        (retry.base_offset, retry.duplicate),
+        (first.base_offset, true)
+    );
+    assert_eq!(
+        model.append("t", 0, header(5), vec![Record::new("b")]),
+        Err(LogError::OutOfOrderSequence {
+            expected: 1,
+            got: 5
+        })
+    );
+}
 
 /// A producer's first batch on a partition, rejected with `PartitionFull`.
 /// The contract (`idemlog::contract`, broker rules): "a rejected batch changes

@@ -1,10 +1,11 @@
-//! The real `Log` against the sequential reference model (`idemlog::model`) of
-//! contract rules 1-5 (`idemlog::contract`).
+//! The real `Log` against the sequential reference model (`tests/support/model.rs`,
+//! the same files the integration tests use) of contract rules 1-5
+//! (`idemlog::contract`).
 //!
 //! The input decodes (a hand-written `Arbitrary`, byte by byte, so seeds are easy
 //! to write by hand) into a log configuration and a list of
-//! `idemlog::model::check::Op`s, applied to both sides through
-//! `idemlog::model::check::Harness`, which compares every answer and the whole
+//! `support::check::Op`s, applied to both sides through
+//! `support::check::Harness`, which compares every answer and the whole
 //! observable state after every step. A disagreement panics with the step, the
 //! op (as given and as resolved) and expected (model) vs got (real log).
 //!
@@ -21,12 +22,16 @@
 //! `IDEMLOG_FUZZ_VERBOSE=1` to see how its appends ended.
 #![no_main]
 
+// The reference model and its harness: the integration tests' own files (one copy).
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
 use arbitrary::{Arbitrary, Unstructured};
-use idemlog::model::check::{
+use libfuzzer_sys::fuzz_target;
+use support::check::{
     BatchSpec, EpochSpec, Harness, HarnessConfig, Op, ReadFrom, RecordsSpec, RetentionSpec,
     SequenceSpec, TopicSpec,
 };
-use libfuzzer_sys::fuzz_target;
 
 /// Operations per input, so one input stays fast.
 const MAX_OPS: usize = 256;

@@ -14,40 +14,40 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clock::ManualClock;
-use crate::error::LogError;
-use crate::log::{Log, LogConfig, RetentionPolicy, TopicConfig};
-use crate::model::{next_sequence, sequence_plus, Model, ModelConfig};
-use crate::record::Record;
-use crate::types::{BatchHeader, ProducerId};
+use idemlog::{
+    BatchHeader, ConsumerRecord, Log, LogConfig, LogError, ManualClock, ProducerId, Record,
+    RetentionPolicy, TopicConfig,
+};
+
+use super::model::{next_sequence, sequence_plus, Model, ModelConfig};
 
 /// Topic names ops refer to by index (`index % 5`); the last one is invalid.
-pub const TOPIC_NAMES: [&str; 5] = ["t0", "t1", "t2", "t3", ""];
+pub(crate) const TOPIC_NAMES: [&str; 5] = ["t0", "t1", "t2", "t3", ""];
 
 /// The clock reading both sides start at.
-pub const START_MS: i64 = 1_000_000;
+pub(crate) const START_MS: i64 = 1_000_000;
 
 /// Producer ids ops refer to: `ProducerId(producer % PRODUCER_IDS)`; ids not yet
 /// issued are rejected as unknown.
-pub const PRODUCER_IDS: u8 = 8;
+pub(crate) const PRODUCER_IDS: u8 = 8;
 
 /// Partitions ops refer to: `partition % PARTITIONS` (topics have 1..=3).
-pub const PARTITIONS: u8 = 4;
+pub(crate) const PARTITIONS: u8 = 4;
 
 /// Retention limits in small numbers (`None`: no limit of that kind).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RetentionSpec {
+pub(crate) struct RetentionSpec {
     /// `max_records`.
-    pub max_records: Option<u8>,
+    pub(crate) max_records: Option<u8>,
     /// `max_bytes`.
-    pub max_bytes: Option<u8>,
+    pub(crate) max_bytes: Option<u8>,
     /// `max_age` in milliseconds.
-    pub max_age_ms: Option<u16>,
+    pub(crate) max_age_ms: Option<u16>,
 }
 
 impl RetentionSpec {
     /// The policy this describes.
-    pub fn policy(&self) -> RetentionPolicy {
+    pub(crate) fn policy(&self) -> RetentionPolicy {
         RetentionPolicy {
             max_records: self.max_records.map(u64::from),
             max_bytes: self.max_bytes.map(u64::from),
@@ -58,29 +58,29 @@ impl RetentionSpec {
 
 /// A topic created when the harness starts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TopicSpec {
+pub(crate) struct TopicSpec {
     /// Partitions: `1 + partitions % 3`.
-    pub partitions: u8,
+    pub(crate) partitions: u8,
     /// Retention of each partition.
-    pub retention: RetentionSpec,
+    pub(crate) retention: RetentionSpec,
 }
 
 /// The log configuration in small raw numbers; every value maps to a valid
 /// configuration (see each field).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HarnessConfig {
+pub(crate) struct HarnessConfig {
     /// Dedup window W = `1 + window % 8`.
-    pub window: u8,
+    pub(crate) window: u8,
     /// `segment_bytes = 128 << (segment_shift % 4)`: 128, 256, 512 or 1024.
-    pub segment_shift: u8,
+    pub(crate) segment_shift: u8,
     /// `max_segments = 2 << (segments_shift % 4)`: 2, 4, 8 or 16.
-    pub segments_shift: u8,
+    pub(crate) segments_shift: u8,
     /// `max_batch_records = 1 + max_batch % 12`.
-    pub max_batch: u8,
+    pub(crate) max_batch: u8,
     /// `producer_id_expiration = 1 + expiration_ms` milliseconds.
-    pub expiration_ms: u16,
+    pub(crate) expiration_ms: u16,
     /// Topics created up front as "t0", "t1", ... (at most 4).
-    pub topics: Vec<TopicSpec>,
+    pub(crate) topics: Vec<TopicSpec>,
 }
 
 impl HarnessConfig {
@@ -101,7 +101,7 @@ impl HarnessConfig {
 /// Which epoch an idempotent batch carries, relative to the last epoch this
 /// producer used successfully on the partition (0 if none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EpochSpec {
+pub(crate) enum EpochSpec {
     /// The current epoch.
     Current,
     /// Current + `1 + n % 3`.
@@ -114,7 +114,7 @@ pub enum EpochSpec {
 
 /// Which sequence an idempotent batch carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SequenceSpec {
+pub(crate) enum SequenceSpec {
     /// The sequence after the producer's last accepted batch here (0 if none or
     /// if the epoch differs from that batch's).
     Next(EpochSpec),
@@ -140,7 +140,7 @@ pub enum SequenceSpec {
 
 /// A batch: plain, or idempotent for a producer id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BatchSpec {
+pub(crate) enum BatchSpec {
     /// No producer: never deduplicated.
     Plain,
     /// Idempotent batch of `ProducerId(producer % PRODUCER_IDS)`.
@@ -155,16 +155,16 @@ pub enum BatchSpec {
 /// Records of a batch: `count % (max_batch_records + 2)` of them (so empty and
 /// oversized batches happen), contents derived from `seed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RecordsSpec {
+pub(crate) struct RecordsSpec {
     /// Record count (see the type docs).
-    pub count: u8,
+    pub(crate) count: u8,
     /// Payload seed: sizes 0..=4 bytes, some records keyed.
-    pub seed: u8,
+    pub(crate) seed: u8,
 }
 
 /// Where a read starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadFrom {
+pub(crate) enum ReadFrom {
     /// Log start + n (past the end is out of range).
     Start(u8),
     /// Log start - 1 - n (out of range unless saturating at 0).
@@ -177,7 +177,7 @@ pub enum ReadFrom {
 
 /// One operation on the broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// `init_producer_id`.
     InitProducerId,
     /// `create_topic_with(TOPIC_NAMES[name % 5], 1 + partitions % 3 (0 if 255), retention)`.
@@ -231,13 +231,13 @@ pub enum Op {
 
 /// A disagreement between the real log and the model.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Disagreement {
+pub(crate) struct Disagreement {
     /// Index of the op in the sequence.
-    pub step: usize,
+    pub(crate) step: usize,
     /// The op, and what the harness resolved it to.
-    pub op: String,
+    pub(crate) op: String,
     /// What differed: `<what>: model (expected) ..., real log ...`.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 impl fmt::Display for Disagreement {
@@ -258,7 +258,7 @@ struct Sent {
 
 /// A real log and the model, driven in lockstep.
 #[derive(Debug)]
-pub struct Harness {
+pub(crate) struct Harness {
     log: Log,
     clock: Arc<ManualClock>,
     model: Model,
@@ -308,7 +308,7 @@ fn topic_name(index: u8) -> &'static str {
 
 impl Harness {
     /// A fresh log and model with `config`, its topics created on both.
-    pub fn new(config: &HarnessConfig) -> Result<Self, Disagreement> {
+    pub(crate) fn new(config: &HarnessConfig) -> Result<Self, Disagreement> {
         let model_config = config.model_config();
         let clock = Arc::new(ManualClock::new(START_MS));
         let setup = |detail: String| Disagreement {
@@ -352,30 +352,30 @@ impl Harness {
     }
 
     /// Runs `ops` on a fresh harness; the first disagreement, if any.
-    pub fn run(config: &HarnessConfig, ops: &[Op]) -> Result<(), Disagreement> {
+    pub(crate) fn run(config: &HarnessConfig, ops: &[Op]) -> Result<(), Disagreement> {
         let mut harness = Self::new(config)?;
         ops.iter().try_for_each(|op| harness.apply(op))
     }
 
     /// How many appends ended in each way so far ("appended", "duplicate", or
     /// the error variant's name): to see what a run exercised.
-    pub fn outcomes(&self) -> &BTreeMap<String, u64> {
+    pub(crate) fn outcomes(&self) -> &BTreeMap<String, u64> {
         &self.outcomes
     }
 
     /// The real log under test.
-    pub fn log(&self) -> &Log {
+    pub(crate) fn log(&self) -> &Log {
         &self.log
     }
 
     /// The model.
-    pub fn model(&self) -> &Model {
+    pub(crate) fn model(&self) -> &Model {
         &self.model
     }
 
     /// Applies `op` to both sides, compares the answers, then compares the whole
     /// observable state.
-    pub fn apply(&mut self, op: &Op) -> Result<(), Disagreement> {
+    pub(crate) fn apply(&mut self, op: &Op) -> Result<(), Disagreement> {
         let step = self.step;
         self.step += 1;
         let mut resolved = String::new();
@@ -489,7 +489,7 @@ impl Harness {
         partition: u32,
         from: u64,
         max: usize,
-    ) -> Result<Vec<crate::record::ConsumerRecord>, LogError> {
+    ) -> Result<Vec<ConsumerRecord>, LogError> {
         let mut consumer = self.log.consumer(topic, partition)?;
         consumer.seek(from);
         consumer.poll(max)
@@ -609,7 +609,7 @@ impl Harness {
 
     /// Compares everything observable: topics, partition offsets, every record,
     /// every issued producer's state on every partition, state entry counts.
-    pub fn compare_state(&self) -> Result<(), String> {
+    pub(crate) fn compare_state(&self) -> Result<(), String> {
         compare("topics()", &self.model.topics(), &self.log.topics())?;
         for topic in self.model.topics() {
             let partitions = self.model.partition_count(&topic);

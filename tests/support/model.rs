@@ -1,11 +1,11 @@
 //! A plain, sequential reference model of the broker side of the contract
-//! ([`crate::contract`]).
+//! (`idemlog::contract`).
 //!
-//! [`Model`] answers every broker call the way the contract says the [`Log`](crate::Log)
-//! must, with the same types (`Result<AppendOutcome, LogError>` and friends), but
-//! written for reading rather than speed: `Vec`s, `VecDeque`s and `HashMap`s, one
-//! thread, no atomics, no `unsafe`, and the broker rules as one `if` chain in the
-//! order the contract lists them.
+//! [`Model`] answers every broker call the way the contract says the
+//! [`Log`](idemlog::Log) must, with the same types (`Result<AppendOutcome, LogError>`
+//! and friends), but written for reading rather than speed: `Vec`s, `VecDeque`s and
+//! `HashMap`s, one thread, no atomics, no `unsafe`, and the broker rules as one `if`
+//! chain in the order the contract lists them. It uses only idemlog's public API.
 //!
 //! Besides the contract, the model reproduces two behaviours of the real log that
 //! the contract leaves to the implementation, so the two can be compared exactly:
@@ -18,31 +18,28 @@
 //! - **automatic retention**: when an appended batch opens a segment and the
 //!   partition has a retention limit, retention runs right after the append
 //!   (never evicting the segment being written), exactly as
-//!   [`PartitionHandle::enforce_retention`](crate::PartitionHandle::enforce_retention)
+//!   [`PartitionHandle::enforce_retention`](idemlog::PartitionHandle::enforce_retention)
 //!   would.
 //!
-//! [`check`] applies the same operations to a real log and to the model and
-//! reports the first disagreement; the fuzz target and the proptest both use it.
+//! [`check`](super::check) applies the same operations to a real log and to the
+//! model and reports the first disagreement; the fuzz target and the proptest both
+//! use it.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use bytes::Bytes;
 
-use crate::error::LogError;
-use crate::log::{
-    AppendOutcome, BatchMetadata, ProducerStateSnapshot, RetentionPolicy, RetentionReport,
-    TopicConfig,
+use idemlog::{
+    AppendOutcome, BatchHeader, BatchMetadata, ConsumerRecord, LogConfig, LogError, ProducerId,
+    ProducerIdentity, ProducerMetadata, ProducerStateSnapshot, Record, RetentionPolicy,
+    RetentionReport, TopicConfig, MAX_EPOCH,
 };
-use crate::record::{ConsumerRecord, ProducerMetadata, Record};
-use crate::types::{BatchHeader, ProducerId, ProducerIdentity, MAX_EPOCH};
-
-pub mod check;
 
 /// Sequences run 0..=i32::MAX and then wrap to 0: there are 2^31 of them.
 const SEQUENCE_COUNT: u64 = 1 << 31;
 
 /// The sequence after `sequence` (i32::MAX is followed by 0).
-pub fn next_sequence(sequence: i32) -> i32 {
+pub(crate) fn next_sequence(sequence: i32) -> i32 {
     if sequence == i32::MAX {
         0
     } else {
@@ -52,27 +49,27 @@ pub fn next_sequence(sequence: i32) -> i32 {
 
 /// The sequence `delta` records after `sequence`, wrapping from i32::MAX to 0.
 /// `sequence` must be non-negative.
-pub fn sequence_plus(sequence: i32, delta: u64) -> i32 {
+pub(crate) fn sequence_plus(sequence: i32, delta: u64) -> i32 {
     let wrapped = (sequence.max(0) as u64 + delta % SEQUENCE_COUNT) % SEQUENCE_COUNT;
     wrapped as i32
 }
 
 /// Settings of a [`Model`], with the meaning of the matching
-/// [`LogConfig`](crate::LogConfig) setters.
+/// [`LogConfig`] setters.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ModelConfig {
+pub(crate) struct ModelConfig {
     /// Batches remembered per (partition, producer) for dedup (W).
-    pub dedup_window: usize,
+    pub(crate) dedup_window: usize,
     /// Largest batch, in records.
-    pub max_batch_records: usize,
+    pub(crate) max_batch_records: usize,
     /// Producer state idle this long (or longer) is gone.
-    pub producer_id_expiration_ms: i64,
+    pub(crate) producer_id_expiration_ms: i64,
     /// Bytes per segment (a power of two).
-    pub segment_bytes: usize,
+    pub(crate) segment_bytes: usize,
     /// Segments a partition can address (a power of two >= 2).
-    pub max_segments: usize,
+    pub(crate) max_segments: usize,
     /// The clock's reading when the model starts.
-    pub start_ms: i64,
+    pub(crate) start_ms: i64,
 }
 
 impl Default for ModelConfig {
@@ -105,8 +102,8 @@ impl ModelConfig {
     }
 
     /// The `LogConfig` with these settings.
-    fn log_config(&self) -> crate::LogConfig {
-        crate::LogConfig::default()
+    fn log_config(&self) -> LogConfig {
+        LogConfig::default()
             .dedup_window(self.dedup_window)
             .max_batch_records(self.max_batch_records)
             .producer_id_expiration(std::time::Duration::from_millis(
@@ -120,7 +117,7 @@ impl ModelConfig {
 /// 8-byte units a batch with `record_bytes` of records takes (the layout
 /// `LogConfig::batch_bytes` documents: a 40-byte header, rounded up to 8).
 fn batch_units(record_bytes: usize) -> u64 {
-    (crate::LogConfig::BATCH_HEADER_BYTES as u64)
+    (LogConfig::BATCH_HEADER_BYTES as u64)
         .saturating_add(record_bytes as u64)
         .div_ceil(8)
 }
@@ -239,23 +236,10 @@ fn is_expired(state: &ProducerEntry, now_ms: i64, expiration_ms: i64) -> bool {
 
 /// The sequential reference model of the broker (see the module docs).
 ///
-/// ```
-/// use idemlog::model::{Model, ModelConfig};
-/// use idemlog::{BatchHeader, LogError, Record, TopicConfig};
-/// let mut model = Model::new(ModelConfig::default()).unwrap();
-/// model.create_topic("t", TopicConfig::new(1)).unwrap();
-/// let pid = model.init_producer_id().producer_id;
-/// let header = |base_sequence| Some(BatchHeader { producer_id: pid, epoch: 0, base_sequence });
-/// let first = model.append("t", 0, header(0), vec![Record::new("a")]).unwrap();
-/// let retry = model.append("t", 0, header(0), vec![Record::new("a")]).unwrap();
-/// assert_eq!((retry.base_offset, retry.duplicate), (first.base_offset, true));
-/// assert_eq!(
-///     model.append("t", 0, header(5), vec![Record::new("b")]),
-///     Err(LogError::OutOfOrderSequence { expected: 1, got: 5 })
-/// );
-/// ```
+/// `model_answers_a_retry_and_a_gap` in `tests/model_regressions.rs` shows it
+/// in use.
 #[derive(Clone, Debug)]
-pub struct Model {
+pub(crate) struct Model {
     config: ModelConfig,
     now_ms: i64,
     /// Producer ids below this one have been issued.
@@ -265,7 +249,7 @@ pub struct Model {
 
 impl Model {
     /// A model with `config`, validated like `Log::with_config`.
-    pub fn new(config: ModelConfig) -> Result<Self, LogError> {
+    pub(crate) fn new(config: ModelConfig) -> Result<Self, LogError> {
         config.validate()?;
         Ok(Self {
             now_ms: config.start_ms,
@@ -276,22 +260,22 @@ impl Model {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &ModelConfig {
+    pub(crate) fn config(&self) -> &ModelConfig {
         &self.config
     }
 
     /// The model's clock.
-    pub fn now_ms(&self) -> i64 {
+    pub(crate) fn now_ms(&self) -> i64 {
         self.now_ms
     }
 
     /// Moves the model's clock by `delta_ms` (saturating).
-    pub fn advance_clock(&mut self, delta_ms: i64) {
+    pub(crate) fn advance_clock(&mut self, delta_ms: i64) {
         self.now_ms = self.now_ms.saturating_add(delta_ms);
     }
 
     /// Creates a topic (same checks and errors as `Log::create_topic_with`).
-    pub fn create_topic(&mut self, name: &str, config: TopicConfig) -> Result<(), LogError> {
+    pub(crate) fn create_topic(&mut self, name: &str, config: TopicConfig) -> Result<(), LogError> {
         if name.is_empty() {
             return Err(LogError::InvalidConfig {
                 setting: "topic",
@@ -317,12 +301,12 @@ impl Model {
     }
 
     /// Topic names, sorted.
-    pub fn topics(&self) -> Vec<String> {
+    pub(crate) fn topics(&self) -> Vec<String> {
         self.topics.keys().cloned().collect()
     }
 
     /// Partition count of `topic`.
-    pub fn partition_count(&self, topic: &str) -> Result<u32, LogError> {
+    pub(crate) fn partition_count(&self, topic: &str) -> Result<u32, LogError> {
         match self.topics.get(topic) {
             Some(partitions) => Ok(partitions.len() as u32),
             None => Err(LogError::UnknownTopic {
@@ -369,7 +353,7 @@ impl Model {
     }
 
     /// The producer-id handshake: ids 0, 1, 2, ... at epoch 0.
-    pub fn init_producer_id(&mut self) -> ProducerIdentity {
+    pub(crate) fn init_producer_id(&mut self) -> ProducerIdentity {
         let producer_id = ProducerId(self.next_producer_id);
         self.next_producer_id += 1;
         ProducerIdentity {
@@ -379,7 +363,7 @@ impl Model {
     }
 
     /// How many producer ids have been issued (ids `0..issued`).
-    pub fn issued_producer_ids(&self) -> u64 {
+    pub(crate) fn issued_producer_ids(&self) -> u64 {
         self.next_producer_id
     }
 
@@ -387,7 +371,11 @@ impl Model {
     /// order [`Model::append`] reports them: empty, too large, negative base
     /// sequence, epoch above 32767, producer id never issued. Contract rule 1 does not
     /// order them, so when several apply the real log may name any one of them.
-    pub fn malformed(&self, header: Option<&BatchHeader>, records: &[Record]) -> Vec<LogError> {
+    pub(crate) fn malformed(
+        &self,
+        header: Option<&BatchHeader>,
+        records: &[Record],
+    ) -> Vec<LogError> {
         let mut problems = Vec::new();
         let count = records.len();
         if count == 0 {
@@ -399,11 +387,11 @@ impl Model {
                 max: self.config.max_batch_records,
             });
         }
-        let bytes = crate::LogConfig::batch_bytes(records);
+        let bytes = LogConfig::batch_bytes(records);
         if batch_units(bytes) > self.config.segment_units() {
             problems.push(LogError::BatchBytesTooLarge {
                 bytes,
-                max: self.config.segment_bytes - crate::LogConfig::BATCH_HEADER_BYTES,
+                max: self.config.segment_bytes - LogConfig::BATCH_HEADER_BYTES,
             });
         }
         if let Some(header) = header {
@@ -428,10 +416,10 @@ impl Model {
 
     /// Appends one batch: idempotent with a header, plain without.
     ///
-    /// Contract rules 1-5 ([`crate::contract`]), in order: malformed -> error; duplicate ->
+    /// Contract rules 1-5 (`idemlog::contract`), in order: malformed -> error; duplicate ->
     /// original offset and timestamp; lower epoch -> fenced; sequence checks;
     /// then (implementation limit) capacity; then commit.
-    pub fn append(
+    pub(crate) fn append(
         &mut self,
         topic: &str,
         partition: u32,
@@ -505,7 +493,7 @@ impl Model {
         // Room in the segment ring (an implementation limit): a batch that does
         // not fit the open segment opens the next one; a full ring runs
         // retention once, then answers PartitionFull.
-        let units = batch_units(crate::LogConfig::batch_bytes(&records));
+        let units = batch_units(LogConfig::batch_bytes(&records));
         let fits = part.segments.back().is_some_and(|open| {
             open.units + units <= config.segment_units() && open.batches < config.segment_batches()
         });
@@ -589,7 +577,7 @@ impl Model {
 
     /// Up to `max` records from offset `from`; `OffsetOutOfRange` outside
     /// `log_start..=log_end`.
-    pub fn read(
+    pub(crate) fn read(
         &self,
         topic: &str,
         partition: u32,
@@ -623,18 +611,18 @@ impl Model {
     }
 
     /// The first offset still held.
-    pub fn log_start_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
+    pub(crate) fn log_start_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
         Ok(self.partition(topic, partition)?.log_start)
     }
 
     /// The next offset to be assigned (also the high watermark: the model is sequential).
-    pub fn log_end_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
+    pub(crate) fn log_end_offset(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
         Ok(self.partition(topic, partition)?.log_end())
     }
 
     /// The producer's live dedup state on a partition, if any (`None` once expired,
     /// swept or not).
-    pub fn producer_state(
+    pub(crate) fn producer_state(
         &self,
         topic: &str,
         partition: u32,
@@ -656,7 +644,7 @@ impl Model {
     }
 
     /// Runs retention on one partition now.
-    pub fn enforce_retention(
+    pub(crate) fn enforce_retention(
         &mut self,
         topic: &str,
         partition: u32,
@@ -668,7 +656,7 @@ impl Model {
     }
 
     /// Runs retention on every partition; the totals.
-    pub fn enforce_retention_all(&mut self) -> RetentionReport {
+    pub(crate) fn enforce_retention_all(&mut self) -> RetentionReport {
         let now_ms = self.now_ms;
         let mut total = RetentionReport::default();
         for part in self.topics.values_mut().flatten() {
@@ -681,7 +669,7 @@ impl Model {
 
     /// Drops producer state idle for the expiration time; returns how many
     /// (partition, producer) entries went.
-    pub fn expire_producers(&mut self) -> usize {
+    pub(crate) fn expire_producers(&mut self) -> usize {
         let now_ms = self.now_ms;
         let expiration_ms = self.config.producer_id_expiration_ms;
         let mut expired = 0;
@@ -695,7 +683,7 @@ impl Model {
     }
 
     /// (partition, producer) state entries held, expired-but-not-swept included.
-    pub fn producer_state_entries(&self) -> usize {
+    pub(crate) fn producer_state_entries(&self) -> usize {
         self.topics
             .values()
             .flatten()
