@@ -6,6 +6,23 @@
 //! comparison (`met` is `null` for a limit, which has no target) and
 //! `{"workload", "bytes", "met", "note"}` for a memory figure.
 
+/// A printed row: JSON for `--json`, else a line of the table.
+pub(crate) trait Printed {
+    /// One JSON object.
+    fn json(&self) -> String;
+    /// One line of the table.
+    fn table_line(&self) -> String;
+
+    /// The row as JSON or as a table line.
+    fn line(&self, json: bool) -> String {
+        if json {
+            self.json()
+        } else {
+            self.table_line()
+        }
+    }
+}
+
 /// What a comparison must reach: a ratio engine/peer and/or an engine rate.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Target {
@@ -94,8 +111,18 @@ impl Row {
         self.target.met(self.engine_rps, self.peer_rps)
     }
 
+    /// The table's column titles, aligned with [`Row::table_line`].
+    pub(crate) fn table_header() -> String {
+        format!(
+            "{:<28} {:>8} {:<20} {:>8} {:>7}  {:<22} {:<7} note",
+            "workload", "M/s", "peer", "M/s", "ratio", "target", "met"
+        )
+    }
+}
+
+impl Printed for Row {
     /// One JSON object.
-    pub(crate) fn json(&self) -> String {
+    fn json(&self) -> String {
         format!(
             "{{\"workload\": {}, \"engine_rps\": {}, \"peer\": {}, \"peer_rps\": {}, \"ratio\": {}, \"met\": {}, \"note\": {}}}",
             json_string(&self.workload),
@@ -108,25 +135,8 @@ impl Row {
         )
     }
 
-    /// The table's column titles, aligned with [`Row::table_line`].
-    pub(crate) fn table_header() -> String {
-        format!(
-            "{:<28} {:>8} {:<20} {:>8} {:>7}  {:<22} {:<7} note",
-            "workload", "M/s", "peer", "M/s", "ratio", "target", "met"
-        )
-    }
-
-    /// The row as JSON or as a table line.
-    pub(crate) fn line(&self, json: bool) -> String {
-        if json {
-            self.json()
-        } else {
-            self.table_line()
-        }
-    }
-
     /// One line of the table.
-    pub(crate) fn table_line(&self) -> String {
+    fn table_line(&self) -> String {
         format!(
             "{:<28} {:>8.1} {:<20} {:>8.1} {:>7.2}  {:<22} {:<7} {}",
             self.workload,
@@ -154,9 +164,9 @@ pub(crate) struct MemoryRow {
     pub note: String,
 }
 
-impl MemoryRow {
+impl Printed for MemoryRow {
     /// One JSON object.
-    pub(crate) fn json(&self) -> String {
+    fn json(&self) -> String {
         format!(
             "{{\"workload\": {}, \"bytes\": {}, \"met\": {}, \"note\": {}}}",
             json_string(self.workload),
@@ -166,17 +176,8 @@ impl MemoryRow {
         )
     }
 
-    /// The row as JSON or as a table line.
-    pub(crate) fn line(&self, json: bool) -> String {
-        if json {
-            self.json()
-        } else {
-            self.table_line()
-        }
-    }
-
     /// One line of the table.
-    pub(crate) fn table_line(&self) -> String {
+    fn table_line(&self) -> String {
         let bytes = self
             .bytes
             .map_or("-".to_string(), |bytes| format!("{bytes:.1} B"));

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::support::crew::Runner;
 use crate::support::measure::{self, Measured};
 use crate::support::memory;
-use crate::support::report::{MemoryRow, Row, Target};
+use crate::support::report::{MemoryRow, Printed, Row, Target};
 use crate::support::targets::{self, Group};
 
 const HELP: &str = "usage: idemlog bench [--quick] [--json] [--only TEXT] [--records N] [--help]
