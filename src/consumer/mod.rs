@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::error::LogError;
-use crate::log::{Cursor, Log, PartitionHandle};
+use crate::log::{Cursor, Log, Partition, PartitionHandle};
 mod view;
 
 pub use view::RecordView;
@@ -93,19 +93,21 @@ impl Consumer {
         Ok(())
     }
 
-    /// The cursor at the position, (re)located if the position moved.
-    fn cursor(&mut self) -> Result<&mut Cursor, LogError> {
+    /// Places the cursor at the position, (re)locating it if the position moved;
+    /// returns the partition and the cursor (borrowed field by field,
+    /// so a poll costs no reference-count traffic on the handle).
+    fn located(&mut self) -> Result<(&Partition, &mut Cursor), LogError> {
         // Evicted since the last poll (or a seek below the start)?
         self.check_in_range()?;
-        let storage = &self.partition.inner().storage;
+        let partition = self.partition.inner();
         let stale = self
             .cursor
             .as_ref()
             .is_none_or(|cursor| cursor.offset() != self.position);
         if stale {
-            self.cursor = Some(storage.cursor_at(self.position)?);
+            self.cursor = Some(partition.storage.cursor_at(self.position)?);
         }
-        Ok(self.cursor.as_mut().expect("set above"))
+        Ok((partition, self.cursor.as_mut().expect("set above")))
     }
 
     /// Hands up to `max` readable records to `visit`, borrowed from the log (no
@@ -118,10 +120,8 @@ impl Consumer {
         max: usize,
         mut visit: impl FnMut(RecordView<'_>),
     ) -> Result<usize, LogError> {
-        let partition = self.partition.clone();
-        let cursor = self.cursor()?;
-        let storage = &partition.inner().storage;
-        let read = storage.read(cursor, max, |record| {
+        let (partition, cursor) = self.located()?;
+        let read = partition.storage.read(cursor, max, |record| {
             visit(RecordView::new(record));
             std::ops::ControlFlow::Continue(())
         })?;
@@ -153,9 +153,7 @@ impl Consumer {
         if !records.is_empty() || max == 0 {
             return Ok(records);
         }
-        let handle = self.partition.clone();
-        let partition = handle.inner();
-        let cursor = self.cursor()?;
+        let (partition, cursor) = self.located()?;
         if partition
             .wakeup
             .wait_published(&partition.storage, cursor, timeout)

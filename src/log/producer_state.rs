@@ -535,6 +535,22 @@ mod tests {
     }
 
     #[test]
+    fn hot_fields_lead_and_a_cold_line_follows() {
+        // The state word first, and at least a cache line of never-written tail
+        // after the window: the next allocation's hot fields start on a later
+        // line than our last hot byte (no false sharing between producers).
+        assert_eq!(std::mem::offset_of!(ProducerState, word), 0);
+        let cold =
+            std::mem::size_of::<ProducerState>() - std::mem::offset_of!(ProducerState, _cold_tail);
+        assert!(cold >= 64, "{cold}");
+        // One allocation per state with the default window.
+        assert_eq!(
+            ProducerState::footprint(5),
+            (16 + std::mem::size_of::<ProducerState>() + 8).next_multiple_of(16)
+        );
+    }
+
+    #[test]
     fn rejected_and_duplicate_batches_change_nothing() {
         let state = ProducerState::new(5);
         assert_eq!(append(&state, 0, 0, 3, 0), Ok((0, false)));

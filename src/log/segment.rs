@@ -161,8 +161,8 @@ pub(crate) struct Segment {
     number: u64,
     /// The tag of this incarnation's commit words.
     tag: u64,
-    /// `Some` until the segment is dropped and its memory goes back to the pool.
-    memory: Option<SegmentMemory>,
+    /// Taken out only by `drop`, which hands it back to the pool.
+    memory: std::mem::ManuallyDrop<SegmentMemory>,
     pub(crate) summary: Summary,
     pool: std::sync::Arc<SegmentPool>,
 }
@@ -173,8 +173,9 @@ impl Segment {
         self.number
     }
 
+    #[inline]
     fn memory(&self) -> &SegmentMemory {
-        self.memory.as_ref().expect("memory is taken only on drop")
+        &self.memory
     }
 
     /// Writes batch `index` at `unit` and publishes it.
@@ -269,9 +270,10 @@ impl Segment {
 
 impl Drop for Segment {
     fn drop(&mut self) {
-        if let Some(memory) = self.memory.take() {
-            self.pool.give(memory);
-        }
+        // SAFETY: `memory` is taken exactly once, here, and the segment is not
+        // used after its drop.
+        let memory = unsafe { std::mem::ManuallyDrop::take(&mut self.memory) };
+        self.pool.give(memory);
     }
 }
 
@@ -326,7 +328,7 @@ impl SegmentPool {
         Ok(Segment {
             number,
             tag: COMMITTED | (memory.lap << LAP_SHIFT),
-            memory: Some(memory),
+            memory: std::mem::ManuallyDrop::new(memory),
             summary: Summary::new(),
             pool: std::sync::Arc::clone(self),
         })
