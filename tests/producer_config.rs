@@ -128,3 +128,228 @@ fn presets() {
         assert!(Producer::new(&log, preset).is_ok());
     }
 }
+
+/// Finding 9: a delivery timeout left unset is raised to linger + request
+/// timeout (as Kafka's client does), in the effective config too; set
+/// explicitly, the same values stay a conflict naming `delivery.timeout.ms`.
+#[test]
+fn unset_delivery_timeout_is_raised_to_linger_plus_request_timeout() {
+    let c = ProducerConfig::from_properties([("request.timeout.ms", "200000")]).unwrap();
+    assert_eq!(c.delivery_timeout_ms_setting(), 200_005);
+    let c = ProducerConfig::from_properties([("linger.ms", "100000")]).unwrap();
+    assert_eq!(c.delivery_timeout_ms_setting(), 130_000);
+    // Large enough already: not changed.
+    let c = ProducerConfig::from_properties([("request.timeout.ms", "119995")]).unwrap();
+    assert_eq!(c.delivery_timeout_ms_setting(), 120_000);
+    // Typed setters, through Producer::new: the producer's effective config.
+    let log = Log::new();
+    let producer = Producer::new(
+        &log,
+        ProducerConfig::new()
+            .linger_ms(10)
+            .request_timeout_ms(200_000),
+    )
+    .unwrap();
+    assert_eq!(producer.config().delivery_timeout_ms_setting(), 200_010);
+    drop(producer);
+    // The sum saturates.
+    let c = ProducerConfig::new()
+        .linger_ms(u64::MAX)
+        .request_timeout_ms(1)
+        .resolve(5)
+        .unwrap();
+    assert_eq!(c.delivery_timeout_ms_setting(), u64::MAX);
+}
+
+#[test]
+fn explicit_delivery_timeout_below_linger_plus_request_timeout_is_a_conflict() {
+    let delivery_conflict = |err: ConfigError| {
+        assert!(
+            matches!(err, ConfigError::Conflict { ref key, .. } if key == "delivery.timeout.ms"),
+            "{err:?}"
+        );
+    };
+    // Set to Kafka's default value is still set, in either order.
+    for props in [
+        [
+            ("delivery.timeout.ms", "120000"),
+            ("request.timeout.ms", "200000"),
+        ],
+        [
+            ("request.timeout.ms", "200000"),
+            ("delivery.timeout.ms", "120000"),
+        ],
+        [("delivery.timeout.ms", "120000"), ("linger.ms", "100000")],
+    ] {
+        delivery_conflict(ProducerConfig::from_properties(props).unwrap_err());
+    }
+    let typed = ProducerConfig::new()
+        .delivery_timeout_ms(120_000)
+        .request_timeout_ms(200_000);
+    delivery_conflict(typed.resolve(5).unwrap_err());
+    let mut c = ProducerConfig::new();
+    c.set("delivery.timeout.ms", "120000").unwrap();
+    c.set("linger.ms", "100000").unwrap();
+    delivery_conflict(c.resolve(5).unwrap_err());
+}
+
+/// Finding 10: keys are trimmed as values are; errors name the trimmed key.
+#[test]
+fn keys_are_trimmed_like_values() {
+    let c = ProducerConfig::from_properties([(" acks ", "1"), ("\tretries\n", " 3 ")]).unwrap();
+    assert_eq!((c.acks_setting(), c.retries_setting()), (Acks::Leader, 3));
+    let err = ProducerConfig::from_properties([(" retries ", "x")]).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::InvalidValue { ref key, .. } if key == "retries"),
+        "{err:?}"
+    );
+    let err = ProducerConfig::from_properties([(" no.such.key ", "1")]).unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::UnknownKey {
+            key: "no.such.key".into()
+        }
+    );
+}
+
+/// Finding 10: an integer too large for any integer type is out of range, not
+/// "not an integer"; the reason gives the allowed range.
+#[test]
+fn huge_integers_are_out_of_range_not_unparsable() {
+    let digits44 = "12345678901234567890123456789012345678901234";
+    for (key, value, range) in [
+        ("linger.ms", digits44.to_string(), "0..=2147483647000"),
+        ("linger.ms", format!("+{digits44}"), "0..=2147483647000"),
+        ("linger.ms", format!("-{digits44}"), "0..=2147483647000"),
+        ("retries", "-1".to_string(), "0..=2147483647"),
+        (
+            "buffer.memory",
+            "9223372036854775808".to_string(),
+            "1..=9223372036854775807",
+        ),
+        (
+            "max.in.flight.requests.per.connection",
+            format!(" {digits44} "),
+            "1..=2147483647",
+        ),
+    ] {
+        match ProducerConfig::from_properties([(key, value.as_str())]) {
+            Err(ConfigError::InvalidValue { key: k, reason, .. }) => {
+                assert_eq!(k, key);
+                assert!(reason.contains("out of range"), "{key}={value}: {reason}");
+                assert!(reason.contains(range), "{key}={value}: {reason}");
+            }
+            other => panic!("{key}={value}: {other:?}"),
+        }
+    }
+    for value in ["1e40", "5.0", "+-5", "-", "", "0x10", "5ms"] {
+        match ProducerConfig::from_properties([("linger.ms", value)]) {
+            Err(ConfigError::InvalidValue { reason, .. }) => {
+                assert!(reason.contains("not an integer"), "{value}: {reason}")
+            }
+            other => panic!("{value}: {other:?}"),
+        }
+    }
+}
+
+/// Finding 10: Java-client keys that change nothing in process are accepted
+/// and ignored; `compression.type` still takes only Kafka's values.
+#[test]
+fn java_client_keys_that_change_nothing_are_ignored() {
+    let base = ProducerConfig::new();
+    let defaults = format!("{base:?}");
+    for &key in ProducerConfig::IGNORED_KEYS {
+        let value = if key == "compression.type" {
+            "zstd"
+        } else {
+            "7"
+        };
+        let mut c = base.clone();
+        assert_eq!(c.set(key, value), Ok(()), "{key}");
+        assert_eq!(format!("{c:?}"), defaults, "{key} changed the config");
+    }
+    let java = ProducerConfig::from_properties([
+        ("client.id", "orders"),
+        (
+            "key.serializer",
+            "org.apache.kafka.common.serialization.StringSerializer",
+        ),
+        (
+            "value.serializer",
+            "org.apache.kafka.common.serialization.ByteArraySerializer",
+        ),
+        ("compression.type", "lz4"),
+        ("security.protocol", "PLAINTEXT"),
+        ("max.request.size", "1048576"),
+        ("acks", "all"),
+    ])
+    .unwrap();
+    assert!(java.is_idempotent());
+    for value in ["none", "gzip", "snappy", "lz4", "zstd", " GZIP "] {
+        assert!(
+            ProducerConfig::from_properties([("compression.type", value)]).is_ok(),
+            "{value}"
+        );
+    }
+    let err = ProducerConfig::from_properties([("compression.type", "brotli")]).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::InvalidValue { ref key, .. } if key == "compression.type"),
+        "{err:?}"
+    );
+    // Near misses of real keys stay unknown.
+    for key in ["ssl.bogus", "bootstrap.server", "client_id", "metrics.foo"] {
+        assert_eq!(
+            ProducerConfig::from_properties([(key, "1")]).unwrap_err(),
+            ConfigError::UnknownKey { key: key.into() }
+        );
+    }
+}
+
+/// Finding 10: Java-client keys idemlog cannot honour are errors naming them
+/// (Kafka's default value, where one exists, is accepted).
+#[test]
+fn java_client_keys_idemlog_cannot_honour_are_unsupported() {
+    let unsupported = |key: &str, value: &str, says: &str| {
+        let mut c = ProducerConfig::new();
+        let before = format!("{c:?}");
+        match c.set(key, value) {
+            Err(err @ ConfigError::Unsupported { .. }) => {
+                let shown = err.to_string();
+                assert!(shown.contains(key) && shown.contains(says), "{shown}");
+            }
+            other => panic!("{key}={value}: {other:?}"),
+        }
+        assert_eq!(format!("{c:?}"), before, "a failed set changed the config");
+    };
+    unsupported("bootstrap.servers", "localhost:9092", "Kafka backend");
+    unsupported("transactional.id", "orders-tx", "transactions");
+    unsupported(
+        "partitioner.class",
+        "org.apache.kafka.clients.producer.RoundRobinPartitioner",
+        "murmur2",
+    );
+    unsupported("partitioner.ignore.keys", "true", "murmur2");
+    unsupported("interceptor.classes", "com.example.Audit", "interceptor");
+    for &key in ProducerConfig::UNSUPPORTED_KEYS {
+        unsupported(key, "true", key);
+    }
+    // Kafka's defaults of the conditional keys are accepted.
+    assert!(ProducerConfig::from_properties([
+        ("partitioner.ignore.keys", "false"),
+        ("interceptor.classes", ""),
+    ])
+    .is_ok());
+    let err = ProducerConfig::from_properties([("partitioner.ignore.keys", "maybe")]).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::InvalidValue { ref key, .. } if key == "partitioner.ignore.keys"),
+        "{err:?}"
+    );
+    // The three lists are disjoint and without duplicates.
+    let mut all: Vec<&str> = idemlog::producer::KEYS.to_vec();
+    all.extend(ProducerConfig::IGNORED_KEYS);
+    all.extend(ProducerConfig::UNSUPPORTED_KEYS);
+    let total = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), total, "a key is listed twice");
+}

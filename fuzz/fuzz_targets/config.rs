@@ -4,21 +4,28 @@
 //! Checked for every input:
 //! - nothing panics (`from_properties`, `set`, `resolve`);
 //! - `from_properties` gives exactly the error the model expects (kind and key:
-//!   the first unknown key or unparsable/out-of-range value, else the
-//!   idempotence conflict when idempotence was set explicitly, else the
-//!   delivery-timeout conflict), and the Display of every error names its key;
+//!   the first unknown or unsupported key or unparsable/out-of-range value,
+//!   else the idempotence conflict when idempotence was set explicitly, else the
+//!   delivery-timeout conflict when the delivery timeout was set explicitly),
+//!   and the Display of every error names its (trimmed) key; a value of sign and
+//!   digits is never "not an integer";
+//! - keys are trimmed; the Java-client keys of `ProducerConfig::IGNORED_KEYS`
+//!   change nothing, those of `UNSUPPORTED_KEYS` are errors unless Kafka's
+//!   default;
 //! - a failed `set` leaves the config unchanged; a successful one stores the
 //!   model's value;
 //! - every accepted config keeps the invariants: idempotence implies acks=all,
 //!   retries > 0 and (after `resolve(window)`) in-flight <= window; delivery
-//!   timeout >= linger + request timeout; `resolve` sets idempotence explicitly,
-//!   keeps an explicit setting and turns an unset one off only on a conflict.
+//!   timeout >= linger + request timeout (an unset one raised to their sum);
+//!   `resolve` sets idempotence explicitly, keeps an explicit setting and turns
+//!   an unset one off only on a conflict.
 //!
 //! Byte format (every read yields 0 once the input runs out): the window
 //! (1 byte: `% 8` below 248, else 8 raw bytes as u64), then ops until the input
 //! ends (at most 24): an op byte `% 8`: 0-5 a property (key, value), 6 a typed
-//! setter, 7 `resolve` now (on a clone). Keys: byte `% 4`: 0-1 a real key
-//! (`KEYS[next % 11]`), 2 a near miss of one, 3 a string. Values: see `value`.
+//! setter, 7 `resolve` now (on a clone). Keys: byte `% 4`: 0 a real key
+//! (`KEYS[next % 11]`), 1 a Java-client key (ignored or unsupported: `next %`
+//! their number), 2 a near miss of a real key, 3 a string. Values: see `value`.
 //! `fuzz/make_seeds.py` writes the hand-made seeds.
 #![no_main]
 
@@ -57,9 +64,20 @@ fn real_key(u: &mut Unstructured<'_>) -> R<&'static str> {
     Ok(KEYS[usize::from(byte(u)?) % KEYS.len()])
 }
 
+/// The Java-client keys idemlog ignores or rejects, by index.
+fn java_key(u: &mut Unstructured<'_>) -> R<&'static str> {
+    let ignored = ProducerConfig::IGNORED_KEYS;
+    let unsupported = ProducerConfig::UNSUPPORTED_KEYS;
+    let i = usize::from(byte(u)?) % (ignored.len() + unsupported.len());
+    Ok(*ignored
+        .get(i)
+        .unwrap_or_else(|| &unsupported[i - ignored.len()]))
+}
+
 fn key(u: &mut Unstructured<'_>) -> R<String> {
     Ok(match byte(u)? % 4 {
-        0 | 1 => real_key(u)?.to_string(),
+        0 => real_key(u)?.to_string(),
+        1 => java_key(u)?.to_string(),
         2 => {
             let real = real_key(u)?;
             match byte(u)? % 8 {
@@ -78,9 +96,10 @@ fn key(u: &mut Unstructured<'_>) -> R<String> {
 }
 
 /// Values: numbers (small, boundaries, huge, negative, signed, padded, not
-/// decimal), the enum words in several cases, empty and arbitrary strings.
+/// decimal), the enum words in several cases (compression types too), empty
+/// and arbitrary strings.
 fn value(u: &mut Unstructured<'_>) -> R<String> {
-    const FIXED: [&str; 32] = [
+    const FIXED: [&str; 38] = [
         "0",
         "1",
         "-1",
@@ -113,6 +132,12 @@ fn value(u: &mut Unstructured<'_>) -> R<String> {
         "\t30000\n",
         "١٢",
         "NaN",
+        "none",
+        "GZIP",
+        "zstd",
+        "brotli",
+        "12345678901234567890123456789012345678901234",
+        "-12345678901234567890123456789012345678901234",
     ];
     Ok(match byte(u)? % 8 {
         0 | 1 => FIXED[usize::from(byte(u)?) % FIXED.len()].to_string(),
@@ -133,6 +158,7 @@ struct Model {
     retries: u64,
     max_in_flight: u64,
     delivery_timeout_ms: u64,
+    delivery_timeout_set: bool,
     request_timeout_ms: u64,
     linger_ms: u64,
     batch_size: u64,
@@ -149,6 +175,7 @@ impl Default for Model {
             retries: i32::MAX as u64,
             max_in_flight: 5,
             delivery_timeout_ms: 120_000,
+            delivery_timeout_set: false,
             request_timeout_ms: 30_000,
             linger_ms: 5,
             batch_size: 16_384,
@@ -166,6 +193,7 @@ enum Expect {
     UnknownKey(String),
     InvalidValue(String),
     Conflict(String),
+    Unsupported(String),
 }
 
 fn kind(result: &Result<(), ConfigError>) -> Expect {
@@ -174,15 +202,22 @@ fn kind(result: &Result<(), ConfigError>) -> Expect {
         Err(ConfigError::UnknownKey { key }) => Expect::UnknownKey(key.clone()),
         Err(ConfigError::InvalidValue { key, .. }) => Expect::InvalidValue(key.clone()),
         Err(ConfigError::Conflict { key, .. }) => Expect::Conflict(key.clone()),
+        Err(ConfigError::Unsupported { key, .. }) => Expect::Unsupported(key.clone()),
     }
+}
+
+/// Optional sign, then ASCII digits.
+fn integer_syntax(value: &str) -> bool {
+    let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A decimal integer (optional sign, ASCII digits) in `min..=max`.
 fn number(value: &str, min: u64, max: u64) -> Option<u64> {
-    let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if !integer_syntax(value) {
         return None;
     }
+    let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
     let negative = value.starts_with('-');
     let magnitude = digits.trim_start_matches('0');
     if magnitude.len() > 20 {
@@ -202,11 +237,14 @@ fn number(value: &str, min: u64, max: u64) -> Option<u64> {
 }
 
 impl Model {
-    /// `set`, as documented: unknown key, unparsable or out-of-range value.
+    /// `set`, as documented: unknown or unsupported key, unparsable or
+    /// out-of-range value.
     fn set(&mut self, key: &str, value: &str) -> Expect {
+        let key = key.trim();
         let value = value.trim();
         let lower = value.to_ascii_lowercase();
         let invalid = || Expect::InvalidValue(key.to_string());
+        let unsupported = || Expect::Unsupported(key.to_string());
         let field = match key {
             "enable.idempotence" => {
                 self.idempotence = Some(match lower.as_str() {
@@ -225,17 +263,41 @@ impl Model {
                 };
                 return Expect::Ok;
             }
+            "compression.type" => {
+                return match lower.as_str() {
+                    "none" | "gzip" | "snappy" | "lz4" | "zstd" => Expect::Ok,
+                    _ => invalid(),
+                }
+            }
+            "bootstrap.servers" | "transactional.id" | "partitioner.class" => return unsupported(),
+            "partitioner.ignore.keys" => {
+                return match lower.as_str() {
+                    "false" => Expect::Ok,
+                    "true" => unsupported(),
+                    _ => invalid(),
+                }
+            }
+            "interceptor.classes" if value.is_empty() => return Expect::Ok,
+            "interceptor.classes" => return unsupported(),
             "retries" => (&mut self.retries, 0, i32::MAX as u64),
             "max.in.flight.requests.per.connection" => {
                 (&mut self.max_in_flight, 1, i32::MAX as u64)
             }
-            "delivery.timeout.ms" => (&mut self.delivery_timeout_ms, 0, MAX_MS),
+            "delivery.timeout.ms" => {
+                let Some(n) = number(value, 0, MAX_MS) else {
+                    return invalid();
+                };
+                self.delivery_timeout_ms = n;
+                self.delivery_timeout_set = true;
+                return Expect::Ok;
+            }
             "request.timeout.ms" => (&mut self.request_timeout_ms, 0, MAX_MS),
             "linger.ms" => (&mut self.linger_ms, 0, MAX_MS),
             "batch.size" => (&mut self.batch_size, 0, i32::MAX as u64),
             "retry.backoff.ms" => (&mut self.retry_backoff_ms, 0, MAX_MS),
             "buffer.memory" => (&mut self.buffer_memory, 1, i64::MAX as u64),
             "max.block.ms" => (&mut self.max_block_ms, 0, MAX_MS),
+            _ if ProducerConfig::IGNORED_KEYS.contains(&key) => return Expect::Ok,
             _ => return Expect::UnknownKey(key.to_string()),
         };
         let (slot, min, max) = field;
@@ -270,8 +332,12 @@ impl Model {
             }
             out.idempotence = Some(false);
         }
-        if self.delivery_timeout_ms < self.linger_ms.saturating_add(self.request_timeout_ms) {
-            return (Expect::Conflict(KEYS[4].to_string()), out);
+        let needed = self.linger_ms.saturating_add(self.request_timeout_ms);
+        if self.delivery_timeout_ms < needed {
+            if self.delivery_timeout_set {
+                return (Expect::Conflict(KEYS[4].to_string()), out);
+            }
+            out.delivery_timeout_ms = needed;
         }
         if window.is_some() && out.idempotence.is_none() {
             out.idempotence = Some(true);
@@ -305,6 +371,7 @@ fn observe(config: &ProducerConfig) -> Model {
         retries: u64::from(config.retries_setting()),
         max_in_flight: u64::from(config.max_in_flight_setting()),
         delivery_timeout_ms: debug_field(&debug, "delivery_timeout_ms"),
+        delivery_timeout_set: debug.contains(" delivery_timeout_set: true,"),
         request_timeout_ms: debug_field(&debug, "request_timeout_ms"),
         linger_ms: debug_field(&debug, "linger_ms"),
         batch_size: debug_field(&debug, "batch_size"),
@@ -320,19 +387,33 @@ fn check_error(err: &ConfigError) {
     let key = match err {
         ConfigError::UnknownKey { key } => {
             assert!(
-                !KEYS.contains(&key.as_str()),
+                !KEYS.contains(&key.as_str())
+                    && !ProducerConfig::IGNORED_KEYS.contains(&key.as_str())
+                    && !ProducerConfig::UNSUPPORTED_KEYS.contains(&key.as_str()),
                 "known key reported unknown: {err:?}"
             );
             key
         }
-        ConfigError::InvalidValue { key, value, .. } => {
+        ConfigError::InvalidValue { key, value, reason } => {
             assert!(
-                KEYS.contains(&key.as_str()),
+                KEYS.contains(&key.as_str())
+                    || ["compression.type", "partitioner.ignore.keys"].contains(&key.as_str()),
                 "invalid value of an unknown key: {err:?}"
             );
             assert!(
                 shown.contains(value.as_str()),
                 "{shown:?} does not show {value:?}"
+            );
+            assert!(
+                !(reason.contains("not an integer") && integer_syntax(value)),
+                "an integer reported as not an integer: {err:?}"
+            );
+            key
+        }
+        ConfigError::Unsupported { key, .. } => {
+            assert!(
+                ProducerConfig::UNSUPPORTED_KEYS.contains(&key.as_str()),
+                "unsupported key not listed: {err:?}"
             );
             key
         }
@@ -348,6 +429,7 @@ fn check_error(err: &ConfigError) {
         shown.contains(key.as_str()),
         "{shown:?} does not name {key:?}"
     );
+    assert_eq!(key.trim(), key, "the key is not trimmed: {err:?}");
 }
 
 /// The documented invariants of an accepted config (`window`: after `resolve`).
@@ -447,6 +529,7 @@ fn typed(config: ProducerConfig, model: &mut Model, which: u8, raw: u64) -> Prod
         }
         4 => {
             model.delivery_timeout_ms = raw;
+            model.delivery_timeout_set = true;
             config.delivery_timeout_ms(raw)
         }
         5 => {

@@ -1,5 +1,8 @@
 //! [`ProducerConfig`]: a typed builder and Kafka's own property keys, with
-//! Kafka's defaults and Kafka's validation.
+//! Kafka's defaults and Kafka's validation. Besides its own [`KEYS`], it accepts
+//! the keys of Kafka's Java producer client that change nothing in process
+//! ([`ProducerConfig::IGNORED_KEYS`]) and rejects, naming them, those it cannot
+//! honour ([`ProducerConfig::UNSUPPORTED_KEYS`]).
 
 use std::fmt;
 
@@ -55,10 +58,27 @@ pub const KEYS: [&str; 11] = [
 /// Build it with the typed setters, from Kafka properties, or from a preset.
 /// [`Producer::new`](super::Producer::new) validates it against the log (the
 /// dedup window bounds the in-flight batches) and keeps the *effective* config,
-/// in which a conflict with idempotence left unset has turned idempotence off.
+/// in which, as in Kafka:
+///
+/// - a conflict with idempotence left unset has turned idempotence off (set
+///   explicitly, it is an error);
+/// - a `delivery.timeout.ms` left unset (neither
+///   [`delivery_timeout_ms`](Self::delivery_timeout_ms) nor the property) that
+///   is smaller than `linger.ms + request.timeout.ms` has been raised to that
+///   sum (saturating); set explicitly, it is an error.
+///
+/// Properties ([`set`](Self::set), [`from_properties`](Self::from_properties))
+/// have their key and value trimmed. Besides [`KEYS`], the keys of Kafka's Java
+/// producer client are accepted and ignored where they change nothing in process
+/// ([`IGNORED_KEYS`](Self::IGNORED_KEYS): `client.id`, the serializers,
+/// `compression.type`, network and security settings, ...), and rejected with
+/// [`ConfigError::Unsupported`] naming the key where idemlog cannot honour them
+/// ([`UNSUPPORTED_KEYS`](Self::UNSUPPORTED_KEYS): `bootstrap.servers`,
+/// `transactional.id`, a `partitioner.class`, ...). Any other key is
+/// [`ConfigError::UnknownKey`].
 ///
 /// ```
-/// use idemlog::producer::{Acks, ProducerConfig};
+/// use idemlog::producer::{Acks, ConfigError, ProducerConfig};
 /// let config = ProducerConfig::from_properties([("acks", "1"), ("linger.ms", "10")]).unwrap();
 /// // acks=1 conflicts with idempotence, which was left unset: it is turned off.
 /// assert!(!config.is_idempotent());
@@ -68,6 +88,29 @@ pub const KEYS: [&str; 11] = [
 /// assert!(err.unwrap_err().to_string().contains("enable.idempotence"));
 /// let typed = ProducerConfig::exactly_once().linger_ms(0).batch_size(1024);
 /// assert!(typed.is_idempotent());
+///
+/// // delivery.timeout.ms left unset is raised to linger.ms + request.timeout.ms ...
+/// let raised = ProducerConfig::from_properties([("request.timeout.ms", "200000")]).unwrap();
+/// assert_eq!(raised.delivery_timeout_ms_setting(), 200_005);
+/// // ... set explicitly, it is an error naming it.
+/// let err = ProducerConfig::from_properties([
+///     ("delivery.timeout.ms", "120000"),
+///     ("request.timeout.ms", "200000"),
+/// ]);
+/// assert!(err.unwrap_err().to_string().contains("delivery.timeout.ms"));
+///
+/// // A Java client's properties: the keys that change nothing are ignored ...
+/// let java = ProducerConfig::from_properties([
+///     ("client.id", "orders"),
+///     ("key.serializer", "org.apache.kafka.common.serialization.StringSerializer"),
+///     ("value.serializer", "org.apache.kafka.common.serialization.StringSerializer"),
+///     ("compression.type", "zstd"),
+///     (" acks ", "all"),
+/// ]);
+/// assert!(java.unwrap().is_idempotent());
+/// // ... those idemlog cannot honour are errors naming the key.
+/// let err = ProducerConfig::from_properties([("bootstrap.servers", "localhost:9092")]);
+/// assert!(matches!(err, Err(ConfigError::Unsupported { key, .. }) if key == "bootstrap.servers"));
 /// ```
 #[derive(Clone, Debug)]
 pub struct ProducerConfig {
@@ -76,6 +119,9 @@ pub struct ProducerConfig {
     pub(crate) retries: u32,
     pub(crate) max_in_flight: u32,
     pub(crate) delivery_timeout_ms: u64,
+    /// Whether the user set `delivery.timeout.ms` (typed or as a property): only
+    /// a delivery timeout left unset is raised to linger + request timeout.
+    pub(crate) delivery_timeout_set: bool,
     pub(crate) request_timeout_ms: u64,
     pub(crate) linger_ms: u64,
     pub(crate) batch_size: usize,
@@ -99,6 +145,7 @@ impl Default for ProducerConfig {
             retries: i32::MAX as u32,
             max_in_flight: 5,
             delivery_timeout_ms: 120_000,
+            delivery_timeout_set: false,
             request_timeout_ms: 30_000,
             linger_ms: 5,
             batch_size: 16_384,
@@ -113,6 +160,145 @@ impl Default for ProducerConfig {
 }
 
 impl ProducerConfig {
+    /// Keys of Kafka's Java producer client (Apache Kafka 3.x) that idemlog
+    /// accepts and ignores because, in process, they change nothing. Their
+    /// values are not interpreted, except that `compression.type` must be one of
+    /// Kafka's (`none`, `gzip`, `snappy`, `lz4`, `zstd`). By group:
+    ///
+    /// - Identity and metrics (`client.id`, `metric.reporters`, `metrics.*`,
+    ///   `auto.include.jmx.reporter`, `enable.metrics.push`): they name and
+    ///   report the client; idemlog's own counters are a [`MetricsSnapshot`](super::MetricsSnapshot).
+    /// - Serializers (`key.serializer`, `value.serializer`): records are bytes
+    ///   already; the application serializes.
+    /// - Compression (`compression.type` and its levels): in-process batches are
+    ///   never compressed, whatever the value.
+    /// - Network, connections and metadata (`send.buffer.bytes`,
+    ///   `receive.buffer.bytes`, `reconnect.backoff.*`, `socket.connection.setup.*`,
+    ///   `connections.max.idle.ms`, `client.dns.lookup`, `metadata.*`): there is
+    ///   no network; the log is in process and its metadata always current.
+    /// - Security (`security.protocol`, `security.providers`, `ssl.*`, `sasl.*`,
+    ///   Kafka's exact keys only): there is no connection to secure.
+    /// - `max.request.size`: no request is serialized; a batch is bounded by
+    ///   `batch.size` and the log's [`max_batch_records`](crate::LogConfig::max_batch_records).
+    /// - `retry.backoff.max.ms`: the retry backoff is a constant
+    ///   `retry.backoff.ms`, never growing towards a maximum.
+    /// - Adaptive partitioning (`partitioner.adaptive.partitioning.enable`,
+    ///   `partitioner.availability.timeout.ms`): there are no brokers whose load
+    ///   or availability to adapt to.
+    /// - `transaction.timeout.ms`: used only with `transactional.id`, which is
+    ///   unsupported.
+    pub const IGNORED_KEYS: &'static [&'static str] = &[
+        // Identity and metrics.
+        "client.id",
+        "metric.reporters",
+        "metrics.num.samples",
+        "metrics.recording.level",
+        "metrics.sample.window.ms",
+        "auto.include.jmx.reporter",
+        "enable.metrics.push",
+        // Serializers.
+        "key.serializer",
+        "value.serializer",
+        // Compression.
+        "compression.type",
+        "compression.gzip.level",
+        "compression.lz4.level",
+        "compression.zstd.level",
+        // Network, connections and metadata.
+        "send.buffer.bytes",
+        "receive.buffer.bytes",
+        "reconnect.backoff.ms",
+        "reconnect.backoff.max.ms",
+        "socket.connection.setup.timeout.ms",
+        "socket.connection.setup.timeout.max.ms",
+        "connections.max.idle.ms",
+        "client.dns.lookup",
+        "metadata.max.age.ms",
+        "metadata.max.idle.ms",
+        "metadata.recovery.strategy",
+        // Security.
+        "security.protocol",
+        "security.providers",
+        "ssl.protocol",
+        "ssl.provider",
+        "ssl.cipher.suites",
+        "ssl.enabled.protocols",
+        "ssl.keystore.type",
+        "ssl.keystore.location",
+        "ssl.keystore.password",
+        "ssl.keystore.key",
+        "ssl.keystore.certificate.chain",
+        "ssl.key.password",
+        "ssl.truststore.type",
+        "ssl.truststore.location",
+        "ssl.truststore.password",
+        "ssl.truststore.certificates",
+        "ssl.keymanager.algorithm",
+        "ssl.trustmanager.algorithm",
+        "ssl.endpoint.identification.algorithm",
+        "ssl.secure.random.implementation",
+        "ssl.engine.factory.class",
+        "sasl.mechanism",
+        "sasl.jaas.config",
+        "sasl.client.callback.handler.class",
+        "sasl.login.callback.handler.class",
+        "sasl.login.class",
+        "sasl.login.connect.timeout.ms",
+        "sasl.login.read.timeout.ms",
+        "sasl.login.retry.backoff.ms",
+        "sasl.login.retry.backoff.max.ms",
+        "sasl.login.refresh.window.factor",
+        "sasl.login.refresh.window.jitter",
+        "sasl.login.refresh.min.period.seconds",
+        "sasl.login.refresh.buffer.seconds",
+        "sasl.kerberos.service.name",
+        "sasl.kerberos.kinit.cmd",
+        "sasl.kerberos.ticket.renew.window.factor",
+        "sasl.kerberos.ticket.renew.jitter",
+        "sasl.kerberos.min.time.before.relogin",
+        "sasl.oauthbearer.scope.claim.name",
+        "sasl.oauthbearer.sub.claim.name",
+        "sasl.oauthbearer.token.endpoint.url",
+        "sasl.oauthbearer.jwks.endpoint.url",
+        "sasl.oauthbearer.jwks.endpoint.refresh.ms",
+        "sasl.oauthbearer.jwks.endpoint.retry.backoff.ms",
+        "sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms",
+        "sasl.oauthbearer.clock.skew.seconds",
+        "sasl.oauthbearer.expected.audience",
+        "sasl.oauthbearer.expected.issuer",
+        "sasl.oauthbearer.header.urlencode",
+        // Requests, backoff, partitioner tuning, transactions.
+        "max.request.size",
+        "retry.backoff.max.ms",
+        "partitioner.adaptive.partitioning.enable",
+        "partitioner.availability.timeout.ms",
+        "transaction.timeout.ms",
+    ];
+
+    /// Keys of Kafka's Java producer client (Apache Kafka 3.x) that idemlog
+    /// cannot honour: a value other than Kafka's default is
+    /// [`ConfigError::Unsupported`] naming the key.
+    ///
+    /// - `bootstrap.servers`: idemlog has no Kafka backend (yet); a producer
+    ///   writes to the in-process log given to [`Producer::new`](super::Producer::new).
+    ///   Every value is rejected.
+    /// - `transactional.id`: transactions are not supported (the idempotent
+    ///   producer is). Every value is rejected.
+    /// - `partitioner.class`: idemlog always uses Kafka's built-in partitioner
+    ///   (murmur2 of the key, sticky for keyless records); no class can be
+    ///   loaded. Every value is rejected: leave it unset.
+    /// - `partitioner.ignore.keys`: keyed records always go to their murmur2
+    ///   partition; only `false` (the default) is accepted.
+    /// - `interceptor.classes`: no interceptor can be loaded; only the empty
+    ///   list (the default) is accepted.
+    pub const UNSUPPORTED_KEYS: &'static [&'static str] = &[
+        "bootstrap.servers",
+        "transactional.id",
+        "partitioner.class",
+        "partitioner.ignore.keys",
+        "interceptor.classes",
+    ];
+
     /// Kafka's defaults (see [`Default`]).
     pub fn new() -> Self {
         Self::default()
@@ -167,8 +353,11 @@ impl ProducerConfig {
     }
 
     /// `delivery.timeout.ms`: upper bound from `send` to success or failure.
+    /// Set this way (or as a property), it must cover `linger.ms +
+    /// request.timeout.ms`; left unset, it is raised to that sum if smaller.
     pub fn delivery_timeout_ms(mut self, ms: u64) -> Self {
         self.delivery_timeout_ms = ms;
+        self.delivery_timeout_set = true;
         self
     }
 
@@ -258,9 +447,18 @@ impl ProducerConfig {
         self.max_in_flight
     }
 
-    /// Parses Kafka properties over the defaults. Unknown keys and unparsable or
-    /// out-of-range values are errors naming the key; conflicts are resolved as
-    /// in [`ProducerConfig::resolve`] except the in-flight bound, which needs the
+    /// `delivery.timeout.ms`. In a resolved config (the result of
+    /// [`from_properties`](Self::from_properties) or [`resolve`](Self::resolve),
+    /// and [`Producer::config`](super::Producer::config)) a value left unset has
+    /// been raised to `linger.ms + request.timeout.ms` if it was smaller.
+    pub fn delivery_timeout_ms_setting(&self) -> u64 {
+        self.delivery_timeout_ms
+    }
+
+    /// Parses Kafka properties over the defaults, one by one as [`set`](Self::set)
+    /// does. Unknown and unsupported keys and unparsable or out-of-range values
+    /// are errors naming the key; conflicts are resolved as in
+    /// [`ProducerConfig::resolve`] except the in-flight bound, which needs the
     /// log (checked by `Producer::new`).
     pub fn from_properties<K, V>(
         properties: impl IntoIterator<Item = (K, V)>,
@@ -276,17 +474,25 @@ impl ProducerConfig {
         config.resolve_with(None)
     }
 
-    /// Sets one Kafka property.
+    /// Sets one Kafka property; surrounding whitespace of the key and of the
+    /// value is ignored. A key of [`KEYS`] sets its setting; one of
+    /// [`IGNORED_KEYS`](Self::IGNORED_KEYS) changes nothing; one of
+    /// [`UNSUPPORTED_KEYS`](Self::UNSUPPORTED_KEYS) with a value other than
+    /// Kafka's default is [`ConfigError::Unsupported`]; any other key is
+    /// [`ConfigError::UnknownKey`]. A value that is not an integer, or is out of
+    /// the key's range, is [`ConfigError::InvalidValue`] saying which. On error
+    /// the config is unchanged.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let key = key.trim();
         let value = value.trim();
+        let unsupported = |reason: &str| {
+            Err(ConfigError::Unsupported {
+                key: key.to_string(),
+                reason: reason.to_string(),
+            })
+        };
         match key {
-            "enable.idempotence" => {
-                self.enable_idempotence = Some(match value.to_ascii_lowercase().as_str() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(ConfigError::invalid(key, value, "expected true or false")),
-                });
-            }
+            "enable.idempotence" => self.enable_idempotence = Some(parse_bool(key, value)?),
             "acks" => {
                 self.acks = match value.to_ascii_lowercase().as_str() {
                     "0" => Acks::None,
@@ -299,13 +505,65 @@ impl ProducerConfig {
             "max.in.flight.requests.per.connection" => {
                 self.max_in_flight = parse(key, value, 1, i32::MAX as u64)? as u32;
             }
-            "delivery.timeout.ms" => self.delivery_timeout_ms = parse(key, value, 0, MAX_MS)?,
+            "delivery.timeout.ms" => {
+                self.delivery_timeout_ms = parse(key, value, 0, MAX_MS)?;
+                self.delivery_timeout_set = true;
+            }
             "request.timeout.ms" => self.request_timeout_ms = parse(key, value, 0, MAX_MS)?,
             "linger.ms" => self.linger_ms = parse(key, value, 0, MAX_MS)?,
             "batch.size" => self.batch_size = parse(key, value, 0, i32::MAX as u64)? as usize,
             "retry.backoff.ms" => self.retry_backoff_ms = parse(key, value, 0, MAX_MS)?,
             "buffer.memory" => self.buffer_memory = parse(key, value, 1, i64::MAX as u64)? as usize,
             "max.block.ms" => self.max_block_ms = parse(key, value, 0, MAX_MS)?,
+            // One of IGNORED_KEYS, but its value must still be one of Kafka's.
+            "compression.type" => {
+                if !["none", "gzip", "snappy", "lz4", "zstd"]
+                    .iter()
+                    .any(|kind| value.eq_ignore_ascii_case(kind))
+                {
+                    return Err(ConfigError::invalid(
+                        key,
+                        value,
+                        "expected none, gzip, snappy, lz4 or zstd",
+                    ));
+                }
+            }
+            "bootstrap.servers" => {
+                return unsupported(
+                    "the Kafka backend is not built yet: an in-process producer writes to the \
+                     Log given to Producer::new",
+                )
+            }
+            "transactional.id" => {
+                return unsupported(
+                    "transactions are not supported (the idempotent producer is): leave \
+                     transactional.id unset",
+                )
+            }
+            "partitioner.class" => {
+                return unsupported(
+                    "custom partitioners are not supported: idemlog always uses Kafka's \
+                     built-in partitioner (murmur2 of the key, sticky for keyless records); \
+                     leave partitioner.class unset",
+                )
+            }
+            "partitioner.ignore.keys" => {
+                if parse_bool(key, value)? {
+                    return unsupported(
+                        "true is not supported: keyed records always go to the partition of \
+                         their key's murmur2 hash; only false (the default) is accepted",
+                    );
+                }
+            }
+            "interceptor.classes" => {
+                if !value.is_empty() {
+                    return unsupported(
+                        "producer interceptors (Java classes) are not supported; only the empty \
+                         list (the default) is accepted",
+                    );
+                }
+            }
+            _ if Self::IGNORED_KEYS.contains(&key) => {}
             _ => {
                 return Err(ConfigError::UnknownKey {
                     key: key.to_string(),
@@ -319,7 +577,8 @@ impl ProducerConfig {
     /// `dedup_window` batches, as Kafka resolves it: idempotence needs
     /// `acks=all`, `retries > 0` and in-flight <= the window; set explicitly, a
     /// conflict is an error, left unset it turns idempotence off. The delivery
-    /// timeout must cover linger plus the request timeout.
+    /// timeout must cover linger plus the request timeout: set explicitly, a
+    /// smaller one is an error, left unset it is raised to that sum (saturating).
     pub fn resolve(self, dedup_window: usize) -> Result<Self, ConfigError> {
         let mut config = self.resolve_with(Some(dedup_window))?;
         config.enable_idempotence = Some(config.is_idempotent());
@@ -370,13 +629,17 @@ impl ProducerConfig {
         }
         let needed = self.linger_ms.saturating_add(self.request_timeout_ms);
         if self.delivery_timeout_ms < needed {
-            return Err(ConfigError::Conflict {
-                key: "delivery.timeout.ms".to_string(),
-                reason: format!(
-                    "must be >= linger.ms + request.timeout.ms = {needed}, but it is {}",
-                    self.delivery_timeout_ms
-                ),
-            });
+            if self.delivery_timeout_set {
+                return Err(ConfigError::Conflict {
+                    key: "delivery.timeout.ms".to_string(),
+                    reason: format!(
+                        "must be >= linger.ms + request.timeout.ms = {needed}, but it is {}",
+                        self.delivery_timeout_ms
+                    ),
+                });
+            }
+            // Left unset: raised, as Kafka's client does (it also logs a warning).
+            self.delivery_timeout_ms = needed;
         }
         Ok(self)
     }
@@ -385,14 +648,30 @@ impl ProducerConfig {
 /// The largest millisecond setting (keeps deadlines inside i64 arithmetic).
 const MAX_MS: u64 = i32::MAX as u64 * 1000;
 
+/// A decimal integer (ASCII digits, optionally signed) in `min..=max`. An
+/// integer too large even for `i128` is out of range like any other.
 fn parse(key: &str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+    let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ConfigError::invalid(key, value, "not an integer"));
+    }
     match value.parse::<i128>() {
-        Ok(parsed) if (min as i128..=max as i128).contains(&parsed) => Ok(parsed as u64),
-        Ok(_) => Err(ConfigError::invalid(
+        Ok(parsed) if (i128::from(min)..=i128::from(max)).contains(&parsed) => Ok(parsed as u64),
+        _ => Err(ConfigError::invalid(
             key,
             value,
-            &format!("must be in {min}..={max}"),
+            &format!("out of range: must be in {min}..={max}"),
         )),
-        Err(_) => Err(ConfigError::invalid(key, value, "not an integer")),
+    }
+}
+
+/// `true` or `false`, in any case.
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    if value.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(ConfigError::invalid(key, value, "expected true or false"))
     }
 }

@@ -30,6 +30,15 @@ pub enum ConfigError {
         /// The contradiction.
         reason: String,
     },
+    /// A key of Kafka's Java producer client that idemlog cannot honour in
+    /// process, or a value of it other than Kafka's default (see
+    /// [`ProducerConfig::UNSUPPORTED_KEYS`](super::ProducerConfig::UNSUPPORTED_KEYS)).
+    Unsupported {
+        /// The key.
+        key: String,
+        /// Why it cannot be honoured, and what to do instead.
+        reason: String,
+    },
 }
 
 impl ConfigError {
@@ -50,6 +59,9 @@ impl fmt::Display for ConfigError {
                 write!(f, "invalid value '{value}' for '{key}': {reason}")
             }
             Self::Conflict { key, reason } => write!(f, "invalid '{key}': {reason}"),
+            Self::Unsupported { key, reason } => {
+                write!(f, "unsupported producer config key '{key}': {reason}")
+            }
         }
     }
 }
