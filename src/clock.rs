@@ -2,8 +2,10 @@
 //! read it, so tests hand the log a [`ManualClock`] and never sleep.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Once};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::ticker;
 
 /// A source of wall-clock time in milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -23,49 +25,23 @@ impl Clock for SystemClock {
     }
 }
 
-/// The default clock: wall-clock milliseconds, read from a process-wide value that
-/// a background thread (`idemlog-clock`, started on first use) refreshes every
-/// millisecond. Reading it is one relaxed load instead of a `clock_gettime` call
-/// (~20 ns), which matters on a ~10 ns append path; the price is up to a couple of
-/// milliseconds of lag. Use [`SystemClock`] for exact time.
+/// The default clock: wall-clock milliseconds, read from a process-wide value
+/// that a background thread (`idemlog-clock`) refreshes every millisecond
+/// while something uses it: a [`Log`](crate::Log) on this clock (as long as
+/// the log or a handle on it lives) or a real-time producer. Reading it is one
+/// relaxed load instead of a `clock_gettime` call (~20 ns), which matters on a
+/// ~10 ns append path; the price is up to a couple of milliseconds of lag
+/// (more if the thread is not scheduled). With no such user alive there is no
+/// thread (it exits a millisecond or two after the last user goes) and
+/// `now_ms` reads the exact [`SystemClock`] instead, so a caller with no log
+/// alive still gets the current time. Use [`SystemClock`] for exact time.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CoarseClock;
-
-/// The cached time of [`CoarseClock`]; `i64::MIN` if the ticker could not start.
-static COARSE_NOW_MS: AtomicI64 = AtomicI64::new(i64::MIN);
-static COARSE_TICKER: Once = Once::new();
-
-impl CoarseClock {
-    const TICK: Duration = Duration::from_millis(1);
-
-    fn start_ticker() {
-        // Relaxed: the value is a plain timestamp, published by `Once` to the first
-        // readers and refreshed for later ones; no other data travels with it.
-        COARSE_NOW_MS.store(SystemClock.now_ms(), Ordering::Relaxed);
-        let spawned = std::thread::Builder::new()
-            .name("idemlog-clock".to_string())
-            .spawn(|| loop {
-                std::thread::sleep(CoarseClock::TICK);
-                COARSE_NOW_MS.store(SystemClock.now_ms(), Ordering::Relaxed);
-            });
-        if spawned.is_err() {
-            COARSE_NOW_MS.store(i64::MIN, Ordering::Relaxed);
-        }
-    }
-}
 
 impl Clock for CoarseClock {
     #[inline]
     fn now_ms(&self) -> i64 {
-        if cfg!(miri) {
-            return SystemClock.now_ms();
-        }
-        COARSE_TICKER.call_once(Self::start_ticker);
-        // Relaxed: see `start_ticker`.
-        match COARSE_NOW_MS.load(Ordering::Relaxed) {
-            i64::MIN => SystemClock.now_ms(),
-            now_ms => now_ms,
-        }
+        ticker::wall_ms().unwrap_or_else(|| SystemClock.now_ms())
     }
 }
 

@@ -36,6 +36,7 @@ pub mod log;
 pub mod producer;
 pub mod record;
 mod sync;
+mod ticker;
 mod types;
 
 pub use clock::{Clock, CoarseClock, ManualClock, SystemClock};

@@ -44,8 +44,8 @@ mod imp {
         unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) }
     }
 
-    /// Spawns a detached background thread (the log's housekeeper); returns
-    /// whether it runs.
+    /// Spawns a detached background thread (the log's housekeeper, the clock
+    /// ticker); returns whether it runs.
     pub(crate) fn spawn_background(name: String, body: impl FnOnce() + Send + 'static) -> bool {
         std::thread::Builder::new().name(name).spawn(body).is_ok()
     }
@@ -285,7 +285,8 @@ mod imp {
     use std::time::Duration;
 
     /// Under loom there are no background threads (a model would have to join
-    /// them): the housekeeper does not run, and the models call the sweeps.
+    /// them): the housekeeper does not run, and the models call the sweeps;
+    /// no clock ticker runs, so the coarse clock reads the exact one.
     pub(crate) fn spawn_background(_name: String, _body: impl FnOnce() + Send + 'static) -> bool {
         false
     }

@@ -23,6 +23,7 @@ use crate::clock::{Clock, EngineClock};
 use crate::error::LogError;
 use crate::record::IntoRecords;
 use crate::sync::{Arc, AtomicU64, ConcurrentMap, Ordering};
+use crate::ticker::TickerLease;
 use crate::types::{BatchHeader, ProducerId, ProducerIdentity};
 
 use budget::Budget;
@@ -74,6 +75,9 @@ pub(crate) struct LogShared {
     /// `config.max_batch_len()`, resolved once (read on every append).
     pub(crate) max_batch_records: usize,
     pub(crate) clock: EngineClock,
+    /// Keeps the coarse clock's ticker running while this state lives (the
+    /// log, its handles and consumers), if `clock` is the coarse clock.
+    _ticker: Option<TickerLease>,
     /// The memory budget every partition charges (I10).
     pub(crate) budget: std::sync::Arc<Budget>,
     /// The count and cap of producer states (I11).
@@ -242,6 +246,7 @@ impl Log {
             shared: Arc::new(LogShared {
                 max_batch_records: config.max_batch_len(),
                 clock: config.clock.clone(),
+                _ticker: matches!(config.clock, EngineClock::Coarse).then(TickerLease::acquire),
                 budget: std::sync::Arc::new(Budget::new(config.memory_budget)),
                 producer_limits: ProducerLimits::new(
                     config.max_producer_states,

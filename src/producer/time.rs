@@ -1,49 +1,9 @@
 //! The producer's clock: real time, or virtual time that the flusher moves itself.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Once, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::clock::{Clock, ManualClock};
-
-/// The coarse monotonic clock behind [`TimeSource::stamp_ms`]: nanoseconds
-/// since [`COARSE_BASE`], refreshed every millisecond by one process-wide
-/// ticker thread (`idemlog-producer-clock`, started on first use); 0 until the
-/// ticker runs (then [`TimeSource::stamp_ms`] reads the exact clock).
-static COARSE_NS: AtomicU64 = AtomicU64::new(0);
-static COARSE_BASE: OnceLock<Instant> = OnceLock::new();
-static COARSE_TICKER: Once = Once::new();
-
-/// Now, up to a tick (plus scheduling delay) in the past; `None` without a ticker.
-fn coarse_now() -> Option<Instant> {
-    if cfg!(miri) {
-        return None;
-    }
-    COARSE_TICKER.call_once(|| {
-        let base = *COARSE_BASE.get_or_init(Instant::now);
-        let tick = move || {
-            let ns = u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            // Relaxed: a plain timestamp; no other data travels with it (pairs
-            // with the load below, which only needs some recent value).
-            COARSE_NS.store(ns.max(1), Ordering::Relaxed);
-        };
-        tick();
-        let spawned = std::thread::Builder::new()
-            .name("idemlog-producer-clock".to_string())
-            .spawn(move || loop {
-                std::thread::sleep(Duration::from_millis(1));
-                tick();
-            });
-        if spawned.is_err() {
-            // Relaxed: as above; 0 sends every reader to the exact clock.
-            COARSE_NS.store(0, Ordering::Relaxed);
-        }
-    });
-    // Relaxed: pairs with the ticker's store (a timestamp, publishes nothing).
-    let ns = COARSE_NS.load(Ordering::Relaxed);
-    let base = COARSE_BASE.get()?;
-    (ns != 0).then(|| *base + Duration::from_nanos(ns))
-}
+use crate::ticker;
 
 /// What drives the producer's timers (linger, request and delivery timeouts,
 /// retry backoff).
@@ -106,12 +66,14 @@ impl TimeSource {
 
     /// The time `send` stamps a record with (its batch's linger and delivery
     /// timeout count from it). Virtual time: [`TimeSource::now_ms`]. Real time:
-    /// a coarse clock refreshed every millisecond instead of a clock read per
-    /// record, so a stamp can be a millisecond or so early (timers then fire
-    /// that much sooner, never later); never later than `now_ms`.
+    /// the process's coarse clock (`crate::ticker`, refreshed every millisecond
+    /// while a lease is held) instead of a clock read per record, so a stamp
+    /// can be a millisecond or so early (timers then fire that much sooner,
+    /// never later); never later than `now_ms`. While no ticker runs, exactly
+    /// `now_ms`.
     pub(crate) fn stamp_ms(&self) -> i64 {
         match self {
-            Self::Real(start) => match coarse_now() {
+            Self::Real(start) => match ticker::instant() {
                 Some(now) => i64::try_from(now.saturating_duration_since(*start).as_millis())
                     .unwrap_or(i64::MAX),
                 None => self.now_ms(),
