@@ -213,4 +213,11 @@ impl LogError {
             Self::OutOfOrderSequence { .. } | Self::InvalidProducerEpoch { .. }
         )
     }
+
+    /// True for a refusal that may pass later with the same batch, nothing
+    /// written (the memory budget or the partition is full until retention or
+    /// housekeeping frees room): a producer retries it after its backoff.
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, Self::LogFull { .. } | Self::PartitionFull { .. })
+    }
 }

@@ -106,7 +106,7 @@ impl<'a> RecordRef<'a> {
     }
 }
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {}
 }
 
@@ -142,6 +142,13 @@ pub trait IntoRecords: sealed::Sealed {
     /// Hands the records over in order, borrowed.
     #[doc(hidden)]
     fn for_each_record(&self, f: impl FnMut(RecordRef<'_>));
+    /// The records already laid out in the log's record format (a producer
+    /// client's batch), which an append then copies with one `memcpy`.
+    #[doc(hidden)]
+    #[inline]
+    fn encoded(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// A single record is a batch of one.
@@ -182,6 +189,10 @@ impl<T: IntoRecords + ?Sized> IntoRecords for &T {
     #[inline]
     fn for_each_record(&self, f: impl FnMut(RecordRef<'_>)) {
         (**self).for_each_record(f);
+    }
+    #[inline]
+    fn encoded(&self) -> Option<&[u8]> {
+        (**self).encoded()
     }
 }
 

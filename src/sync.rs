@@ -116,7 +116,11 @@ mod imp {
             Self(dashmap::DashMap::new())
         }
 
-        pub(crate) fn get(&self, key: &K) -> Option<V> {
+        pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
+        where
+            K: std::borrow::Borrow<Q>,
+            Q: Hash + Eq + ?Sized,
+        {
             self.0.get(key).map(|entry| entry.value().clone())
         }
 
@@ -367,7 +371,11 @@ mod imp {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
         }
 
-        pub(crate) fn get(&self, key: &K) -> Option<V> {
+        pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
+        where
+            K: std::borrow::Borrow<Q>,
+            Q: Hash + Eq + ?Sized,
+        {
             self.map().get(key).cloned()
         }
 

@@ -43,9 +43,12 @@ pub(crate) struct Stamp {
 /// Size of a batch's record area: the headers and bytes of its records.
 /// `None` if it does not fit the `u32` length field.
 pub(crate) fn records_len(records: &(impl IntoRecords + ?Sized)) -> Option<usize> {
+    if let Some(area) = records.encoded() {
+        return (area.len() <= u32::MAX as usize - HEADER_BYTES).then_some(area.len());
+    }
     let mut total = 0usize;
     records.for_each_record(|record| {
-        total = total.saturating_add(RECORD_HEADER_BYTES + record.payload_len());
+        total = total.saturating_add(encoded_len(record));
     });
     (total <= u32::MAX as usize - HEADER_BYTES).then_some(total)
 }
@@ -111,25 +114,97 @@ pub(crate) unsafe fn encode(
         dst.add(34).cast::<u16>().write(flags);
         dst.add(36).cast::<u32>().write(fields.records_len);
     }
+    if let Some(area) = records.encoded() {
+        // SAFETY: the caller gave us `HEADER_BYTES + records_len` bytes, and
+        // `records_len` is `area.len()` for encoded records (`records_len`).
+        unsafe { std::ptr::copy_nonoverlapping(area.as_ptr(), dst.add(HEADER_BYTES), area.len()) };
+        return;
+    }
     let mut at = HEADER_BYTES;
     records.for_each_record(|record| {
-        let key_len = record.key.map_or(NO_KEY, |key| key.len() as u32);
-        // SAFETY: as above; `at` stays within `HEADER_BYTES + records_len`, which
-        // counted exactly these headers and bytes.
-        unsafe {
-            dst.add(at).cast::<u32>().write_unaligned(key_len);
-            dst.add(at + 4)
-                .cast::<u32>()
-                .write_unaligned(record.value.len() as u32);
-            at += RECORD_HEADER_BYTES;
-            if let Some(key) = record.key {
-                std::ptr::copy_nonoverlapping(key.as_ptr(), dst.add(at), key.len());
-                at += key.len();
-            }
-            std::ptr::copy_nonoverlapping(record.value.as_ptr(), dst.add(at), record.value.len());
-            at += record.value.len();
-        }
+        // SAFETY: `at` stays within `HEADER_BYTES + records_len`, which counted
+        // exactly these headers and bytes.
+        at += unsafe { encode_record(dst.add(at), record) };
     });
+}
+
+/// Bytes one record takes in a record area: its header, key and value.
+#[inline]
+pub(crate) fn encoded_len(record: RecordRef<'_>) -> usize {
+    RECORD_HEADER_BYTES + record.payload_len()
+}
+
+/// Writes one record (header, key, value) at `dst`; returns the bytes written
+/// ([`encoded_len`]).
+///
+/// # Safety
+/// `dst` is valid for writes of `encoded_len(record)` bytes that no one else
+/// accesses (no alignment needed).
+#[inline]
+pub(crate) unsafe fn encode_record(dst: *mut u8, record: RecordRef<'_>) -> usize {
+    let key_len = record.key.map_or(NO_KEY, |key| key.len() as u32);
+    let mut at = RECORD_HEADER_BYTES;
+    // SAFETY: every write is inside the `encoded_len(record)` bytes the caller
+    // gave us: the 8-byte header, then the key and the value.
+    unsafe {
+        dst.cast::<u32>().write_unaligned(key_len);
+        dst.add(4)
+            .cast::<u32>()
+            .write_unaligned(record.value.len() as u32);
+        if let Some(key) = record.key {
+            std::ptr::copy_nonoverlapping(key.as_ptr(), dst.add(at), key.len());
+            at += key.len();
+        }
+        std::ptr::copy_nonoverlapping(record.value.as_ptr(), dst.add(at), record.value.len());
+    }
+    at + record.value.len()
+}
+
+/// `count` records already laid out as a batch's record area (what a producer
+/// client builds on the sending threads); an append copies them in one piece.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EncodedRecords<'a> {
+    area: &'a [u8],
+    count: u32,
+}
+
+impl<'a> EncodedRecords<'a> {
+    /// `area` holds exactly `count` records written by [`encode_record`].
+    pub(crate) fn new(area: &'a [u8], count: u32) -> Self {
+        Self { area, count }
+    }
+
+    /// The records, decoded.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = RecordRef<'a>> {
+        let fields = BatchFields {
+            base_offset: 0,
+            timestamp_ms: 0,
+            record_count: self.count,
+            records_len: self.area.len() as u32,
+            stamp: None,
+        };
+        Records {
+            rest: self.area,
+            index: 0,
+            fields,
+        }
+        .map(|decoded| decoded.record)
+    }
+}
+
+impl crate::record::sealed::Sealed for EncodedRecords<'_> {}
+impl IntoRecords for EncodedRecords<'_> {
+    #[inline]
+    fn record_count(&self) -> usize {
+        self.count as usize
+    }
+    fn for_each_record(&self, f: impl FnMut(RecordRef<'_>)) {
+        self.iter().for_each(f);
+    }
+    #[inline]
+    fn encoded(&self) -> Option<&[u8]> {
+        Some(self.area)
+    }
 }
 
 /// Reads a batch header from the start of `batch` (a committed batch's bytes).

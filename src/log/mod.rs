@@ -1,7 +1,7 @@
 //! The broker side: the [`Log`] owns topics and partitions, hands out producer
 //! ids, and applies Kafka's idempotent-producer rules on append.
 
-mod batch;
+pub(crate) mod batch;
 mod budget;
 mod config;
 mod handle;

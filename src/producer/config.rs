@@ -7,7 +7,7 @@
 use std::fmt;
 
 use super::error::ConfigError;
-use super::link::LinkConfig;
+use super::sim::LinkConfig;
 use super::time::TimeSource;
 
 /// How many acknowledgements the producer waits for (Kafka's `acks`).

@@ -1,23 +1,22 @@
-//! Delivery handles: what `send` returns, completed by the flusher, and the
-//! callback form of delivery ([`Producer::send_with_callback`](super::Producer::send_with_callback)).
+//! Delivery handles: what `send` returns, and what a delivery reports.
 //!
-//! User code that runs on the flusher thread (a delivery callback, or the
-//! [`Waker`] of a task polling a handle) runs inside `catch_unwind`: a panic
-//! there is caught (and reported by the panic hook as usual), the flusher goes
-//! on, and every other record still completes. While it runs, the thread is
-//! marked as being "inside a callback of this producer" so that `flush`,
-//! `close` and `send` called from there do not wait for the very thread they run
-//! on (see [`ProducerError::InCallback`]).
+//! A [`DeliveryHandle`] is a batch and a record index: cloning it costs one
+//! reference count, and every clone sees the same outcome. The batch's one
+//! completion (completion.rs) wakes every blocked `wait` and every task
+//! awaiting any clone.
 
-use std::cell::Cell;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
+use super::batch::ProducerBatch;
 use super::error::ProducerError;
-use crate::sync::{spin_loop, yield_now, Arc, AtomicBool, Condvar, Mutex, Ordering};
+use super::user_code::in_callback_of;
+use crate::sync::{spin_loop, yield_now, Arc};
 
 /// Where a record landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,36 +32,107 @@ pub struct RecordMetadata {
     pub duplicate: bool,
 }
 
+/// A record whose delivery failed, handed back to the application (as
+/// rdkafka's `(KafkaError, OwnedMessage)`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedRecord {
+    /// The topic.
+    pub topic: StdArc<str>,
+    /// The partition it was sent to.
+    pub partition: u32,
+    /// Its key.
+    pub key: Option<Bytes>,
+    /// Its value.
+    pub value: Bytes,
+}
+
+/// Why a record's delivery failed, with the record itself.
+///
+/// ```
+/// use idemlog::producer::{Producer, ProducerConfig, ProducerError, ProducerRecord};
+/// use idemlog::Log;
+/// let log = Log::new();
+/// log.create_topic("t", 1).unwrap();
+/// let producer = Producer::new(&log, ProducerConfig::default()).unwrap();
+/// let handle = producer.send(ProducerRecord::new("t", "v")).unwrap();
+/// // A forced close fails what it could not send; the record comes back.
+/// let _ = producer.close(std::time::Duration::ZERO);
+/// if let Err(failure) = handle.wait() {
+///     assert!(!failure.error().may_be_in_log());
+///     assert_eq!(failure.record().unwrap().value, "v");
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryError(Box<(ProducerError, Option<FailedRecord>)>);
+
+impl DeliveryError {
+    pub(crate) fn new(error: ProducerError, record: Option<FailedRecord>) -> Self {
+        // Boxed: a `DeliveryResult` stays small on the success path.
+        Self(Box::new((error, record)))
+    }
+
+    /// What went wrong.
+    pub fn error(&self) -> &ProducerError {
+        &self.0 .0
+    }
+
+    /// The record, to resend or to log; `None` only when the outcome is not
+    /// known yet ([`ProducerError::InCallback`] from `wait`).
+    pub fn record(&self) -> Option<&FailedRecord> {
+        self.0 .1.as_ref()
+    }
+
+    /// The error and the record.
+    pub fn into_parts(self) -> (ProducerError, Option<FailedRecord>) {
+        *self.0
+    }
+}
+
+impl std::fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.record() {
+            Some(record) => write!(
+                f,
+                "delivery to {}-{} failed: {}",
+                record.topic,
+                record.partition,
+                self.error()
+            ),
+            None => write!(f, "delivery failed: {}", self.error()),
+        }
+    }
+}
+
+impl std::error::Error for DeliveryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.error())
+    }
+}
+
+impl PartialEq<ProducerError> for DeliveryError {
+    fn eq(&self, other: &ProducerError) -> bool {
+        self.error() == other
+    }
+}
+
 /// The outcome of one record.
-pub type DeliveryResult = Result<RecordMetadata, ProducerError>;
+pub type DeliveryResult = Result<RecordMetadata, DeliveryError>;
 
-#[derive(Debug, Default)]
-struct Slot {
-    result: Option<DeliveryResult>,
-    waker: Option<Waker>,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    slot: Mutex<Slot>,
-    done: Condvar,
-    /// The result is in `slot` (set once, after it is stored): lets `wait`
-    /// spin briefly before parking, and skip the futex wake-up when the
-    /// flusher completes the record while the waiter still spins.
-    ready: AtomicBool,
-}
+/// A delivery callback (see [`Producer::send_with_callback`](super::Producer::send_with_callback)).
+pub(crate) type Callback = Box<dyn FnOnce(DeliveryResult) + Send + 'static>;
 
 /// Under loom every spin would be one more interleaving to explore: park at once.
 const LOOM: bool = cfg!(all(loom, feature = "loom"));
-/// Spins of `wait` (checking `ready`) before it yields, then parks.
+/// Spins of `wait` before it yields, then parks.
 const WAIT_SPINS: u32 = if LOOM { 0 } else { 64 };
-/// `yield_now` rounds of `wait` before it parks on the condvar.
+/// `yield_now` rounds of `wait` before it parks.
 const WAIT_YIELDS: u32 = if LOOM { 0 } else { 8 };
 
 /// The pending outcome of one `send`: a [`Future`] (no runtime needed) and a
-/// blocking [`DeliveryHandle::wait`]. Both may be used, any number of times.
-/// Dropping a handle (also while unwinding from a panic) is always fine: the
-/// record still completes, and the producer does not notice.
+/// blocking [`DeliveryHandle::wait`]. Clones are cheap (one reference count)
+/// and all see the same outcome; any number of threads may wait and any
+/// number of tasks may await clones: every one is woken. Dropping a handle is
+/// always fine: the record still completes.
 ///
 /// ```
 /// use idemlog::producer::{Producer, ProducerConfig, ProducerRecord};
@@ -74,133 +144,64 @@ const WAIT_YIELDS: u32 = if LOOM { 0 } else { 8 };
 /// let meta = handle.wait().unwrap();
 /// assert_eq!((meta.partition, meta.offset), (0, Some(0)));
 /// ```
-#[derive(Debug, Clone)]
+#[must_use = "a handle is the only way to learn whether the record was delivered"]
+#[derive(Clone)]
 pub struct DeliveryHandle {
-    shared: Arc<Shared>,
+    batch: Arc<ProducerBatch>,
+    index: u32,
 }
 
-/// A delivery callback (see [`Producer::send_with_callback`](super::Producer::send_with_callback)).
-pub(crate) type Callback = Box<dyn FnOnce(DeliveryResult) + Send + 'static>;
-
-thread_local! {
-    /// The producer (its accumulator's address) whose user code (a delivery
-    /// callback or a waker) this thread is running now; 0 if none.
-    static IN_CALLBACK_OF: Cell<usize> = const { Cell::new(0) };
-}
-
-/// True if this thread is running a delivery callback (or waker) of the
-/// producer identified by `owner`: it must not wait for that producer's flusher.
-pub(crate) fn in_callback_of(owner: usize) -> bool {
-    owner != 0 && IN_CALLBACK_OF.with(Cell::get) == owner
-}
-
-/// Runs user code `f` for the producer `owner`, catching a panic; returns
-/// whether it panicked.
-fn run_user_code(owner: usize, f: impl FnOnce()) -> bool {
-    let outer = IN_CALLBACK_OF.with(|cell| cell.replace(owner));
-    let panicked = catch_unwind(AssertUnwindSafe(f)).is_err();
-    IN_CALLBACK_OF.with(|cell| cell.set(outer));
-    panicked
-}
-
-/// The flusher's side of a [`DeliveryHandle`]. Dropped without being
-/// completed (a send that failed at once is `disarm`ed first; otherwise only a
-/// flusher that died), it completes the handle with [`ProducerError::Closed`],
-/// so no handle ever waits forever.
-pub(crate) struct Completer {
-    shared: Arc<Shared>,
-    callback: Option<Callback>,
-    /// The producer's identity for [`in_callback_of`].
-    owner: usize,
-    done: bool,
-}
-
-impl std::fmt::Debug for Completer {
+impl std::fmt::Debug for DeliveryHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Completer")
-            .field("callback", &self.callback.is_some())
-            .field("done", &self.done)
+        f.debug_struct("DeliveryHandle")
+            .field("index", &self.index)
+            .field("done", &self.is_done())
             .finish()
     }
 }
 
-/// A connected handle and completer for the producer `owner`, with an
-/// optional callback.
-pub(crate) fn channel(owner: usize, callback: Option<Callback>) -> (DeliveryHandle, Completer) {
-    let shared = Arc::new(Shared::default());
-    (
-        DeliveryHandle {
-            shared: Arc::clone(&shared),
-        },
-        Completer {
-            shared,
-            callback,
-            owner,
-            done: false,
-        },
-    )
-}
-
-impl Completer {
-    /// Resolves the handle (consumes the completer: a record completes once).
-    /// The callback runs first (so a thread that sees the handle done also sees
-    /// what the callback did), then waiters are woken.
-    pub(crate) fn complete(mut self, result: DeliveryResult) {
-        self.finish(result);
-    }
-
-    /// The send failed at once and its error was returned to the caller: the
-    /// callback is dropped uncalled and the handle (also dropped) stays empty.
-    pub(crate) fn disarm(mut self) {
-        self.done = true;
-        self.callback = None;
-    }
-
-    fn finish(&mut self, result: DeliveryResult) {
-        self.done = true;
-        if let Some(callback) = self.callback.take() {
-            let for_callback = result.clone();
-            // A panicking callback is caught: the flusher and the other
-            // records' completions go on (documented on `send_with_callback`).
-            let _panicked = run_user_code(self.owner, move || callback(for_callback));
-        }
-        let waker = {
-            let mut slot = self.shared.slot.lock();
-            slot.result = Some(result);
-            // Release: pairs with the Acquire load in `DeliveryHandle::wait`, which
-            // then reads `result` (under the lock, released just after).
-            self.shared.ready.store(true, Ordering::Release);
-            slot.waker.take()
-        };
-        self.shared.done.notify_all();
-        if let Some(waker) = waker {
-            // A waker is user code too (an executor's): same protection.
-            let _panicked = run_user_code(self.owner, move || waker.wake());
-        }
-    }
-}
-
-impl Drop for Completer {
-    fn drop(&mut self) {
-        if !self.done {
-            self.finish(Err(ProducerError::Closed));
-        }
-    }
-}
-
 impl DeliveryHandle {
+    pub(crate) fn new(batch: Arc<ProducerBatch>, index: u32) -> Self {
+        Self { batch, index }
+    }
+
     /// The outcome if it is known.
     pub fn try_result(&self) -> Option<DeliveryResult> {
-        self.shared.slot.lock().result.clone()
+        if !self.is_done() {
+            return None;
+        }
+        self.batch.completion.result(self.index, |sealed, index| {
+            self.batch.failed_record(sealed, index)
+        })
     }
 
     /// True once the outcome is known.
     pub fn is_done(&self) -> bool {
-        self.shared.slot.lock().result.is_some()
+        self.batch.completion.is_done()
     }
 
-    /// Blocks until the outcome is known. It always comes: every record completes
-    /// by its delivery timeout or when the producer closes.
+    /// The result now that the batch is done.
+    fn finished(&self) -> DeliveryResult {
+        self.try_result()
+            .unwrap_or_else(|| Err(DeliveryError::new(ProducerError::Closed, None)))
+    }
+
+    /// Waiting from a delivery callback (or waker) of the same producer would
+    /// wait for the thread we run on.
+    fn in_callback(&self) -> Option<DeliveryResult> {
+        in_callback_of(self.batch.completion.owner()).then(|| {
+            Err(DeliveryError::new(
+                ProducerError::InCallback { operation: "wait" },
+                None,
+            ))
+        })
+    }
+
+    /// Blocks until the outcome is known. It always comes: every record
+    /// completes by its delivery timeout or when the producer closes. From a
+    /// delivery callback of the same producer it returns
+    /// [`ProducerError::InCallback`] at once unless the outcome is known (the
+    /// callback runs on the thread that completes records).
     // Under loom both spin counts are 0 (no spinning in models), which clippy
     // flags as an empty range and an always-false comparison.
     #[cfg_attr(
@@ -209,12 +210,10 @@ impl DeliveryHandle {
     )]
     pub fn wait(&self) -> DeliveryResult {
         // Spin, then yield, before parking: the flusher completes a batch's
-        // records in one go, so the wait is usually short and a futex
-        // round-trip (sleep and wake) costs more than it saves.
+        // records in one go, so the wait is usually short.
         for round in 0..WAIT_SPINS + WAIT_YIELDS {
-            // Acquire: pairs with the Release store in `Completer::finish`.
-            if self.shared.ready.load(Ordering::Acquire) {
-                break;
+            if self.is_done() {
+                return self.finished();
             }
             if round < WAIT_SPINS {
                 spin_loop();
@@ -222,33 +221,25 @@ impl DeliveryHandle {
                 yield_now();
             }
         }
-        let mut slot = self.shared.slot.lock();
-        loop {
-            if let Some(result) = &slot.result {
-                return result.clone();
-            }
-            slot = self.shared.done.wait_timeout(slot, Duration::from_secs(1));
+        if let Some(refused) = self.in_callback().filter(|_| !self.is_done()) {
+            return refused;
         }
+        self.batch.completion.wait_until(None);
+        self.finished()
     }
 
-    /// Blocks up to `timeout` (real time); `None` if the outcome is still unknown.
-    /// A timeout too large for the clock (e.g. `Duration::MAX`) waits like
-    /// [`DeliveryHandle::wait`].
+    /// Blocks up to `timeout` (real time); `None` if the outcome is still
+    /// unknown. A timeout too large for the clock (e.g. `Duration::MAX`) waits
+    /// like [`DeliveryHandle::wait`]; from a callback it acts as `wait` does.
     pub fn wait_timeout(&self, timeout: Duration) -> Option<DeliveryResult> {
-        let Some(deadline) = Instant::now().checked_add(timeout) else {
-            return Some(self.wait());
-        };
-        let mut slot = self.shared.slot.lock();
-        loop {
-            if let Some(result) = &slot.result {
-                return Some(result.clone());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            slot = self.shared.done.wait_timeout(slot, left);
+        if let Some(refused) = self.in_callback().filter(|_| !self.is_done()) {
+            return Some(refused);
         }
+        let deadline = Instant::now().checked_add(timeout);
+        self.batch
+            .completion
+            .wait_until(deadline)
+            .then(|| self.finished())
     }
 }
 
@@ -256,13 +247,10 @@ impl Future for DeliveryHandle {
     type Output = DeliveryResult;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<DeliveryResult> {
-        let mut slot = self.shared.slot.lock();
-        match &slot.result {
-            Some(result) => Poll::Ready(result.clone()),
-            None => {
-                slot.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
+        if self.is_done() || self.batch.completion.register(cx.waker()) {
+            Poll::Ready(self.finished())
+        } else {
+            Poll::Pending
         }
     }
 }

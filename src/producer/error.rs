@@ -101,22 +101,39 @@ pub enum ProducerError {
         /// `buffer.memory`.
         limit: usize,
     },
-    /// The producer is closed (or was closed before the record completed).
+    /// The producer is closed, or closed before the record was sent: the
+    /// record is certainly not in the log.
     Closed,
+    /// The producer was closed (its `close` timed out) while the record's
+    /// request was in flight: it may or may not be in the log. Resending it
+    /// may create a duplicate.
+    Abandoned,
+    /// The allocator could not provide a batch's memory.
+    AllocationFailed {
+        /// The bytes asked for.
+        bytes: usize,
+    },
     /// `close` did not drain within its timeout; what was left failed with
     /// [`ProducerError::Closed`].
     CloseTimeout {
         /// The timeout given to `close`.
         timeout_ms: u64,
     },
+    /// `flush` did not see every record complete within its timeout (they
+    /// go on: nothing is failed).
+    FlushTimeout {
+        /// The timeout given to `flush`.
+        timeout_ms: u64,
+    },
     /// The flusher thread could not be started.
     Spawn(String),
-    /// `flush` or `close` was called from a delivery callback (or a waker) of
-    /// the same producer, which runs on its flusher thread: waiting there would
-    /// wait for itself. `flush` does nothing; `close` has stopped the producer
-    /// accepting records, and the flusher drains the rest in the background.
+    /// `flush`, `close` or a handle's `wait` was called from a delivery
+    /// callback (or a waker) of the same producer, which runs on its flusher
+    /// thread: waiting there would wait for itself. `flush` and `wait` do
+    /// nothing; `close` has stopped the producer accepting records, and the
+    /// flusher drains the rest in the background.
     InCallback {
-        /// `"flush"` or `"close"`.
+        /// `"flush"`, `"close"` or `"wait"`.
         operation: &'static str,
     },
 }
@@ -143,10 +160,22 @@ impl fmt::Display for ProducerError {
                 f,
                 "record of {size} bytes is larger than buffer.memory = {limit}"
             ),
-            Self::Closed => write!(f, "the producer is closed"),
+            Self::Closed => write!(f, "the producer is closed (the record was not sent)"),
+            Self::Abandoned => write!(
+                f,
+                "the producer closed while the record's request was in flight \
+                 (the record may be in the log)"
+            ),
+            Self::AllocationFailed { bytes } => {
+                write!(f, "cannot allocate {bytes} bytes for a batch")
+            }
             Self::CloseTimeout { timeout_ms } => write!(
                 f,
                 "close did not drain within {timeout_ms} ms; the remaining records failed"
+            ),
+            Self::FlushTimeout { timeout_ms } => write!(
+                f,
+                "flush: records sent before it still pending after {timeout_ms} ms"
             ),
             Self::Spawn(reason) => write!(f, "cannot start the flusher thread: {reason}"),
             Self::InCallback { operation } => write!(
@@ -159,6 +188,25 @@ impl fmt::Display for ProducerError {
 }
 
 impl std::error::Error for ProducerError {}
+
+impl ProducerError {
+    /// True if a record that failed with this error may still be in the log
+    /// (the outcome is unknown, as Kafka's timeouts are): resending it may
+    /// create a duplicate. False means it is certainly not there.
+    ///
+    /// ```
+    /// use idemlog::producer::ProducerError;
+    /// assert!(ProducerError::Abandoned.may_be_in_log());
+    /// assert!(ProducerError::DeliveryTimeout { timeout_ms: 1 }.may_be_in_log());
+    /// assert!(!ProducerError::Closed.may_be_in_log());
+    /// ```
+    pub fn may_be_in_log(&self) -> bool {
+        matches!(
+            self,
+            Self::Abandoned | Self::RequestTimeout { .. } | Self::DeliveryTimeout { .. }
+        )
+    }
+}
 
 impl From<ConfigError> for ProducerError {
     fn from(err: ConfigError) -> Self {

@@ -1,10 +1,13 @@
 //! The producer client: Kafka's producer model over the in-process [`Log`].
 //!
-//! Application threads call [`Producer::send`]; records go into per-partition
-//! lock-free queues (the accumulator) and one flusher thread per producer
-//! (Kafka's I/O thread) batches them, stamps sequences, sends them to the log
-//! through a [link](LinkConfig) that can drop requests and responses, retries,
-//! and completes each record's [`DeliveryHandle`].
+//! Application threads call [`Producer::send`]: the sending thread copies the
+//! record into its partition's open batch, already in the log's batch format
+//! (Kafka's accumulator), with no lock. One flusher thread per producer
+//! (Kafka's I/O thread) takes batches when they are full or have lingered,
+//! stamps their sequences, sends them to the log through the broker seam (a
+//! [perfect link](sim::LinkConfig) or one that drops requests and
+//! responses), retries, and completes each batch once: every
+//! [`DeliveryHandle`] into it learns the outcome.
 //!
 //! | mode | config | lost request | lost response |
 //! |---|---|---|---|
@@ -16,14 +19,18 @@
 //! Even with idempotence, duplicates still come from the application re-sending
 //! a record itself, from a new producer (new pid) re-sending, and from the log
 //! expiring the producer's state before a late retry ([`crate::contract`]).
+//! An error says whether the record may be in the log
+//! ([`ProducerError::may_be_in_log`]): resending after one that says so may
+//! duplicate it.
 //!
 //! Differences from Kafka: `acks=1` and `acks=all` behave alike (one in-process
-//! replica); `batch.size` and `buffer.memory` count key + value +
-//! [`RECORD_OVERHEAD`] bytes per record; `max.block.ms` and `close`'s timeout are
-//! real time while the other timers follow the [`TimeSource`]; after an epoch
-//! bump the batches of the partition whose sequence was unresolved are
-//! re-sequenced and retried (as Kafka does for its in-flight batches), including
-//! one the log rejected as out of order, which Kafka would fail.
+//! replica); `batch.size` and `buffer.memory` count the log's record format
+//! (8 bytes of lengths plus key and value per record); `max.block.ms` and
+//! `close`'s timeout are real time while the other timers follow the
+//! [`TimeSource`]; after an epoch bump the batches of the partition whose
+//! sequence was unresolved are re-sequenced and retried (as Kafka does for its
+//! in-flight batches), including one the log rejected as out of order, which
+//! Kafka would fail.
 //!
 //! ```
 //! use std::time::Duration;
@@ -34,134 +41,94 @@
 //! log.create_topic("orders", 3).unwrap();
 //! let producer = Producer::new(&log, ProducerConfig::exactly_once()).unwrap();
 //! let handle = producer.send(ProducerRecord::new("orders", "o-1").key("customer-7")).unwrap();
-//! producer.flush().unwrap();
+//! producer.flush(Duration::from_secs(5)).unwrap();
 //! let meta = handle.wait().unwrap();
 //! assert_eq!(meta.offset, Some(0));
 //! producer.close(Duration::from_secs(5)).unwrap();
 //! ```
 
-mod accumulator;
+mod batch;
+mod batch_chain;
+mod broker;
+mod buffer_pool;
+mod completion;
 mod config;
 mod delivery;
 mod error;
 mod flusher;
-mod link;
+mod flusher_signal;
 mod metrics;
 mod partitioner;
+mod record;
+mod record_appender;
+pub mod sim;
 mod time;
+mod topic_table;
+mod user_code;
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
-pub use accumulator::RECORD_OVERHEAD;
 pub use config::{Acks, ProducerConfig, KEYS};
-use delivery::Callback;
-pub use delivery::{DeliveryHandle, DeliveryResult, RecordMetadata};
+pub use delivery::{DeliveryError, DeliveryHandle, DeliveryResult, FailedRecord, RecordMetadata};
 pub use error::{ConfigError, ProducerError};
-pub use link::{Fault, LinkConfig, SplitMix64};
 pub use metrics::MetricsSnapshot;
 pub use partitioner::{murmur2, partition_for_key};
+pub use record::{ProducerRecord, SendError, TopicRef};
 pub use time::TimeSource;
 
 use crate::log::Log;
-use crate::sync::{spawn_named, Arc, JoinHandle, Mutex};
+use crate::record::RecordRef;
+use crate::sync::{spawn_named, Arc, JoinHandle, Mutex, SegQueue};
 use crate::types::ProducerIdentity;
-use accumulator::{Accumulator, TopicQueues};
-use flusher::Flusher;
+use broker::{LogBroker, Metadata, Transport};
+use buffer_pool::BufferPool;
+use delivery::Callback;
+use flusher::{FlushWaiter, Flusher, Shared};
+use flusher_signal::FlusherSignal;
 use metrics::Metrics;
+use record_appender::AppendSettings;
+use topic_table::{TopicBatches, TopicTable};
+use user_code::{in_callback_of, new_owner};
 
-/// A record to send: topic, optional key, value, optional explicit partition.
+/// How long `close` waits, after its timeout forced the flusher to fail
+/// what is left, for the flusher to finish doing so before it returns
+/// without it (a delivery callback that never returns holds the flusher).
+pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// A topic of one producer, resolved once: a record built with
+/// [`ProducerRecord::to`] from it skips the per-record topic lookup. Cheap to
+/// clone; a handle of another producer is looked up by name instead.
 ///
 /// ```
-/// use idemlog::producer::ProducerRecord;
-/// let record = ProducerRecord::new("clicks", "page=/").key("user-1").partition(2);
-/// assert_eq!((record.topic(), record.partition_setting()), ("clicks", Some(2)));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProducerRecord {
-    topic: String,
-    partition: Option<u32>,
-    key: Option<Bytes>,
-    value: Bytes,
-}
-
-impl ProducerRecord {
-    /// A keyless record for `topic` (sticky partitioning).
-    pub fn new(topic: impl Into<String>, value: impl Into<Bytes>) -> Self {
-        Self {
-            topic: topic.into(),
-            partition: None,
-            key: None,
-            value: value.into(),
-        }
-    }
-
-    /// Sets the key: the partition is then `toPositive(murmur2(key)) % partitions`.
-    pub fn key(mut self, key: impl Into<Bytes>) -> Self {
-        self.key = Some(key.into());
-        self
-    }
-
-    /// Sends to this partition, whatever the key.
-    pub fn partition(mut self, partition: u32) -> Self {
-        self.partition = Some(partition);
-        self
-    }
-
-    /// The topic.
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
-    /// The explicit partition, if any.
-    pub fn partition_setting(&self) -> Option<u32> {
-        self.partition
-    }
-
-    /// The key, if any.
-    pub fn key_bytes(&self) -> Option<&Bytes> {
-        self.key.as_ref()
-    }
-
-    /// The value.
-    pub fn value(&self) -> &Bytes {
-        &self.value
-    }
-}
-
-/// A topic of one producer, resolved once: [`Producer::send_to`] skips the
-/// per-record topic lookup (and the topic `String` of a [`ProducerRecord`]).
-/// Cheap to clone; valid for the producer that made it.
-///
-/// ```
-/// use idemlog::producer::{Producer, ProducerConfig};
+/// use std::time::Duration;
+/// use idemlog::producer::{Producer, ProducerConfig, ProducerRecord};
 /// use idemlog::Log;
 /// let log = Log::new();
 /// log.create_topic("t", 2).unwrap();
 /// let producer = Producer::new(&log, ProducerConfig::default().linger_ms(0)).unwrap();
 /// let topic = producer.topic("t").unwrap();
 /// assert_eq!((topic.name(), topic.partitions()), ("t", 2));
-/// let meta = producer.send_to(&topic, Some(1), None, "v").unwrap().wait().unwrap();
+/// let handle = producer.send(ProducerRecord::to(&topic).partition(1).value("v")).unwrap();
+/// let meta = handle.wait().unwrap();
 /// assert_eq!((meta.partition, meta.offset), (1, Some(0)));
 /// ```
 #[derive(Clone)]
 pub struct TopicHandle {
-    queues: Arc<TopicQueues>,
-    /// The producer (its accumulator's address) the queues belong to.
-    owner: usize,
+    topic: Arc<TopicBatches>,
+    /// The producer instance the chains belong to (never reused).
+    owner: u64,
 }
 
 impl TopicHandle {
     /// The topic's name.
     pub fn name(&self) -> &str {
-        &self.queues.name
+        &self.topic.name
     }
 
     /// Its partition count.
     pub fn partitions(&self) -> u32 {
-        self.queues.queues.len() as u32
+        self.topic.partitions()
     }
 }
 
@@ -174,18 +141,32 @@ impl fmt::Debug for TopicHandle {
     }
 }
 
+/// What the clones of one producer share; dropping the last closes it.
+struct Inner {
+    shared: Arc<Shared>,
+    config: ProducerConfig,
+    settings: AppendSettings,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+    /// Keeps the shared coarse clock ticking for `stamp_ms` (real time only).
+    _ticker: Option<crate::ticker::TickerLease>,
+}
+
 /// A Kafka-style producer over a [`Log`]: thread-safe (`send` from many threads
-/// at once), with one flusher thread doing all the I/O.
+/// at once), with one flusher thread doing all the I/O. Clones share the same
+/// producer (one `Arc`), as rdkafka's `FutureProducer` does.
 ///
-/// `send` never blocks, except while `buffer.memory` is full (then up to
-/// `max.block.ms`). [`Producer::flush`] waits for everything sent before it;
-/// [`Producer::close`] drains and stops the flusher. Dropping the producer
-/// closes it with a timeout of `delivery.timeout.ms`, by which every record has
-/// completed anyway, so acknowledged work is never lost and drop never hangs.
+/// `send` never blocks, except when it must open a batch while
+/// `buffer.memory` is full (then up to `max.block.ms`). [`Producer::flush`]
+/// waits for everything sent before it; [`Producer::close`] drains and stops
+/// the flusher. Dropping the last clone closes it with a timeout of
+/// `delivery.timeout.ms`, by which every record has completed anyway, so
+/// acknowledged work is never lost and drop returns within that timeout plus
+/// [`CLOSE_GRACE`] even if a delivery callback never returns.
 ///
 /// ```
 /// use std::time::Duration;
-/// use idemlog::producer::{Fault, LinkConfig, Producer, ProducerConfig, ProducerRecord, TimeSource};
+/// use idemlog::producer::sim::{Fault, LinkConfig};
+/// use idemlog::producer::{Producer, ProducerConfig, ProducerRecord, TimeSource};
 /// use idemlog::Log;
 ///
 /// let log = Log::new();
@@ -197,24 +178,22 @@ impl fmt::Debug for TopicHandle {
 ///     .time(TimeSource::virtual_time());
 /// let producer = Producer::new(&log, config).unwrap();
 /// let handle = producer.send(ProducerRecord::new("t", "once")).unwrap();
-/// producer.flush().unwrap();
+/// producer.flush(Duration::from_secs(5)).unwrap();
 /// let meta = handle.wait().unwrap();
 /// assert_eq!((meta.offset, meta.duplicate), (Some(0), true));
 /// assert_eq!(log.partition("t", 0).unwrap().log_end_offset(), 1);
 /// producer.close(Duration::from_secs(5)).unwrap();
 /// ```
+#[derive(Clone)]
 pub struct Producer {
-    acc: Arc<Accumulator>,
-    metrics: Arc<Metrics>,
-    config: ProducerConfig,
-    flusher: Mutex<Option<JoinHandle<()>>>,
+    inner: Arc<Inner>,
 }
 
 impl fmt::Debug for Producer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Producer")
-            .field("config", &self.config)
-            .field("metrics", &self.metrics.snapshot())
+            .field("config", &self.inner.config)
+            .field("metrics", &self.metrics())
             .finish()
     }
 }
@@ -223,112 +202,84 @@ impl Producer {
     /// Validates `config` against `log` (see [`ProducerConfig::resolve`]), does
     /// the producer-id handshake when idempotent, and starts the flusher thread.
     pub fn new(log: &Log, config: ProducerConfig) -> Result<Self, ProducerError> {
-        let config = config.resolve(log.config().dedup_window_len())?;
+        let metadata: std::sync::Arc<dyn Metadata> = std::sync::Arc::new(log.clone());
+        let config = config.resolve(metadata.dedup_window())?;
         let identity = config.is_idempotent().then(|| ProducerIdentity {
             epoch: config.start_epoch,
-            ..log.init_producer_id()
+            ..metadata.init_producer_id()
         });
-        let acc = Arc::new(Accumulator::new(
-            log.clone(),
-            config.batch_size,
-            config.buffer_memory,
-            config.max_block_ms,
-        ));
-        let metrics = Arc::new(Metrics::default());
-        let flusher = Flusher::new(
-            log,
-            &config,
-            identity,
-            Arc::clone(&acc),
-            Arc::clone(&metrics),
-        );
+        let owner = new_owner();
+        let max_batch_bytes = metadata.max_batch_bytes();
+        let settings = AppendSettings {
+            batch_size: config.batch_size.min(max_batch_bytes),
+            max_batch_bytes,
+            max_records: u32::try_from(metadata.max_batch_records()).unwrap_or(u32::MAX),
+            eager: config.linger_ms == 0,
+        };
+        let shared = Arc::new(Shared {
+            owner,
+            topics: TopicTable::new(std::sync::Arc::clone(&metadata), owner),
+            pool: BufferPool::new(config.buffer_memory, settings.batch_size, config.max_block_ms),
+            signal: FlusherSignal::new(),
+            metrics: Metrics::default(),
+            flushes: SegQueue::new(),
+        });
+        let broker = LogBroker::new(log);
+        let transport: Box<dyn Transport> = if config.link.is_perfect() {
+            Box::new(broker)
+        } else {
+            Box::new(sim::FaultLink::new(config.link.clone(), broker))
+        };
+        let flusher = Flusher::new(Arc::clone(&shared), &config, metadata, transport, identity);
         let name = match identity {
             Some(identity) => format!("idemlog-flusher-pid{}", identity.producer_id),
             None => "idemlog-flusher".to_string(),
         };
-        let exit = ExitGuard(Arc::clone(&acc));
+        let exit = ExitGuard(Arc::clone(&shared));
         let thread = spawn_named(name, move || {
             let _exit = exit;
             flusher.run();
         })
         .map_err(|err| ProducerError::Spawn(err.to_string()))?;
         Ok(Self {
-            acc,
-            metrics,
-            config,
-            flusher: Mutex::new(Some(thread)),
+            inner: Arc::new(Inner {
+                shared,
+                _ticker: matches!(config.time, TimeSource::Real(_))
+                    .then(crate::ticker::TickerLease::acquire),
+                config,
+                settings,
+                flusher: Mutex::new(Some(thread)),
+            }),
         })
     }
 
-    /// Queues `record` and returns its delivery handle. Errors at once for an
-    /// unknown topic or partition, a record larger than `buffer.memory`, a full
-    /// buffer for `max.block.ms`, or a closed producer.
-    pub fn send(&self, record: ProducerRecord) -> Result<DeliveryHandle, ProducerError> {
+    /// Appends `record` to its partition's open batch and returns its delivery
+    /// handle. Errors at once (handing the record back) for an unknown topic
+    /// or partition, a record larger than `buffer.memory` or than one log
+    /// batch, a full buffer for `max.block.ms`, or a closed producer.
+    pub fn send<'a>(&self, record: ProducerRecord<'a>) -> Result<DeliveryHandle, SendError<'a>> {
         self.send_inner(record, None)
-    }
-
-    /// Resolves topic `name` once for [`Producer::send_to`]; errors for an
-    /// unknown topic.
-    pub fn topic(&self, name: &str) -> Result<TopicHandle, ProducerError> {
-        Ok(TopicHandle {
-            queues: self.acc.resolve(&name.to_string())?,
-            owner: self.acc.owner(),
-        })
-    }
-
-    /// Like [`Producer::send`] with a record of `topic` (explicit `partition`
-    /// if any, else by `key`, else sticky), without looking the topic up. A
-    /// handle of another producer is looked up by name instead.
-    pub fn send_to(
-        &self,
-        topic: &TopicHandle,
-        partition: Option<u32>,
-        key: Option<Bytes>,
-        value: impl Into<Bytes>,
-    ) -> Result<DeliveryHandle, ProducerError> {
-        let value = value.into();
-        if topic.owner != self.acc.owner() {
-            let mut record = ProducerRecord::new(topic.name(), value);
-            record.partition = partition;
-            record.key = key;
-            return self.send(record);
-        }
-        // Relaxed: an early exit only; `Accumulator::push` re-checks with SeqCst.
-        if self.acc.closed.load(crate::sync::Ordering::Relaxed) {
-            return Err(ProducerError::Closed);
-        }
-        let (handle, completer) = delivery::channel(self.acc.owner(), None);
-        self.acc.append_to(
-            &topic.queues,
-            partition,
-            key,
-            value,
-            self.config.time.stamp_ms(),
-            completer,
-        )?;
-        Ok(handle)
     }
 
     /// Like [`Producer::send`], and `callback` is called once with the record's
     /// outcome (Kafka's `send(record, callback)`); the handle is completed
-    /// right after the callback returns.
+    /// right after its batch's callbacks return.
     ///
     /// - The callback runs on the producer's flusher thread (the I/O thread, as
     ///   in Kafka), so it should be quick: while it runs no record of this
-    ///   producer makes progress. (If the producer is closed while the record
-    ///   is still queued, it may instead run on the thread whose `send` or
-    ///   `close` fails the record.)
+    ///   producer makes progress.
     /// - If `send_with_callback` itself returns an error, the callback is never
     ///   called (it is dropped); the error is the outcome.
     /// - A panicking callback is caught with `catch_unwind` (the panic hook
-    ///   still prints it): the flusher goes on, and the record's handle and
-    ///   every other record complete as usual. Its captured state may be left
-    ///   half-updated, as with any caught panic.
+    ///   still prints it): the flusher goes on, and every record completes as
+    ///   usual. Its captured state may be left half-updated, as with any
+    ///   caught panic.
     /// - From inside a callback, `send` never blocks on a full buffer (it fails
-    ///   with [`ProducerError::BufferExhausted`] instead), `flush` returns
-    ///   [`ProducerError::InCallback`] at once, and `close` (or dropping the
-    ///   last owner of the producer) stops it accepting records and returns
-    ///   without waiting: the flusher drains the rest in the background.
+    ///   with [`ProducerError::BufferExhausted`] instead), `flush` and a
+    ///   handle's `wait` return [`ProducerError::InCallback`] at once, and
+    ///   `close` (or dropping the last clone of the producer) stops it
+    ///   accepting records and returns without waiting: the flusher drains the
+    ///   rest in the background.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -338,85 +289,156 @@ impl Producer {
     /// log.create_topic("t", 1).unwrap();
     /// let producer = Producer::new(&log, ProducerConfig::default().linger_ms(0)).unwrap();
     /// let (tx, rx) = mpsc::channel();
-    /// producer
+    /// let _handle = producer
     ///     .send_with_callback(ProducerRecord::new("t", "v"), move |result| {
-    ///         tx.send(result.map(|meta| meta.offset)).unwrap();
+    ///         tx.send(result.map(|meta| meta.offset).ok()).unwrap();
     ///     })
     ///     .unwrap();
-    /// assert_eq!(rx.recv().unwrap(), Ok(Some(0)));
+    /// assert_eq!(rx.recv().unwrap(), Some(Some(0)));
     /// ```
-    pub fn send_with_callback(
+    pub fn send_with_callback<'a>(
         &self,
-        record: ProducerRecord,
+        record: ProducerRecord<'a>,
         callback: impl FnOnce(DeliveryResult) + Send + 'static,
-    ) -> Result<DeliveryHandle, ProducerError> {
+    ) -> Result<DeliveryHandle, SendError<'a>> {
         self.send_inner(record, Some(Box::new(callback)))
     }
 
-    fn send_inner(
+    fn send_inner<'a>(
         &self,
-        record: ProducerRecord,
+        record: ProducerRecord<'a>,
         callback: Option<Callback>,
-    ) -> Result<DeliveryHandle, ProducerError> {
-        // Relaxed: an early exit only; `Accumulator::push` re-checks with SeqCst.
-        if self.acc.closed.load(crate::sync::Ordering::Relaxed) {
-            return Err(ProducerError::Closed);
+    ) -> Result<DeliveryHandle, SendError<'a>> {
+        let inner = &*self.inner;
+        let shared = &*inner.shared;
+        if shared.signal.is_closed() {
+            return Err(SendError::new(ProducerError::Closed, record));
         }
-        let (handle, completer) = delivery::channel(self.acc.owner(), callback);
-        self.acc.append(
-            &record.topic,
-            record.partition,
-            record.key,
-            record.value,
-            self.config.time.stamp_ms(),
-            completer,
-        )?;
-        Ok(handle)
+        let looked_up;
+        let topic: &TopicBatches = match record.topic_ref() {
+            TopicRef::Handle(handle) if handle.owner == shared.owner => &handle.topic,
+            topic => match shared.topics.get(topic.name()) {
+                Ok(found) => {
+                    looked_up = found;
+                    &looked_up
+                }
+                Err(error) => return Err(SendError::new(error.into(), record)),
+            },
+        };
+        let bytes = RecordRef {
+            key: record.key_bytes(),
+            value: record.value_bytes(),
+        };
+        record_appender::append(
+            shared,
+            &inner.settings,
+            topic,
+            record.partition_setting(),
+            bytes,
+            inner.config.time.stamp_ms(),
+            callback,
+        )
+        .map_err(|error| SendError::new(error, record))
     }
 
-    /// Sends everything queued now, ignoring `linger.ms`, and waits until every
-    /// record sent before this call has completed (success or error).
+    /// Resolves topic `name` once, for [`ProducerRecord::to`]; errors for an
+    /// unknown topic.
+    pub fn topic(&self, name: &str) -> Result<TopicHandle, ProducerError> {
+        Ok(TopicHandle {
+            topic: self.inner.shared.topics.get(name)?,
+            owner: self.inner.shared.owner,
+        })
+    }
+
+    /// Sends everything batched now, ignoring `linger.ms`, and waits up to
+    /// `timeout` (real time; `Duration::MAX` waits as long as it takes) until
+    /// every record sent before this call has completed (success or error).
     /// From a delivery callback of this producer it returns
     /// [`ProducerError::InCallback`] at once (it would wait for itself).
-    pub fn flush(&self) -> Result<(), ProducerError> {
-        // Relaxed: as in `send`; a flush racing `close` still returns (markers
-        // are swept or fired by the exiting flusher).
-        if self.acc.closed.load(crate::sync::Ordering::Relaxed) {
+    pub fn flush(&self, timeout: Duration) -> Result<(), ProducerError> {
+        let shared = &*self.inner.shared;
+        if shared.signal.is_closed() {
             return Err(ProducerError::Closed);
         }
-        if delivery::in_callback_of(self.acc.owner()) {
+        if in_callback_of(shared.owner) {
             return Err(ProducerError::InCallback { operation: "flush" });
         }
-        self.acc.flush();
-        Ok(())
+        let waiter = Arc::new(FlushWaiter::new());
+        shared.flushes.push(Arc::clone(&waiter));
+        shared.signal.wake();
+        let deadline = Instant::now().checked_add(timeout);
+        if waiter.wait_until(deadline, || shared.signal.has_exited()) {
+            Ok(())
+        } else {
+            Err(ProducerError::FlushTimeout {
+                timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+            })
+        }
     }
 
-    /// Stops accepting records, drains everything queued or in flight, and stops
-    /// the flusher. If that takes longer than `timeout` (real time), what is left
-    /// fails with [`ProducerError::Closed`] and `CloseTimeout` is returned.
-    /// Closing twice is fine; a `timeout` too large for the clock (e.g.
+    /// Stops accepting records, drains everything batched or in flight, and
+    /// stops the flusher. If that takes longer than `timeout` (real time),
+    /// what is left fails ([`ProducerError::Closed`] if it was never sent,
+    /// [`ProducerError::Abandoned`] if its request was in flight: it may be
+    /// in the log) and `CloseTimeout` is returned; `close` then waits at most
+    /// [`CLOSE_GRACE`] more for the flusher to finish failing the records
+    /// (it stays detached if a callback holds it). Closing twice, or from
+    /// several clones, is fine; a `timeout` too large for the clock (e.g.
     /// `Duration::MAX`) waits as long as the drain takes.
     ///
     /// From a delivery callback of this producer (its flusher thread) `close`
     /// cannot wait: it stops the producer accepting records, leaves the
     /// flusher to drain and exit by itself, and returns
-    /// [`ProducerError::InCallback`]. Dropping the producer there does the same.
+    /// [`ProducerError::InCallback`]. Dropping the last clone there does the same.
     pub fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
-        self.acc.close();
-        if delivery::in_callback_of(self.acc.owner()) {
+        self.inner.close(timeout)
+    }
+
+    /// The counters now.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.shared.metrics.snapshot()
+    }
+
+    /// Test hook: requests in the link now (sent, not yet reached the log) and
+    /// the most it has held at once.
+    #[doc(hidden)]
+    pub fn link_queue_len(&self) -> (u64, u64) {
+        let metrics = &self.inner.shared.metrics;
+        (
+            Metrics::get(&metrics.link_queue),
+            Metrics::get(&metrics.link_queue_peak),
+        )
+    }
+
+    /// The effective configuration (idempotence resolved).
+    pub fn config(&self) -> &ProducerConfig {
+        &self.inner.config
+    }
+}
+
+impl Inner {
+    fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
+        let signal = &self.shared.signal;
+        signal.close();
+        if in_callback_of(self.shared.owner) {
             // Detach: joining would wait for the thread we may be running on.
             drop(self.flusher.lock().take());
             return Err(ProducerError::InCallback { operation: "close" });
         }
-        let drained = self.acc.wait_exited(timeout);
+        let drained = signal.wait_exited(timeout);
         if !drained {
-            self.acc.force_close();
-            while !self.acc.wait_exited(Duration::from_secs(1)) {}
+            signal.force();
         }
-        if let Some(thread) = self.flusher.lock().take() {
-            // The flusher body does not panic on input; a panic would be a bug,
-            // and `ExitGuard` has then failed everything it held with `Closed`.
-            let _joined = thread.join();
+        if drained || signal.wait_exited(CLOSE_GRACE) {
+            if let Some(thread) = self.flusher.lock().take() {
+                // The flusher body does not panic on input; a panic would be a
+                // bug, and `ExitGuard` has then failed what it could.
+                let _joined = thread.join();
+            }
+        } else {
+            // A callback holds the flusher: leave it detached; it fails the
+            // rest once the callback returns.
+            drop(self.flusher.lock().take());
         }
         if drained {
             Ok(())
@@ -426,43 +448,22 @@ impl Producer {
             })
         }
     }
-
-    /// The counters now.
-    pub fn metrics(&self) -> MetricsSnapshot {
-        self.metrics.snapshot()
-    }
-
-    /// Test hook: requests in the link now (sent, not yet reached the log) and
-    /// the most it has held at once.
-    #[doc(hidden)]
-    pub fn link_queue_len(&self) -> (u64, u64) {
-        (
-            Metrics::get(&self.metrics.link_queue),
-            Metrics::get(&self.metrics.link_queue_peak),
-        )
-    }
-
-    /// The effective configuration (idempotence resolved).
-    pub fn config(&self) -> &ProducerConfig {
-        &self.config
-    }
 }
 
 /// Ends the flusher thread's life in every case: if the flusher panics (a bug),
-/// the producer acts as closed, queued records fail with `Closed`, and `close`
-/// does not wait forever.
-struct ExitGuard(Arc<Accumulator>);
+/// the producer acts as closed and `close` does not wait forever.
+struct ExitGuard(Arc<Shared>);
 
 impl Drop for ExitGuard {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.0.flusher_died();
+            self.0.signal.force();
         }
-        self.0.set_exited();
+        self.0.signal.set_exited();
     }
 }
 
-impl Drop for Producer {
+impl Drop for Inner {
     fn drop(&mut self) {
         let timeout = Duration::from_millis(self.config.delivery_timeout_ms);
         // Records failed by a forced close report it through their handles.

@@ -54,5 +54,13 @@ pub fn partition_for_key(key: &[u8], partitions: u32) -> u32 {
 /// `sticky_bytes` is the topic's keyless byte count before this record.
 pub(crate) fn sticky_partition(sticky_bytes: u64, batch_size: usize, partitions: u32) -> u32 {
     let batch = sticky_bytes / batch_size.max(1) as u64;
-    (super::link::splitmix64(batch) % u64::from(partitions.max(1))) as u32
+    (splitmix64(batch) % u64::from(partitions.max(1))) as u32
+}
+
+/// SplitMix64's finaliser: a good 64-bit mix of `x` (also the fault RNG's step).
+pub(crate) fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }

@@ -1,0 +1,265 @@
+//! One completion per batch: its outcome, the callbacks of its records, and
+//! every waiter of every handle into it (P4 in `crate::implementation`).
+//!
+//! The flusher completes a batch once: it runs the records' callbacks in
+//! record order (Kafka's order: callbacks first, so a thread that sees a handle
+//! done also sees what its callback did), then stores the outcome, marks the
+//! batch done, and wakes every blocked thread and every registered task waker.
+
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use super::batch::Sealed;
+use super::delivery::{Callback, DeliveryError, DeliveryResult, FailedRecord, RecordMetadata};
+use super::error::ProducerError;
+use super::user_code::run_user_code;
+use crate::sync::{AtomicBool, AtomicPtr, Condvar, Mutex, Ordering};
+
+/// How a batch ended.
+#[derive(Clone, Debug)]
+pub(crate) enum Outcome {
+    /// In the log (or sent with `acks=0`: offsets unknown).
+    Appended {
+        partition: u32,
+        base_offset: Option<u64>,
+        timestamp_ms: Option<i64>,
+        duplicate: bool,
+    },
+    /// Failed: the records are handed back with the error.
+    Failed {
+        topic: std::sync::Arc<str>,
+        partition: u32,
+        error: ProducerError,
+        sealed: Sealed,
+    },
+}
+
+/// A failed record's key and value, copied out of its batch.
+pub(crate) type RecordBytes = (Option<bytes::Bytes>, bytes::Bytes);
+
+/// A delivery callback waiting for its batch, in a push-only list.
+struct CallbackNode {
+    index: u32,
+    callback: Callback,
+    next: *mut CallbackNode,
+}
+
+#[derive(Default)]
+struct Slot {
+    outcome: Option<Outcome>,
+    wakers: Vec<Waker>,
+}
+
+/// The completion of one batch (see the module comment).
+pub(crate) struct Completion {
+    /// The producer, for [`run_user_code`].
+    owner: u64,
+    /// Set by the one thread that completes the batch.
+    claimed: AtomicBool,
+    /// The outcome is stored (set once, after it is).
+    done: AtomicBool,
+    slot: Mutex<Slot>,
+    done_cv: Condvar,
+    /// Callbacks of the batch's records (a Treiber stack: pushed by senders,
+    /// taken once by the completer).
+    callbacks: AtomicPtr<CallbackNode>,
+}
+
+// SAFETY: the raw `CallbackNode` pointers are owned by the stack: pushed by
+// one thread, taken by one thread (the completer, or `Drop`), and a
+// `Callback` is `Send`.
+unsafe impl Send for Completion {}
+// SAFETY: as above; every shared access goes through atomics or the mutex.
+unsafe impl Sync for Completion {}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completion")
+            .field("done", &self.is_done())
+            .finish()
+    }
+}
+
+impl Completion {
+    pub(crate) fn new(owner: u64) -> Self {
+        Self {
+            owner,
+            claimed: AtomicBool::new(false),
+            done: AtomicBool::new(false),
+            slot: Mutex::new(Slot::default()),
+            done_cv: Condvar::new(),
+            callbacks: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    pub(crate) fn owner(&self) -> u64 {
+        self.owner
+    }
+
+    /// Registers the callback of record `index` (before the record is
+    /// counted as written, so the completer finds it: P1, P4).
+    pub(crate) fn push_callback(&self, index: u32, callback: Callback) {
+        let node = Box::into_raw(Box::new(CallbackNode {
+            index,
+            callback,
+            next: std::ptr::null_mut(),
+        }));
+        // Relaxed: the CAS below decides.
+        let mut head = self.callbacks.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: `node` is ours until the CAS publishes it.
+            unsafe { (*node).next = head };
+            // Release: pairs with the Acquire swap in `take_callbacks`: the
+            // completer sees the node's fields.
+            match self.callbacks.compare_exchange_weak(
+                head,
+                node,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => head = actual,
+            }
+        }
+    }
+
+    /// Takes every registered callback, in record order.
+    fn take_callbacks(&self) -> Vec<(u32, Callback)> {
+        // Acquire: pairs with the Release CAS in `push_callback`.
+        let mut node = self.callbacks.swap(std::ptr::null_mut(), Ordering::Acquire);
+        let mut taken = Vec::new();
+        while !node.is_null() {
+            // SAFETY: the swap made the whole list ours; each node came from
+            // `Box::into_raw` and is freed once, here.
+            let boxed = unsafe { Box::from_raw(node) };
+            node = boxed.next;
+            taken.push((boxed.index, boxed.callback));
+        }
+        taken.sort_unstable_by_key(|(index, _)| *index);
+        taken
+    }
+
+    /// Completes the batch with `outcome`; `failed` turns record `index` into
+    /// the record handed back on failure. Only the first call acts; returns
+    /// whether this one did.
+    pub(crate) fn complete(
+        &self,
+        outcome: Outcome,
+        failed: impl Fn(Sealed, u32) -> Option<RecordBytes>,
+    ) -> bool {
+        // AcqRel: one completer wins; the loser does nothing.
+        if self.claimed.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        for (index, callback) in self.take_callbacks() {
+            let result = result_of(&outcome, index, &failed);
+            // A panicking callback is caught: the flusher and the other
+            // records' completions go on.
+            let _panicked = run_user_code(self.owner, move || callback(result));
+        }
+        let wakers = {
+            let mut slot = self.slot.lock();
+            slot.outcome = Some(outcome);
+            // Release: pairs with the Acquire load in `is_done`: a thread that
+            // sees `done` finds the outcome (under the mutex).
+            self.done.store(true, Ordering::Release);
+            std::mem::take(&mut slot.wakers)
+        };
+        // After the mutex: a waiter that checked before we stored is parked on
+        // the condvar by now (it held the mutex from its check to its wait).
+        self.done_cv.notify_all();
+        for waker in wakers {
+            // A waker is user code too (an executor's): same protection.
+            let _panicked = run_user_code(self.owner, move || waker.wake());
+        }
+        true
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        // Acquire: pairs with the Release store in `complete`.
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// The result of record `index`, if the batch is done.
+    pub(crate) fn result(
+        &self,
+        index: u32,
+        failed: impl Fn(Sealed, u32) -> Option<RecordBytes>,
+    ) -> Option<DeliveryResult> {
+        let slot = self.slot.lock();
+        slot.outcome
+            .as_ref()
+            .map(|outcome| result_of(outcome, index, &failed))
+    }
+
+    /// Blocks until done or `deadline` (`None`: no limit); true if done.
+    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        let mut slot = self.slot.lock();
+        while slot.outcome.is_none() {
+            let left = deadline.map_or(Duration::from_secs(1), |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
+            if left.is_zero() {
+                return false;
+            }
+            slot = self.done_cv.wait_timeout(slot, left);
+        }
+        true
+    }
+
+    /// Registers `waker` unless the batch is done (then returns true). Every
+    /// distinct waker is kept, so every task awaiting a clone is woken.
+    pub(crate) fn register(&self, waker: &Waker) -> bool {
+        let mut slot = self.slot.lock();
+        if slot.outcome.is_some() {
+            return true;
+        }
+        if !slot.wakers.iter().any(|known| known.will_wake(waker)) {
+            slot.wakers.push(waker.clone());
+        }
+        false
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        // Callbacks of a batch dropped uncompleted (a send that failed after
+        // registering none cannot leave any; this frees what a panic left).
+        drop(self.take_callbacks());
+    }
+}
+
+/// Record `index`'s result under `outcome`.
+fn result_of(
+    outcome: &Outcome,
+    index: u32,
+    failed: &impl Fn(Sealed, u32) -> Option<RecordBytes>,
+) -> DeliveryResult {
+    match outcome {
+        Outcome::Appended {
+            partition,
+            base_offset,
+            timestamp_ms,
+            duplicate,
+        } => Ok(RecordMetadata {
+            partition: *partition,
+            offset: base_offset.map(|base| base + u64::from(index)),
+            timestamp_ms: *timestamp_ms,
+            duplicate: *duplicate,
+        }),
+        Outcome::Failed {
+            topic,
+            partition,
+            error,
+            sealed,
+        } => Err(DeliveryError::new(
+            error.clone(),
+            failed(*sealed, index).map(|(key, value)| FailedRecord {
+                topic: std::sync::Arc::clone(topic),
+                partition: *partition,
+                key,
+                value,
+            }),
+        )),
+    }
+}

@@ -1,0 +1,218 @@
+//! One partition's batches in the flusher's hands, and the sequencing rules
+//! (the contract, `crate::contract`, following Kafka's `Sender` and
+//! `TransactionManager`).
+//!
+//! Per partition the flusher keeps *ready* batches (sealed, not yet sent, no
+//! sequence) and the *chain*: batches sent and not yet completed, in sequence
+//! order, at most `max.in.flight` of them. Each chain batch is either awaiting
+//! the response of its latest attempt, or idle (to be re-sent after its
+//! backoff), remembering what its last attempt learned: rejected
+//! (OutOfOrderSequence: certainly not written) or nothing (timed out: unknown).
+//!
+//! - A sequence is stamped when a batch first leaves (drain time) and reused
+//!   by every retry in the same epoch.
+//! - Re-sends go out in chain order and never overtake an older request still
+//!   awaiting its response. New batches wait while any chain batch is idle.
+//! - The connection keeps send order (a lost request breaks it: sim/), so a
+//!   batch reaches the log only after every batch sent before it did. A fresh
+//!   producer therefore sends up to `max.in.flight` batches at once from the
+//!   start: a later batch never reaches a log that has no state for this
+//!   producer before the first one (P7 in `crate::implementation`).
+//! - OutOfOrderSequence for a batch behind a failed one: plain retry. For the
+//!   first chain batch (the one the log should expect next), or a batch that
+//!   failed after being sent (delivery timeout, retries exhausted,
+//!   non-retriable error), the partition's sequence is *unresolved*, unless a
+//!   later batch was acknowledged (Kafka's `isNextSequence` rule: the failed
+//!   sequence is then known to be written). Once nothing of the partition is
+//!   awaiting a response and the first chain batch is known not written, the
+//!   epoch is bumped (a new pid from the log after epoch 32767) and the chain
+//!   is re-sequenced from 0 under it. Other partitions move to the new epoch
+//!   lazily, when they next start from an empty chain.
+
+use std::collections::VecDeque;
+
+use super::super::batch::SealedBatch;
+use super::super::topic_table::TopicBatches;
+use super::FlushWaiter;
+use crate::error::LogError;
+use crate::sync::Arc;
+use crate::types::{BatchHeader, ProducerIdentity};
+
+/// What the last attempt of an idle chain batch learned.
+#[derive(Debug)]
+pub(super) enum Last {
+    /// Re-sequenced after an epoch bump, not sent under it yet.
+    NeverSent,
+    /// The log rejected it with a sequence/epoch error: certainly not written.
+    Rejected(LogError),
+    /// No response in time: maybe written.
+    Unknown,
+}
+
+#[derive(Debug)]
+pub(super) enum State {
+    Awaiting {
+        attempt: u32,
+        deadline: i64,
+    },
+    Idle {
+        not_before: i64,
+        last: Last,
+    },
+    /// Completed while an earlier batch is not: kept as a placeholder so the
+    /// in-flight bound counts from the oldest unacknowledged batch (which keeps
+    /// that batch inside the log's dedup window).
+    Acked,
+}
+
+/// A batch the flusher holds.
+pub(super) struct InFlight {
+    /// Unique within the producer (the request token's batch id).
+    pub(super) id: u64,
+    /// Creation order within the partition.
+    pub(super) ordinal: u64,
+    /// `None` for an `Acked` placeholder.
+    pub(super) batch: Option<SealedBatch>,
+    /// When its first record was sent (delivery timeout counts from it).
+    pub(super) created_ms: i64,
+    pub(super) header: Option<BatchHeader>,
+    pub(super) attempts: u32,
+    pub(super) state: State,
+}
+
+impl InFlight {
+    pub(super) fn len(&self) -> u64 {
+        self.batch.as_ref().map_or(0, SealedBatch::len)
+    }
+}
+
+/// One partition in the flusher's hands.
+pub(super) struct Slot {
+    pub(super) topic: Arc<TopicBatches>,
+    pub(super) index: u32,
+    pub(super) ready: VecDeque<InFlight>,
+    pub(super) chain: VecDeque<InFlight>,
+    /// flush() markers: fire once every batch up to the ordinal completed.
+    pub(super) markers: Vec<(u64, Arc<FlushWaiter>)>,
+    /// Batches up to this ordinal are due now (a flush asked for them).
+    pub(super) flush_through: u64,
+    /// The (pid, epoch) this partition's sequences belong to.
+    pub(super) view: Option<ProducerIdentity>,
+    pub(super) next_seq: i32,
+    /// Ordinal of a batch whose failure left the sequence unresolved.
+    pub(super) unresolved: Option<u64>,
+    /// The highest ordinal acknowledged under `view`.
+    pub(super) last_acked: Option<u64>,
+    /// The chain was terminated (closing): nothing more will come.
+    pub(super) terminated: bool,
+}
+
+impl Slot {
+    pub(super) fn new(topic: Arc<TopicBatches>, index: u32) -> Self {
+        Self {
+            topic,
+            index,
+            ready: VecDeque::new(),
+            chain: VecDeque::new(),
+            markers: Vec::new(),
+            flush_through: 0,
+            view: None,
+            next_seq: 0,
+            unresolved: None,
+            last_acked: None,
+            terminated: false,
+        }
+    }
+
+    /// The lowest ordinal not yet completed, counting the batches still in
+    /// the partition's batch chain (u64::MAX if none).
+    pub(super) fn min_incomplete(&self) -> u64 {
+        let held = self
+            .chain
+            .iter()
+            .find(|batch| !matches!(batch.state, State::Acked))
+            .or(self.ready.front())
+            .map(|batch| batch.ordinal);
+        let queued = self.topic.chains[self.index as usize]
+            .peek()
+            .filter(|batch| !batch.is_sentinel())
+            .map(|batch| batch.ordinal());
+        held.or(queued).unwrap_or(u64::MAX)
+    }
+
+    /// Drops completed placeholders from the front of the chain.
+    pub(super) fn pop_acked(&mut self) {
+        while self
+            .chain
+            .front()
+            .is_some_and(|batch| matches!(batch.state, State::Acked))
+        {
+            self.chain.pop_front();
+        }
+    }
+
+    pub(super) fn awaiting(&self) -> bool {
+        self.chain
+            .iter()
+            .any(|batch| matches!(batch.state, State::Awaiting { .. }))
+    }
+
+    /// An unresolved sequence can be reset: nothing is awaiting a response and
+    /// the first chain batch (if any) is known not written under this epoch.
+    pub(super) fn bump_ready(&self) -> bool {
+        self.unresolved.is_some()
+            && !self.awaiting()
+            && !self.chain.front().is_some_and(|batch| {
+                matches!(
+                    batch.state,
+                    State::Idle {
+                        last: Last::Unknown,
+                        ..
+                    }
+                )
+            })
+    }
+
+    /// The batch `ordinal` failed after it may have been sent: its sequence
+    /// is unresolved unless a later batch was acknowledged (then it is known
+    /// to be written: Kafka's `isNextSequence`).
+    pub(super) fn mark_unresolved(&mut self, ordinal: u64) {
+        if self.last_acked.is_some_and(|acked| acked > ordinal) {
+            return;
+        }
+        self.unresolved = Some(self.unresolved.map_or(ordinal, |o| o.max(ordinal)));
+    }
+
+    /// Batch `ordinal` was acknowledged under the current view.
+    pub(super) fn acknowledged(&mut self, ordinal: u64) {
+        self.last_acked = Some(self.last_acked.map_or(ordinal, |o| o.max(ordinal)));
+        if self.unresolved.is_some_and(|o| ordinal > o) {
+            self.unresolved = None; // the failed batch was written after all
+        }
+    }
+
+    /// Nothing held (the batch chain may still have batches).
+    pub(super) fn is_idle(&self) -> bool {
+        self.ready.is_empty() && self.chain.is_empty()
+    }
+
+    /// Starts a new view (epoch) for this partition: sequences from 0.
+    pub(super) fn reset_view(&mut self, view: ProducerIdentity) {
+        self.view = Some(view);
+        self.next_seq = 0;
+        self.unresolved = None;
+        self.last_acked = None;
+    }
+}
+
+/// The header of a batch of `n` records under `view` at `*next_seq`, advancing
+/// it (sequences wrap from i32::MAX to 0).
+pub(super) fn stamp(view: ProducerIdentity, next_seq: &mut i32, n: u64) -> BatchHeader {
+    let base_sequence = *next_seq;
+    *next_seq = crate::types::sequence_add(base_sequence, n);
+    BatchHeader {
+        producer_id: view.producer_id,
+        epoch: view.epoch,
+        base_sequence,
+    }
+}

@@ -1,0 +1,131 @@
+//! The flusher's sleep and wake-up, and the close flags (P5 in
+//! `crate::implementation`; checked by loom-tests/tests/producer_handoff.rs).
+//!
+//! - A sender that linked a new batch (or, with `linger.ms=0`, appended any
+//!   record) issues a SeqCst fence and reads `sleeping`.
+//! - The flusher, before it sleeps, sets `sleeping` under the idle mutex,
+//!   issues a SeqCst fence and re-checks the chains; it sleeps only if nothing
+//!   new is due before its timeout. By the fence-fence rule, either the sender
+//!   sees `sleeping` (and wakes it, taking the mutex so the notification cannot
+//!   fall between the check and the wait) or the flusher sees the batch.
+//! - `close` sets `closed`; the flusher drains, then terminates every chain
+//!   (P3), so no record is appended after its last drain.
+
+use std::time::{Duration, Instant};
+
+use crate::sync::{fence, AtomicBool, Condvar, Mutex, Ordering};
+
+/// See the module comment.
+#[derive(Debug)]
+pub(crate) struct FlusherSignal {
+    /// The flusher is asleep (or about to be) on `idle_cv`.
+    sleeping: AtomicBool,
+    idle: Mutex<()>,
+    idle_cv: Condvar,
+    /// `close` was called: no new records, drain and exit.
+    closed: AtomicBool,
+    /// `close` timed out: fail what is left and exit now.
+    force: AtomicBool,
+    exited: Mutex<bool>,
+    exited_cv: Condvar,
+}
+
+impl FlusherSignal {
+    pub(crate) fn new() -> Self {
+        Self {
+            sleeping: AtomicBool::new(false),
+            idle: Mutex::new(()),
+            idle_cv: Condvar::new(),
+            closed: AtomicBool::new(false),
+            force: AtomicBool::new(false),
+            exited: Mutex::new(false),
+            exited_cv: Condvar::new(),
+        }
+    }
+
+    /// Wakes the flusher if it sleeps: the sender's side, after it made work.
+    pub(crate) fn wake(&self) {
+        // SeqCst fence: pairs with the fence in `sleep` (after `sleeping` is
+        // set): either we see the flag or the flusher sees our batch.
+        fence(Ordering::SeqCst);
+        // Relaxed check, then the swap (ordered by the fence above).
+        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::SeqCst) {
+            // Taking the mutex: the flusher holds it from setting `sleeping`
+            // until it waits, so the notification cannot be lost.
+            let _idle = self.idle.lock();
+            self.idle_cv.notify_one();
+        }
+    }
+
+    /// The flusher sleeps up to `timeout`, unless `work_due` (run after the
+    /// fence) finds something, a forced close is pending, or `close` was
+    /// called and `closing_known` is false.
+    pub(crate) fn sleep(&self, timeout: Duration, closing_known: bool, work_due: impl Fn() -> bool) {
+        let idle = self.idle.lock();
+        // Relaxed store: ordered before the checks below by the fence.
+        self.sleeping.store(true, Ordering::Relaxed);
+        // SeqCst fence: pairs with the fence in `wake`.
+        fence(Ordering::SeqCst);
+        let stop = self.is_forced() || (!closing_known && self.is_closed());
+        if stop || work_due() {
+            self.sleeping.store(false, Ordering::Relaxed);
+            return;
+        }
+        let _idle = self.idle_cv.wait_timeout(idle, timeout);
+        // Relaxed: a stale `true` only costs a sender one needless notify.
+        self.sleeping.store(false, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        // SeqCst: pairs with the store in `close`; the flusher then fences
+        // before its drain (flusher/mod.rs).
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn is_forced(&self) -> bool {
+        // SeqCst: pairs with the store in `force`.
+        self.force.load(Ordering::SeqCst)
+    }
+
+    /// `close`: stop accepting records and let the flusher drain.
+    pub(crate) fn close(&self) {
+        // SeqCst: pairs with the loads in `send` and in the flusher's loop.
+        self.closed.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// `close` timed out: the flusher fails what is left and exits.
+    pub(crate) fn force(&self) {
+        // SeqCst: pairs with the loads in the flusher's loop and in `sleep`.
+        self.force.store(true, Ordering::SeqCst);
+        self.close();
+    }
+
+    /// The flusher has exited.
+    pub(crate) fn set_exited(&self) {
+        *self.exited.lock() = true;
+        self.exited_cv.notify_all();
+    }
+
+    /// True once the flusher has exited.
+    pub(crate) fn has_exited(&self) -> bool {
+        *self.exited.lock()
+    }
+
+    /// Waits up to `timeout` for the flusher to exit; true if it did. A
+    /// timeout beyond the clock's range (e.g. `Duration::MAX`) waits without limit.
+    pub(crate) fn wait_exited(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut exited = self.exited.lock();
+        while !*exited {
+            let left = deadline.map_or(Duration::from_secs(1), |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
+            if left.is_zero() {
+                return false;
+            }
+            exited = self.exited_cv.wait_timeout(exited, left);
+        }
+        true
+    }
+}
