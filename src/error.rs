@@ -79,6 +79,11 @@ pub enum LogError {
         /// The (older) epoch of the rejected batch.
         got: u16,
     },
+    /// The broker could not take the batch now and wrote nothing (Kafka's
+    /// retriable errors, such as `NOT_ENOUGH_REPLICAS`). The in-process log
+    /// never answers it; the simulated link injects it
+    /// ([`Fault::RetriableError`](crate::producer::sim::Fault::RetriableError)).
+    Unavailable,
     /// The partition holds as many live records as its segment directory can
     /// address; retention must evict segments (or `max_segments` be raised).
     PartitionFull {
@@ -163,6 +168,10 @@ impl fmt::Display for LogError {
                 f,
                 "producer fenced: epoch {got} is older than the partition's current epoch {current}"
             ),
+            Self::Unavailable => write!(
+                f,
+                "the broker could not take the batch now (retriable; nothing was written)"
+            ),
             Self::PartitionFull {
                 live_segments,
                 max_segments,
@@ -215,9 +224,13 @@ impl LogError {
     }
 
     /// True for a refusal that may pass later with the same batch, nothing
-    /// written (the memory budget or the partition is full until retention or
-    /// housekeeping frees room): a producer retries it after its backoff.
+    /// written (the broker is unavailable, or the memory budget or the
+    /// partition is full until retention or housekeeping frees room): a
+    /// producer retries it after its backoff.
     pub fn is_retriable(&self) -> bool {
-        matches!(self, Self::LogFull { .. } | Self::PartitionFull { .. })
+        matches!(
+            self,
+            Self::Unavailable | Self::LogFull { .. } | Self::PartitionFull { .. }
+        )
     }
 }

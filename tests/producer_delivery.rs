@@ -6,18 +6,21 @@
 //! Each record is its own batch (`batch.size` fits one record, so a batch closes
 //! when the next record arrives; the last one on flush), and in virtual time no
 //! timeout fires while a batch lingers, so request i of the script is exactly
-//! the i-th request sent.
+//! the i-th request sent. The link is one connection (`idemlog::producer::sim`):
+//! a lost request also loses the requests sent after it until the producer
+//! reconnects on its request timeout.
 
 use std::time::Duration;
 
+use idemlog::producer::sim::{Fault, LinkConfig};
 use idemlog::producer::{
-    Acks, DeliveryResult, Fault, LinkConfig, MetricsSnapshot, Producer, ProducerConfig,
-    ProducerError, ProducerRecord, TimeSource,
+    Acks, DeliveryResult, MetricsSnapshot, Producer, ProducerConfig, ProducerError,
+    ProducerRecord, TimeSource,
 };
 use idemlog::Log;
 
-/// A one-record batch: values are 2 bytes + 16 overhead = 18 bytes.
-const ONE_RECORD: usize = 20;
+/// A one-record batch: values are 2 bytes + 8 bytes of lengths = 10 bytes.
+const ONE_RECORD: usize = 10;
 
 struct Outcome {
     results: Vec<DeliveryResult>,
@@ -39,11 +42,11 @@ fn produce(config: ProducerConfig, script: Vec<Fault>, values: &[&str]) -> Outco
         .iter()
         .map(|v| {
             producer
-                .send(ProducerRecord::new("t", v.to_string()))
+                .send(ProducerRecord::new("t", *v))
                 .unwrap()
         })
         .collect();
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
     let results = handles.iter().map(|h| h.wait()).collect();
     producer.close(Duration::from_secs(10)).unwrap();
     let log = log
@@ -72,10 +75,13 @@ fn at_most_once_lost_request_loses_the_record_and_reports_it() {
         vec![Fault::DropRequest],
         &["a0"],
     );
+    let failure = out.results[0].clone().unwrap_err();
     assert!(matches!(
-        out.results[0],
-        Err(ProducerError::RequestTimeout { .. })
+        failure.error(),
+        ProducerError::RequestTimeout { .. }
     ));
+    // The record comes back with the error.
+    assert_eq!(failure.record().unwrap().value, "a0");
     assert!(out.log.is_empty());
 }
 
@@ -149,7 +155,6 @@ fn exactly_once_lost_response_is_deduplicated_with_the_original_offset() {
 
 #[test]
 fn five_in_flight_all_responses_lost_five_duplicates_with_original_offsets() {
-    // The first batch goes alone (no state at the log yet), then five in flight.
     let mut script = vec![Fault::None];
     script.extend([Fault::DropResponse; 5]);
     let values = ["a0", "a1", "a2", "a3", "a4", "a5"];
@@ -164,10 +169,55 @@ fn five_in_flight_all_responses_lost_five_duplicates_with_original_offsets() {
 }
 
 #[test]
-fn idempotent_order_is_kept_when_an_earlier_batch_is_lost() {
-    // a1's request is lost; a2 and a3 arrive after the gap (OutOfOrderSequence)
-    // and are retried after a1.
+fn a_fresh_producer_with_every_first_response_lost_delivers_all_five_once() {
+    // Issue 9, finding 7: a fresh producer used to send one batch at a time
+    // until its first acknowledgement; with Kafka's default timeouts five
+    // records whose first responses were all lost then failed with a delivery
+    // timeout. Five in flight from the start, all retried, all deduplicated.
+    let log = Log::new();
+    log.create_topic("t", 1).unwrap();
+    let config = ProducerConfig::exactly_once()
+        .batch_size(ONE_RECORD)
+        .link(LinkConfig::new().script(vec![Fault::DropResponse; 5]))
+        .time(TimeSource::virtual_time());
+    let producer = Producer::new(&log, config).unwrap();
+    let values = ["a0", "a1", "a2", "a3", "a4"];
+    let handles: Vec<_> = values
+        .iter()
+        .map(|v| producer.send(ProducerRecord::new("t", *v)).unwrap())
+        .collect();
+    producer.flush(Duration::MAX).unwrap();
+    for (i, handle) in handles.iter().enumerate() {
+        let meta = handle.wait().unwrap();
+        assert_eq!((meta.offset, meta.duplicate), (Some(i as u64), true));
+    }
+    assert_eq!(log.partition("t", 0).unwrap().log_end_offset(), 5);
+    assert_eq!(producer.metrics().producer_epoch_bump_total, 0);
+    producer.close(Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn a_lost_request_loses_the_connection_and_order_holds() {
+    // a1's request is lost and breaks the connection: a2 and a3, sent behind
+    // it, are lost too; after the request timeout the producer reconnects
+    // and resends a1, a2, a3 in order (with or without idempotence).
     let script = vec![Fault::None, Fault::DropRequest];
+    let values = ["a0", "a1", "a2", "a3"];
+    for config in [ProducerConfig::exactly_once(), ProducerConfig::at_least_once()] {
+        let out = produce(config, script.clone(), &values);
+        assert_eq!(out.log, values);
+        let offsets: Vec<_> = out.results.iter().map(offset).collect();
+        assert_eq!(offsets, [Some(0), Some(1), Some(2), Some(3)]);
+        assert_eq!(out.metrics.record_retry_total, 3);
+    }
+}
+
+#[test]
+fn idempotent_order_is_kept_when_an_earlier_batch_is_refused() {
+    // a1 is refused with a retriable error; a2 and a3 arrive after the gap
+    // (OutOfOrderSequence) and are retried after a1. (a0's delay holds the
+    // connection, so all four are sent before any answer is heard.)
+    let script = vec![Fault::Delay(1), Fault::RetriableError { delay_ms: 0 }];
     let values = ["a0", "a1", "a2", "a3"];
     let out = produce(ProducerConfig::exactly_once(), script, &values);
     assert_eq!(out.log, values);
@@ -178,9 +228,31 @@ fn idempotent_order_is_kept_when_an_earlier_batch_is_lost() {
 
 #[test]
 fn without_idempotence_a_retry_lands_after_a_later_batch() {
-    let script = vec![Fault::None, Fault::DropRequest];
+    // a0's delay holds the connection: all three are sent before any answer.
+    let script = vec![Fault::Delay(1), Fault::RetriableError { delay_ms: 0 }];
     let out = produce(ProducerConfig::at_least_once(), script, &["a0", "a1", "a2"]);
     assert_eq!(out.log, ["a0", "a2", "a1"]);
+}
+
+#[test]
+fn a_later_batch_reaching_a_log_with_no_state_is_accepted_and_the_first_follows_it() {
+    // The first-batch case of the contract (P7): the log has no state for a
+    // fresh producer, so it accepts a1 (sequence 1) while a0, refused with a
+    // retriable error, is missing. a0's retry is then out of order for the
+    // log: its sequence is reset under a new epoch and it lands after a1.
+    // Nothing is lost or duplicated; this one batch is out of send order, as
+    // with Kafka's client. (A lost request cannot cause it: the connection
+    // loses what was sent behind it.)
+    // a0's answer comes 1 ms later, so a1 is sent before it is heard.
+    let out = produce(
+        ProducerConfig::exactly_once(),
+        vec![Fault::RetriableError { delay_ms: 1 }],
+        &["a0", "a1"],
+    );
+    assert_eq!(out.log, ["a1", "a0"]);
+    assert_eq!(offset(&out.results[0]), Some(1));
+    assert_eq!(offset(&out.results[1]), Some(0));
+    assert_eq!(out.metrics.producer_epoch_bump_total, 1);
 }
 
 #[test]
@@ -196,11 +268,13 @@ fn delivery_timeout_reports_not_known() {
         .time(TimeSource::virtual_time());
     let producer = Producer::new(&log, config).unwrap();
     let handle = producer.send(ProducerRecord::new("t", "x")).unwrap();
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
+    let failure = handle.wait().unwrap_err();
     assert_eq!(
-        handle.wait(),
-        Err(ProducerError::DeliveryTimeout { timeout_ms: 1_000 })
+        failure.error(),
+        &ProducerError::DeliveryTimeout { timeout_ms: 1_000 }
     );
+    assert!(failure.error().may_be_in_log());
     assert_eq!(producer.metrics().record_error_total, 1);
     producer.close(Duration::from_secs(10)).unwrap();
 }
@@ -221,13 +295,13 @@ fn unresolved_sequence_bumps_the_epoch_and_later_records_still_land_once() {
         .time(TimeSource::virtual_time());
     let producer = Producer::new(&log, config).unwrap();
     let first = producer.send(ProducerRecord::new("t", "a0")).unwrap();
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
     assert!(matches!(
-        first.wait(),
-        Err(ProducerError::DeliveryTimeout { .. })
+        first.wait().unwrap_err().error(),
+        ProducerError::DeliveryTimeout { .. }
     ));
     let second = producer.send(ProducerRecord::new("t", "a1")).unwrap();
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
     assert_eq!(second.wait().unwrap().offset, Some(0));
     assert_eq!(producer.metrics().producer_epoch_bump_total, 1);
     let state = log.partition("t", 0).unwrap();
@@ -245,20 +319,20 @@ fn send_errors_are_values() {
     log.create_topic("t", 2).unwrap();
     let config = ProducerConfig::default().buffer_memory(64).max_block_ms(0);
     let producer = Producer::new(&log, config).unwrap();
+    let refused = |record: ProducerRecord<'_>| producer.send(record).unwrap_err().error().clone();
     assert!(matches!(
-        producer.send(ProducerRecord::new("nope", "v")),
-        Err(ProducerError::Log(idemlog::LogError::UnknownTopic { .. }))
+        refused(ProducerRecord::new("nope", "v")),
+        ProducerError::Log(idemlog::LogError::UnknownTopic { .. })
     ));
     assert!(matches!(
-        producer.send(ProducerRecord::new("t", "v").partition(2)),
-        Err(ProducerError::Log(
-            idemlog::LogError::UnknownPartition { .. }
-        ))
+        refused(ProducerRecord::new("t", "v").partition(2)),
+        ProducerError::Log(idemlog::LogError::UnknownPartition { .. })
     ));
-    assert!(matches!(
-        producer.send(ProducerRecord::new("t", vec![0u8; 100])),
-        Err(ProducerError::RecordTooLarge { .. })
-    ));
+    let big = vec![0u8; 100];
+    let err = producer.send(ProducerRecord::new("t", &big)).unwrap_err();
+    assert!(matches!(err.error(), ProducerError::RecordTooLarge { .. }));
+    // The record comes back.
+    assert_eq!(err.record().value_bytes(), &big[..]);
     producer.close(Duration::from_secs(10)).unwrap();
     assert_eq!(
         producer.send(ProducerRecord::new("t", "v")).unwrap_err(),
@@ -281,7 +355,7 @@ fn keys_land_where_the_java_client_puts_them() {
 }
 
 #[test]
-fn send_to_a_topic_handle_works_like_send() {
+fn a_topic_handle_works_like_a_name() {
     let log = Log::new();
     log.create_topic("t", 3).unwrap();
     let producer = Producer::new(&log, ProducerConfig::exactly_once().linger_ms(0)).unwrap();
@@ -289,27 +363,56 @@ fn send_to_a_topic_handle_works_like_send() {
     assert!(producer.topic("missing").is_err());
     let topic = producer.topic("t").unwrap();
     let keyed = producer
-        .send_to(&topic, None, Some("user-7".into()), "a")
+        .send(ProducerRecord::to(&topic).key("user-7").value("a"))
         .unwrap();
-    let by_send = producer
+    let by_name = producer
         .send(ProducerRecord::new("t", "b").key("user-7"))
         .unwrap();
-    let explicit = producer.send_to(&topic, Some(2), None, "c").unwrap();
+    let explicit = producer
+        .send(ProducerRecord::to(&topic).partition(2).value("c"))
+        .unwrap();
     // A handle of another producer falls back to the lookup by name.
-    let foreign = other.send_to(&topic, Some(1), None, "d").unwrap();
+    let foreign = other
+        .send(ProducerRecord::to(&topic).partition(1).value("d"))
+        .unwrap();
     assert!(matches!(
-        producer.send_to(&topic, Some(9), None, "x"),
-        Err(ProducerError::Log(_))
+        producer
+            .send(ProducerRecord::to(&topic).partition(9).value("x"))
+            .unwrap_err()
+            .error(),
+        ProducerError::Log(_)
     ));
-    let (keyed, by_send) = (keyed.wait().unwrap(), by_send.wait().unwrap());
-    assert_eq!(keyed.partition, by_send.partition);
-    assert_eq!(by_send.offset, keyed.offset.map(|o| o + 1));
+    let (keyed, by_name) = (keyed.wait().unwrap(), by_name.wait().unwrap());
+    assert_eq!(keyed.partition, by_name.partition);
+    assert_eq!(by_name.offset, keyed.offset.map(|o| o + 1));
     assert_eq!(explicit.wait().unwrap().partition, 2);
     assert_eq!(foreign.wait().unwrap().partition, 1);
     producer.close(Duration::from_secs(5)).unwrap();
-    assert!(matches!(
-        producer.send_to(&topic, None, None, "late"),
-        Err(ProducerError::Closed)
-    ));
+    assert_eq!(
+        producer
+            .send(ProducerRecord::to(&topic).value("late"))
+            .unwrap_err(),
+        ProducerError::Closed
+    );
     other.close(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn a_topic_handle_of_a_dropped_producer_is_looked_up_by_name() {
+    // Issue 9, finding 3: handles identified their producer by the address of
+    // its accumulator, which a new producer could reuse; the record then went
+    // into an orphaned queue and its delivery never completed.
+    let log = Log::new();
+    log.create_topic("t", 1).unwrap();
+    for _ in 0..50 {
+        let old = Producer::new(&log, ProducerConfig::default().linger_ms(0)).unwrap();
+        let stale = old.topic("t").unwrap();
+        drop(old);
+        let producer = Producer::new(&log, ProducerConfig::default().linger_ms(0)).unwrap();
+        let handle = producer
+            .send(ProducerRecord::to(&stale).value("v"))
+            .unwrap();
+        let done = handle.wait_timeout(Duration::from_secs(10));
+        assert!(matches!(done, Some(Ok(_))), "{done:?}");
+    }
 }

@@ -1,14 +1,14 @@
-//! The producer client end to end: application threads -> `Producer::send_to`
-//! -> accumulator -> flusher -> log, until every record's delivery handle has
-//! completed. The application holds its bytes in a reusable buffer; `send_to`
-//! takes an owned value, so each record is copied into a `Bytes`
-//! (`Bytes::copy_from_slice`), the same price the channel peer pays.
+//! The producer client end to end: application threads -> `Producer::send`
+//! (the record copied into its partition's open batch) -> flusher -> log,
+//! until every record's delivery handle has completed. The application holds
+//! its bytes in a reusable buffer; `send` borrows them and copies them once,
+//! into the batch, as the channel peer copies each record once into a `Bytes`.
 
 use std::collections::VecDeque;
 use std::hint::black_box;
-use std::sync::Arc;
+use std::time::Duration;
 
-use idemlog::producer::{DeliveryHandle, Producer, ProducerConfig};
+use idemlog::producer::{DeliveryHandle, Producer, ProducerConfig, ProducerRecord};
 
 use super::crew::{prefilled, task, Crew, CrewRunner};
 use super::engine::bench_log;
@@ -24,11 +24,11 @@ pub(crate) const PRODUCE_OUTSTANDING: usize = 8192;
 /// last send and every one of its handles has completed (`black_box`ed).
 pub(crate) fn end_to_end(threads: usize, record_size: usize, config: ProducerConfig) -> CrewRunner {
     let log = bench_log(1, Some(RETAINED_RECORDS));
-    let producer = Arc::new(Producer::new(&log, config).expect("producer"));
+    let producer = Producer::new(&log, config).expect("producer");
     let tasks = (0..threads)
         .map(|_| {
-            let producer = Arc::clone(&producer);
-            // Resolved once: `send_to` skips the per-record topic lookup.
+            let producer = producer.clone();
+            // Resolved once: a record `to` the handle skips the topic lookup.
             let topic = producer.topic(TOPIC).expect("topic");
             let buffer = AppBuffer::new(record_size, 1);
             let mut pending: VecDeque<DeliveryHandle> =
@@ -39,10 +39,10 @@ pub(crate) fn end_to_end(threads: usize, record_size: usize, config: ProducerCon
                         let oldest = pending.pop_front().expect("non-empty");
                         black_box(oldest.wait().expect("delivered"));
                     }
-                    let handle = producer.send_to(&topic, None, None, buffer.copied(0));
-                    pending.push_back(handle.expect("send"));
+                    let record = ProducerRecord::to(&topic).value(buffer.bytes(0));
+                    pending.push_back(producer.send(record).expect("send"));
                 }
-                producer.flush().expect("flush");
+                producer.flush(Duration::MAX).expect("flush");
                 for handle in pending.drain(..) {
                     black_box(handle.wait().expect("delivered"));
                 }

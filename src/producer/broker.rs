@@ -69,6 +69,8 @@ pub(crate) trait Transport: Send {
     fn next_arrival(&self) -> Option<i64>;
     /// Requests in transit now.
     fn in_transit(&self) -> usize;
+    /// True if the connection is known to be dead (a request was lost on it).
+    fn is_broken(&self) -> bool;
     /// Closes the connection (a request timed out, as Kafka's client does)
     /// and opens a new one: requests not yet delivered are lost.
     fn reconnect(&mut self);
@@ -163,6 +165,10 @@ impl Transport for LogBroker {
 
     fn in_transit(&self) -> usize {
         0
+    }
+
+    fn is_broken(&self) -> bool {
+        false
     }
 
     fn reconnect(&mut self) {}

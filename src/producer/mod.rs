@@ -211,7 +211,8 @@ impl Producer {
         let owner = new_owner();
         let max_batch_bytes = metadata.max_batch_bytes();
         let settings = AppendSettings {
-            batch_size: config.batch_size.min(max_batch_bytes),
+            // A batch never outgrows the log's batch or the whole buffer.
+            batch_size: config.batch_size.min(max_batch_bytes).min(config.buffer_memory),
             max_batch_bytes,
             max_records: u32::try_from(metadata.max_batch_records()).unwrap_or(u32::MAX),
             eager: config.linger_ms == 0,

@@ -11,9 +11,8 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use idemlog::producer::{
-    DeliveryHandle, LinkConfig, Producer, ProducerConfig, ProducerRecord, SplitMix64, TimeSource,
-};
+use idemlog::producer::sim::{LinkConfig, SplitMix64};
+use idemlog::producer::{DeliveryHandle, Producer, ProducerConfig, ProducerRecord, TimeSource};
 use idemlog::Log;
 
 const HELP: &str = "usage: idemlog demo [OPTIONS]
@@ -244,9 +243,14 @@ fn run_mode(options: &Options, mode: Mode) -> Result<Row, String> {
                     let count = per_thread(t);
                     let mut handles: Vec<(u64, DeliveryHandle)> =
                         Vec::with_capacity(count as usize);
+                    let (mut value, mut key) = (String::new(), String::new());
                     for i in 0..count {
-                        let record = ProducerRecord::new("demo", format!("{t}:{i}"))
-                            .key(format!("key-{t}-{}", i % 64));
+                        use std::fmt::Write as _;
+                        value.clear();
+                        key.clear();
+                        let _ = write!(value, "{t}:{i}");
+                        let _ = write!(key, "key-{t}-{}", i % 64);
+                        let record = ProducerRecord::new("demo", &value).key(&key);
                         let copies = if mode == Mode::ExactlyOnceResend
                             && rng.next_f64() < options.response_loss
                         {
@@ -256,7 +260,7 @@ fn run_mode(options: &Options, mode: Mode) -> Result<Row, String> {
                         };
                         for _ in 0..copies {
                             let handle =
-                                producer.send(record.clone()).map_err(|e| e.to_string())?;
+                                producer.send(record).map_err(|e| e.to_string())?;
                             handles.push((i, handle));
                         }
                         if i % 4096 == 4095 {
@@ -267,7 +271,7 @@ fn run_mode(options: &Options, mode: Mode) -> Result<Row, String> {
                         }
                     }
                     // Virtual time: linger ends with the flush (TimeSource docs).
-                    producer.flush().map_err(|e| e.to_string())?;
+                    producer.flush(Duration::MAX).map_err(|e| e.to_string())?;
                     let mut acked = vec![false; count as usize];
                     for (i, handle) in handles {
                         if handle.wait().is_ok() {

@@ -425,6 +425,11 @@ impl Flusher {
             let slot = &mut self.slots[slot_index];
             slot.chain.push_back(batch);
             self.transmit(slot_index, 0, now);
+            if self.transport.is_broken() {
+                // Nothing to wait for with acks=0: the dead connection is
+                // noticed at once (Kafka's client sees the socket close).
+                self.transport.reconnect();
+            }
             let slot = &mut self.slots[slot_index];
             let partition = slot.index;
             if let Some(batch) = slot.chain.pop_front().and_then(|b| b.batch) {
@@ -520,7 +525,7 @@ impl Flusher {
         };
         slot.pop_acked();
         if self.s.idempotent && sent {
-            slot.mark_unresolved(in_flight.ordinal);
+            slot.mark_unknown(in_flight.ordinal);
         }
         let (topic, partition) = (std::sync::Arc::clone(&slot.topic.name), slot.index);
         if let Some(batch) = in_flight.batch {

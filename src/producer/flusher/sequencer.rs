@@ -176,10 +176,16 @@ impl Slot {
     /// The batch `ordinal` failed after it may have been sent: its sequence
     /// is unresolved unless a later batch was acknowledged (then it is known
     /// to be written: Kafka's `isNextSequence`).
-    pub(super) fn mark_unresolved(&mut self, ordinal: u64) {
+    pub(super) fn mark_unknown(&mut self, ordinal: u64) {
         if self.last_acked.is_some_and(|acked| acked > ordinal) {
             return;
         }
+        self.mark_unresolved(ordinal);
+    }
+
+    /// The log expects another sequence or epoch than batch `ordinal`'s
+    /// (it was rejected, so certainly not written): reset the sequence.
+    pub(super) fn mark_unresolved(&mut self, ordinal: u64) {
         self.unresolved = Some(self.unresolved.map_or(ordinal, |o| o.max(ordinal)));
     }
 

@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 
 use super::{Fault, LinkConfig, SplitMix64};
+use crate::error::LogError;
 use crate::producer::broker::{LogBroker, Request, Response, Transport};
 use crate::types::ProducerId;
 
@@ -20,8 +21,18 @@ struct InTransit {
     /// When it reaches the broker.
     arrival: i64,
     request: Request,
-    /// Whether its response will be heard.
-    respond: bool,
+    answer: Answer,
+}
+
+/// What happens once a request reaches the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    /// Appended and answered.
+    Heard,
+    /// Appended; the response is lost.
+    Lost,
+    /// Refused with a retriable error, nothing appended.
+    Refuse,
 }
 
 /// The link itself (flusher-owned).
@@ -75,10 +86,13 @@ impl FaultLink {
         }
     }
 
-    /// The request reaches the broker; its answer is heard if `respond`.
-    fn arrive(&mut self, request: Request, respond: bool) {
-        let result = self.broker.append(&request);
-        if respond {
+    /// The request reaches the broker, and `answer` happens.
+    fn arrive(&mut self, request: Request, answer: Answer) {
+        let result = match answer {
+            Answer::Refuse => Err(LogError::Unavailable),
+            Answer::Heard | Answer::Lost => self.broker.append(&request),
+        };
+        if answer != Answer::Lost {
             self.heard.push(Response {
                 token: request.token,
                 result,
@@ -99,19 +113,25 @@ impl Transport for FaultLink {
                 self.broken = true;
                 return;
             }
-            Fault::Delay(ms) => i64::try_from(ms).unwrap_or(i64::MAX),
+            Fault::Delay(ms) | Fault::RetriableError { delay_ms: ms } => {
+                i64::try_from(ms).unwrap_or(i64::MAX)
+            }
             Fault::None | Fault::DropResponse => 0,
         };
-        let respond = fault != Fault::DropResponse;
+        let answer = match fault {
+            Fault::DropResponse => Answer::Lost,
+            Fault::RetriableError { .. } => Answer::Refuse,
+            _ => Answer::Heard,
+        };
         let queued_until = self.in_transit.back().map_or(now_ms, |t| t.arrival);
         let arrival = now_ms.saturating_add(delay).max(queued_until);
         if arrival <= now_ms && self.in_transit.is_empty() {
-            self.arrive(request, respond);
+            self.arrive(request, answer);
         } else {
             self.in_transit.push_back(InTransit {
                 arrival,
                 request,
-                respond,
+                answer,
             });
         }
     }
@@ -119,7 +139,7 @@ impl Transport for FaultLink {
     fn poll(&mut self, now_ms: i64, heard: &mut Vec<Response>) {
         while self.in_transit.front().is_some_and(|t| t.arrival <= now_ms) {
             if let Some(t) = self.in_transit.pop_front() {
-                self.arrive(t.request, t.respond);
+                self.arrive(t.request, t.answer);
             }
         }
         heard.append(&mut self.heard);
@@ -131,6 +151,10 @@ impl Transport for FaultLink {
 
     fn in_transit(&self) -> usize {
         self.in_transit.len()
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken
     }
 
     fn reconnect(&mut self) {

@@ -5,9 +5,12 @@
 //!
 //! The link models one connection, as Kafka's client has one per broker:
 //! - a lost request breaks the connection: the requests sent after it are
-//!   lost too, until the flusher notices (a request timeout) and reconnects,
+//!   lost too, until the flusher notices (a request timeout; at once with
+//!   `acks=0`, which waits for nothing, as Kafka's client sees the socket
+//!   close) and reconnects,
 //!   so requests never reach the log out of send order;
 //! - a lost response loses that response alone (the request was appended);
+//! - a retriable error response refuses one batch alone;
 //! - a delayed request holds back the ones behind it, as on a TCP stream.
 
 mod fault_link;
@@ -26,6 +29,15 @@ pub enum Fault {
     DropRequest,
     /// The request is appended, but its response is lost.
     DropResponse,
+    /// The request reaches the broker `delay_ms` milliseconds later (0: at
+    /// once; a delay holds back the requests behind it, as `Delay` does), and
+    /// the broker answers [`LogError::Unavailable`](crate::LogError::Unavailable)
+    /// (retriable) without appending: this batch alone is refused, the ones
+    /// behind it on the connection are not.
+    RetriableError {
+        /// Milliseconds until it reaches the broker.
+        delay_ms: u64,
+    },
     /// The request reaches the log this many milliseconds later (and holds back
     /// the requests sent after it, as on a TCP connection); its response is heard
     /// when it arrives.
