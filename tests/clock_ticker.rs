@@ -143,7 +143,7 @@ fn a_real_time_producer_leaves_no_ticker_behind() {
     let log = log_with_topic(LogConfig::default().clock(Arc::new(ManualClock::new(0))));
     let producer = Producer::new(&log, ProducerConfig::new().linger_ms(0)).unwrap();
     let handle = producer.send(ProducerRecord::new("t", "v")).unwrap();
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
     assert_eq!(handle.try_result().unwrap().unwrap().offset, Some(0));
     drop(producer);
     drop(log);

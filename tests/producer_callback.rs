@@ -10,9 +10,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use idemlog::producer::sim::{Fault, LinkConfig};
 use idemlog::producer::{
-    DeliveryResult, Fault, LinkConfig, Producer, ProducerConfig, ProducerError, ProducerRecord,
-    TimeSource,
+    DeliveryResult, Producer, ProducerConfig, ProducerError, ProducerRecord, TimeSource,
 };
 use idemlog::Log;
 
@@ -39,14 +39,14 @@ fn callback_gets_the_handles_result_on_the_flusher_thread_before_the_handle_comp
         .map(|i| {
             let tx = tx.clone();
             producer
-                .send_with_callback(ProducerRecord::new("t", format!("v{i}")), move |result| {
+                .send_with_callback(ProducerRecord::new("t", &format!("v{i}")), move |result| {
                     let thread = std::thread::current().name().map(str::to_string);
                     tx.send((i, result, thread)).unwrap();
                 })
                 .unwrap()
         })
         .collect();
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
     // Every callback ran before its handle completed (flush waited for all).
     let mut seen: Vec<(usize, DeliveryResult, Option<String>)> = rx.try_iter().collect();
     assert_eq!(seen.len(), 20);
@@ -72,7 +72,8 @@ fn a_panicking_callback_does_not_kill_the_flusher_or_lose_other_completions() {
     let handles: Vec<_> = (0..40u32)
         .map(|i| {
             let called = Arc::clone(&called);
-            let record = ProducerRecord::new("t", format!("{i:02}")).partition(i % 2);
+            let value = format!("{i:02}");
+            let record = ProducerRecord::new("t", &value).partition(i % 2);
             producer
                 .send_with_callback(record, move |result| {
                     called.fetch_add(1, Ordering::Relaxed);
@@ -84,14 +85,14 @@ fn a_panicking_callback_does_not_kill_the_flusher_or_lose_other_completions() {
                 .unwrap()
         })
         .collect();
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
     for handle in &handles {
         assert!(handle.wait().is_ok());
     }
     assert_eq!(called.load(Ordering::Relaxed), 40);
     // The flusher is alive: more records go through, exactly once.
     let later = producer.send(ProducerRecord::new("t", "later")).unwrap();
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
     assert!(later.wait().is_ok());
     let total: u64 = (0..2)
         .map(|p| log.partition("t", p).unwrap().log_end_offset())
@@ -113,12 +114,15 @@ fn a_failed_send_never_calls_its_callback() {
         }
     };
     let unknown = producer.send_with_callback(ProducerRecord::new("nope", "v"), count(&called));
-    assert!(matches!(unknown, Err(ProducerError::Log(_))));
-    let too_large =
-        producer.send_with_callback(ProducerRecord::new("t", vec![0u8; 100]), count(&called));
     assert!(matches!(
-        too_large,
-        Err(ProducerError::RecordTooLarge { .. })
+        unknown.unwrap_err().error(),
+        ProducerError::Log(_)
+    ));
+    let big = vec![0u8; 100];
+    let too_large = producer.send_with_callback(ProducerRecord::new("t", &big), count(&called));
+    assert!(matches!(
+        too_large.unwrap_err().error(),
+        ProducerError::RecordTooLarge { .. }
     ));
     producer.close(LONG).unwrap();
     let closed = producer.send_with_callback(ProducerRecord::new("t", "v"), count(&called));
@@ -135,7 +139,7 @@ fn flush_and_close_from_a_callback_return_in_callback_instead_of_deadlocking() {
         let (producer2, answers) = (Arc::clone(&producer), Arc::clone(&answers));
         producer
             .send_with_callback(ProducerRecord::new("t", "a"), move |_| {
-                let flush = producer2.flush();
+                let flush = producer2.flush(Duration::MAX);
                 // Sending from a callback works (it never blocks there).
                 let sent = producer2.send(ProducerRecord::new("t", "from-callback"));
                 let close = producer2.close(LONG);
@@ -172,7 +176,7 @@ fn dropping_the_last_producer_owner_inside_a_callback_does_not_hang() {
             let owner = Arc::clone(&producer);
             let tx = tx.clone();
             producer
-                .send_with_callback(ProducerRecord::new("t", format!("{i}")), move |result| {
+                .send_with_callback(ProducerRecord::new("t", &format!("{i}")), move |result| {
                     // The last of these drops runs Producer::drop on the flusher.
                     drop(owner);
                     tx.send(result.is_ok()).unwrap();
@@ -211,13 +215,13 @@ fn a_panicking_waker_does_not_kill_the_flusher() {
         .as_mut()
         .poll(&mut Context::from_waker(&waker))
         .is_pending());
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
     assert!(matches!(
         future.as_mut().poll(&mut Context::from_waker(&waker)),
         Poll::Ready(Ok(_))
     ));
     let after = producer.send(ProducerRecord::new("t", "b")).unwrap();
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
     assert_eq!(after.wait().unwrap().offset, Some(1));
     producer.close(LONG).unwrap();
 }
@@ -235,7 +239,7 @@ fn callbacks_of_records_failed_by_close_get_closed() {
     for i in 0..3 {
         let tx = tx.clone();
         producer
-            .send_with_callback(ProducerRecord::new("t", format!("{i}")), move |result| {
+            .send_with_callback(ProducerRecord::new("t", &format!("{i}")), move |result| {
                 let _receiver_gone = tx.send(result);
             })
             .unwrap();
@@ -246,7 +250,20 @@ fn callbacks_of_records_failed_by_close_get_closed() {
         Err(ProducerError::CloseTimeout { .. })
     ));
     // All completed by the time close returns, even records the flusher had
-    // not picked up yet (the topic was new to it).
+    // not picked up yet (the topic was new to it): `Closed` if never sent,
+    // `Abandoned` (may be in the log) if their request was in flight; each
+    // record comes back.
     let results: Vec<_> = rx.try_iter().collect();
-    assert_eq!(results, vec![Err(ProducerError::Closed); 3]);
+    assert_eq!(results.len(), 3);
+    for (i, result) in results.iter().enumerate() {
+        let failure = result.clone().unwrap_err();
+        assert!(
+            matches!(
+                failure.error(),
+                ProducerError::Closed | ProducerError::Abandoned
+            ),
+            "{failure}"
+        );
+        assert_eq!(failure.record().unwrap().value, format!("{i}"));
+    }
 }

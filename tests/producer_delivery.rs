@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use idemlog::producer::sim::{Fault, LinkConfig};
 use idemlog::producer::{
-    Acks, DeliveryResult, MetricsSnapshot, Producer, ProducerConfig, ProducerError,
-    ProducerRecord, TimeSource,
+    Acks, DeliveryResult, MetricsSnapshot, Producer, ProducerConfig, ProducerError, ProducerRecord,
+    TimeSource,
 };
 use idemlog::Log;
 
@@ -40,11 +40,7 @@ fn produce(config: ProducerConfig, script: Vec<Fault>, values: &[&str]) -> Outco
     let producer = Producer::new(&log, config).unwrap();
     let handles: Vec<_> = values
         .iter()
-        .map(|v| {
-            producer
-                .send(ProducerRecord::new("t", *v))
-                .unwrap()
-        })
+        .map(|v| producer.send(ProducerRecord::new("t", *v)).unwrap())
         .collect();
     producer.flush(Duration::MAX).unwrap();
     let results = handles.iter().map(|h| h.wait()).collect();
@@ -203,7 +199,10 @@ fn a_lost_request_loses_the_connection_and_order_holds() {
     // and resends a1, a2, a3 in order (with or without idempotence).
     let script = vec![Fault::None, Fault::DropRequest];
     let values = ["a0", "a1", "a2", "a3"];
-    for config in [ProducerConfig::exactly_once(), ProducerConfig::at_least_once()] {
+    for config in [
+        ProducerConfig::exactly_once(),
+        ProducerConfig::at_least_once(),
+    ] {
         let out = produce(config, script.clone(), &values);
         assert_eq!(out.log, values);
         let offsets: Vec<_> = out.results.iter().map(offset).collect();

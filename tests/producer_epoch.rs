@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use idemlog::producer::sim::{Fault, LinkConfig};
 use idemlog::producer::{
-    DeliveryHandle, Fault, LinkConfig, Producer, ProducerConfig, ProducerError, ProducerRecord,
-    TimeSource,
+    DeliveryHandle, Producer, ProducerConfig, ProducerError, ProducerRecord, TimeSource,
 };
 use idemlog::{Log, ProducerId, MAX_EPOCH};
 
@@ -30,9 +30,9 @@ fn config(start_epoch: u16, script: Vec<Fault>) -> ProducerConfig {
 
 fn send(producer: &Producer, partition: u32, value: &str) -> DeliveryHandle {
     let handle = producer
-        .send(ProducerRecord::new("t", value.to_string()).partition(partition))
+        .send(ProducerRecord::new("t", &value.to_string()).partition(partition))
         .unwrap();
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
     handle
 }
 
@@ -66,12 +66,16 @@ fn bumping_past_32767_renews_the_pid_restarts_sequences_and_keeps_exactly_once()
     let first_pid = ProducerId(0);
 
     assert!(matches!(
-        send(&producer, 0, "a0").wait(),
+        send(&producer, 0, "a0")
+            .wait()
+            .map_err(|e| e.error().clone()),
         Err(ProducerError::DeliveryTimeout { .. })
     ));
     assert_eq!(send(&producer, 0, "a1").wait().unwrap().offset, Some(0));
     assert!(matches!(
-        send(&producer, 0, "a2").wait(),
+        send(&producer, 0, "a2")
+            .wait()
+            .map_err(|e| e.error().clone()),
         Err(ProducerError::DeliveryTimeout { .. })
     ));
     assert_eq!(send(&producer, 0, "a3").wait().unwrap().offset, Some(1));
@@ -160,15 +164,15 @@ fn random_faults_across_many_renewals_keep_every_acknowledged_record_once_in_ord
         .map(|i| {
             let value = format!("{i:04}");
             let handle = producer
-                .send(ProducerRecord::new("t", value.clone()).partition(i % 2))
+                .send(ProducerRecord::new("t", &value.clone()).partition(i % 2))
                 .unwrap();
             if i % 50 == 49 {
-                producer.flush().unwrap();
+                producer.flush(Duration::MAX).unwrap();
             }
             (i % 2, value, handle)
         })
         .collect();
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
     let metrics = producer.metrics();
     assert!(
         metrics.producer_epoch_bump_total >= 4,

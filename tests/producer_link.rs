@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use idemlog::producer::{Fault, LinkConfig, Producer, ProducerConfig, ProducerRecord, TimeSource};
+use idemlog::producer::sim::{Fault, LinkConfig};
+use idemlog::producer::{Producer, ProducerConfig, ProducerRecord, TimeSource};
 use idemlog::Log;
 
 /// A one-record batch: values are 2 bytes + 16 overhead = 18 bytes.
@@ -29,9 +30,9 @@ fn timed_out_requests_leave_the_link_and_exactly_once_holds() {
     let values: Vec<String> = (0..5).map(|i| format!("v{i}")).collect();
     let handles: Vec<_> = values
         .iter()
-        .map(|v| producer.send(ProducerRecord::new("t", v.clone())).unwrap())
+        .map(|v| producer.send(ProducerRecord::new("t", &v.clone())).unwrap())
         .collect();
-    producer.flush().unwrap();
+    producer.flush(Duration::MAX).unwrap();
     let results: Vec<_> = handles
         .iter()
         .map(|h| h.wait_timeout(Duration::from_secs(20)))

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use idemlog::producer::{LinkConfig, Producer, ProducerConfig, ProducerRecord, TimeSource};
+use idemlog::producer::sim::LinkConfig;
+use idemlog::producer::{Producer, ProducerConfig, ProducerRecord, TimeSource};
 use idemlog::Log;
 
 /// Sends `threads * per_thread` records and audits the log: returns
@@ -26,12 +27,13 @@ fn run(
                 scope.spawn(move || {
                     let handles: Vec<_> = (0..per_thread)
                         .map(|i| {
-                            let record = ProducerRecord::new("s", format!("{t}:{i}"))
-                                .key(format!("k{t}-{}", i % 7));
-                            producer.send(record).unwrap()
+                            let (value, key) = (format!("{t}:{i}"), format!("k{t}-{}", i % 7));
+                            producer
+                                .send(ProducerRecord::new("s", &value).key(&key))
+                                .unwrap()
                         })
                         .collect();
-                    producer.flush().unwrap();
+                    producer.flush(Duration::MAX).unwrap();
                     handles.iter().filter(|h| h.wait().is_ok()).count() as u64
                 })
             })

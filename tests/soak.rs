@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use idemlog::producer::{LinkConfig, Producer, ProducerConfig, ProducerRecord, TimeSource};
+use idemlog::producer::sim::LinkConfig;
+use idemlog::producer::{Producer, ProducerConfig, ProducerRecord, TimeSource};
 use idemlog::{Log, LogConfig, LogError, RetentionPolicy, TopicConfig};
 
 const PARTITIONS: u32 = 2;
@@ -93,8 +94,9 @@ fn soak_with_retention_faults_and_consumers() {
                 while !stop.load(Ordering::Relaxed) {
                     let value = Bytes::from(format!("p{t}-{sent}"));
                     let acked = Arc::clone(&acked);
-                    let record =
-                        ProducerRecord::new("s", value.clone()).key(format!("k{}", sent % 13));
+                    let key = format!("k{}", sent % 13);
+                    let record = ProducerRecord::new("s", &value).key(&key);
+                    let value = value.clone();
                     producer
                         .send_with_callback(record, move |result| {
                             if let Ok(meta) = result {

@@ -109,7 +109,11 @@ impl BufferPool {
         if let Some(area) = self.try_take(capacity)? {
             return Ok(area);
         }
-        let max_block = if no_wait { Duration::ZERO } else { self.max_block };
+        let max_block = if no_wait {
+            Duration::ZERO
+        } else {
+            self.max_block
+        };
         // `None`: a max.block.ms beyond the clock's range blocks without limit.
         let deadline = Instant::now().checked_add(max_block);
         // SeqCst: pairs with the fence in `release` (Dekker): either the

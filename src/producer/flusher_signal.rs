@@ -60,7 +60,12 @@ impl FlusherSignal {
     /// The flusher sleeps up to `timeout`, unless `work_due` (run after the
     /// fence) finds something, a forced close is pending, or `close` was
     /// called and `closing_known` is false.
-    pub(crate) fn sleep(&self, timeout: Duration, closing_known: bool, work_due: impl Fn() -> bool) {
+    pub(crate) fn sleep(
+        &self,
+        timeout: Duration,
+        closing_known: bool,
+        work_due: impl Fn() -> bool,
+    ) {
         let idle = self.idle.lock();
         // Relaxed store: ordered before the checks below by the fence.
         self.sleeping.store(true, Ordering::Relaxed);

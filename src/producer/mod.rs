@@ -212,7 +212,10 @@ impl Producer {
         let max_batch_bytes = metadata.max_batch_bytes();
         let settings = AppendSettings {
             // A batch never outgrows the log's batch or the whole buffer.
-            batch_size: config.batch_size.min(max_batch_bytes).min(config.buffer_memory),
+            batch_size: config
+                .batch_size
+                .min(max_batch_bytes)
+                .min(config.buffer_memory),
             max_batch_bytes,
             max_records: u32::try_from(metadata.max_batch_records()).unwrap_or(u32::MAX),
             eager: config.linger_ms == 0,
@@ -220,7 +223,11 @@ impl Producer {
         let shared = Arc::new(Shared {
             owner,
             topics: TopicTable::new(std::sync::Arc::clone(&metadata), owner),
-            pool: BufferPool::new(config.buffer_memory, settings.batch_size, config.max_block_ms),
+            pool: BufferPool::new(
+                config.buffer_memory,
+                settings.batch_size,
+                config.max_block_ms,
+            ),
             signal: FlusherSignal::new(),
             metrics: Metrics::default(),
             flushes: SegQueue::new(),

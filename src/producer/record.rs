@@ -165,7 +165,12 @@ impl<'a> SendError<'a> {
 
 impl fmt::Display for SendError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "send to '{}' failed: {}", self.record().topic(), self.error())
+        write!(
+            f,
+            "send to '{}' failed: {}",
+            self.record().topic(),
+            self.error()
+        )
     }
 }
 

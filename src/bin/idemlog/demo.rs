@@ -259,8 +259,7 @@ fn run_mode(options: &Options, mode: Mode) -> Result<Row, String> {
                             1
                         };
                         for _ in 0..copies {
-                            let handle =
-                                producer.send(record).map_err(|e| e.to_string())?;
+                            let handle = producer.send(record).map_err(|e| e.to_string())?;
                             handles.push((i, handle));
                         }
                         if i % 4096 == 4095 {

@@ -18,7 +18,12 @@ pub(crate) struct Finisher<'a> {
 
 impl Finisher<'_> {
     /// `batch` is in the log (`outcome`), or was sent with `acks=0` (`None`).
-    pub(crate) fn succeed(&self, partition: u32, batch: SealedBatch, outcome: Option<AppendOutcome>) {
+    pub(crate) fn succeed(
+        &self,
+        partition: u32,
+        batch: SealedBatch,
+        outcome: Option<AppendOutcome>,
+    ) {
         let n = batch.len();
         Metrics::add(&self.metrics.acked, n);
         let duplicate = outcome.is_some_and(|o| o.duplicate);

@@ -89,7 +89,9 @@ impl FlushWaiter {
             if left.is_zero() {
                 return false;
             }
-            done = self.cv.wait_timeout(done, left.min(Duration::from_millis(100)));
+            done = self
+                .cv
+                .wait_timeout(done, left.min(Duration::from_millis(100)));
         }
         true
     }
@@ -559,9 +561,9 @@ impl Flusher {
     fn expire(&mut self, now: i64) -> bool {
         let mut progress = false;
         let timed_out = self.slots.iter().any(|slot| {
-            slot.chain
-                .iter()
-                .any(|batch| matches!(batch.state, State::Awaiting { deadline, .. } if deadline <= now))
+            slot.chain.iter().any(
+                |batch| matches!(batch.state, State::Awaiting { deadline, .. } if deadline <= now),
+            )
         });
         if timed_out {
             progress = true;
@@ -600,6 +602,11 @@ impl Flusher {
                 if !matches!(batch.state, State::Acked) && expired(batch) {
                     progress = true;
                     let sent = batch.attempts > 0;
+                    if matches!(batch.state, State::Awaiting { .. }) {
+                        // Its request is given up as on a request timeout:
+                        // the connection it was on is reset too.
+                        self.transport.reconnect();
+                    }
                     self.fail_at(slot_index, pos, &error, sent);
                 } else {
                     pos += 1;
@@ -666,7 +673,10 @@ impl Flusher {
                 .map(|batch| batch.created_ms)
                 .min();
             if let Some(created) = oldest {
-                timer = min_opt(timer, later(created.saturating_add(self.s.delivery_timeout)));
+                timer = min_opt(
+                    timer,
+                    later(created.saturating_add(self.s.delivery_timeout)),
+                );
             }
         }
         let lingering = self.chains_due(now, closing);
@@ -721,7 +731,8 @@ impl Flusher {
             for slot_index in 0..self.slots.len() {
                 let slot = &mut self.slots[slot_index];
                 let (topic, partition) = (std::sync::Arc::clone(&slot.topic.name), slot.index);
-                let held: Vec<InFlight> = slot.ready.drain(..).chain(slot.chain.drain(..)).collect();
+                let held: Vec<InFlight> =
+                    slot.ready.drain(..).chain(slot.chain.drain(..)).collect();
                 let chain = &slot.topic.chains[slot.index as usize];
                 let mut queued = Vec::new();
                 while let Ok(Taken::Batch(batch)) = chain.take(|_| true) {
@@ -732,7 +743,11 @@ impl Flusher {
                 }
                 let finisher = self.finisher();
                 for in_flight in held {
-                    let error = if in_flight.attempts > 0 { &abandoned } else { &closed };
+                    let error = if in_flight.attempts > 0 {
+                        &abandoned
+                    } else {
+                        &closed
+                    };
                     if let Some(batch) = in_flight.batch {
                         finisher.fail(&topic, partition, batch, error);
                     }

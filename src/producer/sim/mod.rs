@@ -138,4 +138,3 @@ impl LinkConfig {
             && self.drop_request + self.drop_response + self.delay == 0.0
     }
 }
-
