@@ -282,3 +282,112 @@ impl Drop for BatchChain {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The chain's unsafe code under concurrent senders (also run by Miri).
+    use super::*;
+    use crate::producer::buffer_pool::BufferPool;
+
+    const OWNER: u64 = 7;
+
+    fn batch(pool: &BufferPool, len: usize) -> Arc<ProducerBatch> {
+        let area = pool.take(len, true, || false).unwrap();
+        Arc::new(ProducerBatch::new(area, 0, 0, 1_000, OWNER))
+    }
+
+    /// Appends `value` from this thread, opening batches from `pool` as needed.
+    fn append(chain: &BatchChain, pool: &BufferPool, value: &[u8]) -> DeliveryHandle {
+        let record = RecordRef::new(value);
+        let mut spare = None;
+        loop {
+            match chain.append(record, &mut None, &mut spare) {
+                AppendStep::Done { handle, .. } => return handle,
+                AppendStep::NeedBatch => spare = Some(batch(pool, encoded_len(record))),
+                AppendStep::Closed => panic!("closed"),
+            }
+        }
+    }
+
+    #[test]
+    fn concurrent_senders_fill_batches_in_order_and_the_flusher_takes_every_record() {
+        // 24-byte batches hold two 4-byte records (8 + 4 bytes each).
+        let pool = BufferPool::new(1 << 20, 24, 0);
+        let chain = BatchChain::new(OWNER);
+        let per_thread = if cfg!(miri) { 6 } else { 200 };
+        let taken = std::thread::scope(|scope| {
+            for t in 0..2u8 {
+                let (chain, pool) = (&chain, &pool);
+                scope.spawn(move || {
+                    for i in 0..per_thread {
+                        let _handle = append(chain, pool, &[t, i as u8, 0, 0]);
+                    }
+                });
+            }
+            let mut taken = Vec::new();
+            while taken.iter().map(|b: &SealedBatch| b.len()).sum::<u64>()
+                < 2 * per_thread as u64
+            {
+                match chain.take(|_| true) {
+                    Ok(Taken::Batch(batch)) => taken.push(batch),
+                    Ok(_) | Err(()) => std::thread::yield_now(),
+                }
+            }
+            taken
+        });
+        let mut next = [0u8; 2];
+        let mut ordinal = 0;
+        for batch in &taken {
+            assert!(batch.batch.ordinal() > ordinal, "chain order");
+            ordinal = batch.batch.ordinal();
+            for record in batch.records().iter() {
+                let (t, i) = (record.value[0] as usize, record.value[1]);
+                assert_eq!(i, next[t], "each sender's records in its order");
+                next[t] += 1;
+            }
+        }
+        assert_eq!(next, [per_thread as u8; 2]);
+        assert!(chain.terminate(OWNER));
+        assert!(matches!(
+            chain.append(RecordRef::new(b"late"), &mut None, &mut None),
+            AppendStep::Closed
+        ));
+    }
+
+    #[test]
+    fn callbacks_are_run_once_in_record_order_and_handles_see_the_outcome() {
+        let pool = BufferPool::new(1 << 20, 1024, 0);
+        let chain = BatchChain::new(OWNER);
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut handles = Vec::new();
+        for i in 0..3u64 {
+            let seen = std::sync::Arc::clone(&seen);
+            let mut callback: Option<Callback> = Some(Box::new(move |result| {
+                seen.lock().unwrap().push((i, result.unwrap().offset));
+            }));
+            let mut spare = Some(batch(&pool, 1024));
+            match chain.append(RecordRef::new(b"v"), &mut callback, &mut spare) {
+                AppendStep::Done { handle, .. } => handles.push(handle),
+                _ => panic!("appended"),
+            }
+            assert!(callback.is_none(), "taken with the record");
+        }
+        let Ok(Taken::Batch(sealed)) = chain.take(|_| true) else {
+            panic!("one batch");
+        };
+        let outcome = crate::producer::completion::Outcome::Appended {
+            partition: 0,
+            base_offset: Some(10),
+            timestamp_ms: Some(0),
+            duplicate: false,
+        };
+        let batch = &sealed.batch;
+        assert!(batch
+            .completion
+            .complete(outcome.clone(), |s, i| batch.failed_record(s, i)));
+        assert!(!batch.completion.complete(outcome, |_, _| None), "once");
+        assert_eq!(*seen.lock().unwrap(), [(0, Some(10)), (1, Some(11)), (2, Some(12))]);
+        let offsets: Vec<_> = handles.iter().map(|h| h.wait().unwrap().offset).collect();
+        assert_eq!(offsets, [Some(10), Some(11), Some(12)]);
+    }
+}
