@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use idemlog::producer::sim::{Fault, LinkConfig};
@@ -56,12 +56,17 @@ fn finding_1_every_task_awaiting_a_clone_of_one_handle_is_woken() {
     let producer = Producer::new(&log, config).unwrap();
     let mut first = producer.send(ProducerRecord::new("t", "v")).unwrap();
     let mut second = first.clone();
-    let flags = [Arc::new(Flag(AtomicBool::new(false))), Arc::new(Flag(AtomicBool::new(false)))];
+    let flags = [
+        Arc::new(Flag(AtomicBool::new(false))),
+        Arc::new(Flag(AtomicBool::new(false))),
+    ];
     // Lingering (virtual time, 60 s): both are pending and register a waker.
     assert!(!poll_once(&mut first, &flags[0]));
     assert!(!poll_once(&mut second, &flags[1]));
     producer.flush(LONG).unwrap();
-    assert!(eventually(|| flags.iter().all(|f| f.0.load(Ordering::SeqCst))));
+    assert!(eventually(|| flags
+        .iter()
+        .all(|f| f.0.load(Ordering::SeqCst))));
     assert!(poll_once(&mut first, &flags[0]));
     assert!(poll_once(&mut second, &flags[1]));
     assert_eq!(first.wait().unwrap(), second.wait().unwrap());
@@ -95,7 +100,10 @@ fn finding_2_wait_inside_a_callback_returns_in_callback_instead_of_deadlocking()
     let (waited, timed) = rx.recv_timeout(LONG).unwrap();
     for result in [Some(waited), timed] {
         let error = result.unwrap().unwrap_err();
-        assert_eq!(error.error(), &ProducerError::InCallback { operation: "wait" });
+        assert_eq!(
+            error.error(),
+            &ProducerError::InCallback { operation: "wait" }
+        );
     }
     assert_eq!(later.wait().unwrap().offset, Some(1));
     producer.close(LONG).unwrap();
@@ -229,7 +237,10 @@ fn finding_8_a_batch_timing_out_behind_an_acknowledged_one_keeps_the_epoch() {
     producer.flush(LONG).unwrap();
     assert_eq!(b2.wait().unwrap().offset, Some(1));
     let failure = b1.wait().unwrap_err();
-    assert!(matches!(failure.error(), ProducerError::DeliveryTimeout { .. }));
+    assert!(matches!(
+        failure.error(),
+        ProducerError::DeliveryTimeout { .. }
+    ));
     assert!(failure.error().may_be_in_log());
     let b3 = producer.send(ProducerRecord::new("t", "3")).unwrap();
     producer.flush(LONG).unwrap();
@@ -283,7 +294,10 @@ fn a_full_log_budget_pushes_back_to_send_which_hands_the_record_back() {
         ProducerError::BufferExhausted { max_block_ms: 50 }
     ));
     assert_eq!(refused.record().value_bytes(), &value[..]);
-    assert!(handles.iter().any(|h| !h.is_done()), "records wait for room");
+    assert!(
+        handles.iter().any(|h| !h.is_done()),
+        "records wait for room"
+    );
     // They are retried until their delivery timeout, which says "not known".
     drop(producer);
     let timed_out = handles

@@ -325,9 +325,7 @@ mod tests {
                 });
             }
             let mut taken = Vec::new();
-            while taken.iter().map(|b: &SealedBatch| b.len()).sum::<u64>()
-                < 2 * per_thread as u64
-            {
+            while taken.iter().map(|b: &SealedBatch| b.len()).sum::<u64>() < 2 * per_thread as u64 {
                 match chain.take(|_| true) {
                     Ok(Taken::Batch(batch)) => taken.push(batch),
                     Ok(_) | Err(()) => std::thread::yield_now(),
@@ -386,7 +384,10 @@ mod tests {
             .completion
             .complete(outcome.clone(), |s, i| batch.failed_record(s, i)));
         assert!(!batch.completion.complete(outcome, |_, _| None), "once");
-        assert_eq!(*seen.lock().unwrap(), [(0, Some(10)), (1, Some(11)), (2, Some(12))]);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [(0, Some(10)), (1, Some(11)), (2, Some(12))]
+        );
         let offsets: Vec<_> = handles.iter().map(|h| h.wait().unwrap().offset).collect();
         assert_eq!(offsets, [Some(10), Some(11), Some(12)]);
     }

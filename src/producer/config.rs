@@ -112,6 +112,7 @@ pub const KEYS: [&str; 11] = [
 /// let err = ProducerConfig::from_properties([("bootstrap.servers", "localhost:9092")]);
 /// assert!(matches!(err, Err(ConfigError::Unsupported { key, .. }) if key == "bootstrap.servers"));
 /// ```
+#[must_use = "a config does nothing until a producer is made with it"]
 #[derive(Clone, Debug)]
 pub struct ProducerConfig {
     pub(crate) enable_idempotence: Option<bool>,

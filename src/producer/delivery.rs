@@ -144,7 +144,6 @@ const WAIT_YIELDS: u32 = if LOOM { 0 } else { 8 };
 /// let meta = handle.wait().unwrap();
 /// assert_eq!((meta.partition, meta.offset), (0, Some(0)));
 /// ```
-#[must_use = "a handle is the only way to learn whether the record was delivered"]
 #[derive(Clone)]
 pub struct DeliveryHandle {
     batch: Arc<ProducerBatch>,

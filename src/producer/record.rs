@@ -57,6 +57,7 @@ impl<'a> From<&'a TopicHandle> for TopicRef<'a> {
 /// let record = ProducerRecord::to("clicks").key(b"user-1").value(&payload);
 /// assert_eq!(record.value_bytes(), &[1, 2, 3]);
 /// ```
+#[must_use = "a record does nothing until it is sent"]
 #[derive(Clone, Copy, Debug)]
 pub struct ProducerRecord<'a> {
     topic: TopicRef<'a>,

@@ -58,6 +58,7 @@ pub enum Fault {
 ///     .seed(42);
 /// assert_eq!(link.scripted(), &[Fault::DropResponse]);
 /// ```
+#[must_use = "a link config does nothing until a producer config takes it"]
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkConfig {
     seed: u64,
