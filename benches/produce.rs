@@ -1,4 +1,4 @@
-//! `produce/end-to-end`: application threads -> `Producer::send` -> accumulator
+//! `produce/end-to-end`: application threads -> `Producer::send` -> open batch
 //! -> flusher -> log -> every delivery handle completed, idempotent and not,
 //! beside crossbeam-channel carrying the same records from the same threads to
 //! one receiver. Workloads: `support` (shared with `idemlog bench`).

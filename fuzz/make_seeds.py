@@ -181,6 +181,10 @@ CONFIG_SEEDS = {
 NONE, DROP_REQ, DROP_RESP = bytes([0]), bytes([4]), bytes([5])
 
 
+def retriable(ms8=0):  # a retriable error (LogError::Unavailable) answered ms8 * 8 ms later (ms8 < 32)
+    return bytes([3 | (ms8 << 3)])
+
+
 def delay(ms8):  # a delay of ms8 * 8 ms
     return bytes([6, ms8])
 
@@ -191,14 +195,19 @@ def long_delay(kind, hundreds=0):  # 0: hundreds * 100 ms, 1 u64::MAX, 2 i64::MA
 
 
 def header(mode, partitions=1, window=5, in_flight=5, rt8=12, backoff=0, delivery=3,
-           per_batch=1, linger0=False, script=()):
+           per_batch=1, linger0=False, forced_close_ms=None, script=()):
+    """delivery: 3 unbounded, else bounded (see the target); forced_close_ms: None (close gets 5 s)
+    or 0..3 (a forced close with that timeout, no final flush)."""
+    lc = 1 if linger0 else 0
+    if forced_close_ms is not None:
+        lc |= (3 << 1) | (forced_close_ms << 3)
     out = bytes([mode, partitions - 1, window - 1, in_flight - 1, rt8 - 1, backoff, delivery,
-                 per_batch - 1, 1 if linger0 else 0, len(script)])
+                 per_batch - 1, lc, len(script)])
     return out + b"".join(script)
 
 
 def send(part=0, after=None, arg=0, last_no_flush=False):
-    """part 0-2 (modulo partitions) or "key" + key id 0..3; after: None, "flush", "advance"."""
+    """part 0-2 (modulo partitions) or "key" + key id 0..7; after: None, "flush", "advance"."""
     if isinstance(part, tuple):  # ("key", k)
         b = 3 | (part[1] << 5)
     else:
@@ -212,7 +221,8 @@ def send(part=0, after=None, arg=0, last_no_flush=False):
 
 FAULT_SEEDS = {
     # Contract scenario 8 (src/contract.rs) in exactly-once: lost responses deduplicated, a lost
-    # request retried in order; unbounded delivery timeout (everything acked).
+    # request (which breaks the connection: the requests behind it are lost too) retried in
+    # order; unbounded delivery timeout (everything acked).
     "seed-exactly-once": header(0, script=[NONE] + [DROP_RESP] * 5 + [DROP_REQ, NONE, DROP_REQ])
     + b"".join(send() for _ in range(10)),
     # Exactly-once, 3 partitions, 2 in flight, bounded delivery timeout, linger 0,
@@ -223,18 +233,40 @@ FAULT_SEEDS = {
                                          + [DROP_REQ] * 4 + [long_delay(0, 3)])
     + send(0) + send(1) + send(2, "flush") + send(("key", 1)) + send(0, "advance", 50)
     + send(1) + send(("key", 2), "flush") + send(0) + send(2) + send(1, last_no_flush=True),
-    # At-least-once: lost responses duplicate, a lost request reorders.
-    "seed-at-least-once": header(1, partitions=2, script=[NONE, DROP_RESP, DROP_REQ, DROP_RESP, delay(20)])
+    # At-least-once: lost responses duplicate, a refused batch reorders.
+    "seed-at-least-once": header(1, partitions=2, script=[NONE, DROP_RESP, DROP_REQ, DROP_RESP, delay(20),
+                                                          retriable(), NONE, retriable(1)])
     + b"".join(send(i % 2) for _ in range(3) for i in range(2)) + send(0, "flush") + send(1),
-    # At-most-once: lost request lost, lost response kept once.
-    "seed-at-most-once": header(2, script=[DROP_REQ, DROP_RESP, NONE, delay(200), DROP_REQ])
-    + b"".join(send() for _ in range(6)),
-    # Fire-and-forget with faults.
-    "seed-acks0": header(3, partitions=2, script=[DROP_REQ, DROP_RESP, delay(3)])
+    # At-most-once: lost request lost, lost response kept once, refused batch failed (not in the log).
+    "seed-at-most-once": header(2, script=[DROP_REQ, DROP_RESP, NONE, delay(200), DROP_REQ, retriable(2)])
+    + b"".join(send() for _ in range(8)),
+    # Fire-and-forget with faults (a lost request is noticed at once).
+    "seed-acks0": header(3, partitions=2, script=[DROP_REQ, DROP_RESP, delay(3), retriable()])
     + b"".join(send(i % 2) for i in range(5)),
-    # Delays that overflow the clock (u64::MAX, i64::MAX) in exactly-once.
+    # Delays that overflow the clock (u64::MAX, i64::MAX) in exactly-once, bounded and unbounded:
+    # a delay longer than the request timeout costs one request timeout (reconnect).
     "seed-huge-delay": header(0, delivery=1, script=[NONE, long_delay(1), DROP_REQ, long_delay(2)])
     + b"".join(send() for _ in range(4)),
+    "seed-huge-delay-unbounded": header(0, partitions=2, script=[NONE, long_delay(1), NONE, long_delay(2), DROP_REQ])
+    + b"".join(send(i % 2) for i in range(6)),
+    # The contract's first-batch case (P7): a fresh producer's first batch is refused while the
+    # second is in flight; the log (no state) takes the second, the first lands after it under a
+    # new epoch. Refusal answered at once (0 ms) and 8 ms later.
+    "seed-first-batch": header(0, script=[retriable(1)]) + send() + send(),
+    "seed-first-batch-now": header(0, partitions=2, script=[retriable(0), NONE, retriable(0)])
+    + send(0) + send(0) + send(0) + send(1) + send(1),
+    # The first-batch case with the second batch's response lost.
+    "seed-first-batch-lost-response": header(0, script=[retriable(0), DROP_RESP]) + send() + send(),
+    # A refused batch that is not the first: order holds (OutOfOrderSequence for those behind it).
+    "seed-refused-later": header(0, script=[delay(1), retriable(0)]) + b"".join(send() for _ in range(4)),
+    # Forced close (timeout 0 ms, no final flush) with requests delayed in flight and records
+    # still lingering: Closed ones are not in the log, Abandoned ones may be.
+    "seed-forced-close": header(0, partitions=2, per_batch=2, forced_close_ms=0,
+                                script=[NONE, delay(100), NONE, long_delay(3)])
+    + send(0, "flush") + b"".join(send(i % 2) for i in range(6)),
+    "seed-forced-close-at-least-once": header(1, partitions=1, linger0=True, forced_close_ms=1,
+                                              script=[long_delay(0, 9), retriable(0)])
+    + b"".join(send() for _ in range(5)),
 }
 
 

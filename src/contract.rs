@@ -170,8 +170,10 @@
 //!
 //! **Differs from Kafka**: `acks=1` and `acks=all` behave alike (the log is one
 //! in-process replica); the in-flight bound counts unacknowledged batches per
-//! partition (there is no connection per broker); `batch.size` and
-//! `buffer.memory` count key + value + [`RECORD_OVERHEAD`] bytes per record;
+//! partition; `batch.size` and `buffer.memory` count the log's record format
+//! (8 bytes of lengths + key + value per record), and `buffer.memory` is taken
+//! per batch (`batch.size`, or one record's size if larger), as Kafka's
+//! `BufferPool` does;
 //! `max.block.ms` and the timeout of [`Producer::close`] are real time, while
 //! the other timers follow the [`TimeSource`].
 //!
@@ -186,12 +188,19 @@
 //!   effective config ([`Producer::config`],
 //!   [`ProducerConfig::idempotence_setting`]) says so. **Differs from Kafka**:
 //!   the in-flight bound is the log's configurable window, where Kafka's is 5.
-//! - `delivery.timeout.ms` >= `linger.ms` + `request.timeout.ms`, else an error
-//!   ([`ConfigError::Conflict`] naming `delivery.timeout.ms`). (Raising it
-//!   instead when the user did not set it is v2, in progress: see
-//!   [Liveness](#liveness-and-resolution-under-faults).)
+//! - `delivery.timeout.ms` >= `linger.ms` + `request.timeout.ms`: set
+//!   explicitly, a smaller value is an error ([`ConfigError::Conflict`] naming
+//!   `delivery.timeout.ms`); left unset, it is raised to that sum, as Kafka
+//!   does.
 //! - Unknown keys and unparsable values are errors that name the key
-//!   ([`ConfigError::UnknownKey`], [`ConfigError::InvalidValue`]).
+//!   ([`ConfigError::UnknownKey`], [`ConfigError::InvalidValue`]); a number
+//!   too large for its key is "out of range". Keys and values are trimmed.
+//! - The Java client's other keys are accepted and ignored where they change
+//!   nothing in process ([`ProducerConfig::IGNORED_KEYS`]: `client.id`, the
+//!   serializers, `compression.type`, network, metadata and security
+//!   settings, ...), and are an error naming the key where idemlog cannot
+//!   honour them ([`ProducerConfig::UNSUPPORTED_KEYS`], [`ConfigError::Unsupported`]:
+//!   `transactional.id`, `partitioner.class`, `bootstrap.servers`, ...).
 //!
 //! ## Delivery semantics
 //!
@@ -227,7 +236,10 @@
 //!   epoch 32767 asks the log for a new pid ([`Log::init_producer_id`]).
 //! - A delivery timeout ([`ProducerError::DeliveryTimeout`]) means "not known",
 //!   not "not written"; so does a request timeout with no retry left
-//!   ([`ProducerError::RequestTimeout`]).
+//!   ([`ProducerError::RequestTimeout`]) and a close that abandoned an
+//!   in-flight request ([`ProducerError::Abandoned`]);
+//!   [`ProducerError::may_be_in_log`] says which errors these are. A failed
+//!   delivery hands its record back ([`DeliveryError::record`]).
 //!
 //! **Differs from Kafka**: after an epoch bump the batches of the partition
 //! whose sequence was unresolved are re-sequenced and retried (as Kafka does for
@@ -276,38 +288,39 @@
 //! - A fresh idempotent producer whose first batches all lose their first
 //!   response still delivers every one of them exactly once within
 //!   `delivery.timeout.ms` with Kafka's default timeouts, as Kafka's client does
-//!   with 5 in flight. The first-batch safety argument is explicit: a log with
-//!   no state for the producer accepts any sequence (rule 4), so a later batch
-//!   that reached it ahead of a lost first one would be accepted with a gap.
-//!   *Built*: until the log has acknowledged a batch of the current (pid, epoch)
-//!   on a partition, the flusher sends that partition's batches one at a time,
-//!   then up to the in-flight bound (tested with five lost responses after an
-//!   acknowledged first batch, `tests/producer_delivery.rs`). *v2, in progress*:
-//!   the promise with every first response lost at Kafka's default timeouts is
-//!   not pinned by a test yet.
+//!   with 5 in flight. *Built*: a fresh producer sends up to the in-flight
+//!   bound from its first batch (tests/producer_delivery.rs, five records whose
+//!   first responses are all lost). The first-batch safety argument
+//!   ([P7](crate::implementation)): a log with no state for the producer
+//!   accepts any sequence (rule 4), but the transport keeps send order, so a
+//!   later batch reaches the log only after the earlier ones. The one case
+//!   where a later batch does reach a log with no state first is a retriable
+//!   error response to the first batch (nothing written) while later batches
+//!   are in flight: the log accepts them, the refused batch's retry is out of
+//!   order, its sequence is reset under a new epoch and it lands after them.
+//!   No record is lost or duplicated; that batch alone is out of send order, as
+//!   with Kafka's client (tested).
 //! - The link models a connection: a lost request breaks it (the requests sent
 //!   after it on that connection are lost too until the producer reconnects),
 //!   so in-flight order holds; a retriable error response rejects one batch
-//!   alone. *v2, in progress.* Today the link is FIFO (a [`Fault::Delay`] holds
-//!   back the requests behind it) and drops a request whose request timeout
-//!   passed before it arrived (as Kafka closes the connection on a request
-//!   timeout), but [`Fault::DropRequest`] loses that one request only: the
-//!   requests behind it still arrive, are answered `OutOfOrderSequence`
-//!   (rule 4) and are retried after it. There is no retriable-error fault yet.
+//!   alone. *Built* ([`sim`](crate::producer::sim)): [`Fault::DropRequest`]
+//!   breaks the connection until the flusher's next request timeout (at once
+//!   with `acks=0`), when it reconnects and every request on the old
+//!   connection is retried in order; [`Fault::Delay`] holds back the requests
+//!   behind it; [`Fault::RetriableError`] refuses one batch.
 //! - A batch that times out while a LATER batch of the same partition was
 //!   acknowledged is resolved without an epoch bump (Kafka's `isNextSequence`
-//!   rule): its sequence is known to be written. *Built* in the flusher; no
-//!   test pins this case on its own yet.
+//!   rule): its sequence is known to be written. *Built* and tested
+//!   (tests/producer_liveness.rs).
 //! - `delivery.timeout.ms` not set by the user and smaller than
 //!   `linger.ms + request.timeout.ms` is raised to that sum (Kafka warns and
-//!   raises); set explicitly, it is an error. *v2, in progress*: today it is an
-//!   error ([`ConfigError::Conflict`]) whether set or not.
+//!   raises); set explicitly, it is an error. *Built* (tests/producer_config.rs).
 //! - Errors say whether the record may be in the log: a timeout or a close that
 //!   abandoned an in-flight request means "not known", never "not written".
-//!   *Partly built*: [`ProducerError::DeliveryTimeout`] and
-//!   [`ProducerError::RequestTimeout`] say "not known"; a close that times out
-//!   fails what is left, in flight or not, with [`ProducerError::Closed`], which
-//!   does not yet tell the two apart (v2, in progress).
+//!   *Built*: [`ProducerError::may_be_in_log`]; a close that times out fails
+//!   the records it never sent with [`ProducerError::Closed`] (certainly not in
+//!   the log) and those whose request was in flight with
+//!   [`ProducerError::Abandoned`].
 //!
 //! ## Memory
 //!
@@ -325,10 +338,11 @@
 //!   blocks up to `max.block.ms` and a direct append returns a clear error.
 //!   Nothing aborts the process. *Partly built*: a direct append that needs a
 //!   segment the budget has no room for runs retention once, then answers
-//!   [`LogError::LogFull`]; `send` blocks only on the producer's own
-//!   `buffer.memory` (then [`ProducerError::BufferExhausted`]), and a producer's
-//!   records get the log's error as [`ProducerError::Log`] (back-pressure from
-//!   the log's budget: v2, in progress).
+//!   [`LogError::LogFull`]. The producer retries `LogFull` (and
+//!   `PartitionFull`) after its backoff until the delivery timeout, so its
+//!   batches wait in `buffer.memory`; once that is full, `send` blocks up to
+//!   `max.block.ms` and fails with [`ProducerError::BufferExhausted`], handing
+//!   the record back ([`SendError::record`]) (tests/producer_liveness.rs).
 //! - Retention by age and producer-state expiry run by themselves (a background
 //!   housekeeper or on the append path), not only when the user calls a sweep;
 //!   sweeps stay available. *Built*: retention ([`RetentionPolicy`]: by
@@ -395,8 +409,8 @@
 //!   [`RecordMetadata::duplicate`]).
 //! - `acks=1` and `acks=all` behave alike (one in-process replica).
 //! - `max.in.flight.requests.per.connection` counts batches per partition.
-//! - `batch.size` and `buffer.memory` count key + value + [`RECORD_OVERHEAD`]
-//!   bytes per record.
+//! - `batch.size` and `buffer.memory` count the log's record format (8 bytes
+//!   of lengths + key + value per record).
 //! - `max.block.ms` and the timeout of [`Producer::close`] are real time; the
 //!   other timers follow the producer's [`TimeSource`], which can be virtual.
 //! - After an epoch bump, the unresolved partition's batches are re-sequenced
@@ -488,12 +502,19 @@
 //! [`ProducerError::Closed`]: crate::producer::ProducerError::Closed
 //! [`ProducerError::BufferExhausted`]: crate::producer::ProducerError::BufferExhausted
 //! [`ProducerError::Log`]: crate::producer::ProducerError::Log
+//! [`ProducerError::Abandoned`]: crate::producer::ProducerError::Abandoned
+//! [`ProducerError::may_be_in_log`]: crate::producer::ProducerError::may_be_in_log
+//! [`DeliveryError::record`]: crate::producer::DeliveryError::record
+//! [`SendError::record`]: crate::producer::SendError::record
+//! [`ConfigError::Unsupported`]: crate::producer::ConfigError::Unsupported
+//! [`ProducerConfig::IGNORED_KEYS`]: crate::producer::ProducerConfig::IGNORED_KEYS
+//! [`ProducerConfig::UNSUPPORTED_KEYS`]: crate::producer::ProducerConfig::UNSUPPORTED_KEYS
+//! [`Fault::RetriableError`]: crate::producer::sim::Fault::RetriableError
 //! [`DeliveryHandle`]: crate::producer::DeliveryHandle
 //! [`RecordMetadata`]: crate::producer::RecordMetadata
 //! [`RecordMetadata::duplicate`]: crate::producer::RecordMetadata::duplicate
-//! [`LinkConfig`]: crate::producer::LinkConfig
-//! [`Fault`]: crate::producer::Fault
-//! [`Fault::Delay`]: crate::producer::Fault::Delay
-//! [`Fault::DropRequest`]: crate::producer::Fault::DropRequest
+//! [`LinkConfig`]: crate::producer::sim::LinkConfig
+//! [`Fault`]: crate::producer::sim::Fault
+//! [`Fault::Delay`]: crate::producer::sim::Fault::Delay
+//! [`Fault::DropRequest`]: crate::producer::sim::Fault::DropRequest
 //! [`TimeSource`]: crate::producer::TimeSource
-//! [`RECORD_OVERHEAD`]: crate::producer::RECORD_OVERHEAD

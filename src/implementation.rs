@@ -1,5 +1,6 @@
 //! Implementation notes: the memory-ordering protocol and the numbered
-//! invariants that the code cites as I1..I11. Documentation only.
+//! invariants that the code cites as I1..I11 (the log) and P1..P7 (the
+//! producer client). Documentation only.
 //!
 //! # The append path (src/log/partition.rs)
 //!
@@ -139,6 +140,86 @@
 //! creating a state) evicts the least recently used states by the same DEAD CAS
 //! as expiry (I9), which fails on a BUSY state, so a state mid-append is never
 //! evicted.
+//!
+//! # The producer client (src/producer/)
+//!
+//! ```text
+//! send:    closed? -> partition -> pin -> tail batch: CAS `reserved` (index + bytes)
+//!          -> copy the record in -> written += 1 (Release) -> count a handle
+//!          (full: seal it, CAS-link a new batch from buffer.memory, retry)
+//!          -> wake the flusher only for a new batch or linger.ms = 0
+//! flusher: take due batches (seal, written == sealed count) -> stamp sequences
+//!          -> transport -> responses -> complete each batch once
+//! ```
+//! Locked instructions per record on the send path: the reservation CAS, the
+//! `written` increment and the handle's reference count (plus the epoch pin,
+//! thread-local); per batch, the link CAS and one wake-up fence.
+//!
+//! **P1 — batch claims (src/producer/batch.rs).** A record's index and byte
+//! range are claimed by one CAS on the batch's `reserved` word while it is not
+//! SEALED; only the claimer writes that range, and it then increments `written`
+//! (Release). Sealing is a `fetch_or` of SEALED on the same word, so every claim
+//! is either before the seal (counted in the count it returns) or fails. The
+//! flusher reads the area only after seeing `written` equal that count
+//! (Acquire; the increments are RMWs, so the Acquire load synchronises with
+//! every one of them), so it sees every byte and every callback registered
+//! before the increment.
+//!
+//! **P2 — the batch chain (src/producer/batch_chain.rs).** A node's `next` is
+//! set once, by CAS from null (AcqRel), after the node is fully built. `tail`
+//! only moves forward (CAS, helped by anyone who sees a non-null `next`) and
+//! never points at a retired node: the flusher, the only thread that moves the
+//! cursor and retires nodes, first helps `tail` past the node it retires, then
+//! retires it through crossbeam-epoch. A sender pins before it loads `tail` and
+//! holds the pin while it touches the node, so no node it can reach is freed
+//! under it; the node's reference count is at least the chain's own while it is
+//! reachable, so a sender may add a handle's reference.
+//!
+//! **P3 — closing (src/producer/flusher/mod.rs, src/producer/flusher_signal.rs).**
+//! `close` sets `closed` (SeqCst). The flusher, having read `closed`, drains
+//! everything, and only when nothing is held links a terminal sentinel after
+//! each chain's cursor (`terminate`, sealing the cursor first); if a sender
+//! linked a batch first, the link fails and the flusher drains again. After
+//! termination every append fails with `Closed` (the last node is sealed and
+//! terminal), and by P1 every claim that succeeded precedes the seal, so its
+//! record is in a batch the flusher drained: no record is accepted and then
+//! left behind. A forced close fails what is held (`Abandoned` if a request of
+//! it was sent, else `Closed`) and terminates the chains the same way.
+//!
+//! **P4 — completion (src/producer/completion.rs).** A batch completes once: the
+//! first `complete` wins a swap of `claimed`; it takes the callback stack
+//! (Acquire swap, pairing with each push's Release CAS), runs the callbacks in
+//! record order, stores the outcome under the slot mutex with `done` (Release),
+//! then notifies the condvar and wakes every registered waker. A waiter checks
+//! the outcome under the same mutex before it parks or registers, so it either
+//! sees the outcome or is parked (registered) before the completer takes the
+//! mutex: no wake-up is lost, and every clone's waker is woken.
+//!
+//! **P5 — flusher wake-up (src/producer/flusher_signal.rs).** A sender that
+//! linked a batch (or appended with `linger.ms = 0`) issues a SeqCst fence and
+//! reads `sleeping`; the flusher stores `sleeping`, issues a SeqCst fence and
+//! re-checks the chains before it waits (under the idle mutex, which the waker
+//! takes to notify). By the fence-fence rule one of them sees the other.
+//!
+//! **P6 — area reuse (src/producer/flusher/finish.rs).** A batch's area goes
+//! back to the pool only when the batch is acknowledged (acks >= 1). Then no
+//! request of it is in transit: the connection is FIFO, a retry is sent only
+//! after the previous attempt was answered or its connection reset (which drops
+//! what was in transit), and the acknowledged attempt has arrived. With
+//! `acks=0`, or on failure, the area stays with the batch and is freed with it.
+//!
+//! **P7 — the first batch (src/producer/flusher/sequencer.rs).** A log with no
+//! state for a producer accepts any sequence. A fresh producer nevertheless
+//! sends `max.in.flight` batches at once, because the transport keeps send
+//! order: a lost request breaks the connection and loses what follows it, and
+//! a delayed one holds the rest back, so a later batch reaches the log only
+//! after the earlier ones did. The one exception is a retriable error response
+//! to the first batch of an epoch (the broker refused it, nothing written)
+//! while later batches are in flight: the log, without state, accepts them, the
+//! refused batch's retry is out of order, its sequence is reset under a new
+//! epoch, and it lands after them. No record is lost or duplicated; that batch
+//! alone is out of send order (as with Kafka's client). Tested by
+//! tests/producer_delivery.rs.
 //!
 //! # Why these choices
 //! - One 128-bit tail instead of a 64-bit one: the offset, the segment and the byte

@@ -7,7 +7,7 @@
 //!
 //! - [`Log`]: the in-process broker (topics, partitions, `init_producer_id`,
 //!   idempotent and plain appends, retention, producer-state expiry).
-//! - [`producer::Producer`]: Kafka's client model — accumulator, one flusher
+//! - [`producer::Producer`]: Kafka's client model — sender-side batches, one flusher
 //!   (I/O) thread, retries, at-most-once / at-least-once / exactly-once.
 //! - [`Consumer`]: reads by offset, blocking or not, zero-copy.
 //!

@@ -196,7 +196,8 @@ mod imp {
     }
 
     /// An unbounded lock-free MPMC queue (crossbeam's `SegQueue`): the producer's
-    /// per-partition accumulator queue, and the log's pool of recycled segments.
+    /// pool of record areas and its pending flushes, and the log's pool of
+    /// recycled segments.
     #[derive(Debug, Default)]
     pub(crate) struct SegQueue<T>(crossbeam::queue::SegQueue<T>);
 

@@ -192,7 +192,8 @@ impl<'a> Arbitrary<'a> for Input {
         let per_batch = usize::from(byte(u)? % 3) + 1;
         let linger_close = byte(u)?;
         let linger_ms = if linger_close & 1 == 1 { 0 } else { 1000 };
-        let forced_close_ms = ((linger_close >> 1) & 3 == 3).then(|| u64::from((linger_close >> 3) & 3));
+        let forced_close_ms =
+            ((linger_close >> 1) & 3 == 3).then(|| u64::from((linger_close >> 3) & 3));
         let script_len = usize::from(byte(u)? % 65);
         let mut script = Vec::with_capacity(script_len);
         for _ in 0..script_len {
@@ -306,7 +307,11 @@ fn increasing(records: &[Logged]) -> bool {
 
 /// Exactly-once send order on one partition, allowing only the first-batch
 /// case (see the module comment); `Err` says what is wrong.
-fn check_send_order(records: &[Logged], retriable_faults: usize, per_batch: usize) -> Result<(), String> {
+fn check_send_order(
+    records: &[Logged],
+    retriable_faults: usize,
+    per_batch: usize,
+) -> Result<(), String> {
     if increasing(records) {
         return Ok(());
     }
@@ -333,7 +338,9 @@ fn check_send_order(records: &[Logged], retriable_faults: usize, per_batch: usiz
         return Err(format!("the first epoch's run {x:?} is out of send order"));
     }
     if !increasing(y) {
-        return Err(format!("the records after the first epoch's run, {y:?}, are out of send order"));
+        return Err(format!(
+            "the records after the first epoch's run, {y:?}, are out of send order"
+        ));
     }
     let (x_min, x_max) = (x[0].0, x[x.len() - 1].0);
     let y0 = meta(&y[0]);
@@ -508,9 +515,9 @@ fn run(input: &Input) {
             Err(failure) => {
                 let error = failure.error();
                 // The record handed back is the one sent.
-                let record = failure
-                    .record()
-                    .unwrap_or_else(|| panic!("record {i}: failed without its record: {}", context()));
+                let record = failure.record().unwrap_or_else(|| {
+                    panic!("record {i}: failed without its record: {}", context())
+                });
                 assert_eq!(&*record.topic, "t", "record {i}: {}", context());
                 assert_eq!(record.partition, targets[i], "record {i}: {}", context());
                 assert_eq!(
@@ -519,7 +526,12 @@ fn run(input: &Input) {
                     "record {i}: {}",
                     context()
                 );
-                assert_eq!(&record.value[..], values[i].as_bytes(), "record {i}: {}", context());
+                assert_eq!(
+                    &record.value[..],
+                    values[i].as_bytes(),
+                    "record {i}: {}",
+                    context()
+                );
                 match error {
                     ProducerError::Closed => {
                         assert!(!error.may_be_in_log());
@@ -559,7 +571,10 @@ fn run(input: &Input) {
                     assert!(
                         matches!(error, ProducerError::DeliveryTimeout { .. })
                             || (input.forced_close_ms.is_some()
-                                && matches!(error, ProducerError::Closed | ProducerError::Abandoned)),
+                                && matches!(
+                                    error,
+                                    ProducerError::Closed | ProducerError::Abandoned
+                                )),
                         "record {i}: {}",
                         context()
                     );

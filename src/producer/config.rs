@@ -374,8 +374,9 @@ impl ProducerConfig {
         self
     }
 
-    /// `batch.size` in bytes (key + value + [`RECORD_OVERHEAD`](super::RECORD_OVERHEAD)
-    /// per record); 0 sends every record alone.
+    /// `batch.size` in bytes (8 bytes of lengths + key + value per record, the
+    /// log's record format), capped by `buffer.memory` and by what one log
+    /// batch may hold; 0 sends every record alone.
     pub fn batch_size(mut self, bytes: usize) -> Self {
         self.batch_size = bytes;
         self
@@ -387,7 +388,9 @@ impl ProducerConfig {
         self
     }
 
-    /// `buffer.memory` in bytes: `send` blocks while this much is unacknowledged.
+    /// `buffer.memory` in bytes: the batches not yet acknowledged; `send`
+    /// blocks (up to `max.block.ms`) when it must open a batch and this much
+    /// is in use.
     pub fn buffer_memory(mut self, bytes: usize) -> Self {
         self.buffer_memory = bytes;
         self
