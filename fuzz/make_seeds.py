@@ -256,7 +256,7 @@ FAULT_SEEDS = {
     "seed-first-batch-now": header(0, partitions=2, script=[retriable(0), NONE, retriable(0)])
     + send(0) + send(0) + send(0) + send(1) + send(1),
     # The first-batch case with the second batch's response lost.
-    "seed-first-batch-lost-response": header(0, script=[retriable(0), DROP_RESP]) + send() + send(),
+    "seed-first-batch-lost-response": header(0, script=[retriable(1), DROP_RESP]) + send() + send(),
     # A refused batch that is not the first: order holds (OutOfOrderSequence for those behind it).
     "seed-refused-later": header(0, script=[delay(1), retriable(0)]) + b"".join(send() for _ in range(4)),
     # Forced close (timeout 0 ms, no final flush) with requests delayed in flight and records

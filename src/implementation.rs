@@ -189,11 +189,13 @@
 //! **P4 — completion (src/producer/completion.rs).** A batch completes once: the
 //! first `complete` wins a swap of `claimed`; it takes the callback stack
 //! (Acquire swap, pairing with each push's Release CAS), runs the callbacks in
-//! record order, stores the outcome under the slot mutex with `done` (Release),
-//! then notifies the condvar and wakes every registered waker. A waiter checks
-//! the outcome under the same mutex before it parks or registers, so it either
-//! sees the outcome or is parked (registered) before the completer takes the
-//! mutex: no wake-up is lost, and every clone's waker is woken.
+//! record order, sets the outcome (a once-cell), then under the slot mutex
+//! marks the batch complete and stores `done` (Release; readers load it with
+//! Acquire and then read the outcome without a lock), then notifies the condvar
+//! and wakes every registered waker. A waiter checks `complete` under the same
+//! mutex before it parks or registers, so it either sees it or is parked
+//! (registered) before the completer takes the mutex: no wake-up is lost, and
+//! every clone's waker is woken.
 //!
 //! **P5 — flusher wake-up (src/producer/flusher_signal.rs).** A sender that
 //! linked a batch (or appended with `linger.ms = 0`) issues a SeqCst fence and

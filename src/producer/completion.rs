@@ -44,9 +44,11 @@ struct CallbackNode {
     next: *mut CallbackNode,
 }
 
+/// The waiters' side, under the mutex.
 #[derive(Default)]
 struct Slot {
-    outcome: Option<Outcome>,
+    /// Set (with `done`) when the batch completes.
+    complete: bool,
     wakers: Vec<Waker>,
 }
 
@@ -56,6 +58,8 @@ pub(crate) struct Completion {
     owner: u64,
     /// Set by the one thread that completes the batch.
     claimed: AtomicBool,
+    /// The outcome, set once by the completer before `done`.
+    outcome: std::sync::OnceLock<Outcome>,
     /// The outcome is stored (set once, after it is).
     done: AtomicBool,
     slot: Mutex<Slot>,
@@ -85,6 +89,7 @@ impl Completion {
         Self {
             owner,
             claimed: AtomicBool::new(false),
+            outcome: std::sync::OnceLock::new(),
             done: AtomicBool::new(false),
             slot: Mutex::new(Slot::default()),
             done_cv: Condvar::new(),
@@ -157,11 +162,13 @@ impl Completion {
             // records' completions go on.
             let _panicked = run_user_code(self.owner, move || callback(result));
         }
+        // Only the claimer sets it, once (a second `set` cannot happen).
+        let _first = self.outcome.set(outcome);
         let wakers = {
             let mut slot = self.slot.lock();
-            slot.outcome = Some(outcome);
+            slot.complete = true;
             // Release: pairs with the Acquire load in `is_done`: a thread that
-            // sees `done` finds the outcome (under the mutex).
+            // sees `done` finds the outcome set.
             self.done.store(true, Ordering::Release);
             std::mem::take(&mut slot.wakers)
         };
@@ -180,22 +187,24 @@ impl Completion {
         self.done.load(Ordering::Acquire)
     }
 
-    /// The result of record `index`, if the batch is done.
+    /// The result of record `index`, if the batch is done (no lock).
     pub(crate) fn result(
         &self,
         index: u32,
         failed: impl Fn(Sealed, u32) -> Option<RecordBytes>,
     ) -> Option<DeliveryResult> {
-        let slot = self.slot.lock();
-        slot.outcome
-            .as_ref()
+        if !self.is_done() {
+            return None;
+        }
+        self.outcome
+            .get()
             .map(|outcome| result_of(outcome, index, &failed))
     }
 
     /// Blocks until done or `deadline` (`None`: no limit); true if done.
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> bool {
         let mut slot = self.slot.lock();
-        while slot.outcome.is_none() {
+        while !slot.complete {
             let left = deadline.map_or(Duration::from_secs(1), |deadline| {
                 deadline.saturating_duration_since(Instant::now())
             });
@@ -211,7 +220,7 @@ impl Completion {
     /// distinct waker is kept, so every task awaiting a clone is woken.
     pub(crate) fn register(&self, waker: &Waker) -> bool {
         let mut slot = self.slot.lock();
-        if slot.outcome.is_some() {
+        if slot.complete {
             return true;
         }
         if !slot.wakers.iter().any(|known| known.will_wake(waker)) {

@@ -166,9 +166,6 @@ impl DeliveryHandle {
 
     /// The outcome if it is known.
     pub fn try_result(&self) -> Option<DeliveryResult> {
-        if !self.is_done() {
-            return None;
-        }
         self.batch.completion.result(self.index, |sealed, index| {
             self.batch.failed_record(sealed, index)
         })

@@ -343,7 +343,7 @@ impl Producer {
             topic,
             record.partition_setting(),
             bytes,
-            inner.config.time.stamp_ms(),
+            || inner.config.time.stamp_ms(),
             callback,
         )
         .map_err(|error| SendError::new(error, record))

@@ -28,7 +28,8 @@ pub(crate) struct AppendSettings {
     pub(crate) eager: bool,
 }
 
-/// Appends one record of `topic` (see the module comment).
+/// Appends one record of `topic` (see the module comment); `now_ms` is the
+/// producer's clock.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn append(
     shared: &Shared,
@@ -36,7 +37,7 @@ pub(crate) fn append(
     topic: &TopicBatches,
     partition: Option<u32>,
     record: RecordRef<'_>,
-    now_ms: i64,
+    now_ms: impl Fn() -> i64,
     mut callback: Option<Callback>,
 ) -> Result<DeliveryHandle, ProducerError> {
     let len = encoded_len(record);
@@ -57,6 +58,7 @@ pub(crate) fn append(
             }))
         }
         (None, Some(key)) => partition_for_key(key, partitions),
+        (None, None) if partitions == 1 => 0,
         (None, None) => {
             let before = topic.add_sticky_bytes(len as u64);
             sticky_partition(before, settings.batch_size, partitions)
@@ -84,7 +86,9 @@ pub(crate) fn append(
                 spare = Some(Arc::new(ProducerBatch::new(
                     area,
                     0,
-                    now_ms,
+                    // Read only when a batch opens: linger and the delivery
+                    // timeout count from its first record.
+                    now_ms(),
                     settings.max_records,
                     shared.owner,
                 )));
