@@ -17,8 +17,7 @@
 # harness's crew::run_task, so the clock thread's wake-ups are left out; the
 # count repeats exactly). produce-e2e counts every thread, since the producer's
 # flusher thread does half the work; that includes its and the senders' idle
-# polling, so that figure moves by a few percent between runs (2699 and 2815
-# on the current engine).
+# polling, so that figure moves by a few percent between runs.
 # Takes about a minute for the append rows, two for produce-e2e.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -53,7 +53,8 @@ impl Target {
         self
     }
 
-    /// `">= 2x"`, `">= 1x and >= 200 M/s"`, or `"(limit)"`.
+    /// `">= 2x"`, `">= 1x and >= 200 M/s"`, or `"-"` (none: a limit, or a
+    /// figure reported for reference).
     pub(crate) fn text(&self) -> String {
         let mut parts = Vec::new();
         if let Some(ratio) = self.min_ratio {
@@ -63,7 +64,7 @@ impl Target {
             parts.push(format!(">= {} M/s", rps / 1e6));
         }
         if parts.is_empty() {
-            "(limit)".to_string()
+            "-".to_string()
         } else {
             parts.join(" and ")
         }

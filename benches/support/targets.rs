@@ -10,12 +10,13 @@ use super::shape::AppendShape;
 use super::workloads::{AppendTarget, ProduceTarget, ScanTarget};
 
 /// Every workload id of the benchmark target table, in its order.
-pub(crate) const WORKLOAD_IDS: [&str; 11] = [
+pub(crate) const WORKLOAD_IDS: [&str; 12] = [
     "append-own-p2-64B-b64",
     "append-own-p2-64B-b64-owned",
     "append-p1-64B-b1",
     "append-shared-p2-64B-b1",
     "produce-e2e-t2-64B",
+    "produce-e2e-plain-t2-64B",
     "idempotence-b16",
     "idempotence-b1",
     "consume-scan",
@@ -23,6 +24,11 @@ pub(crate) const WORKLOAD_IDS: [&str; 11] = [
     "memory-producer-state-bytes",
     "memory-budget",
 ];
+
+/// How the producer rows compare (the engine copies each record once, into its
+/// batch; the channel copies each once, into a `Bytes`).
+const PRODUCE_HOW: &str =
+    "each record copied once (into the batch / into a Bytes) from the same 2 threads, to one receiver";
 
 /// Builds a runner (threads spawned, memory pre-faulted) when its group starts.
 pub(crate) type Build = Box<dyn Fn() -> Box<dyn Runner>>;
@@ -165,9 +171,19 @@ pub(crate) fn groups() -> Vec<Group> {
             comparisons: vec![Comparison {
                 workload: "produce-e2e-t2-64B",
                 peer: ProduceTarget::Channel.name(),
-                how: "the same Bytes copies from the same 2 threads, to one receiver",
+                how: PRODUCE_HOW,
                 build: Box::new(|| ProduceTarget::Channel.runner(2, 64)),
                 target: Target::ratio(1.5),
+            }],
+        },
+        Group {
+            engine: Box::new(|| ProduceTarget::Plain.runner(2, 64)),
+            comparisons: vec![Comparison {
+                workload: "produce-e2e-plain-t2-64B",
+                peer: ProduceTarget::Channel.name(),
+                how: PRODUCE_HOW,
+                build: Box::new(|| ProduceTarget::Channel.runner(2, 64)),
+                target: Target::NONE,
             }],
         },
         Group {

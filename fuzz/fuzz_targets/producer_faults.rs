@@ -51,26 +51,31 @@
 //! costs one request timeout for everything in flight, not one per request:
 //! the flusher then reconnects, which also drops every request still in
 //! transit (delays included), and resends in order after at most the backoff.
-//! (With acks=0 the loss is noticed at once.) Each such round uses up at least
-//! one scripted fault (requests on a dead connection draw theirs too), and
-//! after the script (at most 64 faults) every request is delivered, so
-//! everything is acknowledged within linger + 65 * (request timeout + backoff)
-//! + the clock moves (at most 48 * 2040 ms), about 4 minutes of virtual time,
-//! far below the "unbounded" delivery timeout (`MAX_MS`, about 24 days),
-//! whatever the delays: unlike the old link (where every request timeout
-//! behind a long delay queued one more retry there), no delay length rules
-//! out an unbounded delivery timeout. A bounded one is linger + request
-//! timeout + `(b / 4) * request timeout / 2`, at most linger + 33 request
-//! timeouts.
+//! Each such round uses up at least one scripted fault (requests on a dead
+//! connection draw theirs too), and after the script (at most 64 faults)
+//! every request is delivered, so everything is acknowledged within linger +
+//! 65 * (request timeout + backoff) + the clock moves (at most 48 * 2040 ms),
+//! about 4 minutes of virtual time, far below the "unbounded" delivery timeout
+//! (`MAX_MS`, about 24 days), whatever the delays: unlike the old link (where
+//! every request timeout behind a long delay queued one more retry there), no
+//! delay length rules out an unbounded delivery timeout. Except with acks=0:
+//! a loss is noticed at once, but nothing times out a delayed request, so the
+//! flusher waits the delay out (jumping the virtual clock to its arrival);
+//! after a delay near `u64::MAX` the clock sits at its end, where every new
+//! record has expired at once. With acks=0 the delivery timeout is therefore
+//! unbounded only if no delay exceeds 2^40 ms (64 of them keep the clock far
+//! from its end). A bounded delivery timeout is linger + request timeout +
+//! `(b / 4) * request timeout / 2`, at most linger + 33 request timeouts.
 //!
 //! Byte format (every read yields 0 once the input runs out), 10 header bytes:
 //! mode (`% 4`: exactly-once, at-least-once, at-most-once, acks=0), partitions
 //! (`% 3 + 1`), dedup window (`% 5 + 1`), in-flight (`% 5 + 1`, at most the
 //! window when idempotent), request timeout (`(b + 1) * 8` ms), retry backoff
-//! (`(b % 4) * 25` ms), delivery timeout (`b % 4 == 3`: unbounded, else
-//! linger + request timeout + `(b / 4) * request timeout / 2`), records per
-//! batch (`% 3 + 1`: `batch.size` is that many keyed records, 8 + 2 + 4 bytes
-//! each, keyless ones being 12), linger and close (bit 0: linger 0 ms if set,
+//! (`(b % 4) * 25` ms), delivery timeout (`b % 4 == 3`: unbounded, unless
+//! acks=0 with a delay over 2^40 ms; else linger + request timeout +
+//! `(b / 4) * request timeout / 2`), records per batch (`% 3 + 1`:
+//! `batch.size` is that many keyed records, 8 + 2 + 4 bytes each, keyless
+//! ones being 12), linger and close (bit 0: linger 0 ms if set,
 //! else 1000 ms; bits 1-2 == 3: a forced close, with a timeout of bits 3-4 ms
 //! and no final flush, else `close` gets 5 s), script length (`% 65`); then
 //! the script, one fault per byte `% 8` (0-2 none, 3 retriable error answered
@@ -100,7 +105,7 @@ const MAX_SENDS: usize = 48;
 const MAX_MS: u64 = i32::MAX as u64 * 1000;
 /// Delays beyond this rule out moving the clock from outside (it could wrap:
 /// with acks=0 nothing times out a delayed request, and the flusher may jump
-/// the clock to its arrival).
+/// the clock to its arrival), and with acks=0 an unbounded delivery timeout.
 const CLOCK_SAFE_DELAY_MS: u64 = 1 << 40;
 /// Bytes of a keyed record in the log's format: 8 + key (2) + value (4).
 const KEYED_RECORD_BYTES: usize = 14;
@@ -207,10 +212,11 @@ impl<'a> Arbitrary<'a> for Input {
             })
             .max()
             .unwrap_or(0);
-        let delivery_timeout_ms = (delivery % 4 != 3).then(|| {
+        let clock_safe = longest_delay <= CLOCK_SAFE_DELAY_MS;
+        let unbounded = delivery % 4 == 3 && (mode != Mode::FireAndForget || clock_safe);
+        let delivery_timeout_ms = (!unbounded).then(|| {
             linger_ms + request_timeout_ms + u64::from(delivery / 4) * request_timeout_ms / 2
         });
-        let clock_safe = longest_delay <= CLOCK_SAFE_DELAY_MS;
         let mut sends = Vec::new();
         let mut final_flush = true;
         while !u.is_empty() && sends.len() < MAX_SENDS {

@@ -69,17 +69,31 @@ impl FaultLink {
             return fault;
         }
         let c = &self.config;
-        if c.drop_request + c.drop_response + c.delay == 0.0 {
+        if c.drop_request + c.drop_response + c.refuse + c.delay == 0.0 {
             return Fault::None;
         }
-        let (drop_request, drop_response, delay, max_delay) =
-            (c.drop_request, c.drop_response, c.delay, c.max_delay_ms);
+        let (drop_request, drop_response, refuse, delay, max_delay) = (
+            c.drop_request,
+            c.drop_response,
+            c.refuse,
+            c.delay,
+            c.max_delay_ms,
+        );
         let draw = self.rng.next_f64();
-        if draw < drop_request {
-            Fault::DropRequest
-        } else if draw < drop_request + drop_response {
-            Fault::DropResponse
-        } else if draw < drop_request + drop_response + delay && max_delay > 0 {
+        let mut bound = drop_request;
+        if draw < bound {
+            return Fault::DropRequest;
+        }
+        bound += drop_response;
+        if draw < bound {
+            return Fault::DropResponse;
+        }
+        bound += refuse;
+        if draw < bound {
+            return Fault::RetriableError { delay_ms: 0 };
+        }
+        bound += delay;
+        if draw < bound && max_delay > 0 {
             Fault::Delay(1 + self.rng.next_u64() % max_delay)
         } else {
             Fault::None

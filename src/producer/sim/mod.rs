@@ -64,6 +64,7 @@ pub struct LinkConfig {
     seed: u64,
     drop_request: f64,
     drop_response: f64,
+    refuse: f64,
     delay: f64,
     max_delay_ms: u64,
     script: Vec<Fault>,
@@ -75,6 +76,7 @@ impl Default for LinkConfig {
             seed: 0x1de_b10c,
             drop_request: 0.0,
             drop_response: 0.0,
+            refuse: 0.0,
             delay: 0.0,
             max_delay_ms: 0,
             script: Vec::new(),
@@ -115,6 +117,13 @@ impl LinkConfig {
         self
     }
 
+    /// Probability that the broker refuses a request with a retriable error
+    /// ([`Fault::RetriableError`], at once; clamped to 0..=1).
+    pub fn retriable_error_rate(mut self, p: f64) -> Self {
+        self.refuse = probability(p);
+        self
+    }
+
     /// Probability that a request is delayed by 1..=`max_delay_ms` milliseconds.
     pub fn delay_rate(mut self, p: f64, max_delay_ms: u64) -> Self {
         self.delay = probability(p);
@@ -136,6 +145,6 @@ impl LinkConfig {
     /// True if it injects nothing (the producer then talks to the log directly).
     pub fn is_perfect(&self) -> bool {
         self.script.iter().all(|fault| *fault == Fault::None)
-            && self.drop_request + self.drop_response + self.delay == 0.0
+            && self.drop_request + self.drop_response + self.refuse + self.delay == 0.0
     }
 }
