@@ -189,7 +189,7 @@
 //! **P4 — completion (src/producer/completion.rs).** A batch completes once: the
 //! first `complete` wins a swap of `claimed`; it takes the callback stack
 //! (Acquire swap, pairing with each push's Release CAS), runs the callbacks in
-//! record order, sets the outcome (a once-cell), then under the slot mutex
+//! record order, sets the outcome (a once-cell), then under the waiters mutex
 //! marks the batch complete and stores `done` (Release; readers load it with
 //! Acquire and then read the outcome without a lock), then notifies the condvar
 //! and wakes every registered waker. A waiter checks `complete` under the same

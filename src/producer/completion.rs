@@ -46,7 +46,7 @@ struct CallbackNode {
 
 /// The waiters' side, under the mutex.
 #[derive(Default)]
-struct Slot {
+struct Waiters {
     /// Set (with `done`) when the batch completes.
     complete: bool,
     wakers: Vec<Waker>,
@@ -62,7 +62,7 @@ pub(crate) struct Completion {
     outcome: std::sync::OnceLock<Outcome>,
     /// The outcome is stored (set once, after it is).
     done: AtomicBool,
-    slot: Mutex<Slot>,
+    waiters: Mutex<Waiters>,
     done_cv: Condvar,
     /// Callbacks of the batch's records (a Treiber stack: pushed by senders,
     /// taken once by the completer).
@@ -91,7 +91,7 @@ impl Completion {
             claimed: AtomicBool::new(false),
             outcome: std::sync::OnceLock::new(),
             done: AtomicBool::new(false),
-            slot: Mutex::new(Slot::default()),
+            waiters: Mutex::new(Waiters::default()),
             done_cv: Condvar::new(),
             callbacks: AtomicPtr::new(std::ptr::null_mut()),
         }
@@ -165,12 +165,12 @@ impl Completion {
         // Only the claimer sets it, once (a second `set` cannot happen).
         let _first = self.outcome.set(outcome);
         let wakers = {
-            let mut slot = self.slot.lock();
-            slot.complete = true;
+            let mut waiters = self.waiters.lock();
+            waiters.complete = true;
             // Release: pairs with the Acquire load in `is_done`: a thread that
             // sees `done` finds the outcome set.
             self.done.store(true, Ordering::Release);
-            std::mem::take(&mut slot.wakers)
+            std::mem::take(&mut waiters.wakers)
         };
         // After the mutex: a waiter that checked before we stored is parked on
         // the condvar by now (it held the mutex from its check to its wait).
@@ -203,15 +203,15 @@ impl Completion {
 
     /// Blocks until done or `deadline` (`None`: no limit); true if done.
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        let mut slot = self.slot.lock();
-        while !slot.complete {
+        let mut waiters = self.waiters.lock();
+        while !waiters.complete {
             let left = deadline.map_or(Duration::from_secs(1), |deadline| {
                 deadline.saturating_duration_since(Instant::now())
             });
             if left.is_zero() {
                 return false;
             }
-            slot = self.done_cv.wait_timeout(slot, left);
+            waiters = self.done_cv.wait_timeout(waiters, left);
         }
         true
     }
@@ -219,12 +219,12 @@ impl Completion {
     /// Registers `waker` unless the batch is done (then returns true). Every
     /// distinct waker is kept, so every task awaiting a clone is woken.
     pub(crate) fn register(&self, waker: &Waker) -> bool {
-        let mut slot = self.slot.lock();
-        if slot.complete {
+        let mut waiters = self.waiters.lock();
+        if waiters.complete {
             return true;
         }
-        if !slot.wakers.iter().any(|known| known.will_wake(waker)) {
-            slot.wakers.push(waker.clone());
+        if !waiters.wakers.iter().any(|known| known.will_wake(waker)) {
+            waiters.wakers.push(waker.clone());
         }
         false
     }
