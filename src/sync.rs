@@ -474,6 +474,29 @@ mod imp {
 
 pub(crate) use imp::*;
 
+/// Waits on `cv` (with `guard` held) until `done` holds or `deadline` passes
+/// (`None`: no deadline), re-checking at least every `poll`; true if `done`.
+/// Callers' notifiers change what `done` reads under the same mutex and then
+/// notify `cv`, so no notification is lost between a check and the wait.
+pub(crate) fn wait_until<T>(
+    cv: &Condvar,
+    mut guard: MutexGuard<'_, T>,
+    deadline: Option<std::time::Instant>,
+    poll: std::time::Duration,
+    mut done: impl FnMut(&T) -> bool,
+) -> bool {
+    while !done(&guard) {
+        let left = deadline.map_or(poll, |deadline| {
+            deadline.saturating_duration_since(std::time::Instant::now())
+        });
+        if left.is_zero() {
+            return false;
+        }
+        guard = cv.wait_timeout(guard, left.min(poll));
+    }
+    true
+}
+
 /// Spins politely: a CPU hint first, then yielding the time slice (under loom,
 /// every spin yields so the model checker can schedule the thread we wait for).
 #[derive(Debug, Default)]

@@ -9,11 +9,14 @@
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+/// Longest single wait on the condvar before re-checking.
+const POLL: Duration = Duration::from_secs(1);
+
 use super::batch::Sealed;
 use super::delivery::{Callback, DeliveryError, DeliveryResult, FailedRecord, RecordMetadata};
 use super::error::ProducerError;
 use super::user_code::run_user_code;
-use crate::sync::{AtomicBool, AtomicPtr, Condvar, Mutex, Ordering};
+use crate::sync::{wait_until, AtomicBool, AtomicPtr, Condvar, Mutex, Ordering};
 
 /// How a batch ended.
 #[derive(Clone, Debug)]
@@ -203,17 +206,8 @@ impl Completion {
 
     /// Blocks until done or `deadline` (`None`: no limit); true if done.
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        let mut waiters = self.waiters.lock();
-        while !waiters.complete {
-            let left = deadline.map_or(Duration::from_secs(1), |deadline| {
-                deadline.saturating_duration_since(Instant::now())
-            });
-            if left.is_zero() {
-                return false;
-            }
-            waiters = self.done_cv.wait_timeout(waiters, left);
-        }
-        true
+        let waiters = self.waiters.lock();
+        wait_until(&self.done_cv, waiters, deadline, POLL, |w| w.complete)
     }
 
     /// Registers `waker` unless the batch is done (then returns true). Every

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::sync::{fence, AtomicBool, Condvar, Mutex, Ordering};
+use crate::sync::{fence, wait_until, AtomicBool, Condvar, Mutex, Ordering};
 
 /// See the module comment.
 #[derive(Debug)]
@@ -121,16 +121,13 @@ impl FlusherSignal {
     /// timeout beyond the clock's range (e.g. `Duration::MAX`) waits without limit.
     pub(crate) fn wait_exited(&self, timeout: Duration) -> bool {
         let deadline = Instant::now().checked_add(timeout);
-        let mut exited = self.exited.lock();
-        while !*exited {
-            let left = deadline.map_or(Duration::from_secs(1), |deadline| {
-                deadline.saturating_duration_since(Instant::now())
-            });
-            if left.is_zero() {
-                return false;
-            }
-            exited = self.exited_cv.wait_timeout(exited, left);
-        }
-        true
+        let exited = self.exited.lock();
+        wait_until(
+            &self.exited_cv,
+            exited,
+            deadline,
+            Duration::from_secs(1),
+            |e| *e,
+        )
     }
 }

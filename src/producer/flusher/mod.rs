@@ -25,7 +25,7 @@ use super::metrics::Metrics;
 use super::time::TimeSource;
 use super::topic_table::TopicTable;
 use crate::error::LogError;
-use crate::sync::{fence, Arc, AtomicUsize, Condvar, Mutex, Ordering, SegQueue};
+use crate::sync::{fence, wait_until, Arc, AtomicUsize, Condvar, Mutex, Ordering, SegQueue};
 use crate::types::{ProducerIdentity, MAX_EPOCH};
 use finish::Finisher;
 use sequencer::{stamp, InFlight, Last, Slot, State};
@@ -78,22 +78,15 @@ impl FlushWaiter {
         deadline: Option<std::time::Instant>,
         gone: impl Fn() -> bool,
     ) -> bool {
-        let mut done = self.done.lock();
-        while !*done {
-            if gone() {
-                return true;
-            }
-            let left = deadline.map_or(Duration::from_millis(100), |deadline| {
-                deadline.saturating_duration_since(std::time::Instant::now())
-            });
-            if left.is_zero() {
-                return false;
-            }
-            done = self
-                .cv
-                .wait_timeout(done, left.min(Duration::from_millis(100)));
-        }
-        true
+        let done = self.done.lock();
+        // Polled every 100 ms for `gone` (the flusher's exit is not notified here).
+        wait_until(
+            &self.cv,
+            done,
+            deadline,
+            Duration::from_millis(100),
+            |done| *done || gone(),
+        )
     }
 }
 
