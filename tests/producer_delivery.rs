@@ -331,7 +331,7 @@ fn send_errors_are_values() {
     let err = producer.send(ProducerRecord::new("t", &big)).unwrap_err();
     assert!(matches!(err.error(), ProducerError::RecordTooLarge { .. }));
     // The record comes back.
-    assert_eq!(err.record().value_bytes(), &big[..]);
+    assert_eq!(err.record().value, &big[..]);
     producer.close(Duration::from_secs(10)).unwrap();
     assert_eq!(
         producer.send(ProducerRecord::new("t", "v")).unwrap_err(),

@@ -293,7 +293,7 @@ fn a_full_log_budget_pushes_back_to_send_which_hands_the_record_back() {
         refused.error(),
         ProducerError::BufferExhausted { max_block_ms: 50 }
     ));
-    assert_eq!(refused.record().value_bytes(), &value[..]);
+    assert_eq!(refused.record().value, &value[..]);
     assert!(
         handles.iter().any(|h| !h.is_done()),
         "records wait for room"

@@ -259,7 +259,7 @@ fn result_of(
             error.clone(),
             failed(*sealed, index).map(|(key, value)| FailedRecord {
                 topic: std::sync::Arc::clone(topic),
-                partition: *partition,
+                partition: Some(*partition),
                 key,
                 value,
             }),

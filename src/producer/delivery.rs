@@ -32,14 +32,15 @@ pub struct RecordMetadata {
     pub duplicate: bool,
 }
 
-/// A record whose delivery failed, handed back to the application (as
-/// rdkafka's `(KafkaError, OwnedMessage)`).
+/// A record whose send or delivery failed, handed back to the application
+/// (as rdkafka's `(KafkaError, OwnedMessage)`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FailedRecord {
     /// The topic.
     pub topic: StdArc<str>,
-    /// The partition it was sent to.
-    pub partition: u32,
+    /// The partition it was sent to (a failed delivery), or its explicit
+    /// partition, if any (a failed send).
+    pub partition: Option<u32>,
     /// Its key.
     pub key: Option<Bytes>,
     /// Its value.
@@ -95,7 +96,7 @@ impl std::fmt::Display for DeliveryError {
                 f,
                 "delivery to {}-{} failed: {}",
                 record.topic,
-                record.partition,
+                record.partition.unwrap_or_default(),
                 self.error()
             ),
             None => write!(f, "delivery failed: {}", self.error()),

@@ -265,7 +265,7 @@ impl Producer {
     /// handle. Errors at once (handing the record back) for an unknown topic
     /// or partition, a record larger than `buffer.memory` or than one log
     /// batch, a full buffer for `max.block.ms`, or a closed producer.
-    pub fn send<'a>(&self, record: ProducerRecord<'a>) -> Result<DeliveryHandle, SendError<'a>> {
+    pub fn send(&self, record: ProducerRecord<'_>) -> Result<DeliveryHandle, SendError> {
         self.send_inner(record, None)
     }
 
@@ -304,23 +304,23 @@ impl Producer {
     ///     .unwrap();
     /// assert_eq!(rx.recv().unwrap(), Some(Some(0)));
     /// ```
-    pub fn send_with_callback<'a>(
+    pub fn send_with_callback(
         &self,
-        record: ProducerRecord<'a>,
+        record: ProducerRecord<'_>,
         callback: impl FnOnce(DeliveryResult) + Send + 'static,
-    ) -> Result<DeliveryHandle, SendError<'a>> {
+    ) -> Result<DeliveryHandle, SendError> {
         self.send_inner(record, Some(Box::new(callback)))
     }
 
-    fn send_inner<'a>(
+    fn send_inner(
         &self,
-        record: ProducerRecord<'a>,
+        record: ProducerRecord<'_>,
         callback: Option<Callback>,
-    ) -> Result<DeliveryHandle, SendError<'a>> {
+    ) -> Result<DeliveryHandle, SendError> {
         let inner = &*self.inner;
         let shared = &*inner.shared;
         if shared.signal.is_closed() {
-            return Err(SendError::new(ProducerError::Closed, record));
+            return Err(SendError::new(ProducerError::Closed, &record));
         }
         let looked_up;
         let topic: &TopicBatches = match record.topic_ref() {
@@ -330,7 +330,7 @@ impl Producer {
                     looked_up = found;
                     &looked_up
                 }
-                Err(error) => return Err(SendError::new(error.into(), record)),
+                Err(error) => return Err(SendError::new(error.into(), &record)),
             },
         };
         let bytes = RecordRef {
@@ -346,7 +346,7 @@ impl Producer {
             || inner.config.time.stamp_ms(),
             callback,
         )
-        .map_err(|error| SendError::new(error, record))
+        .map_err(|error| SendError::new(error, &record))
     }
 
     /// Resolves topic `name` once, for [`ProducerRecord::to`]; errors for an

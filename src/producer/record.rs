@@ -1,9 +1,12 @@
 //! What the application sends: a borrowed [`ProducerRecord`] (the producer
 //! copies its bytes into a batch, so nothing is allocated per record), and
-//! the [`SendError`] that hands it back when `send` fails.
+//! the [`SendError`] that hands a copy back when `send` fails.
 
 use std::fmt;
 
+use bytes::Bytes;
+
+use super::delivery::FailedRecord;
 use super::error::ProducerError;
 use super::TopicHandle;
 
@@ -127,8 +130,10 @@ impl<'a> ProducerRecord<'a> {
     }
 }
 
-/// `send` failed: the error and the record, handed back (as crossbeam's
-/// `TrySendError<T>`). Converts into [`ProducerError`] for `?`.
+/// `send` failed: the error and the record, handed back as an owned copy (as
+/// crossbeam's `TrySendError<T>` and rdkafka's `(KafkaError, OwnedMessage)`).
+/// It is `'static`, so `?` turns it into a `Box<dyn Error>`, and converts
+/// into [`ProducerError`] too.
 ///
 /// ```
 /// use idemlog::producer::{Producer, ProducerConfig, ProducerError, ProducerRecord};
@@ -136,14 +141,20 @@ impl<'a> ProducerRecord<'a> {
 /// let log = Log::new();
 /// let producer = Producer::new(&log, ProducerConfig::default()).unwrap();
 /// let err = producer.send(ProducerRecord::new("missing", "v")).unwrap_err();
-/// assert_eq!(err.record().value_bytes(), b"v");
+/// assert_eq!(err.record().value, "v");
 /// assert!(matches!(err.error(), ProducerError::Log(_)));
 /// ```
-#[derive(Clone, Debug)]
-pub struct SendError<'a>(Box<(ProducerError, ProducerRecord<'a>)>);
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendError(Box<(ProducerError, FailedRecord)>);
 
-impl<'a> SendError<'a> {
-    pub(crate) fn new(error: ProducerError, record: ProducerRecord<'a>) -> Self {
+impl SendError {
+    pub(crate) fn new(error: ProducerError, record: &ProducerRecord<'_>) -> Self {
+        let record = FailedRecord {
+            topic: std::sync::Arc::from(record.topic()),
+            partition: record.partition_setting(),
+            key: record.key_bytes().map(Bytes::copy_from_slice),
+            value: Bytes::copy_from_slice(record.value_bytes()),
+        };
         // Boxed: `send`'s `Result` stays two words on the success path.
         Self(Box::new((error, record)))
     }
@@ -153,41 +164,36 @@ impl<'a> SendError<'a> {
         &self.0 .0
     }
 
-    /// The record, to retry later or to report.
-    pub fn record(&self) -> &ProducerRecord<'a> {
+    /// The record (its partition is the explicit one, if it had one).
+    pub fn record(&self) -> &FailedRecord {
         &self.0 .1
     }
 
     /// The error and the record.
-    pub fn into_parts(self) -> (ProducerError, ProducerRecord<'a>) {
+    pub fn into_parts(self) -> (ProducerError, FailedRecord) {
         *self.0
     }
 }
 
-impl fmt::Display for SendError<'_> {
+impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "send to '{}' failed: {}",
-            self.record().topic(),
-            self.error()
-        )
+        write!(f, "send to '{}' failed: {}", self.record().topic, self.error())
     }
 }
 
-impl std::error::Error for SendError<'_> {
+impl std::error::Error for SendError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(self.error())
     }
 }
 
-impl From<SendError<'_>> for ProducerError {
-    fn from(err: SendError<'_>) -> Self {
+impl From<SendError> for ProducerError {
+    fn from(err: SendError) -> Self {
         err.into_parts().0
     }
 }
 
-impl PartialEq<ProducerError> for SendError<'_> {
+impl PartialEq<ProducerError> for SendError {
     fn eq(&self, other: &ProducerError) -> bool {
         self.error() == other
     }
