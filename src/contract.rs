@@ -295,11 +295,13 @@
 //!   accepts any sequence (rule 4), but the transport keeps send order, so a
 //!   later batch reaches the log only after the earlier ones. The one case
 //!   where a later batch does reach a log with no state first is a retriable
-//!   error response to the first batch (nothing written) while later batches
-//!   are in flight: the log accepts them, the refused batch's retry is out of
-//!   order, its sequence is reset under a new epoch and it lands after them.
-//!   No record is lost or duplicated; that batch alone is out of send order, as
-//!   with Kafka's client (tested).
+//!   error response to the first batches (nothing written) while later batches
+//!   are in flight: the log accepts them, the refused batches' retries are out
+//!   of order, their sequence is reset under a new epoch (after the batches of
+//!   unknown outcome were settled under the old one) and they land after them.
+//!   No record is lost or duplicated; the refused batches ahead of the first
+//!   accepted one are out of send order (Kafka's client fails them instead;
+//!   tested).
 //! - The link models a connection: a lost request breaks it (the requests sent
 //!   after it on that connection are lost too until the producer reconnects),
 //!   so in-flight order holds; a retriable error response rejects one batch

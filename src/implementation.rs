@@ -216,12 +216,16 @@
 //! order: a lost request breaks the connection and loses what follows it, and
 //! a delayed one holds the rest back, so a later batch reaches the log only
 //! after the earlier ones did. The one exception is a retriable error response
-//! to the first batch of an epoch (the broker refused it, nothing written)
-//! while later batches are in flight: the log, without state, accepts them, the
-//! refused batch's retry is out of order, its sequence is reset under a new
-//! epoch, and it lands after them. No record is lost or duplicated; that batch
-//! alone is out of send order (as with Kafka's client). Tested by
-//! tests/producer_delivery.rs.
+//! to the first batches of an epoch (the broker refused them, nothing written)
+//! while later batches are in flight: the log, without state, accepts the first
+//! later one with any sequence, the refused batches' retries are out of order,
+//! and once every batch whose outcome was unknown has been retried under the
+//! old epoch (a duplicate answer settles it: re-sequencing a batch the log may
+//! hold would write it twice), their sequence is reset under a new epoch and
+//! they land after it. No record is lost or duplicated; the refused batches
+//! ahead of the first accepted one are out of send order (as with Kafka's
+//! client, which fails them instead). Tested by tests/producer_delivery.rs and
+//! the producer_faults fuzz target.
 //!
 //! # Why these choices
 //! - One 128-bit tail instead of a 64-bit one: the offset, the segment and the byte

@@ -255,6 +255,35 @@ fn a_later_batch_reaching_a_log_with_no_state_is_accepted_and_the_first_follows_
 }
 
 #[test]
+fn in_the_first_batch_case_a_later_batch_of_unknown_outcome_is_settled_before_the_bump() {
+    // Found by the producer_faults fuzz target: a0 is refused, a1 reaches the
+    // log (no state: any sequence) but its response is lost. Re-sequencing a1
+    // under the new epoch would write it twice; it is retried under the old
+    // epoch first, answered as a duplicate, and only a0 is re-sequenced.
+    let script = vec![Fault::RetriableError { delay_ms: 1 }, Fault::DropResponse];
+    let out = produce(ProducerConfig::exactly_once(), script, &["a0", "a1"]);
+    assert_eq!(out.log, ["a1", "a0"]);
+    let a1 = out.results[1].clone().unwrap();
+    assert_eq!((a1.offset, a1.duplicate), (Some(0), true));
+    assert_eq!(offset(&out.results[0]), Some(1));
+    assert_eq!(out.metrics.producer_epoch_bump_total, 1);
+}
+
+#[test]
+fn in_the_first_batch_case_every_refused_batch_ahead_of_the_accepted_one_follows_it() {
+    // a0 and a1 are refused, a2 is accepted by a log with no state: a0 and
+    // a1 land after a2, in their order, nothing lost or duplicated.
+    let script = vec![
+        Fault::RetriableError { delay_ms: 1 },
+        Fault::RetriableError { delay_ms: 0 },
+    ];
+    let out = produce(ProducerConfig::exactly_once(), script, &["a0", "a1", "a2"]);
+    assert_eq!(out.log, ["a2", "a0", "a1"]);
+    let offsets: Vec<_> = out.results.iter().map(offset).collect();
+    assert_eq!(offsets, [Some(1), Some(2), Some(0)]);
+}
+
+#[test]
 fn delivery_timeout_reports_not_known() {
     let log = Log::new();
     log.create_topic("t", 1).unwrap();

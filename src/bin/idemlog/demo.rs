@@ -34,8 +34,8 @@ prints one row per mode:
               of the same sending thread; for exactly-once, those in a batch
               that starts a new producer epoch after later batches are marked
               with *: the contract's first-batch case (idemlog::implementation,
-              P7: a first batch refused with a retriable error while later
-              ones were in flight lands after them; nothing lost or doubled)
+              P7: first batches refused with a retriable error while later
+              ones were in flight land after them; nothing lost or doubled)
   records/s   sent / wall time of the sending phase
 Exit status 1 if exactly-once shows any duplicate, loss or reordering (beyond
 the first-batch case), or is not fully acknowledged. Producers run in virtual time (request.timeout.ms=200 on the
@@ -475,9 +475,9 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
     }
     if first_batch_notes > 0 && !options.json {
         println!(
-            "* the first-batch case (idemlog::implementation, P7): a partition's first batch \
+            "* the first-batch case (idemlog::implementation, P7): a partition's first batches \
              of an epoch, refused with a retriable error while later batches were in flight, \
-             lands after them under a new epoch; nothing lost or duplicated"
+             land after them under a new epoch; nothing lost or duplicated"
         );
     }
     if healthy {

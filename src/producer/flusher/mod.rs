@@ -359,6 +359,9 @@ impl Flusher {
             progress = true;
         }
         // Re-sends, in chain order, never past an older request still awaited.
+        // A batch rejected while the sequence is unresolved waits for the bump
+        // (it is re-sequenced then); the ones behind it whose outcome is
+        // unknown go on under the old epoch, to learn whether they are written.
         let mut pos = 0;
         while pos < self.slots[slot_index].chain.len() {
             let slot = &self.slots[slot_index];
@@ -369,8 +372,11 @@ impl Flusher {
                 }
                 State::Awaiting { .. } => break,
                 State::Idle { not_before, last } => {
-                    let blocked = slot.unresolved.is_some() && matches!(last, Last::Rejected(_));
-                    if *not_before > now || blocked {
+                    if slot.unresolved.is_some() && matches!(last, Last::Rejected(_)) {
+                        pos += 1;
+                        continue;
+                    }
+                    if *not_before > now {
                         break;
                     }
                 }

@@ -158,11 +158,15 @@ impl Slot {
     }
 
     /// An unresolved sequence can be reset: nothing is awaiting a response and
-    /// the first chain batch (if any) is known not written under this epoch.
+    /// no chain batch may be written under this epoch. A batch whose outcome
+    /// is unknown is first retried under the old epoch (a duplicate answer
+    /// settles it): re-sequenced, a batch the log already holds would be
+    /// written twice (the log takes any sequence while it has no state for
+    /// the producer, so one known not written says nothing of those behind it).
     pub(super) fn bump_ready(&self) -> bool {
         self.unresolved.is_some()
             && !self.awaiting()
-            && !self.chain.front().is_some_and(|batch| {
+            && !self.chain.iter().any(|batch| {
                 matches!(
                     batch.state,
                     State::Idle {
