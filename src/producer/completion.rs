@@ -185,12 +185,14 @@ impl Completion {
         true
     }
 
+    #[inline]
     pub(crate) fn is_done(&self) -> bool {
         // Acquire: pairs with the Release store in `complete`.
         self.done.load(Ordering::Acquire)
     }
 
     /// The result of record `index`, if the batch is done (no lock).
+    #[inline]
     pub(crate) fn result(
         &self,
         index: u32,
@@ -233,6 +235,7 @@ impl Drop for Completion {
 }
 
 /// Record `index`'s result under `outcome`.
+#[inline]
 fn result_of(
     outcome: &Outcome,
     index: u32,

@@ -166,6 +166,7 @@ impl DeliveryHandle {
     }
 
     /// The outcome if it is known.
+    #[inline]
     pub fn try_result(&self) -> Option<DeliveryResult> {
         self.batch.completion.result(self.index, |sealed, index| {
             self.batch.failed_record(sealed, index)
@@ -173,11 +174,13 @@ impl DeliveryHandle {
     }
 
     /// True once the outcome is known.
+    #[inline]
     pub fn is_done(&self) -> bool {
         self.batch.completion.is_done()
     }
 
     /// The result now that the batch is done.
+    #[inline]
     fn finished(&self) -> DeliveryResult {
         self.try_result()
             .unwrap_or_else(|| Err(DeliveryError::new(ProducerError::Closed, None)))

@@ -31,6 +31,7 @@ pub(crate) struct AppendSettings {
 /// Appends one record of `topic` (see the module comment); `now_ms` is the
 /// producer's clock.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub(crate) fn append(
     shared: &Shared,
     settings: &AppendSettings,
