@@ -177,9 +177,13 @@
 //!
 //! **P3 — closing (src/producer/flusher/mod.rs, src/producer/flusher_signal.rs).**
 //! `close` sets `closed` (SeqCst). The flusher, having read `closed`, drains
-//! everything, and only when nothing is held links a terminal sentinel after
-//! each chain's cursor (`terminate`, sealing the cursor first); if a sender
-//! linked a batch first, the link fails and the flusher drains again. After
+//! everything, and only when nothing is held freezes the topic table (under
+//! its mutex, which a sender making a new topic's chains also takes, so a
+//! topic is either made before the freeze and terminated below, or refused
+//! with `Closed`) and links a terminal sentinel after each chain's cursor
+//! (`terminate`, sealing the cursor first); if a sender linked a batch first,
+//! the link fails and the flusher drains again (loom found both races:
+//! loom-tests/tests/producer_handoff.rs). After
 //! termination every append fails with `Closed` (the last node is sealed and
 //! terminal), and by P1 every claim that succeeded precedes the seal, so its
 //! record is in a batch the flusher drained: no record is accepted and then

@@ -28,13 +28,13 @@ fn setup() -> (Log, Producer) {
 fn send_races_flusher_sleep_and_close() {
     check("producer_handoff_send_close", || {
         let (log, producer) = setup();
-        let producer = loom::sync::Arc::new(producer);
         let sender = {
-            let producer = loom::sync::Arc::clone(&producer);
+            let producer = producer.clone();
             loom::thread::spawn(move || {
                 producer
                     .send(ProducerRecord::new("t", "a"))
-                    .map(|h| h.wait())
+                    .map(|h| h.wait().map_err(|e| e.error().clone()))
+                    .map_err(|e| e.error().clone())
             })
         };
         producer.close(Duration::from_secs(60)).unwrap();
@@ -42,6 +42,7 @@ fn send_races_flusher_sleep_and_close() {
         let in_log = log.partition("t", 0).unwrap().log_end_offset();
         match outcome {
             Ok(Ok(meta)) => assert_eq!((meta.offset, in_log), (Some(0), 1)),
+            // `Closed`: never sent, so certainly not in the log.
             Ok(Err(ProducerError::Closed)) | Err(ProducerError::Closed) => assert_eq!(in_log, 0),
             other => panic!("unexpected {other:?}"),
         }
@@ -53,7 +54,7 @@ fn flush_waits_for_a_concurrent_send() {
     check("producer_handoff_flush", || {
         let (log, producer) = setup();
         let handle = producer.send(ProducerRecord::new("t", "a")).unwrap();
-        producer.flush().unwrap();
+        producer.flush(Duration::MAX).unwrap();
         assert!(handle.is_done());
         assert_eq!(log.partition("t", 0).unwrap().log_end_offset(), 1);
         producer.close(Duration::from_secs(60)).unwrap();

@@ -274,7 +274,8 @@ impl ProducerBatch {
 /// A batch's place in the flusher's hands: the batch and what its seal froze.
 #[derive(Clone)]
 pub(crate) struct SealedBatch {
-    pub(crate) batch: crate::sync::Arc<ProducerBatch>,
+    // std's Arc for batches even under loom (see batch_chain.rs).
+    pub(crate) batch: std::sync::Arc<ProducerBatch>,
     pub(crate) sealed: Sealed,
 }
 

@@ -12,7 +12,11 @@ use super::batch::{ProducerBatch, Sealed, SealedBatch};
 use super::delivery::{Callback, DeliveryHandle};
 use crate::log::batch::encoded_len;
 use crate::record::RecordRef;
-use crate::sync::{pin, Arc, AtomicPtr, Ordering};
+use crate::sync::{pin, AtomicPtr, Ordering};
+// std's Arc for batches even under loom: retired chain nodes are dropped
+// through the epoch, which the loom facade leaks (sync.rs), and loom's Arc
+// would report that leak; the models check the chain's atomics instead.
+use std::sync::Arc;
 
 /// What one append attempt did.
 pub(crate) enum AppendStep {

@@ -16,7 +16,9 @@ use bytes::Bytes;
 use super::batch::ProducerBatch;
 use super::error::ProducerError;
 use super::user_code::in_callback_of;
-use crate::sync::{spin_loop, yield_now, Arc};
+use crate::sync::{spin_loop, yield_now};
+// std's Arc for batches even under loom (see batch_chain.rs).
+use std::sync::Arc;
 
 /// Where a record landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -177,7 +177,12 @@ impl SendError {
 
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "send to '{}' failed: {}", self.record().topic, self.error())
+        write!(
+            f,
+            "send to '{}' failed: {}",
+            self.record().topic,
+            self.error()
+        )
     }
 }
 

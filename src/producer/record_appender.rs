@@ -13,7 +13,8 @@ use super::user_code::in_callback_of;
 use crate::error::LogError;
 use crate::log::batch::encoded_len;
 use crate::record::RecordRef;
-use crate::sync::Arc;
+// std's Arc for batches even under loom (see batch_chain.rs).
+use std::sync::Arc;
 
 /// The settings `send` needs, fixed at `Producer::new`.
 #[derive(Clone, Copy, Debug)]

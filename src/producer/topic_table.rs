@@ -4,7 +4,7 @@
 
 use super::batch_chain::BatchChain;
 use super::broker::Metadata;
-use crate::error::LogError;
+use super::error::ProducerError;
 use crate::sync::{Arc, AtomicU64, ConcurrentMap, Mutex, Ordering};
 
 /// One topic's chains.
@@ -33,8 +33,16 @@ pub(crate) struct TopicTable {
     metadata: std::sync::Arc<dyn Metadata>,
     owner: u64,
     topics: ConcurrentMap<String, Arc<TopicBatches>>,
-    /// Topics in creation order, for the flusher and `flush` (slow path).
-    list: Mutex<Vec<Arc<TopicBatches>>>,
+    /// Topics in creation order, for the flusher (slow path).
+    list: Mutex<TopicList>,
+}
+
+/// The creation order, and whether the closing flusher froze it.
+struct TopicList {
+    topics: Vec<Arc<TopicBatches>>,
+    /// No topic is made after this (P3: the flusher terminates the chains of
+    /// every topic made before it).
+    frozen: bool,
 }
 
 impl TopicTable {
@@ -43,12 +51,16 @@ impl TopicTable {
             metadata,
             owner,
             topics: ConcurrentMap::new(),
-            list: Mutex::new(Vec::new()),
+            list: Mutex::new(TopicList {
+                topics: Vec::new(),
+                frozen: false,
+            }),
         }
     }
 
-    /// The chains of topic `name`, made on first use (the broker must know it).
-    pub(crate) fn get(&self, name: &str) -> Result<Arc<TopicBatches>, LogError> {
+    /// The chains of topic `name`, made on first use (the broker must know
+    /// it); `Closed` for a new topic once the list is frozen.
+    pub(crate) fn get(&self, name: &str) -> Result<Arc<TopicBatches>, ProducerError> {
         if let Some(topic) = self.topics.get(name) {
             return Ok(topic);
         }
@@ -60,16 +72,22 @@ impl TopicTable {
             sticky_bytes: AtomicU64::new(0),
         });
         let mut list = self.list.lock();
+        if list.frozen {
+            return Err(ProducerError::Closed);
+        }
         if self.topics.insert_if_absent(key.clone(), Arc::clone(&made)) {
-            list.push(Arc::clone(&made));
+            list.topics.push(Arc::clone(&made));
             return Ok(made);
         }
         drop(list);
         Ok(self.topics.get(&key).unwrap_or(made))
     }
 
-    /// Topics from position `known` of the creation order on (slow path).
-    pub(crate) fn from(&self, known: usize) -> Vec<Arc<TopicBatches>> {
-        self.list.lock().get(known..).unwrap_or_default().to_vec()
+    /// Topics from position `known` of the creation order on (slow path);
+    /// `freeze` makes them the last ones (the closing flusher).
+    pub(crate) fn from(&self, known: usize, freeze: bool) -> Vec<Arc<TopicBatches>> {
+        let mut list = self.list.lock();
+        list.frozen |= freeze;
+        list.topics.get(known..).unwrap_or_default().to_vec()
     }
 }

@@ -11,7 +11,9 @@
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::sync::{AtomicU64, Ordering};
+// std's atomic even under loom: a process-wide id counter (loom atomics cannot
+// be statics), read for uniqueness only.
+use std::sync::atomic::{AtomicU64, Ordering};
 
 thread_local! {
     /// The producer whose user code this thread is running now; 0 if none.

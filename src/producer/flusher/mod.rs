@@ -184,7 +184,7 @@ impl Flusher {
             if self.shared.signal.is_forced() {
                 break;
             }
-            self.discover();
+            self.discover(false);
             let now = self.time.now_ms();
             let mut progress = self.take_flushes();
             progress |= self.drain(now, closing);
@@ -204,8 +204,12 @@ impl Flusher {
                 continue;
             }
             if !progress {
-                if closing && self.slots.iter().all(Slot::is_idle) && self.terminate_all() {
-                    break;
+                if closing && self.slots.iter().all(Slot::is_idle) {
+                    if self.terminate_all() {
+                        break;
+                    }
+                    // A sender linked a batch first: take it (P3).
+                    continue;
                 }
                 self.idle(now, closing);
             }
@@ -230,9 +234,10 @@ impl Flusher {
         }
     }
 
-    /// Picks up topics the senders started using.
-    fn discover(&mut self) {
-        for topic in self.shared.topics.from(self.known_topics) {
+    /// Picks up topics the senders started using; `freeze` (closing): no
+    /// topic is made after these (P3).
+    fn discover(&mut self, freeze: bool) {
+        for topic in self.shared.topics.from(self.known_topics, freeze) {
             self.known_topics += 1;
             for index in 0..topic.partitions() {
                 self.slots.push(Slot::new(Arc::clone(&topic), index));
@@ -247,7 +252,7 @@ impl Flusher {
         while let Some(waiter) = self.shared.flushes.pop() {
             progress = true;
             // Topics made before the flush() call are in the table by now.
-            self.discover();
+            self.discover(false);
             waiter.expect(self.slots.len());
             for slot in &mut self.slots {
                 let last = slot.topic.chains[slot.index as usize].last_ordinal();
@@ -679,6 +684,9 @@ impl Flusher {
             }
         }
         let lingering = self.chains_due(now, closing);
+        if lingering.is_some_and(|due| due <= now) {
+            return; // a batch linked since the drain is due already
+        }
         timer = min_opt(timer, lingering.and_then(later));
         let next = min_opt(network, timer);
         // Virtual time: jump to the next network deadline only when no batch
@@ -708,7 +716,7 @@ impl Flusher {
     /// Terminates every batch chain (closing, all drained): true when all are.
     fn terminate_all(&mut self) -> bool {
         let owner = self.shared.owner;
-        self.discover();
+        self.discover(true);
         let mut all = true;
         for slot in &mut self.slots {
             if !slot.terminated {
@@ -724,7 +732,7 @@ impl Flusher {
     /// terminated.
     fn abort_all(&mut self) {
         loop {
-            self.discover();
+            self.discover(false);
             let closed = ProducerError::Closed;
             let abandoned = ProducerError::Abandoned;
             for slot_index in 0..self.slots.len() {
