@@ -330,7 +330,7 @@ impl Producer {
                     looked_up = found;
                     &looked_up
                 }
-                Err(error) => return Err(SendError::new(error.into(), &record)),
+                Err(error) => return Err(SendError::new(error, &record)),
             },
         };
         let bytes = RecordRef {
