@@ -48,8 +48,11 @@ impl FlusherSignal {
         // SeqCst fence: pairs with the fence in `sleep` (after `sleeping` is
         // set): either we see the flag or the flusher sees our batch.
         fence(Ordering::SeqCst);
-        // Relaxed check, then the swap (ordered by the fence above).
-        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::SeqCst) {
+        // Relaxed load, ordered after our work by the fence above. Only the
+        // flusher writes `sleeping`; a stale `true` costs one needless notify.
+        // (Not a swap: loom 0.7 mis-orders a losing swap against the flusher's
+        // later stores, tokio-rs/loom#254, and reports a false deadlock.)
+        if self.sleeping.load(Ordering::Relaxed) {
             // Taking the mutex: the flusher holds it from setting `sleeping`
             // until it waits, so the notification cannot be lost.
             let _idle = self.idle.lock();

@@ -83,6 +83,11 @@ impl TopicTable {
         Ok(self.topics.get(&key).unwrap_or(made))
     }
 
+    /// How many topics there are (the flusher's check before it sleeps).
+    pub(crate) fn count(&self) -> usize {
+        self.list.lock().topics.len()
+    }
+
     /// Topics from position `known` of the creation order on (slow path);
     /// `freeze` makes them the last ones (the closing flusher).
     pub(crate) fn from(&self, known: usize, freeze: bool) -> Vec<Arc<TopicBatches>> {

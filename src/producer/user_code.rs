@@ -15,9 +15,18 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 // be statics), read for uniqueness only.
 use std::sync::atomic::{AtomicU64, Ordering};
 
+#[cfg(not(all(loom, feature = "loom")))]
 thread_local! {
     /// The producer whose user code this thread is running now; 0 if none.
     static IN_CALLBACK_OF: Cell<u64> = const { Cell::new(0) };
+}
+
+// Loom runs every model thread on one OS thread: a std thread-local would be
+// shared by all of them.
+#[cfg(all(loom, feature = "loom"))]
+loom::thread_local! {
+    /// The producer whose user code this thread is running now; 0 if none.
+    static IN_CALLBACK_OF: Cell<u64> = Cell::new(0);
 }
 
 /// Producer instance ids: unique for the process's life (never reused, unlike

@@ -706,7 +706,10 @@ impl Flusher {
         };
         let planned = now.saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX));
         self.shared.signal.sleep(timeout, closing, || {
-            !self.shared.flushes.is_empty()
+            // A topic made since `discover` may hold a new batch (loom found
+            // the first record to a new topic waiting out the idle sleep).
+            self.shared.topics.count() > self.known_topics
+                || !self.shared.flushes.is_empty()
                 || self
                     .chains_due(now, closing)
                     .is_some_and(|due| due < planned && lingering.is_none_or(|known| due < known))
