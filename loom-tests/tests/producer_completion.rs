@@ -27,11 +27,8 @@ use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering::Relaxed as StdR
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use common::{check, read_all};
-use idemlog::producer::{
-    DeliveryHandle, DeliveryResult, Producer, ProducerConfig, ProducerRecord, TimeSource,
-};
-use idemlog::{Log, LogConfig};
+use common::{check, one_record_producer, read_all};
+use idemlog::producer::{DeliveryHandle, DeliveryResult, ProducerRecord};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
@@ -97,14 +94,7 @@ static SEEN: [StdAtomicUsize; 3] = [
 #[test]
 fn wait_and_future_on_one_handle() {
     check("producer_completion_two_waiters", || {
-        let log =
-            Log::with_config(LogConfig::default().segment_bytes(128).max_segments(4)).unwrap();
-        log.create_topic("t", 1).unwrap();
-        let config = ProducerConfig::at_least_once()
-            .linger_ms(0)
-            .batch_size(0)
-            .time(TimeSource::virtual_time());
-        let producer = Producer::new(&log, config).unwrap();
+        let (log, producer) = one_record_producer();
         let handle = producer.send(ProducerRecord::new("t", "a")).unwrap();
 
         let blocking = {

@@ -20,20 +20,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{check, read_all};
-use idemlog::producer::{Producer, ProducerConfig, ProducerError, ProducerRecord, TimeSource};
-use idemlog::{Log, LogConfig};
-
-fn setup() -> (Log, Producer) {
-    let log = Log::with_config(LogConfig::default().segment_bytes(128).max_segments(4)).unwrap();
-    log.create_topic("t", 1).unwrap();
-    let config = ProducerConfig::at_least_once()
-        .linger_ms(0)
-        .batch_size(0)
-        .time(TimeSource::virtual_time());
-    let producer = Producer::new(&log, config).unwrap();
-    (log, producer)
-}
+use common::{check, one_record_producer, read_all};
+use idemlog::producer::{ProducerError, ProducerRecord};
+use idemlog::Log;
 
 /// (offset, value) of everything in partition 0 of "t".
 fn log_contents(log: &Log) -> Vec<(u64, Vec<u8>)> {
@@ -48,7 +37,7 @@ static REFUSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize:
 #[test]
 fn send_races_flusher_sleep_and_close() {
     check("producer_handoff_send_close", || {
-        let (log, producer) = setup();
+        let (log, producer) = one_record_producer();
         let sender = {
             let producer = producer.clone();
             loom::thread::spawn(move || {
@@ -103,7 +92,7 @@ fn send_races_flusher_sleep_and_close() {
 #[test]
 fn flush_waits_for_a_concurrent_send() {
     check("producer_handoff_flush", || {
-        let (log, producer) = setup();
+        let (log, producer) = one_record_producer();
         let handle = producer.send(ProducerRecord::new("t", "a")).unwrap();
         producer.flush(Duration::MAX).unwrap();
         // flush() returned: the record sent before it is complete, in the log.
@@ -120,7 +109,7 @@ fn send_wakes_the_sleeping_flusher() {
     // Only the sender's wake can wake the flusher here: the main thread closes
     // only after the record's handle completed.
     check("producer_handoff_send_wakes", || {
-        let (log, producer) = setup();
+        let (log, producer) = one_record_producer();
         let sender = {
             let producer = producer.clone();
             loom::thread::spawn(move || {

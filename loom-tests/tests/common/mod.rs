@@ -161,3 +161,18 @@ pub fn tiled(prefix: &[(u64, Vec<u8>)], appended: &[(char, AppendOutcome)]) -> V
     }
     expected
 }
+
+/// A one-partition topic "t" on 128-byte segments and an at-least-once
+/// producer in virtual time that sends every record alone at once
+/// (`linger.ms=0`, `batch.size=0`): the producer models' common start.
+pub fn one_record_producer() -> (Log, idemlog::producer::Producer) {
+    use idemlog::producer::{Producer, ProducerConfig, TimeSource};
+    let log = Log::with_config(LogConfig::default().segment_bytes(128).max_segments(4)).unwrap();
+    log.create_topic("t", 1).unwrap();
+    let config = ProducerConfig::at_least_once()
+        .linger_ms(0)
+        .batch_size(0)
+        .time(TimeSource::virtual_time());
+    let producer = Producer::new(&log, config).unwrap();
+    (log, producer)
+}
