@@ -223,9 +223,10 @@
 //! to the first batches of an epoch (the broker refused them, nothing written)
 //! while later batches are in flight: the log, without state, accepts the first
 //! later one with any sequence, the refused batches' retries are out of order,
-//! and once every batch whose outcome was unknown has been retried under the
-//! old epoch (a duplicate answer settles it: re-sequencing a batch the log may
-//! hold would write it twice), their sequence is reset under a new epoch and
+//! and once every batch whose outcome was unknown has been answered under the
+//! old epoch (a duplicate or a sequence error settles it; a retriable refusal
+//! of a retry does not: re-sequencing a batch the log may hold would write it
+//! twice), their sequence is reset under a new epoch and
 //! they land after it. No record is lost or duplicated; the refused batches
 //! ahead of the first accepted one are out of send order (as with Kafka's
 //! client, which fails them instead). Tested by tests/producer_delivery.rs and

@@ -270,6 +270,25 @@ fn in_the_first_batch_case_a_later_batch_of_unknown_outcome_is_settled_before_th
 }
 
 #[test]
+fn a_batch_of_unknown_outcome_stays_unsettled_when_its_retry_is_refused() {
+    // Found by the producer_faults fuzz target: as above, but a1's retry is
+    // itself refused with a retriable error. That says nothing of a1's first
+    // attempt (which the log holds): a1 is retried again under the old epoch
+    // until the log answers, and only then is a0 re-sequenced.
+    let script = vec![
+        Fault::RetriableError { delay_ms: 1 }, // a0: refused
+        Fault::DropResponse,                   // a1: written, answer lost
+        Fault::None,                           // a0's retry: out of order
+        Fault::RetriableError { delay_ms: 0 }, // a1's retry: refused
+    ];
+    let out = produce(ProducerConfig::exactly_once(), script, &["a0", "a1"]);
+    assert_eq!(out.log, ["a1", "a0"]);
+    let a1 = out.results[1].clone().unwrap();
+    assert_eq!((a1.offset, a1.duplicate), (Some(0), true));
+    assert_eq!(offset(&out.results[0]), Some(1));
+}
+
+#[test]
 fn in_the_first_batch_case_every_refused_batch_ahead_of_the_accepted_one_follows_it() {
     // a0 and a1 are refused, a2 is accepted by a log with no state: a0 and
     // a1 land after a2, in their order, nothing lost or duplicated.

@@ -315,6 +315,7 @@ impl Flusher {
                 not_before: 0,
                 last: Last::NeverSent,
             },
+            maybe_written: false,
         };
         self.next_batch_id += 1;
         self.slots[slot_index].ready.push_back(in_flight);
@@ -377,7 +378,11 @@ impl Flusher {
                 }
                 State::Awaiting { .. } => break,
                 State::Idle { not_before, last } => {
-                    if slot.unresolved.is_some() && matches!(last, Last::Rejected(_)) {
+                    let batch = &slot.chain[pos];
+                    if slot.unresolved.is_some()
+                        && matches!(last, Last::Rejected(_))
+                        && !batch.maybe_written
+                    {
                         pos += 1;
                         continue;
                     }
@@ -504,6 +509,8 @@ impl Flusher {
                 }
             }
             Err(error) if self.s.idempotent && error.is_sequence_error() => {
+                // The log holds no copy of it within its window: not written.
+                slot.chain[pos].maybe_written = false;
                 let first = pos == 0;
                 let fenced = matches!(error, LogError::InvalidProducerEpoch { .. });
                 if fenced || (first && slot.unresolved.is_none()) {
@@ -543,6 +550,9 @@ impl Flusher {
     /// when the retries ran out. Returns true if the batch was removed.
     fn attempt_failed(&mut self, slot_index: usize, pos: usize, now: i64, last: Last) -> bool {
         let slot = &mut self.slots[slot_index];
+        if matches!(last, Last::Unknown) {
+            slot.chain[pos].maybe_written = true;
+        }
         if slot.chain[pos].attempts <= self.s.retries {
             slot.chain[pos].state = State::Idle {
                 not_before: now.saturating_add(self.s.backoff),

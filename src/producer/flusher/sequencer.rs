@@ -78,6 +78,11 @@ pub(super) struct InFlight {
     pub(super) header: Option<BatchHeader>,
     pub(super) attempts: u32,
     pub(super) state: State,
+    /// An attempt under the current epoch ended without an answer, so the
+    /// log may hold the batch: only an answer to a retry (a duplicate, or a
+    /// sequence error, which the log gives only for a batch it does not hold
+    /// within its window) settles it; a retriable refusal of the retry does not.
+    pub(super) maybe_written: bool,
 }
 
 impl InFlight {
@@ -159,22 +164,17 @@ impl Slot {
 
     /// An unresolved sequence can be reset: nothing is awaiting a response and
     /// no chain batch may be written under this epoch. A batch whose outcome
-    /// is unknown is first retried under the old epoch (a duplicate answer
-    /// settles it): re-sequenced, a batch the log already holds would be
-    /// written twice (the log takes any sequence while it has no state for
+    /// is unknown (`maybe_written`) is first retried under the old epoch (a
+    /// duplicate answer settles it): re-sequenced, a batch the log already
+    /// holds would be written twice (the log takes any sequence while it has no state for
     /// the producer, so one known not written says nothing of those behind it).
     pub(super) fn bump_ready(&self) -> bool {
         self.unresolved.is_some()
             && !self.awaiting()
-            && !self.chain.iter().any(|batch| {
-                matches!(
-                    batch.state,
-                    State::Idle {
-                        last: Last::Unknown,
-                        ..
-                    }
-                )
-            })
+            && !self
+                .chain
+                .iter()
+                .any(|batch| batch.maybe_written && !matches!(batch.state, State::Acked))
     }
 
     /// The batch `ordinal` failed after it may have been sent: its sequence
