@@ -9,7 +9,7 @@
 //! in `written`. The flusher seals the word (no claim succeeds after) and takes
 //! the area once `written` reaches the sealed count.
 
-use super::buffer_pool::Area;
+use super::buffer_pool::{Area, BufferPool};
 use super::completion::Completion;
 use crate::log::batch::{encode_record, encoded_len, EncodedRecords};
 use crate::record::RecordRef;
@@ -210,7 +210,7 @@ impl ProducerBatch {
     ///
     /// # Safety
     /// `sealed` came from [`ProducerBatch::seal`], [`ProducerBatch::fully_written`]
-    /// returned true for it, and the area has not been taken (`take_area`).
+    /// returned true for it, and the area has not been recycled (`recycle_area`).
     pub(crate) unsafe fn records(&self, sealed: Sealed) -> EncodedRecords<'_> {
         let area: &[u8] = if sealed.bytes == 0 {
             &[]
@@ -232,7 +232,7 @@ impl ProducerBatch {
         let area = self.area.lock();
         area.as_ref()?;
         // SAFETY: the area is still here (checked under its lock, and only
-        // `take_area` removes it), and a batch reaches a failed outcome only
+        // `recycle_area` removes it), and a batch reaches a failed outcome only
         // after it was sealed and fully written (`Completion`'s outcome is set
         // by the flusher from `sealed`).
         let records = unsafe { self.records(sealed) };
@@ -243,9 +243,12 @@ impl ProducerBatch {
         ))
     }
 
-    /// Takes the area back (the batch was acknowledged; nothing reads it again).
-    pub(crate) fn take_area(&self) -> Option<Area> {
-        self.area.lock().take()
+    /// Gives the area back to `pool` (the batch was acknowledged, discarded
+    /// empty, or never shared: nothing reads the area again).
+    pub(crate) fn recycle_area(&self, pool: &BufferPool) {
+        if let Some(area) = self.area.lock().take() {
+            pool.give_back(area);
+        }
     }
 
     /// The next batch of the partition, if one was linked.
@@ -283,7 +286,7 @@ impl SealedBatch {
     /// Its records, to send.
     pub(crate) fn records(&self) -> EncodedRecords<'_> {
         // SAFETY: a `SealedBatch` is made by the flusher after `seal` and a
-        // true `fully_written` (batch_chain.rs), and the area is taken only
+        // true `fully_written` (batch_chain.rs), and the area is recycled only
         // when the flusher completes it successfully, which consumes it.
         unsafe { self.batch.records(self.sealed) }
     }

@@ -98,8 +98,8 @@ pub(crate) fn append(
         }
     };
     // A batch made for us that another thread's batch made unnecessary.
-    if let Some(area) = spare.and_then(|batch| batch.take_area()) {
-        shared.pool.give_back(area);
+    if let Some(batch) = spare {
+        batch.recycle_area(&shared.pool);
     }
     outcome
 }

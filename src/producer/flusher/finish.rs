@@ -37,9 +37,7 @@ impl Finisher<'_> {
         // again. With `acks=0` a request may still be in transit: the area
         // stays with the batch and is freed with it.
         if outcome.is_some() {
-            if let Some(area) = batch.take_area() {
-                self.pool.give_back(area);
-            }
+            batch.recycle_area(self.pool);
         } else {
             self.pool.forget(batch.capacity());
         }
@@ -78,8 +76,6 @@ impl Finisher<'_> {
 
     /// A batch sealed before any record went in: nothing to complete.
     pub(crate) fn discard_empty(&self, batch: SealedBatch) {
-        if let Some(area) = batch.batch.take_area() {
-            self.pool.give_back(area);
-        }
+        batch.batch.recycle_area(self.pool);
     }
 }

@@ -579,9 +579,10 @@ impl Flusher {
                 |batch| matches!(batch.state, State::Awaiting { deadline, .. } if deadline <= now),
             )
         });
+        // The connection is reset (once) when a request is given up.
+        let mut reset = timed_out;
         if timed_out {
             progress = true;
-            self.transport.reconnect();
             for slot_index in 0..self.slots.len() {
                 let mut pos = 0;
                 while pos < self.slots[slot_index].chain.len() {
@@ -616,16 +617,16 @@ impl Flusher {
                 if !matches!(batch.state, State::Acked) && expired(batch) {
                     progress = true;
                     let sent = batch.attempts > 0;
-                    if matches!(batch.state, State::Awaiting { .. }) {
-                        // Its request is given up as on a request timeout:
-                        // the connection it was on is reset too.
-                        self.transport.reconnect();
-                    }
+                    // An awaited request is given up as on a request timeout.
+                    reset |= matches!(batch.state, State::Awaiting { .. });
                     self.fail_at(slot_index, pos, &error, sent);
                 } else {
                     pos += 1;
                 }
             }
+        }
+        if reset {
+            self.transport.reconnect();
         }
         progress
     }
