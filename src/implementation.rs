@@ -1,6 +1,6 @@
 //! Implementation notes: the memory-ordering protocol and the numbered
-//! invariants that the code cites as I1..I11 (the log) and P1..P7 (the
-//! producer client). Documentation only.
+//! invariants that the code cites as I1..I11 (the log), P1..P7 (the
+//! producer client) and G1..G4 (consumer groups). Documentation only.
 //!
 //! # The append path (src/log/partition.rs)
 //!
@@ -87,16 +87,26 @@
 //! only) that resumes where it stopped and summarises each segment (records,
 //! payload bytes, newest timestamp) for retention.
 //!
-//! **I6 — consumer wake-up (src/log/wakeup.rs).** A consumer about to sleep on offset `o`
-//! takes the partition's wake-up mutex, increments `waiters`, then does an AcqRel RMW on
-//! the tail (`fetch_or(0)`). If the tail is past `o`, an appender has reserved `o` but
-//! may have missed the registration: the consumer spins (the appender is mid-append)
-//! instead of sleeping. If not, every appender that will reserve `o` does its tail CAS
+//! **I6 — consumer wake-up (src/log/wakeup.rs).** A waiter on offset `o` is either a
+//! thread about to sleep on the partition's condvar (a `Consumer`'s blocking poll) or a
+//! registered `Waker` (a `MultiConsumer`'s blocking poll over many partitions, an async
+//! task); both are counted in `waiters`. The waiter takes the partition's wake-up mutex,
+//! increments `waiters` (a waker that `will_wake` one already in the list is not added
+//! or counted again), then does an AcqRel RMW on the tail (`fetch_or(0)`). If the tail
+//! is past `o`, an appender has reserved `o` but may have missed the registration: the
+//! waiter spins (the appender is mid-append) instead of sleeping (a task wakes itself,
+//! a thread snoozes). If not, every appender that will reserve `o` does its tail CAS
 //! after ours in modification order (every tail change is an RMW, installs and
 //! crossings included), so it reads-from our release sequence and its later Acquire
 //! load of `waiters` sees the registration; it then takes the mutex (so it cannot
-//! notify between the consumer's check and its wait) and notifies. No SeqCst is needed,
-//! and an appender pays one plain load when nobody sleeps.
+//! notify between a sleeper's check and its wait), notifies the condvar and takes the
+//! whole waker list, subtracting what it took from `waiters`, and wakes those wakers
+//! after unlocking. A registration taken by an append is gone (a woken waiter that
+//! still finds nothing registers again); a waiter that stops waiting deregisters what
+//! is left. No SeqCst is needed, and an appender pays one plain load when nobody waits.
+//! A `MultiConsumer` applies this to each assigned partition in turn, with one waker
+//! (its thread's parking spot, src/consumer/signal.rs, whose flags are checked and set
+//! under its own mutex, so a wake between registering and sleeping is kept).
 //!
 //! **I7 — eviction (src/log/storage.rs `evict_oldest`, src/log/retention.rs).** Only one
 //! evictor runs at a time (the partition's retention mutex, never waited on by appenders:
@@ -231,6 +241,39 @@
 //! ahead of the first accepted one are out of send order (as with Kafka's
 //! client, which fails them instead). Tested by tests/producer_delivery.rs and
 //! the producer_faults fuzz target.
+//!
+//! # Consumer groups (src/log/group_coordinator.rs, src/consumer/membership.rs)
+//!
+//! One coordinator per group keeps, under one mutex (never taken by an append), the
+//! members, each member's target, the owner of each partition and the committed
+//! offsets. A member follows the group at the start of every poll (`sync`).
+//!
+//! **G1 — targets.** Every join, leave and expiry is a rebalance: a new generation
+//! whose targets the group's assignor computes from the live members, their
+//! subscriptions and what each owns now (so a sticky assignor keeps it); every
+//! member's waker is woken so it syncs soon. A member blocked in a poll wakes at
+//! least every half `max.poll.interval.ms` to sync.
+//!
+//! **G2 — one owner.** The `owners` map gives each partition at most one owning
+//! member; only an owner reads a partition (a member reads only partitions it
+//! acquired and has not released) and only an owner's commit of it is accepted.
+//!
+//! **G3 — revoke before release.** A partition leaves its owner's `owners` entry only
+//! after the owner stopped reading it: at a sync that finds it outside the owner's
+//! target, the member commits (auto commit), runs the listener's `Revoked` (its
+//! commit chance, still the owner), removes the partition from its reads, and only
+//! then releases it. Leaving (`close`, drop) releases everything after the last read.
+//! Expiry frees an expired member's partitions without its cooperation; the expired
+//! member's next poll fails with `MemberExpired` before reading anything (its sync
+//! finds it gone), and its commits fail, so it is no longer a live member.
+//!
+//! **G4 — acquire at the committed offset.** A member acquires a target partition
+//! only when no one owns it, at the same sync that records it as the owner, and
+//! starts reading at the committed offset (or `auto.offset.reset`). With G3, every
+//! record at or after that offset was not processed-and-committed by the previous
+//! owner, and every record before it was committed by a previous owner: none is
+//! skipped, and no two live members read a partition at once. Records a previous
+//! owner read but did not commit are read again (at-least-once, as in Kafka).
 //!
 //! # Why these choices
 //! - One 128-bit tail instead of a 64-bit one: the offset, the segment and the byte

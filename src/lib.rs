@@ -9,7 +9,9 @@
 //!   idempotent and plain appends, retention, producer-state expiry).
 //! - [`producer::Producer`]: Kafka's client model — sender-side batches, one flusher
 //!   (I/O) thread, retries, at-most-once / at-least-once / exactly-once.
-//! - [`Consumer`]: reads by offset, blocking or not, zero-copy.
+//! - [`Consumer`]: reads one partition by offset, blocking or not, zero-copy.
+//! - [`MultiConsumer`]: many partitions, assigned by hand or by a consumer group
+//!   ([`Log::subscribe`]), blocking until any has data, interruptible.
 //!
 //! The behaviour contract is [`contract`] (Kafka's KIP-98/360 rules: the numbered
 //! broker rules and public scenarios that the tests cite, and what is still in
@@ -29,6 +31,7 @@
 
 pub mod clock;
 pub mod consumer;
+mod consumer_error;
 pub mod contract;
 pub mod error;
 pub mod implementation;
@@ -40,7 +43,7 @@ mod ticker;
 mod types;
 
 pub use clock::{Clock, CoarseClock, ManualClock, SystemClock};
-pub use consumer::{Consumer, RecordView};
+pub use consumer::{Consumer, ConsumerError, MultiConsumer, RecordView, TopicPartition};
 pub use error::LogError;
 pub use log::{
     AppendOutcome, BatchMetadata, Log, LogConfig, MemoryUsage, PartitionHandle, ProduceRequest,

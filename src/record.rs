@@ -247,6 +247,10 @@ pub struct ProducerMetadata {
 /// the reference-counted segment that holds them (not copied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerRecord {
+    /// The topic it was read from.
+    pub topic: std::sync::Arc<str>,
+    /// The partition it was read from.
+    pub partition: u32,
     /// The record's offset in its partition.
     pub offset: u64,
     /// Log-append time of its batch, in milliseconds of the log's clock.

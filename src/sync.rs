@@ -135,10 +135,6 @@ mod imp {
             }
         }
 
-        pub(crate) fn insert(&self, key: K, value: V) {
-            self.0.insert(key, value);
-        }
-
         /// Removes `key` if `pred` holds for its value; returns whether it removed.
         pub(crate) fn remove_if(&self, key: &K, pred: impl FnOnce(&V) -> bool) -> bool {
             self.0.remove_if(key, |_, value| pred(value)).is_some()
@@ -387,10 +383,6 @@ mod imp {
             }
             map.insert(key, value);
             true
-        }
-
-        pub(crate) fn insert(&self, key: K, value: V) {
-            self.map().insert(key, value);
         }
 
         pub(crate) fn remove_if(&self, key: &K, pred: impl FnOnce(&V) -> bool) -> bool {

@@ -64,3 +64,28 @@ pub(crate) mod tests {
         assert_eq!(sequence_add(5, 0), 5);
     }
 }
+
+/// One partition of a topic, as consumers assign, own and commit them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// The topic.
+    pub topic: std::sync::Arc<str>,
+    /// The partition index.
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    /// `topic`'s partition `partition`.
+    pub fn new(topic: &str, partition: u32) -> Self {
+        Self {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}

@@ -1,6 +1,7 @@
 //! [`RecordView`]: a record lent by the log to a read callback.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::log::ReadRecord;
 use crate::record::{ConsumerRecord, ProducerMetadata};
@@ -9,6 +10,10 @@ use crate::record::{ConsumerRecord, ProducerMetadata};
 /// copy, no reference-count traffic). Valid for the duration of the read callback.
 #[derive(Clone, Copy)]
 pub struct RecordView<'a> {
+    /// The topic it was read from.
+    pub topic: &'a str,
+    /// The partition it was read from.
+    pub partition: u32,
     /// The record's offset in its partition.
     pub offset: u64,
     /// Log-append time of its batch, in milliseconds of the log's clock.
@@ -20,11 +25,14 @@ pub struct RecordView<'a> {
     /// The idempotent producer that wrote it, if any.
     pub producer: Option<ProducerMetadata>,
     origin: &'a ReadRecord<'a>,
+    topic_name: &'a Arc<str>,
 }
 
 impl fmt::Debug for RecordView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecordView")
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
             .field("offset", &self.offset)
             .field("timestamp_ms", &self.timestamp_ms)
             .field("key", &self.key)
@@ -35,20 +43,23 @@ impl fmt::Debug for RecordView<'_> {
 }
 
 impl<'a> RecordView<'a> {
-    pub(crate) fn new(origin: &'a ReadRecord<'a>) -> Self {
+    pub(crate) fn new(origin: &'a ReadRecord<'a>, topic: &'a Arc<str>, partition: u32) -> Self {
         Self {
+            topic,
+            partition,
             offset: origin.offset,
             timestamp_ms: origin.timestamp_ms,
             key: origin.decoded.record.key,
             value: origin.decoded.record.value,
             producer: origin.decoded.producer,
             origin,
+            topic_name: topic,
         }
     }
 
     /// An owned copy whose key and value share the log's segment (no copy of the
     /// bytes: it keeps only that segment's memory alive while it lives).
     pub fn to_owned(&self) -> ConsumerRecord {
-        self.origin.to_owned()
+        self.origin.to_owned(self.topic_name, self.partition)
     }
 }

@@ -1,9 +1,11 @@
 //! The broker side: the [`Log`] owns topics and partitions, hands out producer
 //! ids, and applies Kafka's idempotent-producer rules on append.
 
+pub(crate) mod assignor;
 pub(crate) mod batch;
 mod budget;
 mod config;
+mod group_coordinator;
 mod handle;
 mod housekeeper;
 mod offsets;
@@ -26,17 +28,20 @@ use crate::sync::{Arc, AtomicU64, ConcurrentMap, Ordering};
 use crate::ticker::TickerLease;
 use crate::types::{BatchHeader, ProducerId, ProducerIdentity};
 
+pub use assignor::Assignor;
 use budget::Budget;
 pub use config::{LogConfig, TopicConfig, DEFAULT_MEMORY_BUDGET};
+use group_coordinator::Groups;
+pub(crate) use group_coordinator::{Group, JoinRequest, SyncPlan};
 pub use handle::{PartitionHandle, ProducerAppender};
 use housekeeper::Housekeeper;
-use offsets::GroupOffsets;
 pub(crate) use partition::Partition;
 use producer_limits::ProducerLimits;
 pub use producer_state::{BatchMetadata, ProducerStateSnapshot};
 pub use retention::{RetentionPolicy, RetentionReport};
 use storage::SegmentLog;
 pub(crate) use storage::{Cursor, ReadRecord};
+pub(crate) use wakeup::Readiness;
 
 use producer_state::ProducerState;
 
@@ -87,7 +92,7 @@ pub(crate) struct LogShared {
     topics: std::sync::Weak<Topics>,
     /// The next producer id to hand out; ids below it are issued.
     next_producer_id: AtomicU64,
-    pub(crate) group_offsets: GroupOffsets,
+    pub(crate) groups: Groups,
 }
 
 impl LogShared {
@@ -255,11 +260,21 @@ impl Log {
                 topics: std::sync::Arc::downgrade(&topics),
                 config,
                 next_producer_id: AtomicU64::new(0),
-                group_offsets: GroupOffsets::default(),
+                groups: Groups::default(),
             }),
             topics,
             _housekeeper: housekeeper,
         }
+    }
+
+    /// The log's clock, in milliseconds (what group liveness is measured by).
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.shared.clock.now_ms()
+    }
+
+    /// The consumer groups' coordinators.
+    pub(crate) fn groups(&self) -> &Groups {
+        &self.shared.groups
     }
 
     /// The configuration in force.
@@ -342,7 +357,7 @@ impl Log {
     fn topic(&self, name: &str) -> Result<Arc<Topic>, LogError> {
         self.topics
             .0
-            .get(&name.to_string())
+            .get(name)
             .ok_or_else(|| LogError::UnknownTopic {
                 topic: name.to_string(),
             })

@@ -85,8 +85,13 @@ pub(crate) struct ReadRecord<'a> {
 
 impl ReadRecord<'_> {
     /// The record as an owned `ConsumerRecord` whose key and value are slices of
-    /// the reference-counted segment (no copy: pins only that segment).
-    pub(crate) fn to_owned(&self) -> crate::record::ConsumerRecord {
+    /// the reference-counted segment (no copy: pins only that segment), read
+    /// from `topic`'s `partition`.
+    pub(crate) fn to_owned(
+        &self,
+        topic: &std::sync::Arc<str>,
+        partition: u32,
+    ) -> crate::record::ConsumerRecord {
         let owner = CommittedBytes {
             segment: std::sync::Arc::clone(self.segment),
             units: self.committed_units,
@@ -94,6 +99,8 @@ impl ReadRecord<'_> {
         let bytes = bytes::Bytes::from_owner(owner);
         let slice = |part: &[u8]| bytes.slice_ref(part);
         crate::record::ConsumerRecord {
+            topic: std::sync::Arc::clone(topic),
+            partition,
             offset: self.offset,
             timestamp_ms: self.timestamp_ms,
             key: self.decoded.record.key.map(slice),
@@ -885,7 +892,7 @@ mod tests {
         let mut owned = None;
         storage
             .read(&mut cursor, 1, |record| {
-                owned = Some(record.to_owned());
+                owned = Some(record.to_owned(&std::sync::Arc::from("t"), 0));
                 ControlFlow::Break(())
             })
             .expect("in range");

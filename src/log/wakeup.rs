@@ -1,8 +1,12 @@
-//! Waking consumers that block on a partition (I6 in `crate::implementation`).
+//! Waking consumers that wait on a partition (I6 in `crate::implementation`):
+//! threads asleep on the condvar (one-partition blocking polls) and registered
+//! [`Waker`]s (many-partition blocking polls, async tasks), both counted in
+//! `waiters`.
 //!
 //! A producer pays one plain load of `waiters` per batch; it takes the mutex
-//! only when a consumer is actually asleep.
+//! only when someone actually waits.
 
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crossbeam::utils::CachePadded;
@@ -10,11 +14,27 @@ use crossbeam::utils::CachePadded;
 use crate::log::storage::{Cursor, SegmentLog};
 use crate::sync::{AtomicUsize, Backoff, Condvar, Mutex, Ordering};
 
-/// The sleeping-consumer registry of one partition.
+/// Whether a reader at some offset has something to read (I6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Readiness {
+    /// A committed record is there (or the offset was evicted: the next read
+    /// answers OffsetOutOfRange).
+    Readable,
+    /// An appender has reserved the offset and is mid-append: it may have looked
+    /// at `waiters` before the registration, so the waiter must retry, not sleep.
+    Reserved,
+    /// Nothing reserved yet: every appender that reserves the offset will see the
+    /// registration and wake it.
+    Empty,
+}
+
+/// The waiting-consumer registry of one partition.
 pub(crate) struct Wakeup {
-    /// Consumers between registration and the end of their wait.
+    /// Sleeping threads plus registered wakers (I6).
     waiters: CachePadded<AtomicUsize>,
-    lock: Mutex<()>,
+    /// The registered wakers, each counted once in `waiters` (a waker that
+    /// `will_wake` one already here is not added again).
+    wakers: Mutex<Vec<Waker>>,
     condvar: Condvar,
 }
 
@@ -22,30 +42,94 @@ impl Wakeup {
     pub(crate) fn new() -> Self {
         Self {
             waiters: CachePadded::new(AtomicUsize::new(0)),
-            lock: Mutex::new(()),
+            wakers: Mutex::new(Vec::new()),
             condvar: Condvar::new(),
         }
     }
 
     /// Producer side, after publishing a batch whose offsets came from
-    /// `SegmentLog::reserve`: wakes sleepers, if there are any.
+    /// `SegmentLog::reserve`: wakes waiters, if there are any.
     #[inline]
     pub(crate) fn notify(&self) {
         // Acquire: our reservation RMW on the tail (AcqRel) read-from or followed a
-        // consumer's tail RMW, which is ordered after its increment below, so a
-        // consumer that might sleep on our offset is counted here (I6).
+        // waiter's tail RMW (`readiness`), which is ordered after its increment of
+        // `waiters`, so a waiter that might sleep on our offset is counted here (I6).
         if self.waiters.load(Ordering::Acquire) != 0 {
-            self.notify_sleepers();
+            self.notify_waiters();
         }
     }
 
     /// The slow path of `notify`: someone is registered.
     #[cold]
-    fn notify_sleepers(&self) {
-        // Taking the lock orders us after a registered consumer's check, so the
+    fn notify_waiters(&self) {
+        // Taking the lock orders us after a registered waiter's check, so the
         // notification cannot fall between its check and its wait.
-        let _guard = self.lock.lock();
+        let mut wakers = self.wakers.lock();
         self.condvar.notify_all();
+        let woken = std::mem::take(&mut *wakers);
+        if !woken.is_empty() {
+            // Relaxed: a count; a waiter that re-registers does so under the lock
+            // we hold, after this (I6).
+            self.waiters.fetch_sub(woken.len(), Ordering::Relaxed);
+        }
+        drop(wakers);
+        // Outside the lock: a waker runs foreign code (an executor's schedule).
+        for waker in woken {
+            waker.wake();
+        }
+    }
+
+    /// Whether the record at `cursor` can be read, as seen after an RMW on the
+    /// tail: call it after registering (I6).
+    fn readiness(storage: &SegmentLog, cursor: &Cursor) -> Readiness {
+        if storage.readable(cursor) || cursor.offset() < storage.log_start() {
+            Readiness::Readable
+        } else if storage.log_end_synchronized() > cursor.offset() {
+            // Reserved but perhaps not yet readable: look once more, as the
+            // appender may have committed since the first look.
+            if storage.readable(cursor) {
+                Readiness::Readable
+            } else {
+                Readiness::Reserved
+            }
+        } else {
+            Readiness::Empty
+        }
+    }
+
+    /// Registers `waker` to be woken by the next append of this partition, then
+    /// re-checks the record at `cursor` (I6). On `Empty` the waker stays
+    /// registered until an append wakes it or [`Wakeup::deregister`]; otherwise
+    /// it may stay registered too (a spurious wake-up later, never a lost one).
+    pub(crate) fn register(
+        &self,
+        waker: &Waker,
+        storage: &SegmentLog,
+        cursor: &Cursor,
+    ) -> Readiness {
+        let mut wakers = self.wakers.lock();
+        if !wakers.iter().any(|registered| registered.will_wake(waker)) {
+            wakers.push(waker.clone());
+            // Relaxed: ordered before the tail RMW in `readiness` by that RMW's
+            // Release half (I6).
+            self.waiters.fetch_add(1, Ordering::Relaxed);
+        }
+        drop(wakers);
+        Self::readiness(storage, cursor)
+    }
+
+    /// Removes `waker`'s registration, if an append has not taken it already.
+    pub(crate) fn deregister(&self, waker: &Waker) {
+        let mut wakers = self.wakers.lock();
+        if let Some(index) = wakers
+            .iter()
+            .position(|registered| registered.will_wake(waker))
+        {
+            wakers.swap_remove(index);
+            // Relaxed: only a count; producers may see a stale non-zero and take
+            // the lock needlessly, never a stale zero while we wait (I6).
+            self.waiters.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Consumer side: waits until the record at `cursor` is committed or evicted
@@ -57,11 +141,10 @@ impl Wakeup {
         cursor: &Cursor,
         timeout: Duration,
     ) -> bool {
-        let offset = cursor.offset();
         let deadline = Instant::now().checked_add(timeout);
         let mut backoff = Backoff::new();
         loop {
-            if storage.readable(cursor) || offset < storage.log_start() {
+            if storage.readable(cursor) || cursor.offset() < storage.log_start() {
                 return true;
             }
             let remaining = match deadline {
@@ -71,19 +154,19 @@ impl Wakeup {
                 },
                 None => Duration::MAX,
             };
-            let guard = self.lock.lock();
+            let guard = self.wakers.lock();
             // Relaxed: ordered before the tail RMW below by its Release half (I6).
             self.waiters.fetch_add(1, Ordering::Relaxed);
-            let reserved = storage.log_end_synchronized() > offset;
-            if reserved {
-                // An appender has reserved `offset` but may have looked at `waiters`
-                // before we registered: it is mid-append, so spin instead of sleeping.
-                drop(guard);
-                backoff.snooze();
-            } else if !storage.readable(cursor) {
-                drop(self.condvar.wait_timeout(guard, remaining));
-            } else {
-                drop(guard);
+            match Self::readiness(storage, cursor) {
+                // An appender has reserved the offset but may have looked at
+                // `waiters` before we registered: it is mid-append, so spin
+                // instead of sleeping.
+                Readiness::Reserved => {
+                    drop(guard);
+                    backoff.snooze();
+                }
+                Readiness::Empty => drop(self.condvar.wait_timeout(guard, remaining)),
+                Readiness::Readable => drop(guard),
             }
             // Relaxed: only a count; producers may see a stale non-zero and take the
             // lock needlessly, never a stale zero while we sleep (I6).

@@ -600,6 +600,8 @@ impl Model {
             .skip(skip)
             .take(max)
             .map(|(index, record)| ConsumerRecord {
+                topic: topic.into(),
+                partition,
                 offset: part.log_start + index as u64,
                 timestamp_ms: record.timestamp_ms,
                 key: record.key.clone(),

@@ -1,0 +1,247 @@
+//! [`ConsumerConfig`]: the settings of a [`MultiConsumer`](super::MultiConsumer),
+//! with Kafka's consumer keys and Kafka's defaults.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::consumer_error::ConsumerError;
+use crate::log::Assignor;
+
+/// Where a consumer starts when it has no valid position: no committed offset
+/// for a newly assigned partition, or a position outside the partition's records
+/// (Kafka's `auto.offset.reset`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OffsetReset {
+    /// `earliest`: the log start.
+    Earliest,
+    /// `latest`: the log end, so only records appended afterwards are read
+    /// (Kafka's default).
+    #[default]
+    Latest,
+    /// `none`: an error ([`ConsumerError::NoOffset`] or
+    /// [`ConsumerError::OffsetOutOfRange`]) until the application seeks.
+    None,
+}
+
+/// Kafka's consumer keys that a [`ConsumerConfig`] sets.
+pub const KEYS: [&str; 7] = [
+    "group.id",
+    "auto.offset.reset",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "max.poll.interval.ms",
+    "max.poll.records",
+    "partition.assignment.strategy",
+];
+
+/// Settings of a [`MultiConsumer`](super::MultiConsumer): typed setters or
+/// Kafka's keys ([`KEYS`]), with Kafka's defaults. Keys of Kafka's Java consumer
+/// that change nothing in process ([`ConsumerConfig::IGNORED_KEYS`]: liveness is
+/// `max.poll.interval.ms` and dropping the consumer, with no heartbeats) are
+/// accepted and ignored; any other key is an error naming it.
+///
+/// ```
+/// use idemlog::consumer::{ConsumerConfig, OffsetReset};
+/// let config = ConsumerConfig::new()
+///     .set("group.id", "billing")?
+///     .set("auto.offset.reset", "earliest")?
+///     .set("enable.auto.commit", "false")?;
+/// assert_eq!(config.offset_reset_policy(), OffsetReset::Earliest);
+/// assert!(ConsumerConfig::new().set("fetch.max.bytes.typo", "1").is_err());
+/// # Ok::<(), idemlog::ConsumerError>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ConsumerConfig {
+    pub(crate) group_id: Option<Arc<str>>,
+    pub(crate) offset_reset: OffsetReset,
+    pub(crate) auto_commit: bool,
+    pub(crate) auto_commit_interval: Duration,
+    pub(crate) max_poll_interval: Duration,
+    pub(crate) max_poll_records: usize,
+    pub(crate) assignor: Assignor,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConsumerConfig {
+    /// Keys of Kafka's Java consumer accepted and ignored in process.
+    pub const IGNORED_KEYS: [&'static str; 10] = [
+        "client.id",
+        "key.deserializer",
+        "value.deserializer",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "fetch.min.bytes",
+        "fetch.max.wait.ms",
+        "fetch.max.bytes",
+        "max.partition.fetch.bytes",
+        "isolation.level",
+    ];
+
+    /// Kafka's defaults: no group, `auto.offset.reset=latest`, auto commit every
+    /// 5 s, `max.poll.interval.ms=300000`, `max.poll.records=500`, the range
+    /// assignor.
+    pub fn new() -> Self {
+        Self {
+            group_id: None,
+            offset_reset: OffsetReset::Latest,
+            auto_commit: true,
+            auto_commit_interval: Duration::from_secs(5),
+            max_poll_interval: Duration::from_secs(300),
+            max_poll_records: 500,
+            assignor: Assignor::Range,
+        }
+    }
+
+    /// `group.id`: the group whose committed offsets this consumer uses and
+    /// commits, and which [`subscribe`](crate::Log::subscribe) joins.
+    pub fn group_id(mut self, group: &str) -> Self {
+        self.group_id = Some(group.into());
+        self
+    }
+
+    /// `auto.offset.reset`.
+    pub fn offset_reset(mut self, policy: OffsetReset) -> Self {
+        self.offset_reset = policy;
+        self
+    }
+
+    /// `enable.auto.commit`: commit the positions at the start of a poll once
+    /// `auto.commit.interval.ms` has passed, before partitions are revoked, and
+    /// at [`close`](super::MultiConsumer::close) (the records handed out by earlier polls
+    /// count as processed, as in Kafka: at-least-once).
+    pub fn auto_commit(mut self, enabled: bool) -> Self {
+        self.auto_commit = enabled;
+        self
+    }
+
+    /// `auto.commit.interval.ms`.
+    pub fn auto_commit_interval(mut self, interval: Duration) -> Self {
+        self.auto_commit_interval = interval;
+        self
+    }
+
+    /// `max.poll.interval.ms`: a group member that does not poll for this long
+    /// is removed from its group and its partitions are handed over.
+    pub fn max_poll_interval(mut self, interval: Duration) -> Self {
+        self.max_poll_interval = interval;
+        self
+    }
+
+    /// `max.poll.records`: the most records one owned-record poll returns.
+    pub fn max_poll_records(mut self, records: usize) -> Self {
+        self.max_poll_records = records;
+        self
+    }
+
+    /// `partition.assignment.strategy`.
+    pub fn assignor(mut self, assignor: Assignor) -> Self {
+        self.assignor = assignor;
+        self
+    }
+
+    /// The `group.id`, if any.
+    pub fn group(&self) -> Option<&str> {
+        self.group_id.as_deref()
+    }
+
+    /// The `auto.offset.reset` policy.
+    pub fn offset_reset_policy(&self) -> OffsetReset {
+        self.offset_reset
+    }
+
+    /// Sets one of Kafka's keys (trimmed); see the type's documentation.
+    pub fn set(self, key: &str, value: &str) -> Result<Self, ConsumerError> {
+        let (key, value) = (key.trim(), value.trim());
+        let invalid = |reason: &str| ConsumerError::Config {
+            key: key.to_string(),
+            reason: format!("'{value}': {reason}"),
+        };
+        let millis = || {
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|&ms| ms > 0)
+                .map(Duration::from_millis)
+                .ok_or_else(|| invalid("expected a positive number of milliseconds"))
+        };
+        Ok(match key {
+            "group.id" if value.is_empty() => return Err(invalid("a group id is not empty")),
+            "group.id" => self.group_id(value),
+            "auto.offset.reset" => self.offset_reset(match value.to_ascii_lowercase().as_str() {
+                "earliest" => OffsetReset::Earliest,
+                "latest" => OffsetReset::Latest,
+                "none" => OffsetReset::None,
+                _ => return Err(invalid("expected earliest, latest or none")),
+            }),
+            "enable.auto.commit" => self.auto_commit(match value.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(invalid("expected true or false")),
+            }),
+            "auto.commit.interval.ms" => self.auto_commit_interval(millis()?),
+            "max.poll.interval.ms" => self.max_poll_interval(millis()?),
+            "max.poll.records" => self.max_poll_records(
+                value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&records| records > 0)
+                    .ok_or_else(|| invalid("expected a positive number of records"))?,
+            ),
+            "partition.assignment.strategy" => {
+                // Kafka takes a list in preference order; the first one we know wins.
+                let assignor = value
+                    .split(',')
+                    .find_map(Assignor::from_kafka_name)
+                    .ok_or_else(|| invalid("expected range, roundrobin or cooperative-sticky"))?;
+                self.assignor(assignor)
+            }
+            ignored if Self::IGNORED_KEYS.contains(&ignored) => self,
+            _ => {
+                return Err(ConsumerError::Config {
+                    key: key.to_string(),
+                    reason: format!("unknown key (idemlog's consumer keys: {})", KEYS.join(", ")),
+                })
+            }
+        })
+    }
+
+    /// Builds a config from Kafka properties, in order.
+    pub fn from_properties<'a>(
+        properties: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ConsumerError> {
+        properties
+            .into_iter()
+            .try_fold(Self::new(), |config, (key, value)| config.set(key, value))
+    }
+}
+
+impl ConsumerConfig {
+    /// Rejects values set through the typed setters that Kafka would reject.
+    pub(crate) fn validate(&self) -> Result<(), ConsumerError> {
+        let invalid = |key: &str, reason: &str| {
+            Err(ConsumerError::Config {
+                key: key.to_string(),
+                reason: reason.to_string(),
+            })
+        };
+        if self.max_poll_records == 0 {
+            return invalid("max.poll.records", "must be at least 1");
+        }
+        if self.max_poll_interval.is_zero() {
+            return invalid("max.poll.interval.ms", "must be positive");
+        }
+        if self.auto_commit_interval.is_zero() {
+            return invalid("auto.commit.interval.ms", "must be positive");
+        }
+        if self.group_id.as_deref() == Some("") {
+            return invalid("group.id", "a group id is not empty");
+        }
+        Ok(())
+    }
+}

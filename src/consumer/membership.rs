@@ -1,0 +1,427 @@
+//! Group membership of a [`MultiConsumer`]: joining ([`Log::subscribe`]),
+//! following the group's assignment at each poll (G3, G4 in
+//! `crate::implementation`), commits, and leaving.
+
+use std::sync::Arc;
+use std::task::Waker;
+
+use crate::consumer::config::ConsumerConfig;
+use crate::consumer::multi::MultiConsumer;
+use crate::consumer::rebalance::{Rebalance, Revocation};
+use crate::consumer_error::ConsumerError;
+use crate::log::{Group, JoinRequest, Log, SyncPlan};
+use crate::types::TopicPartition;
+
+/// A rebalance listener ([`MultiConsumer::on_rebalance`]).
+pub(super) type Listener = Box<dyn FnMut(Rebalance<'_>) + Send>;
+
+/// A consumer's membership of its group.
+pub(super) struct Membership {
+    group: Arc<Group>,
+    member: u64,
+    topics: Vec<Arc<str>>,
+    generation: u64,
+    /// The waker the coordinator holds for this member.
+    waker: Waker,
+    listener: Option<Listener>,
+}
+
+impl Membership {
+    /// Tells the coordinator to wake `waker` when this member should sync.
+    pub(super) fn set_waker(&mut self, waker: &Waker) {
+        if !self.waker.will_wake(waker) {
+            self.waker = waker.clone();
+            self.group.set_waker(self.member, waker);
+        }
+    }
+}
+
+impl Log {
+    /// Joins the consumer group of `config`'s `group.id` with a subscription to
+    /// `topics` (Kafka's `subscribe`): the group assigns the topics' partitions
+    /// among its live members with its `partition.assignment.strategy`, and
+    /// rebalances when a member joins, leaves (`close`, or dropping it) or stops
+    /// polling for `max.poll.interval.ms`. A partition moves only after its
+    /// previous owner's poll revoked it (the rebalance listener's commit chance),
+    /// and its new owner starts at the committed offset, so a record is read by
+    /// one live member at a time, and none is skipped. The first poll takes the
+    /// member's partitions.
+    ///
+    /// Errors: [`ConsumerError::NoGroupId`], [`ConsumerError::EmptySubscription`],
+    /// an unknown topic, [`ConsumerError::InconsistentAssignor`].
+    ///
+    /// ```
+    /// use idemlog::{consumer::{ConsumerConfig, OffsetReset}, Log, Record};
+    /// use std::time::Duration;
+    /// let log = Log::new();
+    /// log.create_topic("orders", 4).unwrap();
+    /// let config = ConsumerConfig::new()
+    ///     .group_id("billing")
+    ///     .offset_reset(OffsetReset::Earliest)
+    ///     .auto_commit(false);
+    /// let mut first = log.subscribe(config.clone(), &["orders"]).unwrap();
+    /// let mut second = log.subscribe(config, &["orders"]).unwrap();
+    /// for p in 0..4 {
+    ///     log.append("orders", p, None, Record::new(format!("order on {p}"))).unwrap();
+    /// }
+    /// let (mut a, mut b) = (0, 0);
+    /// while a + b < 4 {
+    ///     a += first.poll_with_timeout(10, Duration::from_millis(10), |_| ()).unwrap();
+    ///     b += second.poll_with_timeout(10, Duration::from_millis(10), |_| ()).unwrap();
+    /// }
+    /// // The range assignor split the four partitions two and two.
+    /// assert_eq!((first.assignment().len(), second.assignment().len()), (2, 2));
+    /// assert_eq!((a, b), (2, 2));
+    /// first.commit().unwrap();
+    /// second.commit().unwrap();
+    /// ```
+    pub fn subscribe(
+        &self,
+        config: ConsumerConfig,
+        topics: &[&str],
+    ) -> Result<MultiConsumer, ConsumerError> {
+        let group = config.group_id.clone().ok_or(ConsumerError::NoGroupId)?;
+        if topics.is_empty() {
+            return Err(ConsumerError::EmptySubscription);
+        }
+        let mut names: Vec<Arc<str>> = Vec::with_capacity(topics.len());
+        for topic in topics {
+            let name = self.topic_partition(topic, 0)?.topic;
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let mut consumer = self.multi_consumer(config)?;
+        let group = self.groups().get_or_create(&group);
+        let waker = consumer.waker.clone();
+        let member = group.join(consumer.join_request(&names, &waker)?)?;
+        consumer.membership = Some(Membership {
+            group,
+            member,
+            topics: names,
+            generation: 0,
+            waker,
+            listener: None,
+        });
+        Ok(consumer)
+    }
+}
+
+impl MultiConsumer {
+    /// What joining the group with `topics` asks for.
+    fn join_request(
+        &self,
+        topics: &[Arc<str>],
+        waker: &Waker,
+    ) -> Result<JoinRequest, ConsumerError> {
+        let partition_counts = topics
+            .iter()
+            .map(|topic| Ok((Arc::clone(topic), self.log.partition_count(topic)?)))
+            .collect::<Result<_, ConsumerError>>()?;
+        Ok(JoinRequest {
+            topics: topics.to_vec(),
+            partition_counts,
+            assignor: self.config.assignor,
+            max_poll_interval_ms: i64::try_from(self.config.max_poll_interval.as_millis())
+                .unwrap_or(i64::MAX),
+            now_ms: self.log.now_ms(),
+            waker: waker.clone(),
+        })
+    }
+
+    /// Sets the rebalance listener of a group member: told, on the polling
+    /// thread inside a poll, which partitions are revoked (with a chance to
+    /// commit), assigned or lost. Errors with [`ConsumerError::NotSubscribed`]
+    /// on a consumer that is not a member.
+    ///
+    /// ```
+    /// use idemlog::{consumer::{ConsumerConfig, Rebalance}, Log};
+    /// use std::sync::{Arc, Mutex};
+    /// let log = Log::new();
+    /// log.create_topic("t", 2).unwrap();
+    /// let config = ConsumerConfig::new().group_id("g");
+    /// let mut member = log.subscribe(config, &["t"]).unwrap();
+    /// let events = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = Arc::clone(&events);
+    /// member
+    ///     .on_rebalance(move |event| match event {
+    ///         Rebalance::Revoked(revocation) => {
+    ///             revocation.commit().unwrap();
+    ///             seen.lock().unwrap().push(format!("revoked {}", revocation.partitions().len()));
+    ///         }
+    ///         Rebalance::Assigned(partitions) => {
+    ///             seen.lock().unwrap().push(format!("assigned {}", partitions.len()))
+    ///         }
+    ///         _ => {}
+    ///     })
+    ///     .unwrap();
+    /// member.poll(10).unwrap();
+    /// let _second = log.subscribe(ConsumerConfig::new().group_id("g"), &["t"]).unwrap();
+    /// member.poll(10).unwrap();
+    /// assert_eq!(*events.lock().unwrap(), ["assigned 2", "revoked 1"]);
+    /// ```
+    pub fn on_rebalance(
+        &mut self,
+        listener: impl FnMut(Rebalance<'_>) + Send + 'static,
+    ) -> Result<(), ConsumerError> {
+        let membership = self
+            .membership
+            .as_mut()
+            .ok_or(ConsumerError::NotSubscribed)?;
+        membership.listener = Some(Box::new(listener));
+        Ok(())
+    }
+
+    /// The group's generation as this member last followed it (bumped by every
+    /// rebalance); `None` for a consumer that is not a member.
+    pub fn generation(&self) -> Option<u64> {
+        self.membership
+            .as_ref()
+            .map(|membership| membership.generation)
+    }
+
+    /// Before every poll: commit callbacks, the group's assignment, auto commit.
+    pub(super) fn before_poll(&mut self) -> Result<(), ConsumerError> {
+        for (callback, result) in std::mem::take(&mut self.commit_callbacks) {
+            callback(result);
+        }
+        if self.membership.is_some() {
+            self.follow_group()?;
+        }
+        self.auto_commit_if_due();
+        Ok(())
+    }
+
+    /// Syncs with the coordinator and applies what it says; an expired member
+    /// loses its partitions, joins again and reports [`ConsumerError::MemberExpired`].
+    fn follow_group(&mut self) -> Result<(), ConsumerError> {
+        let Some(membership) = &self.membership else {
+            return Ok(());
+        };
+        let (group, member) = (Arc::clone(&membership.group), membership.member);
+        match group.sync(member, self.log.now_ms()) {
+            Ok(plan) => self.apply(&group, member, plan),
+            Err(expired @ ConsumerError::MemberExpired { .. }) => {
+                self.lose_all();
+                self.rejoin(&group)?;
+                Err(expired)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Revokes, releases and acquires as the group's plan says (G3, G4).
+    fn apply(&mut self, group: &Group, member: u64, plan: SyncPlan) -> Result<(), ConsumerError> {
+        if !plan.revoke.is_empty() {
+            let positions = self.positions_of(&plan.revoke);
+            if self.config.auto_commit {
+                // Still the owner until `release` below, so this cannot fail
+                // with NotOwner; nothing else can fail it.
+                let _ = group.commit_owned(member, &known(&plan.revoke, &positions));
+            }
+            self.tell_listener(Rebalance::Revoked(&Revocation {
+                partitions: &plan.revoke,
+                positions: &positions,
+                group,
+                member,
+            }));
+            // G3: stop reading before releasing.
+            for partition in &plan.revoke {
+                if let Some(index) = self.slot_index(partition) {
+                    self.remove_slot(index);
+                }
+            }
+            group.release(member, &plan.revoke);
+        }
+        let mut assigned = Vec::with_capacity(plan.acquire.len());
+        for (partition, committed) in plan.acquire {
+            self.add_slot(partition.clone(), committed)?;
+            assigned.push(partition);
+        }
+        if !assigned.is_empty() {
+            self.tell_listener(Rebalance::Assigned(&assigned));
+        }
+        if let Some(membership) = &mut self.membership {
+            membership.generation = plan.generation;
+        }
+        Ok(())
+    }
+
+    /// Drops every partition of an expired member and tells the listener.
+    fn lose_all(&mut self) {
+        self.deregister_all();
+        let lost: Vec<TopicPartition> = self.slots.drain(..).map(|slot| slot.partition).collect();
+        if !lost.is_empty() {
+            self.tell_listener(Rebalance::Lost(&lost));
+        }
+    }
+
+    /// Joins `group` again as a new member (after an expiry).
+    fn rejoin(&mut self, group: &Group) -> Result<(), ConsumerError> {
+        let Some(membership) = &self.membership else {
+            return Ok(());
+        };
+        let request = self.join_request(&membership.topics, &membership.waker)?;
+        let member = group.join(request)?;
+        if let Some(membership) = &mut self.membership {
+            membership.member = member;
+        }
+        Ok(())
+    }
+
+    fn tell_listener(&mut self, event: Rebalance<'_>) {
+        if let Some(listener) = self.membership.as_mut().and_then(|m| m.listener.as_mut()) {
+            listener(event);
+        }
+    }
+
+    /// This consumer's position on each of `partitions` (`None` where it has none).
+    fn positions_of(&self, partitions: &[TopicPartition]) -> Vec<Option<u64>> {
+        partitions
+            .iter()
+            .map(|partition| {
+                let slot = &self.slots[self.slot_index(partition)?];
+                (!slot.needs_offset).then(|| slot.reader.position())
+            })
+            .collect()
+    }
+
+    /// Commits the positions if auto commit is on and its interval has passed
+    /// (failures are left to the next commit, as Kafka's auto commit does).
+    fn auto_commit_if_due(&mut self) {
+        if !self.config.auto_commit || self.config.group_id.is_none() {
+            return;
+        }
+        let now = self.log.now_ms();
+        let interval =
+            i64::try_from(self.config.auto_commit_interval.as_millis()).unwrap_or(i64::MAX);
+        if now.saturating_sub(self.last_auto_commit_ms) >= interval {
+            self.last_auto_commit_ms = now;
+            let _ = self.commit();
+        }
+    }
+
+    /// Commits this consumer's positions on its partitions to its group (Kafka's
+    /// `commitSync`): the next offsets to read, so everything handed out before
+    /// counts as processed. A member commits only partitions it owns
+    /// ([`ConsumerError::NotOwner`], [`ConsumerError::MemberExpired`]); a
+    /// consumer with partitions assigned by hand commits to its `group.id`
+    /// without a membership check.
+    pub fn commit(&mut self) -> Result<(), ConsumerError> {
+        let partitions = self.assignment();
+        let positions = self.positions_of(&partitions);
+        self.commit_to_group(&known(&partitions, &positions))
+    }
+
+    /// Commits chosen offsets (the next offset to read on each partition). Each
+    /// partition must be assigned, and each offset at most its log end.
+    pub fn commit_offsets(
+        &mut self,
+        offsets: &[(TopicPartition, u64)],
+    ) -> Result<(), ConsumerError> {
+        for (partition, offset) in offsets {
+            let index = self
+                .slot_index(partition)
+                .ok_or_else(|| ConsumerError::NotAssigned {
+                    partition: partition.clone(),
+                })?;
+            let handle = self.slots[index].reader.partition();
+            if *offset > handle.log_end_offset() {
+                return Err(ConsumerError::OffsetOutOfRange {
+                    partition: partition.clone(),
+                    offset: *offset,
+                    log_start: handle.log_start_offset(),
+                    log_end: handle.log_end_offset(),
+                });
+            }
+        }
+        self.commit_to_group(offsets)
+    }
+
+    /// Like [`MultiConsumer::commit`], Kafka's `commitAsync` style: the call does
+    /// not report the outcome; `on_done` is handed it on the polling thread at the
+    /// next poll (or at [`close`](Self::close)). In process the commit itself is
+    /// done by this call.
+    pub fn commit_async(
+        &mut self,
+        on_done: impl FnOnce(Result<(), ConsumerError>) + Send + 'static,
+    ) {
+        let result = self.commit();
+        self.commit_callbacks.push((Box::new(on_done), result));
+    }
+
+    fn commit_to_group(&self, offsets: &[(TopicPartition, u64)]) -> Result<(), ConsumerError> {
+        if let Some(membership) = &self.membership {
+            return membership.group.commit_owned(membership.member, offsets);
+        }
+        let group = self
+            .config
+            .group_id
+            .as_deref()
+            .ok_or(ConsumerError::NoGroupId)?;
+        let group = self.log.groups().get_or_create(group);
+        for (partition, offset) in offsets {
+            group.commit(partition.clone(), *offset);
+        }
+        Ok(())
+    }
+
+    /// The group's committed offset on a partition (`None` if it has none).
+    pub fn committed(&self, topic: &str, partition: u32) -> Result<Option<u64>, ConsumerError> {
+        if self.config.group_id.is_none() {
+            return Err(ConsumerError::NoGroupId);
+        }
+        let partition = self.log.topic_partition(topic, partition)?;
+        Ok(self.group_committed(&partition))
+    }
+
+    /// Closes the consumer (Kafka's `close`): runs pending commit callbacks,
+    /// commits the positions if auto commit is on, and a member revokes its
+    /// partitions (the listener's commit chance) and leaves its group, which
+    /// hands them over at once. Dropping a consumer leaves too, but commits
+    /// nothing and tells no listener (a drop during a panic must not commit
+    /// records that were not processed).
+    pub fn close(mut self) -> Result<(), ConsumerError> {
+        for (callback, result) in std::mem::take(&mut self.commit_callbacks) {
+            callback(result);
+        }
+        let committed = match (self.config.auto_commit, &self.config.group_id) {
+            (true, Some(_)) => self.commit(),
+            _ => Ok(()),
+        };
+        if let Some(membership) = &self.membership {
+            let (group, member) = (Arc::clone(&membership.group), membership.member);
+            let partitions = self.assignment();
+            if !partitions.is_empty() {
+                let positions = self.positions_of(&partitions);
+                self.tell_listener(Rebalance::Revoked(&Revocation {
+                    partitions: &partitions,
+                    positions: &positions,
+                    group: &group,
+                    member,
+                }));
+            }
+        }
+        // Drop deregisters and leaves.
+        committed
+    }
+}
+
+impl Drop for MultiConsumer {
+    fn drop(&mut self) {
+        self.deregister_all();
+        if let Some(membership) = self.membership.take() {
+            // G3: we read nothing more, so the group may hand everything over.
+            membership.group.leave(membership.member);
+        }
+    }
+}
+
+/// The (partition, position) pairs where a position is known.
+fn known(partitions: &[TopicPartition], positions: &[Option<u64>]) -> Vec<(TopicPartition, u64)> {
+    partitions
+        .iter()
+        .zip(positions)
+        .filter_map(|(partition, position)| Some((partition.clone(), (*position)?)))
+        .collect()
+}

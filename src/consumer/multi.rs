@@ -1,0 +1,570 @@
+//! [`MultiConsumer`]: many partitions, of one or more topics, read by one
+//! consumer: assigned by hand or by a consumer group, read in a fair order,
+//! blocking until any has data, interruptible by a [`WakeupHandle`].
+
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use crate::consumer::config::{ConsumerConfig, OffsetReset};
+use crate::consumer::lag::PartitionLag;
+use crate::consumer::membership::Membership;
+use crate::consumer::receive::Receive;
+use crate::consumer::signal::{Signal, WakeupHandle};
+use crate::consumer::view::RecordView;
+use crate::consumer::visit::VisitFlow;
+use crate::consumer::Consumer;
+use crate::consumer_error::ConsumerError;
+use crate::error::LogError;
+use crate::log::{Log, Readiness};
+use crate::record::ConsumerRecord;
+use crate::sync::Backoff;
+use crate::types::TopicPartition;
+
+/// Reads many partitions, of one or more topics, as one consumer (Kafka's
+/// `KafkaConsumer`): partitions are assigned by hand ([`assign`](Self::assign),
+/// from [`Log::multi_consumer`]) or by a consumer group
+/// ([`Log::subscribe`]). A poll reads the assigned partitions in a fair order
+/// (each poll starts one partition further) and a blocking poll waits until any
+/// of them has data. Positions are kept per partition; a position without a
+/// committed offset, or outside the partition's records, follows
+/// `auto.offset.reset` ([`OffsetReset`]).
+///
+/// ```
+/// use idemlog::{consumer::{ConsumerConfig, OffsetReset}, Log, Record};
+/// use std::time::Duration;
+/// let log = Log::new();
+/// log.create_topic("orders", 2).unwrap();
+/// log.create_topic("refunds", 1).unwrap();
+/// log.append("orders", 1, None, Record::new("o-1")).unwrap();
+/// log.append("refunds", 0, None, Record::new("r-1")).unwrap();
+/// let config = ConsumerConfig::new().offset_reset(OffsetReset::Earliest);
+/// let mut consumer = log.multi_consumer(config).unwrap();
+/// consumer.assign_topic("orders").unwrap();
+/// consumer.assign("refunds", 0).unwrap();
+/// let mut seen = Vec::new();
+/// // Zero-copy and blocking: waits up to a second for the first record.
+/// consumer
+///     .poll_with_timeout(10, Duration::from_secs(1), |record| {
+///         seen.push(format!("{}-{}@{}", record.topic, record.partition, record.offset))
+///     })
+///     .unwrap();
+/// seen.sort();
+/// assert_eq!(seen, ["orders-1@0", "refunds-0@0"]);
+/// assert_eq!(consumer.position("orders", 1).unwrap(), 1);
+/// ```
+pub struct MultiConsumer {
+    pub(super) log: Log,
+    pub(super) config: ConsumerConfig,
+    /// The assigned partitions, in assignment order.
+    pub(super) slots: Vec<Slot>,
+    /// Where the next poll starts, for fairness.
+    next: usize,
+    signal: Arc<Signal>,
+    /// Wakes `signal`: what a blocking poll registers on its partitions.
+    pub(super) waker: Waker,
+    /// The waker registered on the partitions now, if any.
+    registered: Option<Waker>,
+    /// Group membership, for a consumer made by `Log::subscribe`.
+    pub(super) membership: Option<Membership>,
+    /// Commit callbacks waiting for the next poll, with their results.
+    pub(super) commit_callbacks: Vec<CommitCallback>,
+    /// When auto commit last committed, in milliseconds of the log's clock.
+    pub(super) last_auto_commit_ms: i64,
+}
+
+/// A `commit_async` callback and the result it is handed at the next poll.
+pub(super) type CommitCallback = (
+    Box<dyn FnOnce(Result<(), ConsumerError>) + Send>,
+    Result<(), ConsumerError>,
+);
+
+/// One assigned partition.
+pub(super) struct Slot {
+    pub(super) reader: Consumer,
+    pub(super) partition: TopicPartition,
+    /// No committed offset and `auto.offset.reset=none`: reading it is an error
+    /// until a seek.
+    pub(super) needs_offset: bool,
+}
+
+impl std::fmt::Debug for MultiConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MultiConsumer")
+            .field("group", &self.config.group())
+            .field("assignment", &self.assignment())
+            .finish()
+    }
+}
+
+impl Log {
+    /// A consumer of many partitions, assigned by hand
+    /// ([`MultiConsumer::assign`]); with a `group.id` it starts at, and commits
+    /// to, that group's offsets without joining it.
+    pub fn multi_consumer(&self, config: ConsumerConfig) -> Result<MultiConsumer, ConsumerError> {
+        config.validate()?;
+        let signal = Arc::new(Signal::default());
+        Ok(MultiConsumer {
+            log: self.clone(),
+            config,
+            slots: Vec::new(),
+            next: 0,
+            waker: Waker::from(Arc::clone(&signal)),
+            signal,
+            registered: None,
+            membership: None,
+            commit_callbacks: Vec::new(),
+            last_auto_commit_ms: self.now_ms(),
+        })
+    }
+}
+
+impl MultiConsumer {
+    /// Assigns one partition, positioned at the group's committed offset or by
+    /// `auto.offset.reset`. Errors: unknown topic or partition,
+    /// [`ConsumerError::AlreadyAssigned`], [`ConsumerError::NotSubscribed`] on a
+    /// group member.
+    pub fn assign(&mut self, topic: &str, partition: u32) -> Result<(), ConsumerError> {
+        if self.membership.is_some() {
+            return Err(ConsumerError::NotSubscribed);
+        }
+        let partition = self.log.topic_partition(topic, partition)?;
+        if self.slot_index(&partition).is_some() {
+            return Err(ConsumerError::AlreadyAssigned { partition });
+        }
+        let committed = self.group_committed(&partition);
+        self.add_slot(partition, committed)
+    }
+
+    /// Assigns every partition of `topic` (all or none: an error if any of them
+    /// is assigned already).
+    pub fn assign_topic(&mut self, topic: &str) -> Result<(), ConsumerError> {
+        let count = self.log.partition_count(topic)?;
+        if let Some(partition) = (0..count).find_map(|index| {
+            self.slots
+                .iter()
+                .find(|slot| *slot.partition.topic == *topic && slot.partition.partition == index)
+                .map(|slot| slot.partition.clone())
+        }) {
+            return Err(ConsumerError::AlreadyAssigned { partition });
+        }
+        (0..count).try_for_each(|index| self.assign(topic, index))
+    }
+
+    /// Stops reading one partition (its position is forgotten; commit first to
+    /// keep it).
+    pub fn unassign(&mut self, topic: &str, partition: u32) -> Result<(), ConsumerError> {
+        if self.membership.is_some() {
+            return Err(ConsumerError::NotSubscribed);
+        }
+        let index = self.assigned_index(topic, partition)?;
+        self.remove_slot(index);
+        Ok(())
+    }
+
+    /// The partitions assigned now, in assignment order.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.slots
+            .iter()
+            .map(|slot| slot.partition.clone())
+            .collect()
+    }
+
+    /// The next offset this consumer reads on a partition.
+    pub fn position(&self, topic: &str, partition: u32) -> Result<u64, ConsumerError> {
+        let slot = &self.slots[self.assigned_index(topic, partition)?];
+        if slot.needs_offset {
+            return Err(ConsumerError::NoOffset {
+                partition: slot.partition.clone(),
+            });
+        }
+        Ok(slot.reader.position())
+    }
+
+    /// Moves the position on a partition. An offset outside the partition's
+    /// records (`log_start..=log_end`) is [`ConsumerError::OffsetOutOfRange`].
+    pub fn seek(&mut self, topic: &str, partition: u32, offset: u64) -> Result<(), ConsumerError> {
+        let index = self.assigned_index(topic, partition)?;
+        let slot = &mut self.slots[index];
+        let handle = slot.reader.partition();
+        let (log_start, log_end) = (handle.log_start_offset(), handle.log_end_offset());
+        if !(log_start..=log_end).contains(&offset) {
+            return Err(ConsumerError::OffsetOutOfRange {
+                partition: slot.partition.clone(),
+                offset,
+                log_start,
+                log_end,
+            });
+        }
+        slot.reader.seek(offset);
+        slot.needs_offset = false;
+        Ok(())
+    }
+
+    /// Moves every assigned partition to its log start.
+    pub fn seek_to_beginning(&mut self) {
+        for slot in &mut self.slots {
+            slot.reader.seek_to_beginning();
+            slot.needs_offset = false;
+        }
+    }
+
+    /// Moves every assigned partition to its log end: only records appended
+    /// afterwards are read.
+    pub fn seek_to_end(&mut self) {
+        for slot in &mut self.slots {
+            slot.reader.seek_to_end();
+            slot.needs_offset = false;
+        }
+    }
+
+    /// Lag per assigned partition: high watermark, position and committed offset.
+    pub fn lag(&self) -> Vec<PartitionLag> {
+        self.slots
+            .iter()
+            .map(|slot| PartitionLag {
+                partition: slot.partition.clone(),
+                high_watermark: slot.reader.partition().high_watermark(),
+                position: (!slot.needs_offset).then(|| slot.reader.position()),
+                committed: self.group_committed(&slot.partition),
+            })
+            .collect()
+    }
+
+    /// A handle that interrupts this consumer's blocking reads from another thread.
+    pub fn wakeup_handle(&self) -> WakeupHandle {
+        WakeupHandle::new(Arc::clone(&self.signal))
+    }
+
+    /// Hands up to `max` readable records of the assigned partitions to `visit`,
+    /// borrowed from the log; returns how many. Never blocks. Each poll starts at
+    /// the partition after the one the previous poll started at, and reads each
+    /// partition until it is caught up or `max` is reached. `visit` returns `()`
+    /// to read on or a [`ControlFlow`](std::ops::ControlFlow) to stop early
+    /// ([`VisitFlow`]). A group member first follows its group's assignment
+    /// (revocations, acquisitions, the rebalance listener) and auto commit.
+    ///
+    /// A partition whose position cannot be resolved (`auto.offset.reset=none`)
+    /// is an error, reported once the records read before it are returned: the
+    /// poll that read records returns their count, the next one the error.
+    pub fn poll_with<F: VisitFlow>(
+        &mut self,
+        max: usize,
+        mut visit: impl FnMut(RecordView<'_>) -> F,
+    ) -> Result<usize, ConsumerError> {
+        self.before_poll()?;
+        if self.slots.is_empty() {
+            return match self.membership {
+                Some(_) => Ok(0),
+                None => Err(ConsumerError::NoAssignment),
+            };
+        }
+        let count = self.slots.len();
+        let start = self.next % count;
+        self.next = (start + 1) % count;
+        let mut read = 0;
+        for step in 0..count {
+            if read >= max {
+                break;
+            }
+            match self.read_slot((start + step) % count, max - read, &mut visit) {
+                Ok((got, stopped)) => {
+                    read += got;
+                    if stopped {
+                        break;
+                    }
+                }
+                Err(_) if read > 0 => break,
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(read)
+    }
+
+    /// Reads up to `max` records of one slot, applying `auto.offset.reset` to an
+    /// evicted position; returns how many and whether `visit` stopped.
+    fn read_slot<F: VisitFlow>(
+        &mut self,
+        index: usize,
+        max: usize,
+        visit: &mut impl FnMut(RecordView<'_>) -> F,
+    ) -> Result<(usize, bool), ConsumerError> {
+        let policy = self.config.offset_reset;
+        let slot = &mut self.slots[index];
+        if slot.needs_offset {
+            return Err(ConsumerError::NoOffset {
+                partition: slot.partition.clone(),
+            });
+        }
+        let mut stopped = false;
+        // Eviction may pass a reset position again before we read it; a few
+        // tries, then the partition waits for the next poll.
+        for _ in 0..3 {
+            let result = slot.reader.poll_with(max, |view| {
+                let flow = visit(view);
+                stopped = flow.is_break();
+                flow
+            });
+            match result {
+                Ok(read) => return Ok((read, stopped)),
+                Err(LogError::OffsetOutOfRange {
+                    offset,
+                    log_start,
+                    log_end,
+                }) => match policy {
+                    OffsetReset::Earliest => slot.reader.seek(log_start),
+                    OffsetReset::Latest => slot.reader.seek(log_end),
+                    OffsetReset::None => {
+                        return Err(ConsumerError::OffsetOutOfRange {
+                            partition: slot.partition.clone(),
+                            offset,
+                            log_start,
+                            log_end,
+                        })
+                    }
+                },
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok((0, false))
+    }
+
+    /// Like [`MultiConsumer::poll_with`], but waits up to `timeout` until any
+    /// assigned partition has a record (zero-copy blocking read). Returns 0 if
+    /// the timeout passed first, [`ConsumerError::Woken`] after a `wakeup()`.
+    /// A group member keeps following its group while it waits.
+    pub fn poll_with_timeout<F: VisitFlow>(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+        mut visit: impl FnMut(RecordView<'_>) -> F,
+    ) -> Result<usize, ConsumerError> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut backoff = Backoff::new();
+        let result = loop {
+            if self.signal.take_wakeup() {
+                break Err(ConsumerError::Woken);
+            }
+            match self.poll_with(max, &mut visit) {
+                Ok(0) if max > 0 => {}
+                done => break done,
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|deadline| now >= deadline) {
+                break Ok(0);
+            }
+            if let Err(error) = self.wait_any(self.wait_deadline(now, deadline), &mut backoff) {
+                break Err(error);
+            }
+        };
+        self.deregister_all();
+        result
+    }
+
+    /// Until when one wait may sleep: the caller's deadline, but a group member
+    /// wakes within half its `max.poll.interval.ms` to poll (so waiting is not
+    /// mistaken for a stopped member).
+    fn wait_deadline(&self, now: Instant, deadline: Option<Instant>) -> Option<Instant> {
+        let Some(_) = self.membership else {
+            return deadline;
+        };
+        let keep_alive = now.checked_add(self.config.max_poll_interval / 2);
+        match (deadline, keep_alive) {
+            (Some(deadline), Some(keep_alive)) => Some(deadline.min(keep_alive)),
+            (deadline, keep_alive) => deadline.or(keep_alive),
+        }
+    }
+
+    /// Sleeps until an assigned partition may have data, the group wants a sync,
+    /// a `wakeup()`, or `deadline` (I6 for each partition).
+    fn wait_any(
+        &mut self,
+        deadline: Option<Instant>,
+        backoff: &mut Backoff,
+    ) -> Result<(), ConsumerError> {
+        self.signal.prepare();
+        let waker = self.waker.clone();
+        match self.register_all(&waker)? {
+            Readiness::Readable => {}
+            // An appender is mid-append on a partition: it may have missed our
+            // registration, so spin instead of sleeping.
+            Readiness::Reserved => backoff.snooze(),
+            Readiness::Empty => self.signal.wait(deadline),
+        }
+        Ok(())
+    }
+
+    /// Registers `waker` on every assigned partition (and with the group), then
+    /// re-checks them (I6): readable if any is, else reserved if any is.
+    pub(crate) fn register_all(&mut self, waker: &Waker) -> Result<Readiness, ConsumerError> {
+        if let Some(previous) = &self.registered {
+            if !previous.will_wake(waker) {
+                self.deregister_all();
+            }
+        }
+        self.registered = Some(waker.clone());
+        if let Some(membership) = &mut self.membership {
+            membership.set_waker(waker);
+        }
+        let mut readiness = Readiness::Empty;
+        for slot in self.slots.iter_mut().filter(|slot| !slot.needs_offset) {
+            match slot.reader.register(waker) {
+                // Evicted: the next poll resets the position.
+                Ok(Readiness::Readable) | Err(LogError::OffsetOutOfRange { .. }) => {
+                    return Ok(Readiness::Readable)
+                }
+                Ok(Readiness::Reserved) => readiness = Readiness::Reserved,
+                Ok(Readiness::Empty) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(readiness)
+    }
+
+    /// Removes the registered waker from every assigned partition.
+    pub(crate) fn deregister_all(&mut self) {
+        if let Some(waker) = self.registered.take() {
+            for slot in &self.slots {
+                slot.reader.deregister(&waker);
+            }
+        }
+    }
+
+    /// Up to `max` readable records, owned (payloads shared, not copied). Never blocks.
+    pub fn poll(&mut self, max: usize) -> Result<Vec<ConsumerRecord>, ConsumerError> {
+        let mut records = Vec::new();
+        self.poll_with(max, |view| records.push(view.to_owned()))?;
+        Ok(records)
+    }
+
+    /// Up to `max.poll.records` records, owned, waiting up to `timeout` for the
+    /// first (Kafka's `poll(Duration)`).
+    pub fn poll_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Vec<ConsumerRecord>, ConsumerError> {
+        let mut records = Vec::new();
+        let max = self.config.max_poll_records;
+        self.poll_with_timeout(max, timeout, |view| records.push(view.to_owned()))?;
+        Ok(records)
+    }
+
+    /// The next record, owned, if one is readable now.
+    pub fn try_recv(&mut self) -> Result<Option<ConsumerRecord>, ConsumerError> {
+        let mut record = None;
+        self.poll_with(1, |view| record = Some(view.to_owned()))?;
+        Ok(record)
+    }
+
+    /// The next record, owned, waiting up to `timeout` for it (`None` if the
+    /// timeout passed first).
+    pub fn recv_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<ConsumerRecord>, ConsumerError> {
+        let mut record = None;
+        self.poll_with_timeout(1, timeout, |view| record = Some(view.to_owned()))?;
+        Ok(record)
+    }
+
+    /// A blocking iterator of owned records; a `wakeup()` ends it, an error is
+    /// yielded once and ends it.
+    pub fn iter(&mut self) -> crate::consumer::Iter<'_, Self> {
+        crate::consumer::Iter::new(self)
+    }
+
+    /// An iterator of the records readable now: ends when caught up.
+    pub fn try_iter(&mut self) -> crate::consumer::TryIter<'_, Self> {
+        crate::consumer::TryIter::new(self)
+    }
+
+    /// The index of an assigned partition.
+    pub(super) fn slot_index(&self, partition: &TopicPartition) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|slot| slot.partition == *partition)
+    }
+
+    fn assigned_index(&self, topic: &str, partition: u32) -> Result<usize, ConsumerError> {
+        self.slots
+            .iter()
+            .position(|slot| {
+                *slot.partition.topic == *topic && slot.partition.partition == partition
+            })
+            .ok_or_else(|| ConsumerError::NotAssigned {
+                partition: TopicPartition::new(topic, partition),
+            })
+    }
+
+    /// Adds a partition at `committed`, or where `auto.offset.reset` says.
+    pub(super) fn add_slot(
+        &mut self,
+        partition: TopicPartition,
+        committed: Option<u64>,
+    ) -> Result<(), ConsumerError> {
+        let mut reader = self.log.consumer(&partition.topic, partition.partition)?;
+        let mut needs_offset = false;
+        match (committed, self.config.offset_reset) {
+            (Some(offset), _) => reader.seek(offset),
+            (None, OffsetReset::Earliest) => reader.seek_to_beginning(),
+            (None, OffsetReset::Latest) => reader.seek_to_end(),
+            (None, OffsetReset::None) => needs_offset = true,
+        }
+        if let Some(waker) = &self.registered {
+            // A wait in progress covers the new partition too.
+            let _ = reader.register(waker);
+        }
+        self.slots.push(Slot {
+            reader,
+            partition,
+            needs_offset,
+        });
+        Ok(())
+    }
+
+    /// Removes a partition (and this consumer's registration on it).
+    pub(super) fn remove_slot(&mut self, index: usize) -> Slot {
+        let slot = self.slots.remove(index);
+        if let Some(waker) = &self.registered {
+            slot.reader.deregister(waker);
+        }
+        slot
+    }
+
+    /// The `group.id`'s committed offset of a partition, if any.
+    pub(super) fn group_committed(&self, partition: &TopicPartition) -> Option<u64> {
+        let group = self.config.group_id.as_deref()?;
+        self.log.groups().get(group)?.committed(partition)
+    }
+}
+
+impl Receive for MultiConsumer {
+    type Error = ConsumerError;
+
+    fn try_recv(&mut self) -> Result<Option<ConsumerRecord>, ConsumerError> {
+        MultiConsumer::try_recv(self)
+    }
+
+    fn recv_deadline(
+        &mut self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<ConsumerRecord>, ConsumerError> {
+        let timeout = deadline.map_or(Duration::MAX, |deadline| {
+            deadline.saturating_duration_since(Instant::now())
+        });
+        self.recv_timeout(timeout)
+    }
+
+    fn is_interruption(error: &ConsumerError) -> bool {
+        matches!(error, ConsumerError::Woken)
+    }
+}
+
+impl<'a> IntoIterator for &'a mut MultiConsumer {
+    type Item = Result<ConsumerRecord, ConsumerError>;
+    type IntoIter = crate::consumer::Iter<'a, MultiConsumer>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}

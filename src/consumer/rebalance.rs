@@ -1,0 +1,71 @@
+//! What a group member's rebalance listener is told
+//! ([`MultiConsumer::on_rebalance`](super::MultiConsumer::on_rebalance)):
+//! partitions assigned, revoked (with a chance to commit), or lost.
+
+use crate::consumer_error::ConsumerError;
+use crate::log::Group;
+use crate::types::TopicPartition;
+
+/// A change of a group member's partitions, handed to its rebalance listener on
+/// the polling thread, inside a poll (Kafka's `ConsumerRebalanceListener`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Rebalance<'a> {
+    /// The member owns these partitions from now on (after any revocation of
+    /// the same poll).
+    Assigned(&'a [TopicPartition]),
+    /// The member gives these partitions up: commit what was processed now
+    /// ([`Revocation::commit`]); when the listener returns, the member stops
+    /// reading them and another member reads them from the committed offsets.
+    Revoked(&'a Revocation<'a>),
+    /// The member was removed from the group (it did not poll within
+    /// `max.poll.interval.ms`) and these partitions already belong to others: a
+    /// commit would fail, and their uncommitted records are read again there.
+    Lost(&'a [TopicPartition]),
+}
+
+/// Partitions being revoked, still owned while the listener runs.
+#[derive(Debug)]
+pub struct Revocation<'a> {
+    pub(super) partitions: &'a [TopicPartition],
+    /// The member's position on each, in the same order.
+    pub(super) positions: &'a [Option<u64>],
+    pub(super) group: &'a Group,
+    pub(super) member: u64,
+}
+
+impl Revocation<'_> {
+    /// The partitions revoked.
+    pub fn partitions(&self) -> &[TopicPartition] {
+        self.partitions
+    }
+
+    /// The member's position on a revoked partition (`None` if it is not one of
+    /// them, or has no position).
+    pub fn position(&self, partition: &TopicPartition) -> Option<u64> {
+        let index = self.partitions.iter().position(|p| p == partition)?;
+        self.positions[index]
+    }
+
+    /// Commits the member's positions on the revoked partitions.
+    pub fn commit(&self) -> Result<(), ConsumerError> {
+        let offsets: Vec<(TopicPartition, u64)> = self
+            .partitions
+            .iter()
+            .zip(self.positions)
+            .filter_map(|(partition, position)| Some((partition.clone(), (*position)?)))
+            .collect();
+        self.group.commit_owned(self.member, &offsets)
+    }
+
+    /// Commits chosen offsets of revoked partitions (the next offset to read on
+    /// each, as Kafka commits).
+    pub fn commit_offsets(&self, offsets: &[(TopicPartition, u64)]) -> Result<(), ConsumerError> {
+        if let Some((partition, _)) = offsets.iter().find(|(p, _)| !self.partitions.contains(p)) {
+            return Err(ConsumerError::NotAssigned {
+                partition: partition.clone(),
+            });
+        }
+        self.group.commit_owned(self.member, offsets)
+    }
+}

@@ -1,0 +1,344 @@
+//! The group coordinator (broker side, as Kafka's): members of consumer groups,
+//! their target assignment, which member owns each partition now, and the
+//! committed offsets. One mutex per group: only consumers' polls, commits and
+//! joins take it, never an append. The hand-over rules are G1-G4 in
+//! `crate::implementation`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::task::Waker;
+
+use crate::consumer_error::ConsumerError;
+use crate::log::assignor::{Assignor, MemberView};
+use crate::sync::{ConcurrentMap, Mutex};
+use crate::types::TopicPartition;
+
+/// Every consumer group of a log, by name.
+pub(crate) struct Groups(ConcurrentMap<String, Arc<Group>>);
+
+impl Default for Groups {
+    fn default() -> Self {
+        Self(ConcurrentMap::new())
+    }
+}
+
+impl Groups {
+    /// The group named `name`, if any member or commit ever used it.
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Group>> {
+        self.0.get(name)
+    }
+
+    /// The group named `name`, created empty on first use.
+    pub(crate) fn get_or_create(&self, name: &str) -> Arc<Group> {
+        if let Some(group) = self.0.get(name) {
+            return group;
+        }
+        // A racing creator may win: take whichever is in the map.
+        self.0
+            .insert_if_absent(name.to_string(), Arc::new(Group::new(name)));
+        self.0
+            .get(name)
+            .unwrap_or_else(|| Arc::new(Group::new(name)))
+    }
+}
+
+/// One consumer group.
+pub(crate) struct Group {
+    name: Arc<str>,
+    state: Mutex<GroupState>,
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Group").field("name", &self.name).finish()
+    }
+}
+
+/// A member as the coordinator keeps it.
+struct Member {
+    topics: Vec<Arc<str>>,
+    /// What the last rebalance assigns it (G1).
+    target: Vec<TopicPartition>,
+    last_poll_ms: i64,
+    max_poll_interval_ms: i64,
+    /// Woken when the member should sync: a rebalance, or a partition of its
+    /// target released by its previous owner.
+    waker: Waker,
+}
+
+#[derive(Default)]
+struct GroupState {
+    generation: u64,
+    next_member_id: u64,
+    /// The assignor the members agreed on (the first member's); `None` while empty.
+    assignor: Option<Assignor>,
+    members: BTreeMap<u64, Member>,
+    /// Partition counts of every topic a member subscribed to.
+    partition_counts: BTreeMap<Arc<str>, u32>,
+    /// The member that owns each partition now (G2).
+    owners: HashMap<TopicPartition, u64>,
+    /// The committed offset of each partition: the next one the group reads.
+    offsets: HashMap<TopicPartition, u64>,
+}
+
+/// What a member must do to follow the group's current assignment.
+#[derive(Debug, Default)]
+pub(crate) struct SyncPlan {
+    /// Partitions it owns that the target gives to others: it revokes them
+    /// (commit chance), stops reading them, then releases them (G3).
+    pub(crate) revoke: Vec<TopicPartition>,
+    /// Partitions it owns from now on, with their committed offsets (G4).
+    pub(crate) acquire: Vec<(TopicPartition, Option<u64>)>,
+    /// The group's generation (bumped by every rebalance).
+    pub(crate) generation: u64,
+}
+
+/// What a join asks for.
+pub(crate) struct JoinRequest {
+    pub(crate) topics: Vec<Arc<str>>,
+    pub(crate) partition_counts: Vec<(Arc<str>, u32)>,
+    pub(crate) assignor: Assignor,
+    pub(crate) max_poll_interval_ms: i64,
+    pub(crate) now_ms: i64,
+    pub(crate) waker: Waker,
+}
+
+impl Group {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            state: Mutex::new(GroupState::default()),
+        }
+    }
+
+    /// Adds a member (a rebalance); returns its id.
+    pub(crate) fn join(&self, request: JoinRequest) -> Result<u64, ConsumerError> {
+        let mut state = self.state.lock();
+        let mut wake = Vec::new();
+        state.expire(request.now_ms, &mut wake);
+        match state.assignor {
+            Some(assignor) if assignor != request.assignor => {
+                return Err(ConsumerError::InconsistentAssignor {
+                    group: Arc::clone(&self.name),
+                    group_uses: assignor.kafka_name(),
+                    requested: request.assignor.kafka_name(),
+                })
+            }
+            _ => state.assignor = Some(request.assignor),
+        }
+        state.partition_counts.extend(request.partition_counts);
+        let id = state.next_member_id;
+        state.next_member_id += 1;
+        state.members.insert(
+            id,
+            Member {
+                topics: request.topics,
+                target: Vec::new(),
+                last_poll_ms: request.now_ms,
+                max_poll_interval_ms: request.max_poll_interval_ms,
+                waker: request.waker,
+            },
+        );
+        state.rebalance(&mut wake);
+        drop(state);
+        wake_all(wake);
+        Ok(id)
+    }
+
+    /// Removes a member (a rebalance); its partitions are free at once (G3: the
+    /// caller has stopped reading them).
+    pub(crate) fn leave(&self, member: u64) {
+        let mut state = self.state.lock();
+        let mut wake = Vec::new();
+        if state.remove_member(member) {
+            state.rebalance(&mut wake);
+        }
+        drop(state);
+        wake_all(wake);
+    }
+
+    /// A member's poll: expires members past `max.poll.interval.ms`, records the
+    /// poll, and says what the member revokes and acquires (G2-G4).
+    pub(crate) fn sync(&self, member: u64, now_ms: i64) -> Result<SyncPlan, ConsumerError> {
+        let mut state = self.state.lock();
+        let mut wake = Vec::new();
+        state.expire(now_ms, &mut wake);
+        let plan = state.plan(member, now_ms);
+        drop(state);
+        wake_all(wake);
+        plan.ok_or_else(|| ConsumerError::MemberExpired {
+            group: Arc::clone(&self.name),
+        })
+    }
+
+    /// Replaces the waker the coordinator wakes for `member`.
+    pub(crate) fn set_waker(&self, member: u64, waker: &Waker) {
+        if let Some(registered) = self.state.lock().members.get_mut(&member) {
+            if !registered.waker.will_wake(waker) {
+                registered.waker = waker.clone();
+            }
+        }
+    }
+
+    /// Gives up partitions the member revoked (G3) and wakes the members whose
+    /// target holds them.
+    pub(crate) fn release(&self, member: u64, partitions: &[TopicPartition]) {
+        let mut state = self.state.lock();
+        for partition in partitions {
+            if state.owners.get(partition) == Some(&member) {
+                state.owners.remove(partition);
+            }
+        }
+        let wake: Vec<Waker> = state
+            .members
+            .values()
+            .filter(|other| other.target.iter().any(|tp| partitions.contains(tp)))
+            .map(|other| other.waker.clone())
+            .collect();
+        drop(state);
+        wake_all(wake);
+    }
+
+    /// Commits `offsets` for a member: every partition must be its own (Kafka's
+    /// generation check); all or nothing.
+    pub(crate) fn commit_owned(
+        &self,
+        member: u64,
+        offsets: &[(TopicPartition, u64)],
+    ) -> Result<(), ConsumerError> {
+        let mut state = self.state.lock();
+        if !state.members.contains_key(&member) {
+            return Err(ConsumerError::MemberExpired {
+                group: Arc::clone(&self.name),
+            });
+        }
+        if let Some((partition, _)) = offsets
+            .iter()
+            .find(|(partition, _)| state.owners.get(partition) != Some(&member))
+        {
+            return Err(ConsumerError::NotOwner {
+                group: Arc::clone(&self.name),
+                partition: partition.clone(),
+            });
+        }
+        for (partition, offset) in offsets {
+            state.offsets.insert(partition.clone(), *offset);
+        }
+        Ok(())
+    }
+
+    /// Commits an offset with no membership check (a consumer that is not a
+    /// member, or `Log::commit_offset`).
+    pub(crate) fn commit(&self, partition: TopicPartition, offset: u64) {
+        self.state.lock().offsets.insert(partition, offset);
+    }
+
+    /// The committed offset of a partition, if any.
+    pub(crate) fn committed(&self, partition: &TopicPartition) -> Option<u64> {
+        self.state.lock().offsets.get(partition).copied()
+    }
+}
+
+impl GroupState {
+    /// Removes the members that did not poll within their interval (their
+    /// partitions are free: G3 holds because an expired member's next poll
+    /// fails before reading), rebalancing if any left.
+    fn expire(&mut self, now_ms: i64, wake: &mut Vec<Waker>) {
+        let expired: Vec<u64> = self
+            .members
+            .iter()
+            .filter(|(_, member)| {
+                now_ms.saturating_sub(member.last_poll_ms) > member.max_poll_interval_ms
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        let mut changed = false;
+        for id in expired {
+            changed |= self.remove_member(id);
+        }
+        if changed {
+            self.rebalance(wake);
+        }
+    }
+
+    /// Drops a member and frees what it owns; false if it was not a member.
+    fn remove_member(&mut self, member: u64) -> bool {
+        if self.members.remove(&member).is_none() {
+            return false;
+        }
+        self.owners.retain(|_, owner| *owner != member);
+        if self.members.is_empty() {
+            self.assignor = None;
+        }
+        true
+    }
+
+    /// A new generation: targets from the assignor, given what each member owns
+    /// (so a sticky assignor keeps it), and every member woken to sync (G1).
+    fn rebalance(&mut self, wake: &mut Vec<Waker>) {
+        self.generation += 1;
+        let Some(assignor) = self.assignor else {
+            return;
+        };
+        let mut owned: BTreeMap<u64, Vec<(Arc<str>, u32)>> =
+            self.members.keys().map(|&id| (id, Vec::new())).collect();
+        for (partition, member) in &self.owners {
+            if let Some(list) = owned.get_mut(member) {
+                list.push((Arc::clone(&partition.topic), partition.partition));
+            }
+        }
+        let views: Vec<MemberView<'_>> = self
+            .members
+            .iter()
+            .map(|(&id, member)| MemberView {
+                id,
+                topics: &member.topics,
+                owned: owned.get(&id).map_or(&[][..], Vec::as_slice),
+            })
+            .collect();
+        let mut targets = assignor.assign(&views, &self.partition_counts);
+        for (id, member) in &mut self.members {
+            member.target = targets
+                .remove(id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(topic, partition)| TopicPartition { topic, partition })
+                .collect();
+            wake.push(member.waker.clone());
+        }
+    }
+
+    /// The member's revocations and acquisitions; `None` if it is no member.
+    fn plan(&mut self, member: u64, now_ms: i64) -> Option<SyncPlan> {
+        let entry = self.members.get_mut(&member)?;
+        entry.last_poll_ms = now_ms;
+        let target = &entry.target;
+        let revoke = self
+            .owners
+            .iter()
+            .filter(|(partition, owner)| **owner == member && !target.contains(partition))
+            .map(|(partition, _)| partition.clone())
+            .collect();
+        let mut acquire = Vec::new();
+        for partition in target {
+            // G4: only a partition no one owns; one still owned by its previous
+            // owner is taken at a later sync, after that owner released it.
+            if !self.owners.contains_key(partition) {
+                self.owners.insert(partition.clone(), member);
+                acquire.push((partition.clone(), self.offsets.get(partition).copied()));
+            }
+        }
+        Some(SyncPlan {
+            revoke,
+            acquire,
+            generation: self.generation,
+        })
+    }
+}
+
+/// Wakes members outside the group's lock (a waker may run an executor's code).
+fn wake_all(wakers: Vec<Waker>) {
+    for waker in wakers {
+        waker.wake();
+    }
+}
