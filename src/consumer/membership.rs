@@ -21,6 +21,9 @@ pub(super) struct Membership {
     member: u64,
     topics: Vec<Arc<str>>,
     generation: u64,
+    /// The group's change count as of the last sync (G1), and when that was.
+    seen_changes: u64,
+    last_sync_ms: i64,
     /// The waker the coordinator holds for this member.
     waker: Waker,
     listener: Option<Listener>,
@@ -100,6 +103,9 @@ impl Log {
             member,
             topics: names,
             generation: 0,
+            // Nothing seen yet: the first poll syncs.
+            seen_changes: u64::MAX,
+            last_sync_ms: 0,
             waker,
             listener: None,
         });
@@ -194,13 +200,30 @@ impl MultiConsumer {
 
     /// Syncs with the coordinator and applies what it says; an expired member
     /// loses its partitions, joins again and reports [`ConsumerError::MemberExpired`].
+    /// Skips the sync (and the group's lock) when nothing changed for anyone
+    /// since the last one and it is not yet time to tell the group this member
+    /// is alive (a quarter of `max.poll.interval.ms`; G1).
     fn follow_group(&mut self) -> Result<(), ConsumerError> {
         let Some(membership) = &self.membership else {
             return Ok(());
         };
+        let now = self.log.now_ms();
+        let keep_alive =
+            i64::try_from(self.config.max_poll_interval.as_millis() / 4).unwrap_or(i64::MAX);
+        if membership.seen_changes == membership.group.changes()
+            && now.saturating_sub(membership.last_sync_ms) < keep_alive
+        {
+            return Ok(());
+        }
         let (group, member) = (Arc::clone(&membership.group), membership.member);
-        match group.sync(member, self.log.now_ms()) {
-            Ok(plan) => self.apply(&group, member, plan),
+        match group.sync(member, now) {
+            Ok(plan) => {
+                if let Some(membership) = &mut self.membership {
+                    membership.seen_changes = plan.changes;
+                    membership.last_sync_ms = now;
+                }
+                self.apply(&group, member, plan)
+            }
             Err(expired @ ConsumerError::MemberExpired { .. }) => {
                 self.lose_all();
                 self.rejoin(&group)?;
@@ -265,6 +288,7 @@ impl MultiConsumer {
         let member = group.join(request)?;
         if let Some(membership) = &mut self.membership {
             membership.member = member;
+            membership.seen_changes = u64::MAX;
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use std::task::Waker;
 
 use crate::consumer_error::ConsumerError;
 use crate::log::assignor::{Assignor, MemberView};
-use crate::sync::{ConcurrentMap, Mutex};
+use crate::sync::{AtomicU64, ConcurrentMap, Mutex, MutexGuard, Ordering};
 use crate::types::TopicPartition;
 
 /// Every consumer group of a log, by name.
@@ -45,6 +45,10 @@ impl Groups {
 /// One consumer group.
 pub(crate) struct Group {
     name: Arc<str>,
+    /// Bumped (under `state`'s lock) by every change a member must sync for: a
+    /// rebalance or a release. A member whose last sync saw the current value
+    /// may skip its next one (G1).
+    changes: AtomicU64,
     state: Mutex<GroupState>,
 }
 
@@ -91,6 +95,8 @@ pub(crate) struct SyncPlan {
     pub(crate) acquire: Vec<(TopicPartition, Option<u64>)>,
     /// The group's generation (bumped by every rebalance).
     pub(crate) generation: u64,
+    /// The change count as of this plan (G1): a member may skip syncs until it moves.
+    pub(crate) changes: u64,
 }
 
 /// What a join asks for.
@@ -107,7 +113,31 @@ impl Group {
     fn new(name: &str) -> Self {
         Self {
             name: name.into(),
+            changes: AtomicU64::new(0),
             state: Mutex::new(GroupState::default()),
+        }
+    }
+
+    /// The change count (G1): equal to what a member's last sync returned means
+    /// nothing changed for anyone since.
+    pub(crate) fn changes(&self) -> u64 {
+        // Acquire: pairs with the Release increment in `changed`, so a member
+        // that sees the new count also sees the state behind it when it syncs
+        // (it takes the lock anyway; this only decides whether to).
+        self.changes.load(Ordering::Acquire)
+    }
+
+    /// Ends a change of the state: if it woke members (they must sync), bumps
+    /// the change count before unlocking, then wakes them outside the lock (a
+    /// waker may run an executor's code).
+    fn finish(&self, state: MutexGuard<'_, GroupState>, wake: Vec<Waker>) {
+        if !wake.is_empty() {
+            // Release: pairs with the Acquire load in `changes` (G1).
+            self.changes.fetch_add(1, Ordering::Release);
+        }
+        drop(state);
+        for waker in wake {
+            waker.wake();
         }
     }
 
@@ -140,8 +170,7 @@ impl Group {
             },
         );
         state.rebalance(&mut wake);
-        drop(state);
-        wake_all(wake);
+        self.finish(state, wake);
         Ok(id)
     }
 
@@ -153,8 +182,7 @@ impl Group {
         if state.remove_member(member) {
             state.rebalance(&mut wake);
         }
-        drop(state);
-        wake_all(wake);
+        self.finish(state, wake);
     }
 
     /// A member's poll: expires members past `max.poll.interval.ms`, records the
@@ -163,9 +191,13 @@ impl Group {
         let mut state = self.state.lock();
         let mut wake = Vec::new();
         state.expire(now_ms, &mut wake);
-        let plan = state.plan(member, now_ms);
-        drop(state);
-        wake_all(wake);
+        let mut plan = state.plan(member, now_ms);
+        if let Some(plan) = &mut plan {
+            // Relaxed: every increment happens under the lock we hold, plus the
+            // one `finish` below is about to make (counted here already).
+            plan.changes = self.changes.load(Ordering::Relaxed) + u64::from(!wake.is_empty());
+        }
+        self.finish(state, wake);
         plan.ok_or_else(|| ConsumerError::MemberExpired {
             group: Arc::clone(&self.name),
         })
@@ -195,8 +227,7 @@ impl Group {
             .filter(|other| other.target.iter().any(|tp| partitions.contains(tp)))
             .map(|other| other.waker.clone())
             .collect();
-        drop(state);
-        wake_all(wake);
+        self.finish(state, wake);
     }
 
     /// Commits `offsets` for a member: every partition must be its own (Kafka's
@@ -332,13 +363,7 @@ impl GroupState {
             revoke,
             acquire,
             generation: self.generation,
+            changes: 0,
         })
-    }
-}
-
-/// Wakes members outside the group's lock (a waker may run an executor's code).
-fn wake_all(wakers: Vec<Waker>) {
-    for waker in wakers {
-        waker.wake();
     }
 }
