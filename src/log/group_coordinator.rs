@@ -190,8 +190,12 @@ impl Group {
     pub(crate) fn sync(&self, member: u64, now_ms: i64) -> Result<SyncPlan, ConsumerError> {
         let mut state = self.state.lock();
         let mut wake = Vec::new();
+        // This poll keeps the caller alive before anyone is expired.
+        if let Some(caller) = state.members.get_mut(&member) {
+            caller.last_poll_ms = now_ms;
+        }
         state.expire(now_ms, &mut wake);
-        let mut plan = state.plan(member, now_ms);
+        let mut plan = state.plan(member);
         if let Some(plan) = &mut plan {
             // Relaxed: every increment happens under the lock we hold, plus the
             // one `finish` below is about to make (counted here already).
@@ -340,10 +344,8 @@ impl GroupState {
     }
 
     /// The member's revocations and acquisitions; `None` if it is no member.
-    fn plan(&mut self, member: u64, now_ms: i64) -> Option<SyncPlan> {
-        let entry = self.members.get_mut(&member)?;
-        entry.last_poll_ms = now_ms;
-        let target = &entry.target;
+    fn plan(&mut self, member: u64) -> Option<SyncPlan> {
+        let target = &self.members.get(&member)?.target;
         let revoke = self
             .owners
             .iter()
