@@ -371,24 +371,38 @@
 //! ## Consumers
 //!
 //! - A consumer may own several partitions and block until any has data.
-//!   *v2, in progress*: today a [`Consumer`] reads one partition and
-//!   [`Consumer::poll_timeout`] blocks on that one.
+//!   *Built*: a [`MultiConsumer`] ([`Log::multi_consumer`], `assign`) reads
+//!   partitions of any topics in a fair order (each poll starts one partition
+//!   further) and its blocking polls wait on all of them (one waker registered on
+//!   each, I6); [`WakeupHandle::wakeup`] interrupts a blocked read from another
+//!   thread ([`ConsumerError::Woken`]). The one-partition [`Consumer`] stays, as
+//!   the log-level reader. Both have zero-copy blocking reads (`poll_with_timeout`),
+//!   visitors that stop early ([`VisitFlow`]), `recv_timeout` and iterators.
 //! - Consumer groups: members join and leave; partitions are assigned among live
 //!   members (range and round-robin at least); a rebalance hands a partition
 //!   over at its committed offset, so a record is processed by one member of the
 //!   group at a time (at-least-once across a crash of a member between
-//!   processing and commit, as in Kafka). *v2, in progress*: today a group is
-//!   only a committed offset per partition ([`Log::commit_offset`],
-//!   [`Log::committed`], [`Consumer::commit`], [`Log::consumer_for_group`]), with
-//!   no membership or assignment.
-//! - `auto.offset.reset`: earliest, latest, or error. *v2, in progress*: today
-//!   the behaviour is always `error`: a position outside the partition gets
-//!   [`LogError::OffsetOutOfRange`] (then [`Consumer::seek`] or
-//!   [`Consumer::seek_to_beginning`]).
+//!   processing and commit, as in Kafka). *Built*: [`Log::subscribe`] joins; the
+//!   range, round-robin and sticky assignors ([`Assignor`]); a rebalance on join,
+//!   leave (`close` or drop) and on a member that does not poll within
+//!   `max.poll.interval.ms`; a partition moves only after its owner's poll revoked
+//!   it ([`Rebalance::Revoked`], the commit chance) and is read from the committed
+//!   offset (G1-G4 in [`crate::implementation`]); commits are checked against
+//!   ownership (`commit`, `commit_offsets`, `commit_async`). Differences from
+//!   Kafka: the hand-over is incremental (a member keeps, without a pause, the
+//!   partitions that stay with it, as Kafka's cooperative protocol); there are no
+//!   heartbeats (liveness is polling within `max.poll.interval.ms`, and dropping
+//!   the consumer); [`Log::commit_offset`] stays an unchecked administrative
+//!   commit.
+//! - `auto.offset.reset`: earliest, latest, or error. *Built* for the
+//!   [`MultiConsumer`] ([`OffsetReset`], Kafka's default `latest`): it applies to a
+//!   partition with no committed offset and to a position evicted by retention;
+//!   `none` answers [`ConsumerError::NoOffset`] or
+//!   [`ConsumerError::OffsetOutOfRange`] until a seek. The one-partition
+//!   [`Consumer`] keeps `error` ([`LogError::OffsetOutOfRange`]).
 //! - Lag: per partition, the high watermark minus the position (and minus the
-//!   committed offset). *v2, in progress*: no lag call yet; it is
-//!   [`PartitionHandle::high_watermark`] minus [`Consumer::position`] (or minus
-//!   [`Log::committed`]).
+//!   committed offset). *Built*: [`MultiConsumer::lag`] ([`PartitionLag`]) and
+//!   [`Consumer::lag`].
 //!
 //! # Differences from Kafka
 //!
@@ -470,6 +484,20 @@
 //! [`PartitionHandle::enforce_retention`]: crate::PartitionHandle::enforce_retention
 //! [`ProducerAppender::append`]: crate::ProducerAppender::append
 //! [`Consumer`]: crate::Consumer
+//! [`Consumer::lag`]: crate::Consumer::lag
+//! [`MultiConsumer`]: crate::MultiConsumer
+//! [`MultiConsumer::lag`]: crate::MultiConsumer::lag
+//! [`Log::multi_consumer`]: crate::Log::multi_consumer
+//! [`Log::subscribe`]: crate::Log::subscribe
+//! [`WakeupHandle::wakeup`]: crate::consumer::WakeupHandle::wakeup
+//! [`ConsumerError::Woken`]: crate::ConsumerError::Woken
+//! [`ConsumerError::NoOffset`]: crate::ConsumerError::NoOffset
+//! [`ConsumerError::OffsetOutOfRange`]: crate::ConsumerError::OffsetOutOfRange
+//! [`VisitFlow`]: crate::consumer::VisitFlow
+//! [`Assignor`]: crate::consumer::Assignor
+//! [`Rebalance::Revoked`]: crate::consumer::Rebalance::Revoked
+//! [`OffsetReset`]: crate::consumer::OffsetReset
+//! [`PartitionLag`]: crate::consumer::PartitionLag
 //! [`Consumer::poll`]: crate::Consumer::poll
 //! [`Consumer::poll_with`]: crate::Consumer::poll_with
 //! [`Consumer::poll_timeout`]: crate::Consumer::poll_timeout

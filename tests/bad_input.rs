@@ -1,6 +1,6 @@
 //! Bad input and faults audit (issue 4, item 6): every public entry point of the
-//! crate against hostile input. One test per row below; each asserts the
-//! documented result. Nothing may panic or hang.
+//! crate against hostile input. One test per row below (in this file, or the
+//! test the row names); each asserts the documented result. Nothing may panic or hang.
 //!
 //! | #  | entry point                                   | hostile input                                        | documented result |
 //! |----|-----------------------------------------------|------------------------------------------------------|-------------------|
@@ -35,6 +35,11 @@
 //! | 29 | `Log::append`                                 | one batch larger than a segment (one huge record, many records) | `BatchBytesTooLarge` (after `EmptyBatch` / `BatchTooLarge`), nothing written |
 //! | 30 | `Log::create_topic`                           | so many partitions their directories exceed the memory budget | `LogFull`, nothing charged; the log still works |
 //! | 31 | `Log::create_topic` / `memory_usage`          | 1000 partitions, none written                        | only directories charged, no segment until the first append |
+//! | 32 | `MultiConsumer` (tests/multi_consumer.rs `bad_input_gets_clear_errors`) | poll with nothing assigned; unknown topic / partition; a partition assigned twice (also by `assign_topic`); seek to u64::MAX; seek, commit or lag of an unassigned partition; commit without `group.id`; bad `ConsumerConfig` keys and values | `NoAssignment`; `Log(UnknownTopic / UnknownPartition)`; `AlreadyAssigned`, nothing assigned; `OffsetOutOfRange`; `NotAssigned`; `NoGroupId`; `Config` naming the key |
+//! | 33 | `Log::subscribe` (tests/consumer_group.rs `bad_subscriptions_get_clear_errors`) | no `group.id`; no topics; an unknown topic; `assign` on a member; another assignor than the group's; more members than partitions | `NoGroupId`; `EmptySubscription`; `Log(UnknownTopic)`; `NotSubscribed`; `InconsistentAssignor`; the extra members poll empty |
+//! | 34 | `MultiConsumer::commit_offsets` (tests/consumer_group.rs `commits_are_checked_against_ownership`) | a partition another member owns; an offset past the end | `NotAssigned`; `OffsetOutOfRange`, nothing committed |
+//! | 35 | group members (tests/consumer_group.rs) | a member that never polls; one that stops polling; one dropped mid-rebalance | its partitions wait until it expires, then move; expired, `MemberExpired` at its next poll and commit, then it joins again; everything handed over at the committed offsets |
+//! | 36 | `MultiConsumer` polls (tests/consumer_group.rs `extreme_poll_arguments_return`) | max 0 and usize::MAX, timeout 0 and Duration::MAX | returns at once / everything readable |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left

@@ -200,3 +200,131 @@ fn committed_offsets_let_a_group_resume() {
     assert!(log.commit_offset("g", "t", 9, 0).is_err());
     assert!(log.committed("g", "missing", 0).is_err());
 }
+
+#[test]
+fn blocking_zero_copy_polls_and_recv_wait_for_the_next_record() {
+    let log = Log::new();
+    log.create_topic("t", 1).unwrap();
+    let mut consumer = log.consumer("t", 0).unwrap();
+    let writer = {
+        let log = log.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            log.append("t", 0, None, [Record::new("a"), Record::new("b")])
+                .unwrap();
+        })
+    };
+    let mut values = Vec::new();
+    let read = consumer
+        .poll_with_timeout(10, Duration::from_secs(30), |r| {
+            values.push(r.value.to_vec())
+        })
+        .unwrap();
+    writer.join().unwrap();
+    assert_eq!(read, values.len());
+    // The second record may or may not have been published with the first poll.
+    while values.len() < 2 {
+        values.push(
+            consumer
+                .recv_timeout(Duration::from_secs(5))
+                .unwrap()
+                .unwrap()
+                .value
+                .to_vec(),
+        );
+    }
+    assert_eq!(values, [b"a".to_vec(), b"b".to_vec()]);
+    assert_eq!(
+        consumer.recv_timeout(Duration::from_millis(5)).unwrap(),
+        None
+    );
+    assert_eq!(consumer.try_recv().unwrap(), None);
+    assert_eq!(
+        consumer
+            .poll_with_timeout(10, Duration::from_millis(5), |_| ())
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
+fn a_visitor_stops_early_and_the_position_follows_it() {
+    let log = Log::new();
+    log.create_topic("t", 1).unwrap();
+    let batch: Vec<Record> = (0..10).map(|i| Record::new(vec![i])).collect();
+    log.append("t", 0, None, batch).unwrap();
+    let mut consumer = log.consumer("t", 0).unwrap();
+    let read = consumer
+        .poll_with(100, |r| {
+            if r.value == [3] {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        })
+        .unwrap();
+    assert_eq!((read, consumer.position()), (4, 4));
+    let next = consumer.try_recv().unwrap().unwrap();
+    assert_eq!(
+        (next.offset, next.topic.as_ref(), next.partition),
+        (4, "t", 0)
+    );
+}
+
+#[test]
+fn iterators_seek_to_end_and_lag() {
+    let log = Log::new();
+    log.create_topic("t", 1).unwrap();
+    let batch: Vec<Record> = (0..6).map(|i| Record::new(vec![i])).collect();
+    log.append("t", 0, None, batch).unwrap();
+    let mut consumer = log.consumer("t", 0).unwrap();
+    assert_eq!(consumer.lag(), 6);
+    let first_two: Vec<u64> = consumer
+        .try_iter()
+        .take(2)
+        .map(|r| r.unwrap().offset)
+        .collect();
+    assert_eq!(first_two, [0, 1]);
+    assert_eq!((consumer.position(), consumer.lag()), (2, 4));
+    let mut blocking = Vec::new();
+    for record in &mut consumer {
+        blocking.push(record.unwrap().offset);
+        if blocking.len() == 4 {
+            break;
+        }
+    }
+    assert_eq!(blocking, [2, 3, 4, 5]);
+    assert_eq!(consumer.try_iter().count(), 0);
+    consumer.seek(0);
+    consumer.seek_to_end();
+    assert_eq!((consumer.position(), consumer.lag()), (6, 0));
+    log.append("t", 0, None, Record::new("new")).unwrap();
+    assert_eq!(
+        consumer
+            .try_iter()
+            .map(|r| r.unwrap().offset)
+            .collect::<Vec<_>>(),
+        [6]
+    );
+}
+
+#[test]
+fn an_iterator_yields_an_evicted_position_once_and_ends() {
+    let log = Log::with_config(LogConfig::default().segment_bytes(256).max_segments(4)).unwrap();
+    log.create_topic_with(
+        "t",
+        TopicConfig::new(1).retention(RetentionPolicy::default().max_records(8)),
+    )
+    .unwrap();
+    let mut consumer = log.consumer("t", 0).unwrap();
+    for i in 0..200u32 {
+        log.append("t", 0, None, Record::new(i.to_le_bytes().to_vec()))
+            .unwrap();
+    }
+    let mut iter = consumer.iter();
+    assert!(matches!(
+        iter.next(),
+        Some(Err(LogError::OffsetOutOfRange { offset: 0, .. }))
+    ));
+    assert!(iter.next().is_none(), "ended after the error");
+}

@@ -610,3 +610,38 @@ fn stress_members_come_and_go_while_records_flow() {
         );
     }
 }
+
+#[test]
+fn dropping_a_member_mid_rebalance_hands_everything_over() {
+    let log = log_with("t", 4);
+    for p in 0..4 {
+        fill(&log, "t", p, 3);
+    }
+    let mut first = log.subscribe(config("g"), &["t"]).unwrap();
+    assert_eq!(first.poll(100).unwrap().len(), 12);
+    first.commit().unwrap();
+    fill(&log, "t", 0, 2);
+    // A rebalance starts: the newcomer waits for the first member's revocation...
+    let mut second = log.subscribe(config("g"), &["t"]).unwrap();
+    assert_eq!(second.poll(100).unwrap().len(), 0);
+    // ...which never comes: the first member is dropped mid-rebalance.
+    drop(first);
+    let records = second.poll(100).unwrap();
+    assert_eq!(second.assignment().len(), 4);
+    let offsets: Vec<(u32, u64)> = records.iter().map(|r| (r.partition, r.offset)).collect();
+    assert_eq!(offsets, [(0, 3), (0, 4)], "from the committed offsets");
+}
+
+#[test]
+fn extreme_poll_arguments_return() {
+    let log = log_with("t", 2);
+    fill(&log, "t", 1, 3);
+    let mut member = log.subscribe(config("g"), &["t"]).unwrap();
+    assert_eq!(member.poll_with_timeout(0, Duration::MAX, |_| ()), Ok(0));
+    assert_eq!(member.poll_with(usize::MAX, |_| ()), Ok(3));
+    assert_eq!(
+        member.poll_with_timeout(usize::MAX, Duration::ZERO, |_| ()),
+        Ok(0)
+    );
+    assert_eq!(member.poll_timeout(Duration::ZERO), Ok(vec![]));
+}
