@@ -332,9 +332,13 @@ impl MultiConsumer {
     /// consumer with partitions assigned by hand commits to its `group.id`
     /// without a membership check.
     pub fn commit(&mut self) -> Result<(), ConsumerError> {
-        let partitions = self.assignment();
-        let positions = self.positions_of(&partitions);
-        self.commit_to_group(&known(&partitions, &positions))
+        let offsets: Vec<(TopicPartition, u64)> = self
+            .slots
+            .iter()
+            .filter(|slot| !slot.needs_offset)
+            .map(|slot| (slot.partition.clone(), slot.reader.position()))
+            .collect();
+        self.commit_to_group(&offsets)
     }
 
     /// Commits chosen offsets (the next offset to read on each partition). Each

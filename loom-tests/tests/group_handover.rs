@@ -1,0 +1,60 @@
+//! Model (g): a consumer group's hand-over (G3, G4 in `idemlog::implementation`).
+//! Member A owns both partitions of "t" and has read the record at offset 0 of
+//! partition 1; member B joins from another thread (the range assignor gives it
+//! partition 1) and polls, while A polls once more (revoking partition 1: its
+//! listener commits the position, then A releases it). In every interleaving B
+//! either does not own partition 1 yet or starts at A's commit (offset 1): B
+//! never reads that record, which A processed and committed. The mutations
+//! "acquire a partition still owned" and "release before the revoke commit" make
+//! B read it in some interleaving.
+#![cfg(loom)]
+
+mod common;
+
+use common::{check, one_partition};
+use idemlog::consumer::{ConsumerConfig, OffsetReset, Rebalance};
+use idemlog::{LogConfig, Record, TopicConfig};
+use loom::thread;
+
+#[test]
+fn a_joining_member_starts_at_the_commit_of_the_revoking_owner() {
+    check("group_handover", || {
+        let (log, partition) = one_partition(
+            LogConfig::default().segment_bytes(128).max_segments(4),
+            TopicConfig::new(2),
+        );
+        drop(partition);
+        log.append("t", 1, None, Record::new("r0")).expect("append");
+        let config = ConsumerConfig::new()
+            .group_id("g")
+            .offset_reset(OffsetReset::Earliest)
+            .auto_commit(false);
+        let mut owner = log.subscribe(config.clone(), &["t"]).expect("join");
+        owner
+            .on_rebalance(|event| {
+                if let Rebalance::Revoked(revocation) = event {
+                    revocation.commit().expect("still the owner");
+                }
+            })
+            .expect("member");
+        assert_eq!(owner.poll(10).expect("poll").len(), 1, "A read record 0");
+
+        let joiner = thread::spawn(move || {
+            let mut member = log.subscribe(config, &["t"]).expect("join");
+            let mut read = Vec::new();
+            for _ in 0..2 {
+                member
+                    .poll_with(10, |record| read.push((record.partition, record.offset)))
+                    .expect("poll");
+            }
+            (read, member.assignment().len())
+        });
+        // A's next poll revokes (with B joined) or finds nothing to do.
+        owner.poll_with(10, |_| ()).expect("poll");
+        let (read, owned) = joiner.join().expect("joiner");
+        assert!(
+            !read.contains(&(1, 0)),
+            "B read 1@0, processed and committed by A: {read:?} (owns {owned})"
+        );
+    });
+}
