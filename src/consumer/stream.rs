@@ -1,0 +1,327 @@
+//! The async consumer API (feature `async`, which depends on `futures-core`
+//! only): [`MultiConsumer::readable`], a future that resolves once an assigned
+//! partition has a record (then the synchronous zero-copy
+//! [`poll_with`](MultiConsumer::poll_with) reads it), and
+//! [`MultiConsumer::stream`], a [`Stream`] of owned records.
+//!
+//! Both are woken by the append path under I6 (`crate::implementation`): a
+//! pending poll registers the task's [`Waker`] on every assigned partition (one
+//! registration per partition however often it is polled, as `will_wake`
+//! deduplicates) and re-checks each partition after registering; an append that
+//! finds registrations takes them all and wakes them, and an appender pays one
+//! plain load when nobody waits. A group member also hands the waker to its
+//! group's coordinator, which wakes it when it must sync (a rebalance, or a
+//! partition of its new target released by its previous owner).
+//!
+//! Differences from the blocking reads:
+//! - [`WakeupHandle::wakeup`](crate::consumer::WakeupHandle::wakeup) does not
+//!   interrupt them (it stays pending for the next blocking read): cancel an
+//!   async read by dropping its future (`tokio::select!`, a timeout).
+//! - No timer keeps a waiting group member alive: the blocking reads poll the
+//!   group at least every half `max.poll.interval.ms`, an idle async read only
+//!   when woken. A member waiting on idle partitions for longer may be expired
+//!   by its group (its next poll reports [`ConsumerError::MemberExpired`] and
+//!   joins again); to avoid it, wait under a timeout shorter than that interval
+//!   and loop.
+//!
+//! Both are cancel safe: a record is taken from the log only by the poll that
+//! returns it, so dropping a pending future loses nothing, and it removes the
+//! task's registrations.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+
+use crate::consumer::multi::MultiConsumer;
+use crate::consumer_error::ConsumerError;
+use crate::log::Readiness;
+use crate::record::ConsumerRecord;
+
+/// How many times one `poll_next` looks for a record after the partitions said
+/// one is readable, before it yields to the executor (a record evicted between
+/// the check and the read, reset by `auto.offset.reset`, may need a second look;
+/// this bounds the work of one poll).
+const ROUNDS: usize = 4;
+
+impl MultiConsumer {
+    /// Whether an assigned partition has a record, registering `cx`'s waker on
+    /// every assigned partition (and with the group) if none has (I6).
+    /// `Ready(Ok(()))` deregisters it again.
+    pub(crate) fn poll_readable(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), ConsumerError>> {
+        // The group's waker before the sync: both take the group's lock, so a
+        // rebalance (or release) comes before the sync, which applies it, or
+        // after the waker is handed over, and wakes this task. Handed over after
+        // the sync, a rebalance in between would wake the previous waker.
+        if let Some(membership) = &mut self.membership {
+            membership.set_waker(cx.waker());
+        }
+        if let Err(error) = self.before_poll() {
+            self.deregister_all();
+            return Poll::Ready(Err(error));
+        }
+        if self.slots.is_empty() && self.membership.is_none() {
+            return Poll::Ready(Err(ConsumerError::NoAssignment));
+        }
+        if self.slots.iter().any(|slot| slot.needs_offset) {
+            // `auto.offset.reset=none` and no offset: `poll_with` has an error
+            // to report (`NoOffset`) until a seek, so there is nothing to wait for.
+            self.deregister_all();
+            return Poll::Ready(Ok(()));
+        }
+        // A group member with no partitions yet registers with the group only:
+        // the coordinator wakes it when it has some.
+        match self.register_all(cx.waker()) {
+            Ok(Readiness::Readable) => {
+                self.deregister_all();
+                Poll::Ready(Ok(()))
+            }
+            // An appender has reserved a waited-for offset and is mid-append; it
+            // may have looked at the waiters before our registration (I6), so it
+            // may not wake us: yield (wake ourselves) instead of waiting.
+            Ok(Readiness::Reserved) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            // Every appender that reserves a waited-for offset sees our
+            // registration, takes it and wakes the task.
+            Ok(Readiness::Empty) => Poll::Pending,
+            Err(error) => {
+                self.deregister_all();
+                Poll::Ready(Err(error))
+            }
+        }
+    }
+
+    /// Ends an async wait: removes the task's registrations from the
+    /// partitions, and hands the group back the consumer's own waker (so the
+    /// coordinator holds no waker of a task that stopped waiting).
+    fn end_async_wait(&mut self) {
+        self.deregister_all();
+        if let Some(membership) = &mut self.membership {
+            membership.set_waker(&self.waker);
+        }
+    }
+
+    /// A future that resolves once any assigned partition has a record; read it
+    /// with the synchronous, zero-copy [`poll_with`](Self::poll_with) (the
+    /// async form of [`poll_with_timeout`](Self::poll_with_timeout)). It
+    /// resolves to an error if the consumer has nothing assigned and is no group
+    /// member ([`ConsumerError::NoAssignment`]) or following its group fails; a
+    /// group member with no partitions yet waits until its group gives it some
+    /// and one of them has a record. It also resolves when `poll_with` has an
+    /// error to report instead of records (a partition without a position under
+    /// `auto.offset.reset=none`: [`ConsumerError::NoOffset`] until a seek). It
+    /// may resolve spuriously, with nothing to read (a record evicted meanwhile,
+    /// a partition revoked by the poll): then `poll_with` reads 0 and the caller
+    /// waits again.
+    ///
+    /// Dropping the future (e.g. in `tokio::select!`) removes its registrations.
+    /// Needs the `async` feature.
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, sync::Arc, task::{Context, Poll, Wake, Waker}};
+    /// # /// The smallest executor: polls on this thread, parks while pending.
+    /// # fn block_on<F: Future>(future: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl Wake for Unpark {
+    /// #         fn wake(self: Arc<Self>) { self.0.unpark() }
+    /// #     }
+    /// #     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    /// #     let mut future = pin!(future);
+    /// #     loop {
+    /// #         if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+    /// #             return output;
+    /// #         }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// use idemlog::{consumer::ConsumerConfig, Log, Record};
+    /// use std::time::Duration;
+    /// let log = Log::new();
+    /// log.create_topic("orders", 2).unwrap();
+    /// let mut consumer = log.multi_consumer(ConsumerConfig::new()).unwrap();
+    /// consumer.assign_topic("orders").unwrap();
+    /// let producer = {
+    ///     let log = log.clone();
+    ///     std::thread::spawn(move || {
+    ///         std::thread::sleep(Duration::from_millis(10));
+    ///         log.append("orders", 1, None, Record::new("o-1")).unwrap();
+    ///     })
+    /// };
+    /// // `block_on` stands for any executor: `consumer.readable().await`.
+    /// block_on(consumer.readable()).unwrap();
+    /// // The record is there: read it zero-copy, without blocking.
+    /// let mut total = 0;
+    /// let read = consumer.poll_with(10, |record| total += record.value.len()).unwrap();
+    /// assert_eq!((read, total), (1, 3));
+    /// producer.join().unwrap();
+    /// ```
+    pub fn readable(&mut self) -> Readable<'_> {
+        Readable { consumer: self }
+    }
+
+    /// The records of the assigned partitions, owned, as an async [`Stream`]
+    /// (the async form of [`iter`](Self::iter)): each item is the next record,
+    /// read as [`try_recv`](Self::try_recv) reads it, or waited for as
+    /// [`readable`](Self::readable) waits. [`RecordStream::next`] awaits one
+    /// item without any stream-extension crate, and
+    /// [`RecordStream::consumer`] reaches the consumer between items (to
+    /// [`commit`](Self::commit), seek, ...).
+    ///
+    /// The stream never ends. An error is an item, and the stream goes on after
+    /// it, as the consumer does: a transient error (e.g.
+    /// [`ConsumerError::MemberExpired`], after which the member has joined its
+    /// group again) is followed by records, a lasting one (e.g.
+    /// [`ConsumerError::NoOffset`] until a seek, [`ConsumerError::NoAssignment`])
+    /// is the next item again, so a loop that does not fix it should stop.
+    /// Dropping the stream, or a pending `next()`, removes its registrations
+    /// and loses no record. Needs the `async` feature.
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, sync::Arc, task::{Context, Poll, Wake, Waker}};
+    /// # /// The smallest executor: polls on this thread, parks while pending.
+    /// # fn block_on<F: Future>(future: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl Wake for Unpark {
+    /// #         fn wake(self: Arc<Self>) { self.0.unpark() }
+    /// #     }
+    /// #     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    /// #     let mut future = pin!(future);
+    /// #     loop {
+    /// #         if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+    /// #             return output;
+    /// #         }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// use idemlog::{consumer::{ConsumerConfig, OffsetReset}, Log, Record};
+    /// use std::time::Duration;
+    /// let log = Log::new();
+    /// log.create_topic("orders", 2).unwrap();
+    /// let config = ConsumerConfig::new()
+    ///     .group_id("billing")
+    ///     .offset_reset(OffsetReset::Earliest)
+    ///     .auto_commit(false);
+    /// let mut consumer = log.subscribe(config, &["orders"]).unwrap();
+    /// let producer = {
+    ///     let log = log.clone();
+    ///     std::thread::spawn(move || {
+    ///         for i in 0..4 {
+    ///             std::thread::sleep(Duration::from_millis(2));
+    ///             log.append("orders", i % 2, None, Record::new(format!("o-{i}"))).unwrap();
+    ///         }
+    ///     })
+    /// };
+    /// // `block_on` stands for any executor: this is an `async` block.
+    /// let values = block_on(async {
+    ///     let mut records = consumer.stream();
+    ///     let mut values = Vec::new();
+    ///     while values.len() < 4 {
+    ///         let record = records.next().await.unwrap().unwrap();
+    ///         values.push(String::from_utf8(record.value.to_vec()).unwrap());
+    ///         // Processed: commit (positions after the records read so far).
+    ///         records.consumer().commit().unwrap();
+    ///     }
+    ///     values
+    /// });
+    /// let mut values = values;
+    /// values.sort();
+    /// assert_eq!(values, ["o-0", "o-1", "o-2", "o-3"]);
+    /// assert_eq!(consumer.committed("orders", 0).unwrap(), Some(2));
+    /// producer.join().unwrap();
+    /// ```
+    pub fn stream(&mut self) -> RecordStream<'_> {
+        RecordStream { consumer: self }
+    }
+}
+
+/// The future of [`MultiConsumer::readable`]: resolves once any assigned
+/// partition has a record. Dropping it removes its registrations.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+#[derive(Debug)]
+pub struct Readable<'a> {
+    consumer: &'a mut MultiConsumer,
+}
+
+impl Future for Readable<'_> {
+    type Output = Result<(), ConsumerError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().consumer.poll_readable(cx)
+    }
+}
+
+impl Drop for Readable<'_> {
+    fn drop(&mut self) {
+        self.consumer.end_async_wait();
+    }
+}
+
+/// The [`Stream`] of [`MultiConsumer::stream`]: the consumer's records, owned.
+/// It never ends; an error is an item and the stream goes on after it. Dropping
+/// it removes its registrations.
+#[must_use = "streams do nothing unless polled"]
+#[derive(Debug)]
+pub struct RecordStream<'a> {
+    consumer: &'a mut MultiConsumer,
+}
+
+impl RecordStream<'_> {
+    /// The consumer, between items: to commit what was processed, seek, look
+    /// at the lag or the assignment.
+    pub fn consumer(&mut self) -> &mut MultiConsumer {
+        self.consumer
+    }
+
+    /// The next item (what `StreamExt::next` of the futures crates answers,
+    /// without needing one): always `Some`, as the stream never ends. Cancel
+    /// safe.
+    pub async fn next(&mut self) -> Option<Result<ConsumerRecord, ConsumerError>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
+impl Stream for RecordStream<'_> {
+    type Item = Result<ConsumerRecord, ConsumerError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let consumer = &mut *self.get_mut().consumer;
+        for _ in 0..ROUNDS {
+            match consumer.try_recv() {
+                Ok(Some(record)) => {
+                    // Reading, not waiting: leave no registration behind that
+                    // would send the partitions' appenders down the slow path
+                    // (a no-op unless a wait registered).
+                    consumer.deregister_all();
+                    return Poll::Ready(Some(Ok(record)));
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    consumer.deregister_all();
+                    return Poll::Ready(Some(Err(error)));
+                }
+            }
+            match consumer.poll_readable(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(error)) => return Poll::Ready(Some(Err(error))),
+                // Something to read now: read it.
+                Poll::Ready(Ok(())) => {}
+            }
+        }
+        // Readable, yet nothing read several times (records evicted under us):
+        // let other tasks run, then look again.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl Drop for RecordStream<'_> {
+    fn drop(&mut self) {
+        self.consumer.end_async_wait();
+    }
+}

@@ -1,0 +1,477 @@
+//! The async consumer API (feature `async`) under tokio: `MultiConsumer::stream`
+//! and `readable().await` + `poll_with`, woken by appends from other threads
+//! and by the group coordinator, cancel safe, leaving no registration behind.
+//!
+//! Every wait is bounded by a generous `tokio::time::timeout`, so a lost
+//! wake-up fails the test instead of hanging it; nothing in the consumer polls
+//! on a timer, so a record is only ever seen because its append woke the task.
+#![cfg(feature = "async")]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use idemlog::consumer::{ConsumerConfig, OffsetReset, Readable, RecordStream};
+use idemlog::{ConsumerError, ConsumerRecord, Log, MultiConsumer, Record};
+use tokio::time::timeout;
+
+/// Long enough never to fire when the wake-ups work.
+const GUARD: Duration = Duration::from_secs(20);
+
+fn log_with(partitions: u32) -> Log {
+    let log = Log::new();
+    log.create_topic("t", partitions).unwrap();
+    log
+}
+
+/// A consumer of every partition of "t", from the log start.
+fn assigned(log: &Log) -> MultiConsumer {
+    let config = ConsumerConfig::new().offset_reset(OffsetReset::Earliest);
+    let mut consumer = log.multi_consumer(config).unwrap();
+    consumer.assign_topic("t").unwrap();
+    consumer
+}
+
+fn group_config(group: &str) -> ConsumerConfig {
+    ConsumerConfig::new()
+        .group_id(group)
+        .offset_reset(OffsetReset::Earliest)
+        .auto_commit(false)
+}
+
+fn text(record: &ConsumerRecord) -> String {
+    String::from_utf8(record.value.to_vec()).unwrap()
+}
+
+/// A waker that counts its wake-ups.
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+impl Wake for Counter {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // Relaxed: a count, read on the thread that woke it (a wake-up runs
+        // inside the append or the rebalance that does it) or after that
+        // thread's work is known to be done.
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Counter {
+    fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Polls `future` once with `waker`.
+fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(waker))
+}
+
+/// Polls `stream` once with `waker`.
+fn poll_next_once<S: Stream + Unpin>(stream: &mut S, waker: &Waker) -> Poll<Option<S::Item>> {
+    Pin::new(stream).poll_next(&mut Context::from_waker(waker))
+}
+
+/// Spins (on a std thread) until `flag` is set.
+fn wait_for(flag: &AtomicBool) {
+    let deadline = Instant::now() + GUARD;
+    // Acquire: pairs with the task's Release store after its first Pending.
+    while !flag.load(Ordering::Acquire) {
+        assert!(Instant::now() < deadline, "the task never started waiting");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn the_futures_are_send() {
+    fn send<T: Send>() {}
+    send::<Readable<'_>>();
+    send::<RecordStream<'_>>();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_stream_is_woken_by_appends_from_a_thread() {
+    let log = log_with(2);
+    let mut consumer = assigned(&log);
+    let waiting = Arc::new(AtomicBool::new(false));
+    let task = {
+        let waiting = Arc::clone(&waiting);
+        tokio::spawn(async move {
+            let mut records = consumer.stream();
+            // The first poll finds nothing and registers: only an append can
+            // wake the task from here on.
+            let first = std::future::poll_fn(|cx| {
+                let polled = Pin::new(&mut records).poll_next(cx);
+                Poll::Ready(polled)
+            })
+            .await;
+            assert!(first.is_pending(), "nothing appended yet");
+            // Release: pairs with the appender's Acquire load in `wait_for`.
+            waiting.store(true, Ordering::Release);
+            let mut seen = Vec::new();
+            while seen.len() < 6 {
+                let record = timeout(GUARD, records.next())
+                    .await
+                    .expect("woken by the append")
+                    .expect("the stream never ends")
+                    .expect("a record");
+                seen.push((record.partition, record.offset, text(&record)));
+            }
+            seen
+        })
+    };
+    let appender = {
+        let log = log.clone();
+        thread::spawn(move || {
+            wait_for(&waiting);
+            for i in 0..6u32 {
+                // Each append may find the task waiting (it reads them one by one).
+                log.append("t", i % 2, None, Record::new(format!("v{i}")))
+                    .unwrap();
+                thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let mut seen = task.await.unwrap();
+    appender.join().unwrap();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (0, 0, "v0".to_string()),
+            (0, 1, "v2".to_string()),
+            (0, 2, "v4".to_string()),
+            (1, 0, "v1".to_string()),
+            (1, 1, "v3".to_string()),
+            (1, 2, "v5".to_string()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readable_then_poll_with_reads_zero_copy() {
+    let log = log_with(2);
+    let mut consumer = assigned(&log);
+    let waiting = Arc::new(AtomicBool::new(false));
+    let appender = {
+        let log = log.clone();
+        let waiting = Arc::clone(&waiting);
+        thread::spawn(move || {
+            wait_for(&waiting);
+            // The second partition: the registration there must be live.
+            log.append("t", 1, None, [Record::new("a"), Record::new("bb")])
+                .unwrap();
+        })
+    };
+    let mut readable = consumer.readable();
+    // Pending while empty: registered on both partitions.
+    let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut readable).poll(cx))).await;
+    assert!(first.is_pending(), "nothing appended yet");
+    // Release: pairs with the appender's Acquire load in `wait_for`.
+    waiting.store(true, Ordering::Release);
+    timeout(GUARD, readable)
+        .await
+        .expect("woken by the append")
+        .expect("readable");
+    let mut seen = Vec::new();
+    let read = consumer
+        .poll_with(10, |view| {
+            // Borrowed from the log: no copy until we make one.
+            seen.push((view.partition, view.offset, view.value.len()))
+        })
+        .unwrap();
+    appender.join().unwrap();
+    // A batch of two is published at once: both are there.
+    assert_eq!((read, seen), (2, vec![(1, 0, 1), (1, 1, 2)]));
+    assert_eq!(consumer.position("t", 1).unwrap(), 2);
+
+    // With a record there already, `readable` is ready at the first poll.
+    let waker = Waker::from(Arc::new(Counter::default()));
+    log.append("t", 0, None, Record::new("c")).unwrap();
+    assert!(matches!(
+        poll_once(&mut consumer.readable(), &waker),
+        Poll::Ready(Ok(()))
+    ));
+    assert_eq!(consumer.poll(10).unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_member_consumes_via_the_stream_commits_and_a_successor_resumes() {
+    let log = log_with(3);
+    let member = log.subscribe(group_config("billing"), &["t"]).unwrap();
+    let appender = {
+        let log = log.clone();
+        thread::spawn(move || {
+            for i in 0..12u32 {
+                log.append("t", i % 3, None, Record::new(format!("o{i}")))
+                    .unwrap();
+                if i % 4 == 0 {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            }
+        })
+    };
+    let first = tokio::spawn(async move {
+        let mut member = member;
+        let mut records = member.stream();
+        let mut seen = Vec::new();
+        while seen.len() < 8 {
+            let record = timeout(GUARD, records.next())
+                .await
+                .expect("woken")
+                .expect("never ends")
+                .expect("a record");
+            seen.push(text(&record));
+            if seen.len() % 4 == 0 {
+                records.consumer().commit().unwrap();
+            }
+        }
+        drop(records);
+        let committed: u64 = (0..3)
+            .map(|p| member.committed("t", p).unwrap().unwrap_or(0))
+            .sum();
+        assert_eq!(member.assignment().len(), 3, "the only member has them all");
+        (seen, committed)
+        // Dropped here: leaves the group, commits nothing more.
+    });
+    let (first_seen, committed) = first.await.unwrap();
+    appender.join().unwrap();
+    assert_eq!(committed, 8, "committed after the 8th record");
+
+    // Same group: resumes at the committed offsets.
+    let mut successor = log.subscribe(group_config("billing"), &["t"]).unwrap();
+    let mut records = successor.stream();
+    let mut rest = Vec::new();
+    while rest.len() < 4 {
+        let record = timeout(GUARD, records.next())
+            .await
+            .expect("records are there")
+            .expect("never ends")
+            .expect("a record");
+        rest.push(text(&record));
+    }
+    let mut all: Vec<String> = first_seen.into_iter().chain(rest).collect();
+    all.sort();
+    let mut expected: Vec<String> = (0..12).map(|i| format!("o{i}")).collect();
+    expected.sort();
+    assert_eq!(
+        all, expected,
+        "each record once: nothing skipped or repeated"
+    );
+    records.consumer().commit().unwrap();
+    drop(records);
+    assert!(successor.poll(10).unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebalance_wakes_a_pending_member() {
+    let log = log_with(2);
+    let mut first = log.subscribe(group_config("g"), &["t"]).unwrap();
+    first.poll(10).unwrap();
+    assert_eq!(first.assignment().len(), 2);
+    let waiting = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let task = {
+        let (waiting, stop) = (Arc::clone(&waiting), Arc::clone(&stop));
+        tokio::spawn(async move {
+            let mut records = first.stream();
+            let mut polls = 0;
+            // Pending until woken; count the polls (each wake-up is one).
+            std::future::poll_fn(|cx| {
+                polls += 1;
+                // Release: pairs with the Acquire load in `wait_for`.
+                waiting.store(true, Ordering::Release);
+                // Acquire: pairs with the Release store below.
+                if stop.load(Ordering::Acquire) {
+                    return Poll::Ready(());
+                }
+                match Pin::new(&mut records).poll_next(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(item) => panic!("nothing was appended: {item:?}"),
+                }
+            })
+            .await;
+            drop(records);
+            (first.assignment().len(), polls)
+        })
+    };
+    wait_for(&waiting);
+    // No append happens: only the coordinator can wake `first`, and unless it
+    // does, `first` never revokes a partition for `second` to take.
+    let mut second = log.subscribe(group_config("g"), &["t"]).unwrap();
+    let deadline = Instant::now() + GUARD;
+    while second.assignment().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the pending member was not woken to revoke"
+        );
+        second.poll(10).unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(second.assignment().len(), 1);
+    // Release: pairs with the task's Acquire load; the wake-up below ends it.
+    stop.store(true, Ordering::Release);
+    log.append("t", 0, None, Record::new("x")).unwrap();
+    log.append("t", 1, None, Record::new("y")).unwrap();
+    let (kept, polls) = timeout(GUARD, task)
+        .await
+        .expect("woken by an append")
+        .unwrap();
+    assert_eq!(kept, 1, "it revoked one of its two partitions");
+    assert!(polls >= 2, "polled again after the rebalance: {polls}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_pending_wait_leaves_no_registration() {
+    let log = log_with(2);
+    let mut member = log.subscribe(group_config("g"), &["t"]).unwrap();
+    let mut other = assigned(&log);
+
+    // Control: a pending wait that is kept is woken by an append.
+    let kept = Arc::new(Counter::default());
+    let kept_waker = Waker::from(Arc::clone(&kept));
+    let mut pending = member.readable();
+    assert!(poll_once(&mut pending, &kept_waker).is_pending());
+
+    // A second consumer's task waits on the same partitions.
+    let other_task = tokio::spawn(async move {
+        timeout(GUARD, other.readable())
+            .await
+            .expect("woken by the append")
+            .expect("readable");
+        other.poll(10).unwrap().len()
+    });
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    log.append("t", 0, None, Record::new("a")).unwrap();
+    assert_eq!(kept.count(), 1, "a kept registration is woken");
+    drop(pending);
+    assert_eq!(other_task.await.unwrap(), 1);
+    assert_eq!(member.poll(10).unwrap().len(), 1);
+
+    // A dropped `readable()`: neither an append nor a rebalance wakes it.
+    let dropped = Arc::new(Counter::default());
+    let dropped_waker = Waker::from(Arc::clone(&dropped));
+    assert!(poll_once(&mut member.readable(), &dropped_waker).is_pending());
+    // A dropped stream, with another waker.
+    let dropped_stream = Arc::new(Counter::default());
+    let stream_waker = Waker::from(Arc::clone(&dropped_stream));
+    assert!(poll_next_once(&mut member.stream(), &stream_waker).is_pending());
+    let mut again = assigned(&log);
+    again.seek_to_end();
+    let again_task = tokio::spawn(async move {
+        timeout(GUARD, again.readable())
+            .await
+            .expect("still woken")
+            .expect("readable");
+        again.poll(10).unwrap().len()
+    });
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    log.append("t", 0, None, Record::new("b")).unwrap();
+    log.append("t", 1, None, Record::new("c")).unwrap();
+    let _rebalance = log.subscribe(group_config("g"), &["t"]).unwrap();
+    assert!((1..=2).contains(&again_task.await.unwrap()));
+    assert_eq!(dropped.count(), 0, "a dropped readable() is not woken");
+    assert_eq!(dropped_stream.count(), 0, "a dropped stream is not woken");
+    // The member reads on as usual (and a blocking read is woken as before).
+    let mut records = 0;
+    let deadline = Instant::now() + GUARD;
+    while records < 1 {
+        assert!(Instant::now() < deadline);
+        records += member
+            .poll_with_timeout(10, Duration::from_millis(20), |_| ())
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_unassigned_consumer_that_is_no_member_has_nothing_to_wait_for() {
+    let log = log_with(1);
+    let mut consumer = log.multi_consumer(ConsumerConfig::new()).unwrap();
+    assert_eq!(consumer.readable().await, Err(ConsumerError::NoAssignment));
+    let mut records = consumer.stream();
+    // An error is an item, and the stream goes on (here: the same error).
+    for _ in 0..2 {
+        assert!(matches!(
+            records.next().await,
+            Some(Err(ConsumerError::NoAssignment))
+        ));
+    }
+    drop(records);
+    // Once assigned, it waits and reads.
+    consumer.assign("t", 0).unwrap();
+    log.append("t", 0, None, Record::new("late")).unwrap();
+    consumer.seek("t", 0, 0).unwrap();
+    let record = timeout(GUARD, consumer.stream().next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(text(&record), "late");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_member_without_partitions_waits_for_its_group() {
+    let log = log_with(1);
+    let mut first = log.subscribe(group_config("g"), &["t"]).unwrap();
+    first.poll(10).unwrap();
+    let mut second = log.subscribe(group_config("g"), &["t"]).unwrap();
+    let counter = Arc::new(Counter::default());
+    let waker = Waker::from(Arc::clone(&counter));
+    // One partition, two members: the second has none, and waits (no error).
+    {
+        let mut readable = second.readable();
+        assert!(poll_once(&mut readable, &waker).is_pending());
+        assert!(poll_once(&mut readable, &waker).is_pending());
+        assert_eq!(counter.count(), 0);
+        // The first leaves: the coordinator wakes the waiting member.
+        drop(first);
+        assert_eq!(counter.count(), 1, "woken by the rebalance");
+        log.append("t", 0, None, Record::new("r")).unwrap();
+        assert!(matches!(
+            poll_once(&mut readable, &waker),
+            Poll::Ready(Ok(()))
+        ));
+    }
+    assert_eq!(second.assignment().len(), 1);
+    assert_eq!(second.poll(10).unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_partition_without_a_position_is_reported_not_waited_for() {
+    let log = log_with(1);
+    let config = ConsumerConfig::new().offset_reset(OffsetReset::None);
+    let mut consumer = log.multi_consumer(config).unwrap();
+    consumer.assign("t", 0).unwrap();
+    // `poll_with` has an error to report, so `readable` does not wait.
+    timeout(GUARD, consumer.readable())
+        .await
+        .expect("not waiting")
+        .expect("resolved");
+    assert!(matches!(
+        consumer.poll_with(10, |_| ()),
+        Err(ConsumerError::NoOffset { .. })
+    ));
+    let mut records = consumer.stream();
+    for _ in 0..2 {
+        let item = timeout(GUARD, records.next()).await.expect("not waiting");
+        assert!(matches!(item, Some(Err(ConsumerError::NoOffset { .. }))));
+    }
+    // After a seek it reads on.
+    records.consumer().seek("t", 0, 0).unwrap();
+    log.append("t", 0, None, Record::new("r")).unwrap();
+    let record = timeout(GUARD, records.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(text(&record), "r");
+}
