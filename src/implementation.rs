@@ -106,7 +106,10 @@
 //! is left. No SeqCst is needed, and an appender pays one plain load when nobody waits.
 //! A `MultiConsumer` applies this to each assigned partition in turn, with one waker
 //! (its thread's parking spot, src/consumer/signal.rs, whose flags are checked and set
-//! under its own mutex, so a wake between registering and sleeping is kept).
+//! under its own mutex). It clears the spot's `notified` flag before the poll that
+//! precedes the wait (and that poll's group sync), so a wake-up by an append or by the
+//! group coordinator at any point after that poll is kept, and the wait returns at
+//! once.
 //!
 //! **I7 — eviction (src/log/storage.rs `evict_oldest`, src/log/retention.rs).** Only one
 //! evictor runs at a time (the partition's retention mutex, never waited on by appenders:

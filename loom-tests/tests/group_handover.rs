@@ -58,3 +58,39 @@ fn a_joining_member_starts_at_the_commit_of_the_revoking_owner() {
         );
     });
 }
+
+/// A member blocked in `poll_with_timeout` with no partition (the other member
+/// owns the only one) must be woken when the owner leaves: the coordinator's
+/// wake-up may land between the blocked member's group sync and its sleep, and
+/// must not be lost there (a lost one is a loom deadlock: timed waits never time
+/// out under loom).
+#[test]
+fn a_blocked_member_is_woken_when_the_owner_leaves() {
+    check("group_handover_blocked_member", || {
+        let (log, partition) = one_partition(
+            LogConfig::default().segment_bytes(128).max_segments(4),
+            TopicConfig::new(1),
+        );
+        partition.append(None, Record::new("r0")).expect("append");
+        let config = ConsumerConfig::new()
+            .group_id("g")
+            .offset_reset(OffsetReset::Earliest)
+            .auto_commit(false);
+        let mut owner = log.subscribe(config.clone(), &["t"]).expect("join");
+        owner.poll_with(0, |_| ()).expect("takes the partition");
+        let mut waiting = log.subscribe(config, &["t"]).expect("join");
+        let waiter = thread::spawn(move || {
+            let mut read = Vec::new();
+            while read.is_empty() {
+                waiting
+                    .poll_with_timeout(10, std::time::Duration::from_secs(3_600), |record| {
+                        read.push(record.offset)
+                    })
+                    .expect("poll");
+            }
+            read
+        });
+        drop(owner);
+        assert_eq!(waiter.join().expect("waiter"), vec![0]);
+    });
+}

@@ -345,6 +345,9 @@ impl MultiConsumer {
             if self.signal.take_wakeup() {
                 break Err(ConsumerError::Woken);
             }
+            // Before the poll's group sync: a coordinator wake-up after that sync
+            // (a rebalance, a release) is kept for the wait below, not erased.
+            self.signal.prepare();
             match self.poll_with(max, &mut visit) {
                 Ok(0) if max > 0 => {}
                 done => break done,
@@ -376,13 +379,13 @@ impl MultiConsumer {
     }
 
     /// Sleeps until an assigned partition may have data, the group wants a sync,
-    /// a `wakeup()`, or `deadline` (I6 for each partition).
+    /// a `wakeup()`, or `deadline` (I6 for each partition). The caller has
+    /// prepared the signal before its last poll, so a wake-up since is kept.
     fn wait_any(
         &mut self,
         deadline: Option<Instant>,
         backoff: &mut Backoff,
     ) -> Result<(), ConsumerError> {
-        self.signal.prepare();
         let waker = self.waker.clone();
         match self.register_all(&waker)? {
             Readiness::Readable => {}

@@ -25,8 +25,9 @@ pub(crate) struct Signal {
 }
 
 impl Signal {
-    /// Forgets earlier notifications: call before registering the waker, so a
-    /// notification after that (even before `wait`) is kept.
+    /// Forgets earlier notifications: call before the poll (and its group sync)
+    /// whose empty result leads to `wait`, so a notification after that (even
+    /// before `wait`) is kept.
     pub(crate) fn prepare(&self) {
         self.flags.lock().notified = false;
     }
