@@ -1,6 +1,8 @@
 //! `consume/scan` (one consumer reading a filled partition) beside the
-//! `mutex-vec` ring, and `consume/tail` (one consumer reading while one
-//! producer writes) beside crossbeam-channel and the `mutex-vec` ring.
+//! `mutex-vec` ring, `consume/tail` (one consumer reading while one
+//! producer writes) beside crossbeam-channel and the `mutex-vec` ring, and
+//! `consume/tail-group` (2 producers, a consumer group of 2 over 8 partitions:
+//! the `consume-tail` row) beside crossbeam-channel.
 //! Workloads: `support`. `IDEMLOG_BENCH_QUICK=1` shrinks the times.
 
 // criterion_group! generates an undocumented `pub fn`.
@@ -16,7 +18,7 @@ mod support;
 
 use common::{configured, measure};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use support::workloads::{ScanTarget, TailTarget};
+use support::workloads::{GroupTailTarget, ScanTarget, TailTarget};
 
 fn scan(c: &mut Criterion) {
     let mut group = configured(c, "consume/scan");
@@ -52,5 +54,22 @@ fn tail(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, scan, tail);
+/// Records per criterion iteration of `consume/tail-group`: each producer's
+/// turn over the 8 partitions (the runner's unit).
+const TAIL_GROUP_UNIT: u64 = 16;
+
+fn tail_group(c: &mut Criterion) {
+    let mut group = configured(c, "consume/tail-group");
+    for target in [GroupTailTarget::Engine, GroupTailTarget::Channel] {
+        measure(
+            &mut group,
+            BenchmarkId::new(target.name(), "p2-c2-8p-64B"),
+            TAIL_GROUP_UNIT,
+            || target.runner(),
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, scan, tail, tail_group);
 criterion_main!(benches);

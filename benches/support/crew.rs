@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crossbeam::utils::CachePadded;
 use parking_lot::Mutex;
 
+use super::latency::Histogram;
 use super::process::cpu_time;
 use super::RETAINED_RECORDS;
 
@@ -235,6 +236,12 @@ pub(crate) trait Runner {
     fn busy_threads(&self) -> usize;
     /// Moves `records` records (a multiple of [`Runner::unit`]).
     fn run(&mut self, records: u64) -> Timing;
+    /// The producer-to-consumer latencies recorded since the last call (taken,
+    /// so the next call returns the next rounds'), for a workload that measures
+    /// them; `None` for the others.
+    fn take_latency(&mut self) -> Option<Histogram> {
+        None
+    }
 }
 
 /// A [`Crew`] as a [`Runner`], with whatever it keeps alive.

@@ -40,8 +40,9 @@
 //! Peers ([`channel`], [`disruptor`], [`mutex_vec`]) and limits ([`naive`],
 //! [`limits`]) are named in [`workloads`]; [`targets`] is the benchmark
 //! target table; [`report`] prints its rows; [`memory`] measures the resident
-//! set; single-thread costs are counted in instructions by
-//! `benches/callgrind.sh`.
+//! set; [`consume_tail`] is the consumer-group pipeline with its channel peer,
+//! whose latencies [`latency`] counts; single-thread costs are counted in
+//! instructions by `benches/callgrind.sh`.
 //!
 //! # Running
 //! ```text
@@ -52,14 +53,18 @@
 //! ```
 //! Criterion groups: `append/direct` (sizes x batches x producer layouts,
 //! borrowed, against every append peer), `append/owned`, `append/idempotence`,
-//! `produce/end-to-end`, `consume/scan`, `consume/tail`; each reports
+//! `produce/end-to-end`, `consume/scan`, `consume/tail`, `consume/tail-group`
+//! (the `consume-tail` pipelines, [`consume_tail`]; latency only in
+//! `idemlog bench`); each reports
 //! `Throughput::Elements` (records), one criterion iteration being one
 //! [`crew::Runner::unit`] of records.
 
 pub(crate) mod channel;
+pub(crate) mod consume_tail;
 pub(crate) mod crew;
 pub(crate) mod disruptor;
 pub(crate) mod engine;
+pub(crate) mod latency;
 pub(crate) mod limits;
 pub(crate) mod measure;
 pub(crate) mod memory;

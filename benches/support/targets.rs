@@ -5,12 +5,13 @@
 use super::crew::Runner;
 use super::engine::Mode;
 use super::limits::Limit;
+use super::measure::Measured;
 use super::report::Target;
 use super::shape::AppendShape;
-use super::workloads::{AppendTarget, ProduceTarget, ScanTarget};
+use super::workloads::{AppendTarget, GroupTailTarget, ProduceTarget, ScanTarget};
 
 /// Every workload id of the benchmark target table, in its order.
-pub(crate) const WORKLOAD_IDS: [&str; 12] = [
+pub(crate) const WORKLOAD_IDS: [&str; 14] = [
     "append-own-p2-64B-b64",
     "append-own-p2-64B-b64-owned",
     "append-p1-64B-b1",
@@ -20,6 +21,8 @@ pub(crate) const WORKLOAD_IDS: [&str; 12] = [
     "idempotence-b16",
     "idempotence-b1",
     "consume-scan",
+    "consume-tail",
+    "consume-tail-latency-p50",
     "memory-log-bytes-per-record",
     "memory-producer-state-bytes",
     "memory-budget",
@@ -30,8 +33,49 @@ pub(crate) const WORKLOAD_IDS: [&str; 12] = [
 const PRODUCE_HOW: &str =
     "each record copied once (into the batch / into a Bytes) from the same 2 threads, to one receiver";
 
+/// How `consume-tail` compares (benches/support/consume_tail.rs).
+const CONSUME_TAIL_HOW: &str = concat!(
+    "2 producer threads, borrowed 64 B records one at a time round-robin over 8 partitions ",
+    "(engine: plain PartitionHandle::append of 1, the direct path, no Producer client), ",
+    "2 consumer threads (engine: a group of 2 members, 4 partitions each, blocking zero-copy ",
+    "poll_with_timeout, commit every 64 Ki records; peer: one bounded channel of [u8; 64] ",
+    "per consumer, partition p to channel p % 2), at most 8192 records in flight on both; ",
+    "4 threads on 2 vCPUs: rounds below cpu/wall 1.8 (host steal, or both cores idle in ",
+    "a wake-up gap) are discarded"
+);
+
+/// How `consume-tail-latency-p50` compares.
+const CONSUME_TAIL_LATENCY_HOW: &str = concat!(
+    "the consume-tail pipelines (a second run of the peer); engine_rps and peer_rps are ",
+    "1/p50 of the producer-to-consumer latency (send time stamped by the producer into the ",
+    "value of every 63rd record, read by the consumer), so ratio = peer p50 / engine p50"
+);
+
 /// Builds a runner (threads spawned, memory pre-faulted) when its group starts.
 pub(crate) type Build = Box<dyn Fn() -> Box<dyn Runner>>;
+
+/// What a row compares: the figure its `engine_rps` and `peer_rps` hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Metric {
+    /// Median records per second.
+    Throughput,
+    /// 1 / (p50 producer-to-consumer latency), per second: the ratio
+    /// engine/peer is then the peer's p50 over the engine's (>= 0.5: the
+    /// engine's p50 within 2x of the peer's). NaN without latencies.
+    InverseP50Latency,
+}
+
+impl Metric {
+    /// The figure of `measured`.
+    pub(crate) fn of(&self, measured: &Measured) -> f64 {
+        match self {
+            Self::Throughput => measured.rps,
+            Self::InverseP50Latency => measured
+                .latency
+                .map_or(f64::NAN, |latency| 1e9 / latency.p50_ns),
+        }
+    }
+}
 
 /// One row: the group's engine beside `peer`.
 pub(crate) struct Comparison {
@@ -45,6 +89,8 @@ pub(crate) struct Comparison {
     pub build: Build,
     /// The target.
     pub target: Target,
+    /// The figure compared.
+    pub metric: Metric,
 }
 
 /// One engine runner measured beside its peers (interleaved).
@@ -72,6 +118,7 @@ fn compare(
         how,
         build: append(target, shape),
         target: goal,
+        metric: Metric::Throughput,
     }
 }
 
@@ -174,6 +221,7 @@ pub(crate) fn groups() -> Vec<Group> {
                 how: PRODUCE_HOW,
                 build: Box::new(|| ProduceTarget::Channel.runner(2, 64)),
                 target: Target::ratio(1.5),
+                metric: Metric::Throughput,
             }],
         },
         Group {
@@ -184,6 +232,7 @@ pub(crate) fn groups() -> Vec<Group> {
                 how: PRODUCE_HOW,
                 build: Box::new(|| ProduceTarget::Channel.runner(2, 64)),
                 target: Target::NONE,
+                metric: Metric::Throughput,
             }],
         },
         Group {
@@ -204,7 +253,29 @@ pub(crate) fn groups() -> Vec<Group> {
                 how: "a filled ring iterated under its lock",
                 build: Box::new(|| ScanTarget::MutexVec.runner(64)),
                 target: Target::ratio(1.0).and_rps(200e6),
+                metric: Metric::Throughput,
             }],
+        },
+        Group {
+            engine: Box::new(|| GroupTailTarget::Engine.runner()),
+            comparisons: vec![
+                Comparison {
+                    workload: "consume-tail",
+                    peer: GroupTailTarget::Channel.name(),
+                    how: CONSUME_TAIL_HOW,
+                    build: Box::new(|| GroupTailTarget::Channel.runner()),
+                    target: Target::ratio(1.0),
+                    metric: Metric::Throughput,
+                },
+                Comparison {
+                    workload: "consume-tail-latency-p50",
+                    peer: GroupTailTarget::Channel.name(),
+                    how: CONSUME_TAIL_LATENCY_HOW,
+                    build: Box::new(|| GroupTailTarget::Channel.runner()),
+                    target: Target::ratio(0.5),
+                    metric: Metric::InverseP50Latency,
+                },
+            ],
         },
     ]
 }
@@ -263,5 +334,13 @@ mod tests {
         for (workload, _) in INSTRUCTION_TARGETS {
             assert!(WORKLOAD_IDS.contains(&workload));
         }
+    }
+
+    #[test]
+    fn the_consume_tail_notes_say_what_the_workload_does() {
+        use crate::support::consume_tail::{COMMIT_EVERY, IN_FLIGHT, SAMPLE_EVERY};
+        assert!(CONSUME_TAIL_HOW.contains(&format!("at most {IN_FLIGHT} records")));
+        assert!(CONSUME_TAIL_HOW.contains(&format!("every {} Ki", COMMIT_EVERY >> 10)));
+        assert!(CONSUME_TAIL_LATENCY_HOW.contains(&format!("every {SAMPLE_EVERY}rd")));
     }
 }

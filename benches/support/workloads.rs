@@ -7,7 +7,7 @@ use idemlog::producer::ProducerConfig;
 use super::crew::Runner;
 use super::engine::{self, Mode};
 use super::shape::AppendShape;
-use super::{channel, disruptor, mutex_vec, naive, produce};
+use super::{channel, consume_tail, disruptor, mutex_vec, naive, produce};
 
 /// What carries the records of an append workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +104,35 @@ impl TailTarget {
             Self::Engine => Box::new(engine::tail(record_size, batch)),
             Self::Channel => Box::new(channel::tail(record_size)),
             Self::MutexVec => Box::new(mutex_vec::tail(record_size, batch)),
+        }
+    }
+}
+
+/// What carries the records of `consume-tail` from 2 producer threads to 2
+/// consumer threads over 8 partitions (benches/support/consume_tail.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GroupTailTarget {
+    /// Plain appends of 1 record, a consumer group of 2 members (`idemlog`).
+    Engine,
+    /// A bounded channel per consumer, `[u8; 64]` messages (`crossbeam-channel`).
+    Channel,
+}
+
+impl GroupTailTarget {
+    /// The name used in reports.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Engine => "idemlog",
+            Self::Channel => "crossbeam-channel",
+        }
+    }
+
+    /// Builds the runner (threads spawned, group settled, prefilled); it
+    /// records latencies (`Runner::take_latency`).
+    pub(crate) fn runner(&self) -> Box<dyn Runner> {
+        match self {
+            Self::Engine => Box::new(consume_tail::engine()),
+            Self::Channel => Box::new(consume_tail::channel()),
         }
     }
 }

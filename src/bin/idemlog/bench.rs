@@ -326,9 +326,9 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
             }
             let row = Row {
                 workload: comparison.workload.to_string(),
-                engine_rps: engine.rps,
+                engine_rps: comparison.metric.of(&engine),
                 peer: comparison.peer.to_string(),
-                peer_rps: peer.rps,
+                peer_rps: comparison.metric.of(peer),
                 target: comparison.target,
                 note: note(comparison.how, &engine, peer),
             };
