@@ -498,9 +498,24 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     const SPIN_LIMIT: u32 = 6;
+    /// Snoozes before a waiter should park instead (crossbeam's `is_completed`):
+    /// the spins, then a few yields. Under loom, none: a model checks the parking
+    /// protocol, and extra polls only multiply its executions.
+    const PARK_AFTER: u32 = if cfg!(all(loom, feature = "loom")) {
+        0
+    } else {
+        Self::SPIN_LIMIT + 2
+    };
 
     pub(crate) fn new() -> Self {
         Self { step: 0 }
+    }
+
+    /// Whether a waiter has spun and yielded long enough: park (and make the
+    /// other side pay a wake-up) only after this, so a consumer that is just
+    /// behind its producers catches up without a sleep.
+    pub(crate) fn should_park(&self) -> bool {
+        self.step >= Self::PARK_AFTER
     }
 
     /// Waits a little longer each call.

@@ -250,7 +250,7 @@ pub(crate) fn groups() -> Vec<Group> {
             comparisons: vec![Comparison {
                 workload: "consume-scan",
                 peer: ScanTarget::MutexVec.name(),
-                how: "a filled ring iterated under its lock",
+                how: "a filled ring iterated under its lock; both sides read the first byte of every value",
                 build: Box::new(|| ScanTarget::MutexVec.runner(64)),
                 target: Target::ratio(1.0).and_rps(200e6),
                 metric: Metric::Throughput,

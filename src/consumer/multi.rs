@@ -341,6 +341,9 @@ impl MultiConsumer {
     ) -> Result<usize, ConsumerError> {
         let deadline = Instant::now().checked_add(timeout);
         let mut backoff = Backoff::new();
+        // Spin and yield over a few polls before parking: a consumer just behind
+        // its producers then reads on without a sleep and a wake-up.
+        let mut spin = Backoff::new();
         let result = loop {
             if self.signal.take_wakeup() {
                 break Err(ConsumerError::Woken);
@@ -355,6 +358,10 @@ impl MultiConsumer {
             let now = Instant::now();
             if deadline.is_some_and(|deadline| now >= deadline) {
                 break Ok(0);
+            }
+            if !spin.should_park() {
+                spin.snooze();
+                continue;
             }
             if let Err(error) = self.wait_any(self.wait_deadline(now, deadline), &mut backoff) {
                 break Err(error);

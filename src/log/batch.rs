@@ -252,6 +252,31 @@ pub(crate) fn records(
     .skip(skip as usize)
 }
 
+/// How far ahead of a reader's position its next bytes are prefetched. Each
+/// record's place depends on the previous record's lengths, so the CPU cannot
+/// run ahead of a scan by itself, and on the development VM the hardware
+/// prefetcher did not either: a filled-partition scan went from 81 M records/s
+/// to ~290 with 8 KiB (256 B: ~130, 2 KiB: ~245, 16 KiB: no better).
+const PREFETCH_AHEAD: usize = 8 << 10;
+
+/// Hints the CPU to fetch the bytes `PREFETCH_AHEAD` past `rest`'s start (the
+/// address may lie past the segment: a prefetch never faults).
+#[inline(always)]
+fn prefetch_ahead(rest: &[u8]) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    {
+        let ahead = rest.as_ptr().wrapping_add(PREFETCH_AHEAD);
+        // SAFETY: `_mm_prefetch` needs SSE, part of the x86_64 baseline; it only
+        // hints the cache and never faults or reads into the program, whatever
+        // the address (`wrapping_add` makes no claim about it either).
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ahead.cast());
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = rest;
+}
+
 /// Walks a batch's record area: each step splits one record off the front.
 struct Records<'a> {
     rest: &'a [u8],
@@ -267,6 +292,7 @@ impl<'a> Iterator for Records<'a> {
         if self.index == self.fields.record_count {
             return None;
         }
+        prefetch_ahead(self.rest);
         let (lengths, rest) = self.rest.split_first_chunk::<RECORD_HEADER_BYTES>()?;
         let key_len = u32::from_ne_bytes([lengths[0], lengths[1], lengths[2], lengths[3]]);
         let value_len =

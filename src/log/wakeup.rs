@@ -143,6 +143,9 @@ impl Wakeup {
     ) -> bool {
         let deadline = Instant::now().checked_add(timeout);
         let mut backoff = Backoff::new();
+        // Spin and yield a little before registering: a consumer just behind its
+        // producers then reads on without a sleep, and they pay no wake-up.
+        let mut spin = Backoff::new();
         loop {
             if storage.readable(cursor) || cursor.offset() < storage.log_start() {
                 return true;
@@ -154,6 +157,10 @@ impl Wakeup {
                 },
                 None => Duration::MAX,
             };
+            if !spin.should_park() {
+                spin.snooze();
+                continue;
+            }
             let guard = self.wakers.lock();
             // Relaxed: ordered before the tail RMW below by its Release half (I6).
             self.waiters.fetch_add(1, Ordering::Relaxed);
