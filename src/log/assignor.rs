@@ -984,6 +984,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
         #[test]
+        #[cfg_attr(miri, ignore = "pure logic, no unsafe; proptest needs the file system")]
         fn every_assignor_is_valid_and_deterministic(
             members in members_strategy(),
             counts in counts_strategy(),
@@ -998,12 +999,14 @@ mod tests {
         }
 
         #[test]
+        #[cfg_attr(miri, ignore = "pure logic, no unsafe; proptest needs the file system")]
         fn sticky_is_balanced(members in members_strategy(), counts in counts_strategy()) {
             let out = run(Assignor::Sticky, &members, &counts);
             check_balanced(&members, &out)?;
         }
 
         #[test]
+        #[cfg_attr(miri, ignore = "pure logic, no unsafe; proptest needs the file system")]
         fn sticky_keeps_a_balanced_assignment_unchanged(
             members in members_strategy(),
             counts in counts_strategy(),
@@ -1014,6 +1017,7 @@ mod tests {
         }
 
         #[test]
+        #[cfg_attr(miri, ignore = "pure logic, no unsafe; proptest needs the file system")]
         fn same_topics_are_spread_within_one(
             members in same_topics_strategy(6),
             counts in counts_strategy(),
@@ -1023,6 +1027,7 @@ mod tests {
         }
 
         #[test]
+        #[cfg_attr(miri, ignore = "pure logic, no unsafe; proptest needs the file system")]
         fn sticky_moves_at_most_a_share_when_a_member_joins(
             members in same_topics_strategy(6),
             counts in counts_strategy(),
@@ -1038,6 +1043,7 @@ mod tests {
         }
 
         #[test]
+        #[cfg_attr(miri, ignore = "pure logic, no unsafe; proptest needs the file system")]
         fn sticky_moves_nothing_of_the_others_when_a_member_leaves(
             members in same_topics_strategy(6),
             counts in counts_strategy(),
@@ -1059,6 +1065,7 @@ mod tests {
         /// the r = total % members largest owners may keep ceil(total /
         /// members), the others floor.
         #[test]
+        #[cfg_attr(miri, ignore = "pure logic, no unsafe; proptest needs the file system")]
         fn sticky_revokes_the_minimum_with_same_topics(
             members in same_topics_strategy(6),
             counts in counts_strategy(),
@@ -1091,6 +1098,7 @@ mod tests {
         }
 
         #[test]
+        #[cfg_attr(miri, ignore = "pure logic, no unsafe; proptest needs the file system")]
         fn range_gives_contiguous_shares_in_id_order(
             members in members_strategy(),
             counts in counts_strategy(),
