@@ -254,8 +254,13 @@
 //! **G1 — targets.** Every join, leave and expiry is a rebalance: a new generation
 //! whose targets the group's assignor computes from the live members, their
 //! subscriptions and what each owns now (so a sticky assignor keeps it); every
-//! member's waker is woken so it syncs soon. A member blocked in a poll wakes at
-//! least every half `max.poll.interval.ms` to sync.
+//! member's waker is woken so it syncs soon. A member is expired when it has not
+//! synced for `max.poll.interval.ms` and is not waiting inside a poll (a blocked
+//! read or a pending async wait tells the coordinator it waits, and the next poll
+//! that it stopped): waiting is polling. A member that polls skips the sync, and
+//! the group's lock, when the group's change count (bumped under the lock by every
+//! change that wakes members) is what its last sync saw and less than a quarter of
+//! the interval has passed, so an active member syncs at least that often.
 //!
 //! **G2 — one owner.** The `owners` map gives each partition at most one owning
 //! member; only an owner reads a partition (a member reads only partitions it

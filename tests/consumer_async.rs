@@ -475,3 +475,45 @@ async fn a_partition_without_a_position_is_reported_not_waited_for() {
         .unwrap();
     assert_eq!(text(&record), "r");
 }
+
+/// A member waiting in `readable().await` far past `max.poll.interval.ms` is
+/// polling: the group does not expire it, and it keeps its partition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_awaiting_records_is_not_expired() {
+    let clock = Arc::new(idemlog::ManualClock::new(0));
+    let log = Log::with_config(
+        idemlog::LogConfig::default()
+            .clock(clock.clone())
+            .housekeeping(None),
+    )
+    .unwrap();
+    log.create_topic("t", 2).unwrap();
+    let config = group_config("g").max_poll_interval(Duration::from_millis(1_000));
+    let mut active = log.subscribe(config.clone(), &["t"]).unwrap();
+    let mut waiting = log.subscribe(config, &["t"]).unwrap();
+    for _ in 0..4 {
+        active.poll_with(0, |_| ()).unwrap();
+        waiting.poll_with(0, |_| ()).unwrap();
+    }
+    let theirs = waiting.assignment()[0].partition;
+    let task = tokio::spawn(async move {
+        waiting.readable().await.unwrap();
+        let mut read = Vec::new();
+        waiting.poll_with(10, |r| read.push(r.partition)).unwrap();
+        (read, waiting.assignment().len())
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..10 {
+        clock.advance_ms(1_000);
+        active.poll_with(0, |_| ()).unwrap();
+    }
+    assert_eq!(
+        active.assignment().len(),
+        1,
+        "the awaiting member kept its partition"
+    );
+    log.append("t", theirs, None, Record::new("for the waiter"))
+        .unwrap();
+    let (read, owned) = timeout(GUARD, task).await.unwrap().unwrap();
+    assert_eq!((read, owned), (vec![theirs], 1));
+}

@@ -645,3 +645,38 @@ fn extreme_poll_arguments_return() {
     );
     assert_eq!(member.poll_timeout(Duration::ZERO), Ok(vec![]));
 }
+
+#[test]
+fn a_member_waiting_inside_a_poll_is_not_expired() {
+    let clock = Arc::new(ManualClock::new(0));
+    let log =
+        Log::with_config(LogConfig::default().clock(clock.clone()).housekeeping(None)).unwrap();
+    log.create_topic("t", 2).unwrap();
+    let group = config("g").max_poll_interval(Duration::from_millis(1_000));
+    let mut active = log.subscribe(group.clone(), &["t"]).unwrap();
+    let mut waiting = log.subscribe(group, &["t"]).unwrap();
+    settle(&mut [&mut active, &mut waiting]);
+    let theirs = waiting.assignment()[0].partition;
+    let blocked = thread::spawn(move || {
+        let mut read = Vec::new();
+        let got = waiting
+            .poll_with_timeout(10, Duration::from_secs(60), |r| read.push(r.partition))
+            .unwrap();
+        (got, read, waiting.assignment().len())
+    });
+    thread::sleep(Duration::from_millis(100));
+    // Far past the interval while it waits; the active member's syncs expire
+    // no one.
+    for _ in 0..10 {
+        clock.advance_ms(1_000);
+        active.poll_with(0, |_| ()).unwrap();
+    }
+    assert_eq!(
+        active.assignment().len(),
+        1,
+        "the waiting member kept its partition"
+    );
+    log.append("t", theirs, None, Record::new("for the waiter"))
+        .unwrap();
+    assert_eq!(blocked.join().unwrap(), (1, vec![theirs], 1));
+}

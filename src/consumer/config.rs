@@ -127,7 +127,8 @@ impl ConsumerConfig {
     }
 
     /// `max.poll.interval.ms`: a group member that does not poll for this long
-    /// is removed from its group and its partitions are handed over.
+    /// is removed from its group and its partitions are handed over. Waiting
+    /// inside a poll (a blocking read, a pending async wait) is polling.
     pub fn max_poll_interval(mut self, interval: Duration) -> Self {
         self.max_poll_interval = interval;
         self

@@ -24,17 +24,30 @@ pub(super) struct Membership {
     /// The group's change count as of the last sync (G1), and when that was.
     seen_changes: u64,
     last_sync_ms: i64,
-    /// The waker the coordinator holds for this member.
+    /// The waker the coordinator holds for this member, and whether it told
+    /// the coordinator it waits inside a poll.
     waker: Waker,
+    waiting: bool,
     listener: Option<Listener>,
 }
 
 impl Membership {
     /// Tells the coordinator to wake `waker` when this member should sync.
-    pub(super) fn set_waker(&mut self, waker: &Waker) {
+    pub(super) fn set_waker(&mut self, waker: &Waker, now_ms: i64) {
         if !self.waker.will_wake(waker) {
             self.waker = waker.clone();
-            self.group.set_waker(self.member, waker);
+            self.group
+                .set_waker(self.member, waker, self.waiting, now_ms);
+        }
+    }
+
+    /// Starts (`true`) or ends a wait inside a poll: a waiting member is
+    /// polling, so it is not expired however long it waits (G1).
+    pub(super) fn set_waiting(&mut self, waiting: bool, now_ms: i64) {
+        if self.waiting != waiting {
+            self.waiting = waiting;
+            self.group
+                .set_waker(self.member, &self.waker, waiting, now_ms);
         }
     }
 }
@@ -107,6 +120,7 @@ impl Log {
             seen_changes: u64::MAX,
             last_sync_ms: 0,
             waker,
+            waiting: false,
             listener: None,
         });
         Ok(consumer)
@@ -133,6 +147,23 @@ impl MultiConsumer {
             now_ms: self.log.now_ms(),
             waker: waker.clone(),
         })
+    }
+
+    /// Tells the group this member starts (`true`) or ended a wait inside a
+    /// poll (G1); nothing for a consumer that is not a member.
+    pub(super) fn set_waiting(&mut self, waiting: bool) {
+        let now = self.log.now_ms();
+        if let Some(membership) = &mut self.membership {
+            membership.set_waiting(waiting, now);
+        }
+    }
+
+    /// Hands the group `waker` to wake when this member should sync.
+    pub(super) fn set_group_waker(&mut self, waker: &Waker) {
+        let now = self.log.now_ms();
+        if let Some(membership) = &mut self.membership {
+            membership.set_waker(waker, now);
+        }
     }
 
     /// Sets the rebalance listener of a group member: told, on the polling
@@ -191,6 +222,7 @@ impl MultiConsumer {
         for (callback, result) in std::mem::take(&mut self.commit_callbacks) {
             callback(result);
         }
+        self.set_waiting(false);
         if self.membership.is_some() {
             self.follow_group()?;
         }
@@ -289,6 +321,7 @@ impl MultiConsumer {
         if let Some(membership) = &mut self.membership {
             membership.member = member;
             membership.seen_changes = u64::MAX;
+            membership.waiting = false;
         }
         Ok(())
     }

@@ -332,7 +332,8 @@ impl MultiConsumer {
     /// Like [`MultiConsumer::poll_with`], but waits up to `timeout` until any
     /// assigned partition has a record (zero-copy blocking read). Returns 0 if
     /// the timeout passed first, [`ConsumerError::Woken`] after a `wakeup()`.
-    /// A group member keeps following its group while it waits.
+    /// A group member keeps following its group while it waits (a rebalance
+    /// wakes it), and waiting counts as polling for `max.poll.interval.ms`.
     pub fn poll_with_timeout<F: VisitFlow>(
         &mut self,
         max: usize,
@@ -363,26 +364,13 @@ impl MultiConsumer {
                 spin.snooze();
                 continue;
             }
-            if let Err(error) = self.wait_any(self.wait_deadline(now, deadline), &mut backoff) {
+            if let Err(error) = self.wait_any(deadline, &mut backoff) {
                 break Err(error);
             }
         };
         self.deregister_all();
+        self.set_waiting(false);
         result
-    }
-
-    /// Until when one wait may sleep: the caller's deadline, but a group member
-    /// wakes within half its `max.poll.interval.ms` to poll (so waiting is not
-    /// mistaken for a stopped member).
-    fn wait_deadline(&self, now: Instant, deadline: Option<Instant>) -> Option<Instant> {
-        let Some(_) = self.membership else {
-            return deadline;
-        };
-        let keep_alive = now.checked_add(self.config.max_poll_interval / 2);
-        match (deadline, keep_alive) {
-            (Some(deadline), Some(keep_alive)) => Some(deadline.min(keep_alive)),
-            (deadline, keep_alive) => deadline.or(keep_alive),
-        }
     }
 
     /// Sleeps until an assigned partition may have data, the group wants a sync,
@@ -399,7 +387,11 @@ impl MultiConsumer {
             // An appender is mid-append on a partition: it may have missed our
             // registration, so spin instead of sleeping.
             Readiness::Reserved => backoff.snooze(),
-            Readiness::Empty => self.signal.wait(deadline),
+            Readiness::Empty => {
+                // Waiting inside the poll is polling: not expired (G1).
+                self.set_waiting(true);
+                self.signal.wait(deadline);
+            }
         }
         Ok(())
     }
@@ -413,9 +405,7 @@ impl MultiConsumer {
             }
         }
         self.registered = Some(waker.clone());
-        if let Some(membership) = &mut self.membership {
-            membership.set_waker(waker);
-        }
+        self.set_group_waker(waker);
         let mut readiness = Readiness::Empty;
         for slot in self.slots.iter_mut().filter(|slot| !slot.needs_offset) {
             match slot.reader.register(waker) {

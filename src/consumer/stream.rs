@@ -17,12 +17,9 @@
 //! - [`WakeupHandle::wakeup`](crate::consumer::WakeupHandle::wakeup) does not
 //!   interrupt them (it stays pending for the next blocking read): cancel an
 //!   async read by dropping its future (`tokio::select!`, a timeout).
-//! - No timer keeps a waiting group member alive: the blocking reads poll the
-//!   group at least every half `max.poll.interval.ms`, an idle async read only
-//!   when woken. A member waiting on idle partitions for longer may be expired
-//!   by its group (its next poll reports [`ConsumerError::MemberExpired`] and
-//!   joins again); to avoid it, wait under a timeout shorter than that interval
-//!   and loop.
+//! - As a blocked read, a pending async wait counts as polling: the group does
+//!   not expire a member while it waits, however long (G1 in
+//!   `crate::implementation`); it is woken to sync by a rebalance.
 //!
 //! Both are cancel safe: a record is taken from the log only by the poll that
 //! returns it, so dropping a pending future loses nothing, and it removes the
@@ -57,9 +54,7 @@ impl MultiConsumer {
         // rebalance (or release) comes before the sync, which applies it, or
         // after the waker is handed over, and wakes this task. Handed over after
         // the sync, a rebalance in between would wake the previous waker.
-        if let Some(membership) = &mut self.membership {
-            membership.set_waker(cx.waker());
-        }
+        self.set_group_waker(cx.waker());
         if let Err(error) = self.before_poll() {
             self.deregister_all();
             return Poll::Ready(Err(error));
@@ -88,8 +83,12 @@ impl MultiConsumer {
                 Poll::Pending
             }
             // Every appender that reserves a waited-for offset sees our
-            // registration, takes it and wakes the task.
-            Ok(Readiness::Empty) => Poll::Pending,
+            // registration, takes it and wakes the task. Waiting inside the
+            // poll is polling: the group does not expire the member (G1).
+            Ok(Readiness::Empty) => {
+                self.set_waiting(true);
+                Poll::Pending
+            }
             Err(error) => {
                 self.deregister_all();
                 Poll::Ready(Err(error))
@@ -102,9 +101,9 @@ impl MultiConsumer {
     /// coordinator holds no waker of a task that stopped waiting).
     fn end_async_wait(&mut self) {
         self.deregister_all();
-        if let Some(membership) = &mut self.membership {
-            membership.set_waker(&self.waker);
-        }
+        let own = self.waker.clone();
+        self.set_group_waker(&own);
+        self.set_waiting(false);
     }
 
     /// A future that resolves once any assigned partition has a record; read it

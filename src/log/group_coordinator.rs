@@ -65,6 +65,9 @@ struct Member {
     target: Vec<TopicPartition>,
     last_poll_ms: i64,
     max_poll_interval_ms: i64,
+    /// Waiting inside a poll (blocked, or an async wait pending): polling, so
+    /// never expired, however long it waits (G1).
+    waiting: bool,
     /// Woken when the member should sync: a rebalance, or a partition of its
     /// target released by its previous owner.
     waker: Waker,
@@ -166,6 +169,7 @@ impl Group {
                 target: Vec::new(),
                 last_poll_ms: request.now_ms,
                 max_poll_interval_ms: request.max_poll_interval_ms,
+                waiting: false,
                 waker: request.waker,
             },
         );
@@ -207,12 +211,16 @@ impl Group {
         })
     }
 
-    /// Replaces the waker the coordinator wakes for `member`.
-    pub(crate) fn set_waker(&self, member: u64, waker: &Waker) {
+    /// Replaces the waker the coordinator wakes for `member`, and records whether
+    /// it now waits inside a poll (then it is not expired while it waits) or has
+    /// stopped waiting (a poll at `now_ms`).
+    pub(crate) fn set_waker(&self, member: u64, waker: &Waker, waiting: bool, now_ms: i64) {
         if let Some(registered) = self.state.lock().members.get_mut(&member) {
             if !registered.waker.will_wake(waker) {
                 registered.waker = waker.clone();
             }
+            registered.waiting = waiting;
+            registered.last_poll_ms = registered.last_poll_ms.max(now_ms);
         }
     }
 
@@ -283,7 +291,8 @@ impl GroupState {
             .members
             .iter()
             .filter(|(_, member)| {
-                now_ms.saturating_sub(member.last_poll_ms) > member.max_poll_interval_ms
+                !member.waiting
+                    && now_ms.saturating_sub(member.last_poll_ms) > member.max_poll_interval_ms
             })
             .map(|(&id, _)| id)
             .collect();
