@@ -680,3 +680,22 @@ fn a_member_waiting_inside_a_poll_is_not_expired() {
         .unwrap();
     assert_eq!(blocked.join().unwrap(), (1, vec![theirs], 1));
 }
+
+#[test]
+fn commit_callbacks_waiting_for_a_poll_are_bounded() {
+    let log = log_with("t", 1);
+    let mut member = log.subscribe(config("g"), &["t"]).unwrap();
+    member.poll_with(0, |_| ()).unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let total = idemlog::consumer::MAX_PENDING_COMMIT_CALLBACKS + 10;
+    for _ in 0..total {
+        let done = Arc::clone(&done);
+        member.commit_async(move |result| {
+            result.unwrap();
+            done.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    assert_eq!(done.load(Ordering::Relaxed), 10, "the oldest ran at once");
+    member.poll_with(0, |_| ()).unwrap();
+    assert_eq!(done.load(Ordering::Relaxed), total, "the rest at the poll");
+}

@@ -12,6 +12,9 @@ use crate::consumer_error::ConsumerError;
 use crate::log::{Group, JoinRequest, Log, SyncPlan};
 use crate::types::TopicPartition;
 
+/// The most `commit_async` callbacks that wait for the next poll.
+pub const MAX_PENDING_COMMIT_CALLBACKS: usize = 1024;
+
 /// A rebalance listener ([`MultiConsumer::on_rebalance`]).
 pub(super) type Listener = Box<dyn FnMut(Rebalance<'_>) + Send>;
 
@@ -402,13 +405,20 @@ impl MultiConsumer {
     /// Like [`MultiConsumer::commit`], Kafka's `commitAsync` style: the call does
     /// not report the outcome; `on_done` is handed it on the polling thread at the
     /// next poll (or at [`close`](Self::close)). In process the commit itself is
-    /// done by this call.
+    /// done by this call. At most [`MAX_PENDING_COMMIT_CALLBACKS`] wait for a
+    /// poll: beyond that, the oldest is handed its result at once (memory stays
+    /// bounded when an application commits without polling).
     pub fn commit_async(
         &mut self,
         on_done: impl FnOnce(Result<(), ConsumerError>) + Send + 'static,
     ) {
         let result = self.commit();
-        self.commit_callbacks.push((Box::new(on_done), result));
+        if self.commit_callbacks.len() >= MAX_PENDING_COMMIT_CALLBACKS {
+            if let Some((oldest, its_result)) = self.commit_callbacks.pop_front() {
+                oldest(its_result);
+            }
+        }
+        self.commit_callbacks.push_back((Box::new(on_done), result));
     }
 
     fn commit_to_group(&self, offsets: &[(TopicPartition, u64)]) -> Result<(), ConsumerError> {

@@ -38,6 +38,7 @@ pub use crate::log::Assignor;
 pub use crate::types::TopicPartition;
 pub use config::{ConsumerConfig, OffsetReset, KEYS};
 pub use lag::PartitionLag;
+pub use membership::MAX_PENDING_COMMIT_CALLBACKS;
 pub use multi::MultiConsumer;
 pub use partition_consumer::Consumer;
 pub use rebalance::{Rebalance, Revocation};

@@ -68,7 +68,7 @@ pub struct MultiConsumer {
     /// Group membership, for a consumer made by `Log::subscribe`.
     pub(super) membership: Option<Membership>,
     /// Commit callbacks waiting for the next poll, with their results.
-    pub(super) commit_callbacks: Vec<CommitCallback>,
+    pub(super) commit_callbacks: std::collections::VecDeque<CommitCallback>,
     /// When auto commit last committed, in milliseconds of the log's clock.
     pub(super) last_auto_commit_ms: i64,
 }
@@ -113,7 +113,7 @@ impl Log {
             signal,
             registered: None,
             membership: None,
-            commit_callbacks: Vec::new(),
+            commit_callbacks: std::collections::VecDeque::new(),
             last_auto_commit_ms: self.now_ms(),
         })
     }
