@@ -38,9 +38,8 @@ pub(crate) enum DuplicateOffset {
     /// The original offset of the batch, and `duplicate: true` (in process:
     /// the log answers a retry with the first append's metadata).
     Original,
-    /// Not known: the handle's offset is `None` (tansu answers -1).
-    #[allow(dead_code)] // constructed by the tansu target (issue 11, next step)
-    Unknown,
+    // The tansu target (issue 11's next step) adds `Unknown`: the handle's
+    // offset is `None` (tansu answers -1).
 }
 
 impl DuplicateOffset {
@@ -49,7 +48,6 @@ impl DuplicateOffset {
     pub(crate) fn check(self, meta: &RecordMetadata, original: u64) -> Result<(), String> {
         let ok = match self {
             Self::Original => meta.offset == Some(original) && meta.duplicate,
-            Self::Unknown => meta.offset.is_none(),
         };
         if ok {
             Ok(())
