@@ -545,14 +545,8 @@ impl Receive for MultiConsumer {
         MultiConsumer::try_recv(self)
     }
 
-    fn recv_deadline(
-        &mut self,
-        deadline: Option<Instant>,
-    ) -> Result<Option<ConsumerRecord>, ConsumerError> {
-        let timeout = deadline.map_or(Duration::MAX, |deadline| {
-            deadline.saturating_duration_since(Instant::now())
-        });
-        self.recv_timeout(timeout)
+    fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<ConsumerRecord>, ConsumerError> {
+        MultiConsumer::recv_timeout(self, timeout)
     }
 
     fn is_interruption(error: &ConsumerError) -> bool {

@@ -2,7 +2,7 @@
 //! owned or borrowed (zero-copy) records.
 
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::consumer::receive::Receive;
 use crate::consumer::view::RecordView;
@@ -263,14 +263,8 @@ impl Receive for Consumer {
         Consumer::try_recv(self)
     }
 
-    fn recv_deadline(
-        &mut self,
-        deadline: Option<Instant>,
-    ) -> Result<Option<ConsumerRecord>, LogError> {
-        let timeout = deadline.map_or(Duration::MAX, |deadline| {
-            deadline.saturating_duration_since(Instant::now())
-        });
-        self.recv_timeout(timeout)
+    fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<ConsumerRecord>, LogError> {
+        Consumer::recv_timeout(self, timeout)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Iterators over a consumer's records: [`Iter`] (blocking) and [`TryIter`]
 //! (until caught up), over anything that can [`Receive`] one record at a time.
 
-use std::time::Instant;
+use std::time::Duration;
 
 use crate::record::ConsumerRecord;
 
@@ -15,12 +15,9 @@ pub trait Receive {
     /// The next record, if one is readable now.
     fn try_recv(&mut self) -> Result<Option<ConsumerRecord>, Self::Error>;
 
-    /// The next record, waiting until `deadline` (`None`: without limit) for it;
-    /// `Ok(None)` if the deadline passed first.
-    fn recv_deadline(
-        &mut self,
-        deadline: Option<Instant>,
-    ) -> Result<Option<ConsumerRecord>, Self::Error>;
+    /// The next record, waiting up to `timeout` (`Duration::MAX`: without
+    /// limit) for it; `Ok(None)` if the timeout passed first.
+    fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<ConsumerRecord>, Self::Error>;
 
     /// Whether `error` only says the wait was interrupted (a `wakeup`), which
     /// ends a blocking iteration quietly.
@@ -53,7 +50,7 @@ impl<C: Receive> Iterator for Iter<'_, C> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.ended {
-            match self.consumer.recv_deadline(None) {
+            match self.consumer.recv_timeout(Duration::MAX) {
                 Ok(Some(record)) => return Some(Ok(record)),
                 // Woken with nothing to read (a record evicted before we read it
                 // answers an error, so this is no busy loop): wait again.
