@@ -517,3 +517,88 @@ async fn a_member_awaiting_records_is_not_expired() {
     let (read, owned) = timeout(GUARD, task).await.unwrap().unwrap();
     assert_eq!((read, owned), (vec![theirs], 1));
 }
+
+/// Two consumers polled by one task (the same waker) that share a partition:
+/// each registers its own parking spot, so when one finishes its wait the other
+/// is still woken by an append to the shared partition (review finding F5).
+#[test]
+fn two_consumers_in_one_task_on_a_shared_partition_both_get_woken() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Wake, Waker};
+    #[derive(Default)]
+    struct Counter(AtomicUsize);
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let log = Log::new();
+    log.create_topic("t", 2).unwrap();
+    let mut c1 = log.multi_consumer(ConsumerConfig::new()).unwrap();
+    c1.assign("t", 0).unwrap();
+    c1.assign("t", 1).unwrap();
+    let mut c2 = log.multi_consumer(ConsumerConfig::new()).unwrap();
+    c2.assign("t", 0).unwrap();
+    let counter = Arc::new(Counter::default());
+    let waker = Waker::from(Arc::clone(&counter));
+    let mut cx = Context::from_waker(&waker);
+    let mut r2 = Box::pin(c2.readable());
+    assert!(r2.as_mut().poll(&mut cx).is_pending());
+    {
+        let mut r1 = Box::pin(c1.readable());
+        assert!(r1.as_mut().poll(&mut cx).is_pending());
+        log.append("t", 1, None, Record::new("for c1")).unwrap();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(r1.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+    } // c1's wait ends (its future is done and dropped)
+    let before = counter.0.load(Ordering::SeqCst);
+    log.append("t", 0, None, Record::new("for c2")).unwrap();
+    assert!(
+        counter.0.load(Ordering::SeqCst) > before,
+        "c2 still waits on t-0: its task must be woken"
+    );
+    assert!(matches!(r2.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+}
+
+/// Dropping a pending `RecordStream::next()` (a `select!` or timeout branch)
+/// ends the wait: a member that then stops polling is expired (review finding
+/// F3).
+#[test]
+fn dropping_a_pending_next_ends_the_wait() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let clock = Arc::new(idemlog::ManualClock::new(0));
+    let log = Log::with_config(
+        idemlog::LogConfig::default()
+            .clock(clock.clone())
+            .housekeeping(None),
+    )
+    .unwrap();
+    log.create_topic("t", 2).unwrap();
+    let group = group_config("g").max_poll_interval(Duration::from_millis(1_000));
+    let mut gone = log.subscribe(group.clone(), &["t"]).unwrap();
+    let mut live = log.subscribe(group, &["t"]).unwrap();
+    for _ in 0..4 {
+        gone.poll_with(0, |_| ()).unwrap();
+        live.poll_with(0, |_| ()).unwrap();
+    }
+    let mut stream = gone.stream();
+    {
+        let mut next = Box::pin(stream.next());
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(matches!(next.as_mut().poll(&mut cx), Poll::Pending));
+        // dropped here: e.g. tokio::time::timeout(d, stream.next()) elapsed
+    }
+    // The application now does something else for a long time, stream kept.
+    for _ in 0..5 {
+        clock.advance_ms(1_000);
+        live.poll_with(0, |_| ()).unwrap();
+    }
+    assert_eq!(
+        live.assignment().len(),
+        2,
+        "the member that stopped polling was expired"
+    );
+    drop(stream);
+}

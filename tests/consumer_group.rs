@@ -5,7 +5,8 @@
 //! actions (a deterministic scheduler), and a threaded stress run.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -698,4 +699,162 @@ fn commit_callbacks_waiting_for_a_poll_are_bounded() {
     assert_eq!(done.load(Ordering::Relaxed), 10, "the oldest ran at once");
     member.poll_with(0, |_| ()).unwrap();
     assert_eq!(done.load(Ordering::Relaxed), total, "the rest at the poll");
+}
+
+fn manual_log(clock: &Arc<ManualClock>) -> Log {
+    Log::with_config(LogConfig::default().clock(clock.clone()).housekeeping(None)).unwrap()
+}
+
+/// A join refused with `InconsistentAssignor` may already have expired a member
+/// and rebalanced: the survivors are still woken and counted as changed, so a
+/// polling survivor takes the expired member's partition (review finding F1).
+#[test]
+fn refused_join_that_expired_a_member_still_wakes_the_group() {
+    let clock = Arc::new(ManualClock::new(0));
+    let log = manual_log(&clock);
+    log.create_topic("t", 2).unwrap();
+    let mut alive = log
+        .subscribe(
+            config("g").max_poll_interval(Duration::from_secs(3600)),
+            &["t"],
+        )
+        .unwrap();
+    let mut stalled = log
+        .subscribe(
+            config("g").max_poll_interval(Duration::from_millis(1_000)),
+            &["t"],
+        )
+        .unwrap();
+    for _ in 0..4 {
+        alive.poll_with(0, |_| ()).unwrap();
+        stalled.poll_with(0, |_| ()).unwrap();
+    }
+    assert_eq!(alive.assignment().len(), 1);
+    clock.advance_ms(2_000); // `stalled` is now past its interval
+    let refused = log.subscribe(config("g").assignor(Assignor::RoundRobin), &["t"]);
+    assert!(matches!(
+        refused,
+        Err(ConsumerError::InconsistentAssignor { .. })
+    ));
+    log.append("t", 0, None, Record::new("x")).unwrap();
+    log.append("t", 1, None, Record::new("y")).unwrap();
+    let mut read = 0;
+    for _ in 0..10 {
+        read += alive.poll_with(10, |_| ()).unwrap();
+    }
+    assert_eq!(
+        alive.assignment().len(),
+        2,
+        "the expired member's partition goes to the live member"
+    );
+    assert_eq!(read, 2);
+    drop(stalled);
+}
+
+/// The same with the survivor blocked in `poll_with_timeout`: the refused join's
+/// rebalance wakes it, and it reads the record on its new partition at once.
+#[test]
+fn refused_join_that_expired_a_member_wakes_a_blocked_member() {
+    let clock = Arc::new(ManualClock::new(0));
+    let log = manual_log(&clock);
+    log.create_topic("t", 2).unwrap();
+    let mut alive = log
+        .subscribe(
+            config("g").max_poll_interval(Duration::from_secs(3600)),
+            &["t"],
+        )
+        .unwrap();
+    let mut stalled = log
+        .subscribe(
+            config("g").max_poll_interval(Duration::from_millis(1_000)),
+            &["t"],
+        )
+        .unwrap();
+    for _ in 0..4 {
+        alive.poll_with(0, |_| ()).unwrap();
+        stalled.poll_with(0, |_| ()).unwrap();
+    }
+    let theirs = stalled.assignment()[0].partition;
+    log.append("t", theirs, None, Record::new("for whoever owns it"))
+        .unwrap();
+    let blocked = thread::spawn(move || {
+        let start = Instant::now();
+        let got = alive
+            .poll_with_timeout(10, Duration::from_secs(3), |_| ())
+            .unwrap();
+        (got, start.elapsed())
+    });
+    thread::sleep(Duration::from_millis(200));
+    clock.advance_ms(2_000);
+    let refused = log.subscribe(config("g").assignor(Assignor::RoundRobin), &["t"]);
+    assert!(matches!(
+        refused,
+        Err(ConsumerError::InconsistentAssignor { .. })
+    ));
+    let (got, elapsed) = blocked.join().unwrap();
+    assert_eq!(
+        got, 1,
+        "woken by the rebalance, it acquires the partition and reads"
+    );
+    assert!(elapsed < Duration::from_secs(2), "slept {elapsed:?}");
+    drop(stalled);
+}
+
+/// A listener that panics on `Revoked`, in a sync whose plan also acquires
+/// partitions: the acquired partitions are taken before any listener runs, and
+/// the interrupted sync is redone at the next poll, so no partition is left
+/// owned and unread (review finding F2).
+#[test]
+fn a_panicking_revoke_listener_does_not_strand_acquired_partitions() {
+    let clock = Arc::new(ManualClock::new(0));
+    let log = manual_log(&clock);
+    log.create_topic("t", 6).unwrap();
+    let mut a = log.subscribe(config("g"), &["t"]).unwrap();
+    let mut b = log.subscribe(config("g"), &["t"]).unwrap();
+    let mut c = log.subscribe(config("g"), &["t"]).unwrap();
+    for _ in 0..4 {
+        a.poll_with(0, |_| ()).unwrap();
+        b.poll_with(0, |_| ()).unwrap();
+        c.poll_with(0, |_| ()).unwrap();
+    }
+    // range: a {0,1}, b {2,3}, c {4,5}
+    assert_eq!(
+        b.assignment(),
+        vec![TopicPartition::new("t", 2), TopicPartition::new("t", 3)]
+    );
+    let panicked = Arc::new(AtomicBool::new(false));
+    let once = Arc::clone(&panicked);
+    b.on_rebalance(move |event| {
+        if let Rebalance::Revoked(_) = event {
+            if !once.swap(true, Ordering::SeqCst) {
+                panic!("listener bug");
+            }
+        }
+    })
+    .unwrap();
+    drop(a); // range over b, c: b {0,1,2}, c {3,4,5}: b revokes 3, acquires 0, 1
+    let first = catch_unwind(AssertUnwindSafe(|| b.poll_with(0, |_| ())));
+    assert!(first.is_err(), "the listener panicked");
+    for p in 0..6 {
+        log.append("t", p, None, Record::new("r")).unwrap();
+    }
+    let mut read = 0;
+    for _ in 0..20 {
+        // Past the keep-alive (max.poll.interval / 4 = 75 s) each round, so
+        // every poll syncs; both members stay well within the interval.
+        clock.advance_ms(100_000);
+        read += b.poll_with(100, |_| ()).unwrap();
+        read += c.poll_with(100, |_| ()).unwrap();
+    }
+    let mut assigned = b.assignment();
+    assigned.sort();
+    assert_eq!(
+        assigned,
+        vec![
+            TopicPartition::new("t", 0),
+            TopicPartition::new("t", 1),
+            TopicPartition::new("t", 2)
+        ]
+    );
+    assert_eq!(read, 6, "every record read by someone");
 }

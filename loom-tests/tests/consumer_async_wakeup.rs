@@ -13,12 +13,13 @@
 //! branch limit, not a bug. A real executor runs other tasks and threads first.
 //!
 //! - `readable_is_woken_by_the_append`: one partition, loom's own `block_on`
-//!   waker registered as it is. That waker does not `will_wake` its clones
-//!   (its vtable pointer differs from theirs; the model counts it, and clones
-//!   do `will_wake` each other), so at every poll the consumer finds its
-//!   registered clone unequal, deregisters it and registers again: the path of
-//!   a task whose waker changes between polls. Asserts both outcomes: ready at
-//!   the first poll, and pending then ready.
+//!   waker set on the consumer's parking spot as it is. That waker does not
+//!   `will_wake` its clones (its vtable pointer differs from theirs; the model
+//!   counts it, and clones do `will_wake` each other), so at every poll the
+//!   spot replaces its task waker: the path of a task whose waker changes
+//!   between polls (the partitions hold the consumer's own waker, which never
+//!   changes). Asserts both outcomes: ready at the first poll, and pending then
+//!   ready.
 //! - `stream_is_woken_by_the_append_on_the_second_partition`: two partitions,
 //!   the record appended to the second, so the append races the registration
 //!   on partition 1 after the one on partition 0. The waker is a tap around
@@ -29,9 +30,9 @@
 //!   members on a one-partition topic holding one record; the second member
 //!   owns nothing and awaits `readable()` while the first leaves (a rebalance:
 //!   the coordinator wakes the members). The second must be woken, take the
-//!   partition and read the record: the group's waker is handed over before
-//!   the poll's sync, so a rebalance between the sync and the registration
-//!   still wakes the task. Asserts both outcomes: ready at once (the first had
+//!   partition and read the record: the task is set on the parking spot
+//!   (which the coordinator wakes) before the poll's sync, so a rebalance
+//!   between the sync and the registration still wakes the task. Asserts both outcomes: ready at once (the first had
 //!   left), and pending then ready.
 //!
 //! Segments of 128 bytes, 4 at most, as the other models.

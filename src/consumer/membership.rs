@@ -3,7 +3,6 @@
 //! `crate::implementation`), commits, and leaving.
 
 use std::sync::Arc;
-use std::task::Waker;
 
 use crate::consumer::config::ConsumerConfig;
 use crate::consumer::multi::MultiConsumer;
@@ -27,30 +26,18 @@ pub(super) struct Membership {
     /// The group's change count as of the last sync (G1), and when that was.
     seen_changes: u64,
     last_sync_ms: i64,
-    /// The waker the coordinator holds for this member, and whether it told
-    /// the coordinator it waits inside a poll.
-    waker: Waker,
+    /// Whether it told the coordinator it waits inside a poll (G1).
     waiting: bool,
     listener: Option<Listener>,
 }
 
 impl Membership {
-    /// Tells the coordinator to wake `waker` when this member should sync.
-    pub(super) fn set_waker(&mut self, waker: &Waker, now_ms: i64) {
-        if !self.waker.will_wake(waker) {
-            self.waker = waker.clone();
-            self.group
-                .set_waker(self.member, waker, self.waiting, now_ms);
-        }
-    }
-
     /// Starts (`true`) or ends a wait inside a poll: a waiting member is
     /// polling, so it is not expired however long it waits (G1).
     pub(super) fn set_waiting(&mut self, waiting: bool, now_ms: i64) {
         if self.waiting != waiting {
             self.waiting = waiting;
-            self.group
-                .set_waker(self.member, &self.waker, waiting, now_ms);
+            self.group.set_waiting(self.member, waiting, now_ms);
         }
     }
 }
@@ -112,8 +99,7 @@ impl Log {
         }
         let mut consumer = self.multi_consumer(config)?;
         let group = self.groups().get_or_create(&group);
-        let waker = consumer.waker.clone();
-        let member = group.join(consumer.join_request(&names, &waker)?)?;
+        let member = group.join(consumer.join_request(&names)?)?;
         consumer.membership = Some(Membership {
             group,
             member,
@@ -122,7 +108,6 @@ impl Log {
             // Nothing seen yet: the first poll syncs.
             seen_changes: u64::MAX,
             last_sync_ms: 0,
-            waker,
             waiting: false,
             listener: None,
         });
@@ -132,11 +117,7 @@ impl Log {
 
 impl MultiConsumer {
     /// What joining the group with `topics` asks for.
-    fn join_request(
-        &self,
-        topics: &[Arc<str>],
-        waker: &Waker,
-    ) -> Result<JoinRequest, ConsumerError> {
+    fn join_request(&self, topics: &[Arc<str>]) -> Result<JoinRequest, ConsumerError> {
         let partition_counts = topics
             .iter()
             .map(|topic| Ok((Arc::clone(topic), self.log.partition_count(topic)?)))
@@ -148,7 +129,8 @@ impl MultiConsumer {
             max_poll_interval_ms: i64::try_from(self.config.max_poll_interval.as_millis())
                 .unwrap_or(i64::MAX),
             now_ms: self.log.now_ms(),
-            waker: waker.clone(),
+            // The consumer's own parking spot: it forwards to a waiting task.
+            waker: self.waker.clone(),
         })
     }
 
@@ -158,14 +140,6 @@ impl MultiConsumer {
         let now = self.log.now_ms();
         if let Some(membership) = &mut self.membership {
             membership.set_waiting(waiting, now);
-        }
-    }
-
-    /// Hands the group `waker` to wake when this member should sync.
-    pub(super) fn set_group_waker(&mut self, waker: &Waker) {
-        let now = self.log.now_ms();
-        if let Some(membership) = &mut self.membership {
-            membership.set_waker(waker, now);
         }
     }
 
@@ -222,10 +196,12 @@ impl MultiConsumer {
 
     /// Before every poll: commit callbacks, the group's assignment, auto commit.
     pub(super) fn before_poll(&mut self) -> Result<(), ConsumerError> {
+        // First: a panicking callback below must not leave the member marked
+        // as waiting (never expired).
+        self.set_waiting(false);
         for (callback, result) in std::mem::take(&mut self.commit_callbacks) {
             callback(result);
         }
-        self.set_waiting(false);
         if self.membership.is_some() {
             self.follow_group()?;
         }
@@ -253,11 +229,15 @@ impl MultiConsumer {
         let (group, member) = (Arc::clone(&membership.group), membership.member);
         match group.sync(member, now) {
             Ok(plan) => {
+                let changes = plan.changes;
+                self.apply(&group, member, plan)?;
+                // Only once applied: a listener that panicked mid-apply leaves
+                // the next poll to sync (and finish the plan) again.
                 if let Some(membership) = &mut self.membership {
-                    membership.seen_changes = plan.changes;
+                    membership.seen_changes = changes;
                     membership.last_sync_ms = now;
                 }
-                self.apply(&group, member, plan)
+                Ok(())
             }
             Err(expired @ ConsumerError::MemberExpired { .. }) => {
                 self.lose_all();
@@ -270,6 +250,14 @@ impl MultiConsumer {
 
     /// Revokes, releases and acquires as the group's plan says (G3, G4).
     fn apply(&mut self, group: &Group, member: u64, plan: SyncPlan) -> Result<(), ConsumerError> {
+        // The coordinator recorded us as the owner of `acquire` already: take
+        // them before any listener runs, so a panicking listener cannot leave
+        // them owned and never read (no later plan offers them again).
+        let mut assigned = Vec::with_capacity(plan.acquire.len());
+        for (partition, committed) in plan.acquire {
+            self.add_slot(partition.clone(), committed)?;
+            assigned.push(partition);
+        }
         if !plan.revoke.is_empty() {
             let positions = self.positions_of(&plan.revoke);
             if self.config.auto_commit {
@@ -290,11 +278,6 @@ impl MultiConsumer {
                 }
             }
             group.release(member, &plan.revoke);
-        }
-        let mut assigned = Vec::with_capacity(plan.acquire.len());
-        for (partition, committed) in plan.acquire {
-            self.add_slot(partition.clone(), committed)?;
-            assigned.push(partition);
         }
         if !assigned.is_empty() {
             self.tell_listener(Rebalance::Assigned(&assigned));
@@ -319,7 +302,7 @@ impl MultiConsumer {
         let Some(membership) = &self.membership else {
             return Ok(());
         };
-        let request = self.join_request(&membership.topics, &membership.waker)?;
+        let request = self.join_request(&membership.topics)?;
         let member = group.join(request)?;
         if let Some(membership) = &mut self.membership {
             membership.member = member;

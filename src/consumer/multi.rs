@@ -60,11 +60,11 @@ pub struct MultiConsumer {
     pub(super) slots: Vec<Slot>,
     /// Where the next poll starts, for fairness.
     next: usize,
-    signal: Arc<Signal>,
+    pub(super) signal: Arc<Signal>,
     /// Wakes `signal`: what a blocking poll registers on its partitions.
     pub(super) waker: Waker,
-    /// The waker registered on the partitions now, if any.
-    registered: Option<Waker>,
+    /// Whether `waker` is registered on the partitions now.
+    registered: bool,
     /// Group membership, for a consumer made by `Log::subscribe`.
     pub(super) membership: Option<Membership>,
     /// Commit callbacks waiting for the next poll, with their results.
@@ -111,7 +111,7 @@ impl Log {
             next: 0,
             waker: Waker::from(Arc::clone(&signal)),
             signal,
-            registered: None,
+            registered: false,
             membership: None,
             commit_callbacks: std::collections::VecDeque::new(),
             last_auto_commit_ms: self.now_ms(),
@@ -381,8 +381,7 @@ impl MultiConsumer {
         deadline: Option<Instant>,
         backoff: &mut Backoff,
     ) -> Result<(), ConsumerError> {
-        let waker = self.waker.clone();
-        match self.register_all(&waker)? {
+        match self.register_all()? {
             Readiness::Readable => {}
             // An appender is mid-append on a partition: it may have missed our
             // registration, so spin instead of sleeping.
@@ -396,16 +395,14 @@ impl MultiConsumer {
         Ok(())
     }
 
-    /// Registers `waker` on every assigned partition (and with the group), then
-    /// re-checks them (I6): readable if any is, else reserved if any is.
-    pub(crate) fn register_all(&mut self, waker: &Waker) -> Result<Readiness, ConsumerError> {
-        if let Some(previous) = &self.registered {
-            if !previous.will_wake(waker) {
-                self.deregister_all();
-            }
-        }
-        self.registered = Some(waker.clone());
-        self.set_group_waker(waker);
+    /// Registers this consumer's own waker on every assigned partition, then
+    /// re-checks them (I6): readable if any is, else reserved if any is. Only
+    /// the own waker is ever registered (an async wait's task is woken through
+    /// it, `Signal::set_task`), so two consumers polled by one task never share
+    /// a registration.
+    pub(crate) fn register_all(&mut self) -> Result<Readiness, ConsumerError> {
+        self.registered = true;
+        let waker = &self.waker;
         let mut readiness = Readiness::Empty;
         for slot in self.slots.iter_mut().filter(|slot| !slot.needs_offset) {
             match slot.reader.register(waker) {
@@ -421,11 +418,11 @@ impl MultiConsumer {
         Ok(readiness)
     }
 
-    /// Removes the registered waker from every assigned partition.
+    /// Removes this consumer's registration from every assigned partition.
     pub(crate) fn deregister_all(&mut self) {
-        if let Some(waker) = self.registered.take() {
+        if std::mem::take(&mut self.registered) {
             for slot in &self.slots {
-                slot.reader.deregister(&waker);
+                slot.reader.deregister(&self.waker);
             }
         }
     }
@@ -510,9 +507,9 @@ impl MultiConsumer {
             (None, OffsetReset::Latest) => reader.seek_to_end(),
             (None, OffsetReset::None) => needs_offset = true,
         }
-        if let Some(waker) = &self.registered {
+        if self.registered {
             // A wait in progress covers the new partition too.
-            let _ = reader.register(waker);
+            let _ = reader.register(&self.waker);
         }
         self.slots.push(Slot {
             reader,
@@ -525,8 +522,8 @@ impl MultiConsumer {
     /// Removes a partition (and this consumer's registration on it).
     pub(super) fn remove_slot(&mut self, index: usize) -> Slot {
         let slot = self.slots.remove(index);
-        if let Some(waker) = &self.registered {
-            slot.reader.deregister(waker);
+        if self.registered {
+            slot.reader.deregister(&self.waker);
         }
         slot
     }

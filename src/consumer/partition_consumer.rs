@@ -76,9 +76,9 @@ impl Consumer {
         self.position
     }
 
-    /// Moves the position (checked on the next poll: below the log start it
-    /// answers `OffsetOutOfRange`; past the log end, the poll waits until the
-    /// partition reaches it).
+    /// Moves the position (checked on the next poll: outside
+    /// `log_start..=log_end` it answers `OffsetOutOfRange`; at the log end, a
+    /// blocking poll waits for the next record).
     pub fn seek(&mut self, offset: u64) {
         self.position = offset;
     }

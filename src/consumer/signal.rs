@@ -1,6 +1,8 @@
-//! The parking spot of a [`MultiConsumer`](super::MultiConsumer)'s thread: a
+//! The parking spot of a [`MultiConsumer`](super::MultiConsumer): a
 //! [`Waker`](std::task::Waker) that partitions' appends and the group
-//! coordinator wake, plus the [`WakeupHandle`] that interrupts a blocked read.
+//! coordinator wake (it wakes the consumer's blocked thread, and forwards to the
+//! task of a pending async wait), plus the [`WakeupHandle`] that interrupts a
+//! blocked read.
 
 use std::sync::Arc;
 use std::task::Wake;
@@ -15,6 +17,10 @@ struct Flags {
     notified: bool,
     /// `wakeup()` was called and no blocking read has answered it yet.
     wakeup: bool,
+    /// The task of a pending async wait: woken by every notification (the
+    /// partitions and the group hold this consumer's own waker, never a task's,
+    /// so two consumers polled by one task never share a registration).
+    task: Option<std::task::Waker>,
 }
 
 /// A consumer thread's parking spot.
@@ -52,13 +58,38 @@ impl Signal {
         std::mem::take(&mut self.flags.lock().wakeup)
     }
 
-    fn notify(&self, wakeup: bool) {
+    /// Sets (or, with `None`, clears) the task an async wait wakes.
+    pub(crate) fn set_task(&self, waker: Option<&std::task::Waker>) {
         let mut flags = self.flags.lock();
-        flags.notified = true;
-        flags.wakeup |= wakeup;
-        // Under the lock: the sleeper checks the flags under it, so this cannot
-        // fall between its check and its wait.
-        self.condvar.notify_all();
+        match waker {
+            Some(waker)
+                if flags
+                    .task
+                    .as_ref()
+                    .is_some_and(|task| task.will_wake(waker)) => {}
+            Some(waker) => flags.task = Some(waker.clone()),
+            None => flags.task = None,
+        }
+    }
+
+    fn notify(&self, wakeup: bool) {
+        let task = {
+            let mut flags = self.flags.lock();
+            flags.notified = true;
+            flags.wakeup |= wakeup;
+            // Under the lock: the sleeper checks the flags under it, so this cannot
+            // fall between its check and its wait.
+            self.condvar.notify_all();
+            // `wakeup()` does not interrupt an async wait.
+            if wakeup {
+                None
+            } else {
+                flags.task.clone()
+            }
+        };
+        if let Some(task) = task {
+            task.wake();
+        }
     }
 }
 

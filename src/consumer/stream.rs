@@ -5,13 +5,16 @@
 //! [`MultiConsumer::stream`], a [`Stream`] of owned records.
 //!
 //! Both are woken by the append path under I6 (`crate::implementation`): a
-//! pending poll registers the task's [`Waker`] on every assigned partition (one
-//! registration per partition however often it is polled, as `will_wake`
-//! deduplicates) and re-checks each partition after registering; an append that
-//! finds registrations takes them all and wakes them, and an appender pays one
-//! plain load when nobody waits. A group member also hands the waker to its
-//! group's coordinator, which wakes it when it must sync (a rebalance, or a
-//! partition of its new target released by its previous owner).
+//! pending poll sets the task's [`Waker`] on the consumer's own parking spot
+//! (`src/consumer/signal.rs`), registers that spot's waker on every assigned
+//! partition and re-checks each partition after registering; an append that
+//! finds registrations takes them all and wakes them, the spot forwards to the
+//! task, and an appender pays one plain load when nobody waits. A group
+//! member's coordinator wakes the same spot when the member must sync (a
+//! rebalance, or a partition of its new target released by its previous
+//! owner). Only the consumer's own waker is ever registered, so two consumers
+//! polled by one task never share (and never remove each other's)
+//! registrations.
 //!
 //! Differences from the blocking reads:
 //! - [`WakeupHandle::wakeup`](crate::consumer::WakeupHandle::wakeup) does not
@@ -50,11 +53,11 @@ impl MultiConsumer {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), ConsumerError>> {
-        // The group's waker before the sync: both take the group's lock, so a
-        // rebalance (or release) comes before the sync, which applies it, or
-        // after the waker is handed over, and wakes this task. Handed over after
-        // the sync, a rebalance in between would wake the previous waker.
-        self.set_group_waker(cx.waker());
+        // The partitions and the group wake the consumer's own parking spot,
+        // which forwards to the task set here: set before the sync, a rebalance
+        // (or release) either comes before the sync, which applies it, or wakes
+        // this task.
+        self.signal.set_task(Some(cx.waker()));
         if let Err(error) = self.before_poll() {
             self.deregister_all();
             return Poll::Ready(Err(error));
@@ -70,7 +73,7 @@ impl MultiConsumer {
         }
         // A group member with no partitions yet registers with the group only:
         // the coordinator wakes it when it has some.
-        match self.register_all(cx.waker()) {
+        match self.register_all() {
             Ok(Readiness::Readable) => {
                 self.deregister_all();
                 Poll::Ready(Ok(()))
@@ -101,8 +104,7 @@ impl MultiConsumer {
     /// coordinator holds no waker of a task that stopped waiting).
     fn end_async_wait(&mut self) {
         self.deregister_all();
-        let own = self.waker.clone();
-        self.set_group_waker(&own);
+        self.signal.set_task(None);
         self.set_waiting(false);
     }
 
@@ -281,7 +283,25 @@ impl RecordStream<'_> {
     /// without needing one): always `Some`, as the stream never ends. Cancel
     /// safe.
     pub async fn next(&mut self) -> Option<Result<ConsumerRecord, ConsumerError>> {
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+        /// Ends the wait if the `next()` future is dropped while pending.
+        struct Pending<'s, 'c> {
+            stream: &'s mut RecordStream<'c>,
+            done: bool,
+        }
+        impl Drop for Pending<'_, '_> {
+            fn drop(&mut self) {
+                if !self.done {
+                    self.stream.consumer.end_async_wait();
+                }
+            }
+        }
+        let mut pending = Pending {
+            stream: self,
+            done: false,
+        };
+        let item = std::future::poll_fn(|cx| Pin::new(&mut *pending.stream).poll_next(cx)).await;
+        pending.done = true;
+        item
     }
 }
 

@@ -69,7 +69,8 @@ struct Member {
     /// never expired, however long it waits (G1).
     waiting: bool,
     /// Woken when the member should sync: a rebalance, or a partition of its
-    /// target released by its previous owner.
+    /// target released by its previous owner (the consumer's own parking spot,
+    /// which forwards to a waiting task).
     waker: Waker,
 }
 
@@ -151,11 +152,14 @@ impl Group {
         state.expire(request.now_ms, &mut wake);
         match state.assignor {
             Some(assignor) if assignor != request.assignor => {
-                return Err(ConsumerError::InconsistentAssignor {
+                let error = ConsumerError::InconsistentAssignor {
                     group: Arc::clone(&self.name),
                     group_uses: assignor.kafka_name(),
                     requested: request.assignor.kafka_name(),
-                })
+                };
+                // The expiry above may have rebalanced: wake (and count) it.
+                self.finish(state, wake);
+                return Err(error);
             }
             _ => state.assignor = Some(request.assignor),
         }
@@ -211,14 +215,10 @@ impl Group {
         })
     }
 
-    /// Replaces the waker the coordinator wakes for `member`, and records whether
-    /// it now waits inside a poll (then it is not expired while it waits) or has
-    /// stopped waiting (a poll at `now_ms`).
-    pub(crate) fn set_waker(&self, member: u64, waker: &Waker, waiting: bool, now_ms: i64) {
+    /// Records whether `member` now waits inside a poll (then it is not expired
+    /// while it waits) or has stopped waiting (a poll at `now_ms`).
+    pub(crate) fn set_waiting(&self, member: u64, waiting: bool, now_ms: i64) {
         if let Some(registered) = self.state.lock().members.get_mut(&member) {
-            if !registered.waker.will_wake(waker) {
-                registered.waker = waker.clone();
-            }
             registered.waiting = waiting;
             registered.last_poll_ms = registered.last_poll_ms.max(now_ms);
         }
