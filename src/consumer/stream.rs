@@ -180,8 +180,12 @@ impl MultiConsumer {
     /// group again) is followed by records, a lasting one (e.g.
     /// [`ConsumerError::NoOffset`] until a seek, [`ConsumerError::NoAssignment`])
     /// is the next item again, so a loop that does not fix it should stop.
-    /// Dropping the stream, or a pending `next()`, removes its registrations
-    /// and loses no record. Needs the `async` feature.
+    /// Dropping the stream, or a pending [`RecordStream::next`], removes its
+    /// registrations, ends the wait (a group member that then stops polling is
+    /// expired as usual) and loses no record. A pending `next()` of a
+    /// stream-extension crate (`StreamExt::next`) cannot tell the stream it was
+    /// dropped: the member counts as waiting (never expired) until the stream
+    /// is polled again or dropped. Needs the `async` feature.
     ///
     /// ```
     /// # use std::{future::Future, pin::pin, sync::Arc, task::{Context, Poll, Wake, Waker}};
