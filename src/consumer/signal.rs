@@ -59,6 +59,7 @@ impl Signal {
     }
 
     /// Sets (or, with `None`, clears) the task an async wait wakes.
+    #[cfg(feature = "async")]
     pub(crate) fn set_task(&self, waker: Option<&std::task::Waker>) {
         let mut flags = self.flags.lock();
         match waker {
