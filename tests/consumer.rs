@@ -9,6 +9,15 @@ use idemlog::{
     TopicConfig,
 };
 
+/// Appends `records` as one batch to "t"-0 from another thread, 20 ms from now.
+fn append_soon(log: &Log, records: Vec<Record>) -> thread::JoinHandle<()> {
+    let log = log.clone();
+    thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        log.append("t", 0, None, records).unwrap();
+    })
+}
+
 #[test]
 fn records_carry_offset_timestamp_key_value_and_producer() {
     let clock = ManualClock::new(1_234);
@@ -124,13 +133,7 @@ fn blocking_poll_wakes_when_a_record_is_published() {
     let log = Log::new();
     log.create_topic("t", 1).unwrap();
     let mut consumer = log.consumer("t", 0).unwrap();
-    let writer = {
-        let log = log.clone();
-        thread::spawn(move || {
-            thread::sleep(Duration::from_millis(20));
-            log.append("t", 0, None, Record::new("wake")).unwrap();
-        })
-    };
+    let writer = append_soon(&log, vec![Record::new("wake")]);
     let started = Instant::now();
     let records = consumer.poll_timeout(10, Duration::from_secs(30)).unwrap();
     assert_eq!(records.len(), 1);
@@ -206,14 +209,7 @@ fn blocking_zero_copy_polls_and_recv_wait_for_the_next_record() {
     let log = Log::new();
     log.create_topic("t", 1).unwrap();
     let mut consumer = log.consumer("t", 0).unwrap();
-    let writer = {
-        let log = log.clone();
-        thread::spawn(move || {
-            thread::sleep(Duration::from_millis(20));
-            log.append("t", 0, None, [Record::new("a"), Record::new("b")])
-                .unwrap();
-        })
-    };
+    let writer = append_soon(&log, vec![Record::new("a"), Record::new("b")]);
     let mut values = Vec::new();
     let read = consumer
         .poll_with_timeout(10, Duration::from_secs(30), |r| {

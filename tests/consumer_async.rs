@@ -37,6 +37,16 @@ fn assigned(log: &Log) -> MultiConsumer {
     consumer
 }
 
+/// A log on a manual clock (group liveness is measured by the log's clock).
+fn manual_log(clock: &Arc<idemlog::ManualClock>) -> Log {
+    Log::with_config(
+        idemlog::LogConfig::default()
+            .clock(clock.clone())
+            .housekeeping(None),
+    )
+    .unwrap()
+}
+
 fn group_config(group: &str) -> ConsumerConfig {
     ConsumerConfig::new()
         .group_id(group)
@@ -481,12 +491,7 @@ async fn a_partition_without_a_position_is_reported_not_waited_for() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_awaiting_records_is_not_expired() {
     let clock = Arc::new(idemlog::ManualClock::new(0));
-    let log = Log::with_config(
-        idemlog::LogConfig::default()
-            .clock(clock.clone())
-            .housekeeping(None),
-    )
-    .unwrap();
+    let log = manual_log(&clock);
     log.create_topic("t", 2).unwrap();
     let config = group_config("g").max_poll_interval(Duration::from_millis(1_000));
     let mut active = log.subscribe(config.clone(), &["t"]).unwrap();
@@ -568,12 +573,7 @@ fn dropping_a_pending_next_ends_the_wait() {
     use std::future::Future;
     use std::task::{Context, Poll, Waker};
     let clock = Arc::new(idemlog::ManualClock::new(0));
-    let log = Log::with_config(
-        idemlog::LogConfig::default()
-            .clock(clock.clone())
-            .housekeeping(None),
-    )
-    .unwrap();
+    let log = manual_log(&clock);
     log.create_topic("t", 2).unwrap();
     let group = group_config("g").max_poll_interval(Duration::from_millis(1_000));
     let mut gone = log.subscribe(group.clone(), &["t"]).unwrap();

@@ -36,6 +36,10 @@ fn fill(log: &Log, topic: &str, partition: u32, count: usize) {
     }
 }
 
+fn manual_log(clock: &Arc<ManualClock>) -> Log {
+    Log::with_config(LogConfig::default().clock(clock.clone()).housekeeping(None)).unwrap()
+}
+
 fn partitions(list: &[(&str, u32)]) -> Vec<TopicPartition> {
     list.iter()
         .map(|&(t, p)| TopicPartition::new(t, p))
@@ -180,8 +184,7 @@ fn leaving_hands_over_and_dropping_commits_nothing() {
 #[test]
 fn a_member_that_stops_polling_is_expired_and_its_partitions_move() {
     let clock = Arc::new(ManualClock::new(0));
-    let log =
-        Log::with_config(LogConfig::default().clock(clock.clone()).housekeeping(None)).unwrap();
+    let log = manual_log(&clock);
     log.create_topic("t", 2).unwrap();
     fill(&log, "t", 0, 3);
     fill(&log, "t", 1, 3);
@@ -235,8 +238,7 @@ fn a_member_that_stops_polling_is_expired_and_its_partitions_move() {
 #[test]
 fn a_member_that_never_polls_holds_back_only_its_own_partitions_until_it_expires() {
     let clock = Arc::new(ManualClock::new(0));
-    let log =
-        Log::with_config(LogConfig::default().clock(clock.clone()).housekeeping(None)).unwrap();
+    let log = manual_log(&clock);
     log.create_topic("t", 2).unwrap();
     fill(&log, "t", 0, 2);
     fill(&log, "t", 1, 2);
@@ -650,8 +652,7 @@ fn extreme_poll_arguments_return() {
 #[test]
 fn a_member_waiting_inside_a_poll_is_not_expired() {
     let clock = Arc::new(ManualClock::new(0));
-    let log =
-        Log::with_config(LogConfig::default().clock(clock.clone()).housekeeping(None)).unwrap();
+    let log = manual_log(&clock);
     log.create_topic("t", 2).unwrap();
     let group = config("g").max_poll_interval(Duration::from_millis(1_000));
     let mut active = log.subscribe(group.clone(), &["t"]).unwrap();
@@ -701,8 +702,15 @@ fn commit_callbacks_waiting_for_a_poll_are_bounded() {
     assert_eq!(done.load(Ordering::Relaxed), total, "the rest at the poll");
 }
 
-fn manual_log(clock: &Arc<ManualClock>) -> Log {
-    Log::with_config(LogConfig::default().clock(clock.clone()).housekeeping(None)).unwrap()
+/// Two settled members of "g" on "t": one with an hour's `max.poll.interval.ms`,
+/// one with a second's (it expires once the clock moves past it).
+fn alive_and_stalling(log: &Log) -> (MultiConsumer, MultiConsumer) {
+    let hour = config("g").max_poll_interval(Duration::from_secs(3600));
+    let second = config("g").max_poll_interval(Duration::from_millis(1_000));
+    let mut alive = log.subscribe(hour, &["t"]).unwrap();
+    let mut stalling = log.subscribe(second, &["t"]).unwrap();
+    settle(&mut [&mut alive, &mut stalling]);
+    (alive, stalling)
 }
 
 /// A join refused with `InconsistentAssignor` may already have expired a member
@@ -713,22 +721,7 @@ fn refused_join_that_expired_a_member_still_wakes_the_group() {
     let clock = Arc::new(ManualClock::new(0));
     let log = manual_log(&clock);
     log.create_topic("t", 2).unwrap();
-    let mut alive = log
-        .subscribe(
-            config("g").max_poll_interval(Duration::from_secs(3600)),
-            &["t"],
-        )
-        .unwrap();
-    let mut stalled = log
-        .subscribe(
-            config("g").max_poll_interval(Duration::from_millis(1_000)),
-            &["t"],
-        )
-        .unwrap();
-    for _ in 0..4 {
-        alive.poll_with(0, |_| ()).unwrap();
-        stalled.poll_with(0, |_| ()).unwrap();
-    }
+    let (mut alive, stalled) = alive_and_stalling(&log);
     assert_eq!(alive.assignment().len(), 1);
     clock.advance_ms(2_000); // `stalled` is now past its interval
     let refused = log.subscribe(config("g").assignor(Assignor::RoundRobin), &["t"]);
@@ -758,22 +751,7 @@ fn refused_join_that_expired_a_member_wakes_a_blocked_member() {
     let clock = Arc::new(ManualClock::new(0));
     let log = manual_log(&clock);
     log.create_topic("t", 2).unwrap();
-    let mut alive = log
-        .subscribe(
-            config("g").max_poll_interval(Duration::from_secs(3600)),
-            &["t"],
-        )
-        .unwrap();
-    let mut stalled = log
-        .subscribe(
-            config("g").max_poll_interval(Duration::from_millis(1_000)),
-            &["t"],
-        )
-        .unwrap();
-    for _ in 0..4 {
-        alive.poll_with(0, |_| ()).unwrap();
-        stalled.poll_with(0, |_| ()).unwrap();
-    }
+    let (mut alive, stalled) = alive_and_stalling(&log);
     let theirs = stalled.assignment()[0].partition;
     log.append("t", theirs, None, Record::new("for whoever owns it"))
         .unwrap();

@@ -11,7 +11,7 @@ use crate::consumer::lag::PartitionLag;
 use crate::consumer::membership::Membership;
 use crate::consumer::receive::Receive;
 use crate::consumer::signal::{Signal, WakeupHandle};
-use crate::consumer::view::RecordView;
+use crate::consumer::view::{owned_record, owned_records, RecordView};
 use crate::consumer::visit::VisitFlow;
 use crate::consumer::Consumer;
 use crate::consumer_error::ConsumerError;
@@ -429,9 +429,7 @@ impl MultiConsumer {
 
     /// Up to `max` readable records, owned (payloads shared, not copied). Never blocks.
     pub fn poll(&mut self, max: usize) -> Result<Vec<ConsumerRecord>, ConsumerError> {
-        let mut records = Vec::new();
-        self.poll_with(max, |view| records.push(view.to_owned()))?;
-        Ok(records)
+        owned_records(|visit| self.poll_with(max, visit))
     }
 
     /// Up to `max.poll.records` records, owned, waiting up to `timeout` for the
@@ -440,17 +438,13 @@ impl MultiConsumer {
         &mut self,
         timeout: Duration,
     ) -> Result<Vec<ConsumerRecord>, ConsumerError> {
-        let mut records = Vec::new();
         let max = self.config.max_poll_records;
-        self.poll_with_timeout(max, timeout, |view| records.push(view.to_owned()))?;
-        Ok(records)
+        owned_records(|visit| self.poll_with_timeout(max, timeout, visit))
     }
 
     /// The next record, owned, if one is readable now.
     pub fn try_recv(&mut self) -> Result<Option<ConsumerRecord>, ConsumerError> {
-        let mut record = None;
-        self.poll_with(1, |view| record = Some(view.to_owned()))?;
-        Ok(record)
+        owned_record(|visit| self.poll_with(1, visit))
     }
 
     /// The next record, owned, waiting up to `timeout` for it (`None` if the
@@ -459,9 +453,7 @@ impl MultiConsumer {
         &mut self,
         timeout: Duration,
     ) -> Result<Option<ConsumerRecord>, ConsumerError> {
-        let mut record = None;
-        self.poll_with_timeout(1, timeout, |view| record = Some(view.to_owned()))?;
-        Ok(record)
+        owned_record(|visit| self.poll_with_timeout(1, timeout, visit))
     }
 
     /// A blocking iterator of owned records; a `wakeup()` ends it, an error is

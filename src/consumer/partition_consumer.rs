@@ -5,7 +5,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 use crate::consumer::receive::Receive;
-use crate::consumer::view::RecordView;
+use crate::consumer::view::{owned_record, owned_records, RecordView};
 use crate::consumer::visit::VisitFlow;
 use crate::error::LogError;
 use crate::log::{Cursor, Log, Partition, PartitionHandle, Readiness};
@@ -191,9 +191,7 @@ impl Consumer {
 
     /// Up to `max` readable records, owned (payloads shared, not copied). Never blocks.
     pub fn poll(&mut self, max: usize) -> Result<Vec<ConsumerRecord>, LogError> {
-        let mut records = Vec::new();
-        self.poll_with(max, |view| records.push(view.to_owned()))?;
-        Ok(records)
+        owned_records(|visit| self.poll_with(max, visit))
     }
 
     /// Like [`Consumer::poll`], but waits up to `timeout` for the first record.
@@ -202,24 +200,18 @@ impl Consumer {
         max: usize,
         timeout: Duration,
     ) -> Result<Vec<ConsumerRecord>, LogError> {
-        let mut records = Vec::new();
-        self.poll_with_timeout(max, timeout, |view| records.push(view.to_owned()))?;
-        Ok(records)
+        owned_records(|visit| self.poll_with_timeout(max, timeout, visit))
     }
 
     /// The next record, owned, if one is readable now.
     pub fn try_recv(&mut self) -> Result<Option<ConsumerRecord>, LogError> {
-        let mut record = None;
-        self.poll_with(1, |view| record = Some(view.to_owned()))?;
-        Ok(record)
+        owned_record(|visit| self.poll_with(1, visit))
     }
 
     /// The next record, owned, waiting up to `timeout` for it (`None` if the
     /// timeout passed first).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<ConsumerRecord>, LogError> {
-        let mut record = None;
-        self.poll_with_timeout(1, timeout, |view| record = Some(view.to_owned()))?;
-        Ok(record)
+        owned_record(|visit| self.poll_with_timeout(1, timeout, visit))
     }
 
     /// A blocking iterator of owned records: waits for each next record. It

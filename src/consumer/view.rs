@@ -63,3 +63,23 @@ impl<'a> RecordView<'a> {
         self.origin.to_owned(self.topic_name, self.partition)
     }
 }
+
+/// The records a read hands to its visitor, owned: what the owned-record polls
+/// of both consumers are (`read` is their zero-copy poll).
+pub(crate) fn owned_records<E>(
+    read: impl FnOnce(&mut dyn FnMut(RecordView<'_>)) -> Result<usize, E>,
+) -> Result<Vec<ConsumerRecord>, E> {
+    let mut records = Vec::new();
+    read(&mut |view| records.push(view.to_owned()))?;
+    Ok(records)
+}
+
+/// The record a read of at most one hands to its visitor, owned: what the
+/// `try_recv` and `recv_timeout` of both consumers are.
+pub(crate) fn owned_record<E>(
+    read: impl FnOnce(&mut dyn FnMut(RecordView<'_>)) -> Result<usize, E>,
+) -> Result<Option<ConsumerRecord>, E> {
+    let mut record = None;
+    read(&mut |view| record = Some(view.to_owned()))?;
+    Ok(record)
+}
