@@ -137,9 +137,10 @@ impl MultiConsumer {
     /// Tells the group this member starts (`true`) or ended a wait inside a
     /// poll (G1); nothing for a consumer that is not a member.
     pub(super) fn set_waiting(&mut self, waiting: bool) {
-        let now = self.log.now_ms();
         if let Some(membership) = &mut self.membership {
-            membership.set_waiting(waiting, now);
+            if membership.waiting != waiting {
+                membership.set_waiting(waiting, self.log.now_ms());
+            }
         }
     }
 
@@ -196,17 +197,28 @@ impl MultiConsumer {
 
     /// Before every poll: commit callbacks, the group's assignment, auto commit.
     pub(super) fn before_poll(&mut self) -> Result<(), ConsumerError> {
+        // A consumer with no group reads no clock.
+        if self.config.group_id.is_none() {
+            self.run_commit_callbacks();
+            return Ok(());
+        }
+        let now = self.log.now_ms();
         // First: a panicking callback below must not leave the member marked
         // as waiting (never expired).
-        self.set_waiting(false);
+        if let Some(membership) = &mut self.membership {
+            membership.set_waiting(false, now);
+        }
+        self.run_commit_callbacks();
+        self.follow_group(now)?;
+        self.auto_commit_if_due(now);
+        Ok(())
+    }
+
+    /// Hands the `commit_async` callbacks waiting for a poll their results.
+    fn run_commit_callbacks(&mut self) {
         for (callback, result) in std::mem::take(&mut self.commit_callbacks) {
             callback(result);
         }
-        if self.membership.is_some() {
-            self.follow_group()?;
-        }
-        self.auto_commit_if_due();
-        Ok(())
     }
 
     /// Syncs with the coordinator and applies what it says; an expired member
@@ -214,11 +226,10 @@ impl MultiConsumer {
     /// Skips the sync (and the group's lock) when nothing changed for anyone
     /// since the last one and it is not yet time to tell the group this member
     /// is alive (a quarter of `max.poll.interval.ms`; G1).
-    fn follow_group(&mut self) -> Result<(), ConsumerError> {
+    fn follow_group(&mut self, now: i64) -> Result<(), ConsumerError> {
         let Some(membership) = &self.membership else {
             return Ok(());
         };
-        let now = self.log.now_ms();
         let keep_alive =
             i64::try_from(self.config.max_poll_interval.as_millis() / 4).unwrap_or(i64::MAX);
         if membership.seen_changes == membership.group.changes()
@@ -331,11 +342,10 @@ impl MultiConsumer {
 
     /// Commits the positions if auto commit is on and its interval has passed
     /// (failures are left to the next commit, as Kafka's auto commit does).
-    fn auto_commit_if_due(&mut self) {
+    fn auto_commit_if_due(&mut self, now: i64) {
         if !self.config.auto_commit || self.config.group_id.is_none() {
             return;
         }
-        let now = self.log.now_ms();
         let interval =
             i64::try_from(self.config.auto_commit_interval.as_millis()).unwrap_or(i64::MAX);
         if now.saturating_sub(self.last_auto_commit_ms) >= interval {
@@ -436,9 +446,7 @@ impl MultiConsumer {
     /// nothing and tells no listener (a drop during a panic must not commit
     /// records that were not processed).
     pub fn close(mut self) -> Result<(), ConsumerError> {
-        for (callback, result) in std::mem::take(&mut self.commit_callbacks) {
-            callback(result);
-        }
+        self.run_commit_callbacks();
         let committed = match (self.config.auto_commit, &self.config.group_id) {
             (true, Some(_)) => self.commit(),
             _ => Ok(()),
@@ -472,7 +480,10 @@ impl Drop for MultiConsumer {
 }
 
 /// The (partition, position) pairs where a position is known.
-fn known(partitions: &[TopicPartition], positions: &[Option<u64>]) -> Vec<(TopicPartition, u64)> {
+pub(super) fn known(
+    partitions: &[TopicPartition],
+    positions: &[Option<u64>],
+) -> Vec<(TopicPartition, u64)> {
     partitions
         .iter()
         .zip(positions)

@@ -140,13 +140,15 @@ impl MultiConsumer {
     /// is assigned already).
     pub fn assign_topic(&mut self, topic: &str) -> Result<(), ConsumerError> {
         let count = self.log.partition_count(topic)?;
-        if let Some(partition) = (0..count).find_map(|index| {
-            self.slots
-                .iter()
-                .find(|slot| *slot.partition.topic == *topic && slot.partition.partition == index)
-                .map(|slot| slot.partition.clone())
-        }) {
-            return Err(ConsumerError::AlreadyAssigned { partition });
+        // Every assigned partition of the topic is one of its `count`.
+        if let Some(slot) = self
+            .slots
+            .iter()
+            .find(|slot| *slot.partition.topic == *topic)
+        {
+            return Err(ConsumerError::AlreadyAssigned {
+                partition: slot.partition.clone(),
+            });
         }
         (0..count).try_for_each(|index| self.assign(topic, index))
     }

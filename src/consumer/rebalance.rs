@@ -2,6 +2,7 @@
 //! ([`MultiConsumer::on_rebalance`](super::MultiConsumer::on_rebalance)):
 //! partitions assigned, revoked (with a chance to commit), or lost.
 
+use crate::consumer::membership::known;
 use crate::consumer_error::ConsumerError;
 use crate::log::Group;
 use crate::types::TopicPartition;
@@ -49,12 +50,7 @@ impl Revocation<'_> {
 
     /// Commits the member's positions on the revoked partitions.
     pub fn commit(&self) -> Result<(), ConsumerError> {
-        let offsets: Vec<(TopicPartition, u64)> = self
-            .partitions
-            .iter()
-            .zip(self.positions)
-            .filter_map(|(partition, position)| Some((partition.clone(), (*position)?)))
-            .collect();
+        let offsets = known(self.partitions, self.positions);
         self.group.commit_owned(self.member, &offsets)
     }
 
