@@ -374,10 +374,16 @@ fn check_send_order(
 }
 
 fn run(input: &Input) {
+    // The log on a manual clock and without the housekeeper thread: no
+    // background thread outlives an input (the coarse clock's ticker thread,
+    // stopped when its lease drops, exits asynchronously, and libFuzzer's
+    // per-input leak check then reported its thread name and TLS list).
     let log_config = LogConfig::default()
         .dedup_window(input.window)
         .segment_bytes(16 << 10)
-        .max_segments(8);
+        .max_segments(8)
+        .clock(std::sync::Arc::new(ManualClock::new(0)))
+        .housekeeping(None);
     let log = Log::with_config(log_config).expect("log config");
     log.create_topic("t", input.partitions).expect("topic");
     let clock = ManualClock::new(0);
