@@ -276,11 +276,11 @@ impl MultiConsumer {
                 // with NotOwner; nothing else can fail it.
                 let _ = group.commit_owned(member, &known(&plan.revoke, &positions));
             }
+            let commit = |offsets: &[(TopicPartition, u64)]| group.commit_owned(member, offsets);
             self.tell_listener(Rebalance::Revoked(&Revocation {
                 partitions: &plan.revoke,
                 positions: &positions,
-                group,
-                member,
+                commit: &commit,
             }));
             // G3: stop reading before releasing.
             for partition in &plan.revoke {
@@ -456,11 +456,12 @@ impl MultiConsumer {
             let partitions = self.assignment();
             if !partitions.is_empty() {
                 let positions = self.positions_of(&partitions);
+                let commit =
+                    |offsets: &[(TopicPartition, u64)]| group.commit_owned(member, offsets);
                 self.tell_listener(Rebalance::Revoked(&Revocation {
                     partitions: &partitions,
                     positions: &positions,
-                    group: &group,
-                    member,
+                    commit: &commit,
                 }));
             }
         }

@@ -2,9 +2,10 @@
 //! ([`MultiConsumer::on_rebalance`](super::MultiConsumer::on_rebalance)):
 //! partitions assigned, revoked (with a chance to commit), or lost.
 
+use std::fmt;
+
 use crate::consumer::membership::known;
 use crate::consumer_error::ConsumerError;
-use crate::log::Group;
 use crate::types::TopicPartition;
 
 /// A change of a group member's partitions, handed to its rebalance listener on
@@ -25,14 +26,26 @@ pub enum Rebalance<'a> {
     Lost(&'a [TopicPartition]),
 }
 
+/// Commits offsets of partitions the member still owns: the backend's commit.
+/// In process it is the group's `commit_owned` for this member; a closure, so
+/// that the Kafka backend (issue 11) can hand its own synchronous commit.
+pub(crate) type CommitOwned<'a> = &'a dyn Fn(&[(TopicPartition, u64)]) -> Result<(), ConsumerError>;
+
 /// Partitions being revoked, still owned while the listener runs.
-#[derive(Debug)]
 pub struct Revocation<'a> {
-    pub(super) partitions: &'a [TopicPartition],
+    pub(crate) partitions: &'a [TopicPartition],
     /// The member's position on each, in the same order.
-    pub(super) positions: &'a [Option<u64>],
-    pub(super) group: &'a Group,
-    pub(super) member: u64,
+    pub(crate) positions: &'a [Option<u64>],
+    pub(crate) commit: CommitOwned<'a>,
+}
+
+impl fmt::Debug for Revocation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Revocation")
+            .field("partitions", &self.partitions)
+            .field("positions", &self.positions)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Revocation<'_> {
@@ -50,8 +63,7 @@ impl Revocation<'_> {
 
     /// Commits the member's positions on the revoked partitions.
     pub fn commit(&self) -> Result<(), ConsumerError> {
-        let offsets = known(self.partitions, self.positions);
-        self.group.commit_owned(self.member, &offsets)
+        (self.commit)(&known(self.partitions, self.positions))
     }
 
     /// Commits chosen offsets of revoked partitions (the next offset to read on
@@ -62,6 +74,6 @@ impl Revocation<'_> {
                 partition: partition.clone(),
             });
         }
-        self.group.commit_owned(self.member, offsets)
+        (self.commit)(offsets)
     }
 }

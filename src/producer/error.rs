@@ -187,7 +187,15 @@ impl fmt::Display for ProducerError {
     }
 }
 
-impl std::error::Error for ProducerError {}
+impl std::error::Error for ProducerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Config(err) => Some(err),
+            Self::Log(err) => Some(err),
+            _ => None,
+        }
+    }
+}
 
 impl ProducerError {
     /// True if a record that failed with this error may still be in the log
