@@ -353,3 +353,17 @@ fn java_client_keys_idemlog_cannot_honour_are_unsupported() {
     all.dedup();
     assert_eq!(all.len(), total, "a key is listed twice");
 }
+
+#[test]
+fn producer_errors_name_their_source() {
+    use std::error::Error;
+    let config = ProducerError::from(ConfigError::UnknownKey { key: "k".into() });
+    let source = config.source().expect("a config error has a source");
+    assert_eq!(source.to_string(), "unknown producer config key 'k'");
+    let log = Log::new();
+    let unknown = log.partition("missing", 0).unwrap_err();
+    let rejected = ProducerError::from(unknown.clone());
+    let source = rejected.source().expect("a log error has a source");
+    assert_eq!(source.downcast_ref::<idemlog::LogError>(), Some(&unknown));
+    assert!(ProducerError::Closed.source().is_none());
+}

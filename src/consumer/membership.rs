@@ -276,12 +276,7 @@ impl MultiConsumer {
                 // with NotOwner; nothing else can fail it.
                 let _ = group.commit_owned(member, &known(&plan.revoke, &positions));
             }
-            let commit = |offsets: &[(TopicPartition, u64)]| group.commit_owned(member, offsets);
-            self.tell_listener(Rebalance::Revoked(&Revocation {
-                partitions: &plan.revoke,
-                positions: &positions,
-                commit: &commit,
-            }));
+            self.tell_revoked(group, member, &plan.revoke, &positions);
             // G3: stop reading before releasing.
             for partition in &plan.revoke {
                 if let Some(index) = self.slot_index(partition) {
@@ -327,6 +322,23 @@ impl MultiConsumer {
         if let Some(listener) = self.membership.as_mut().and_then(|m| m.listener.as_mut()) {
             listener(event);
         }
+    }
+
+    /// Tells the listener `partitions` are revoked; its commits go to `group`
+    /// as `member`, which still owns them.
+    fn tell_revoked(
+        &mut self,
+        group: &Group,
+        member: u64,
+        partitions: &[TopicPartition],
+        positions: &[Option<u64>],
+    ) {
+        let commit = |offsets: &[(TopicPartition, u64)]| group.commit_owned(member, offsets);
+        self.tell_listener(Rebalance::Revoked(&Revocation {
+            partitions,
+            positions,
+            commit: &commit,
+        }));
     }
 
     /// This consumer's position on each of `partitions` (`None` where it has none).
@@ -456,13 +468,7 @@ impl MultiConsumer {
             let partitions = self.assignment();
             if !partitions.is_empty() {
                 let positions = self.positions_of(&partitions);
-                let commit =
-                    |offsets: &[(TopicPartition, u64)]| group.commit_owned(member, offsets);
-                self.tell_listener(Rebalance::Revoked(&Revocation {
-                    partitions: &partitions,
-                    positions: &positions,
-                    commit: &commit,
-                }));
+                self.tell_revoked(&group, member, &partitions, &positions);
             }
         }
         // Drop deregisters and leaves.
