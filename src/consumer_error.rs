@@ -89,6 +89,18 @@ pub enum ConsumerError {
         /// Why.
         reason: String,
     },
+    /// The Kafka backend: librdkafka or the cluster refused the operation.
+    #[cfg(feature = "kafka")]
+    Kafka(crate::kafka::KafkaError),
+    /// An operation this backend does not offer (the Kafka backend has no
+    /// async `readable`/`stream`, for one); `reason` says what to use instead.
+    #[cfg(feature = "kafka")]
+    Unsupported {
+        /// The operation.
+        operation: &'static str,
+        /// Why, and what to use instead.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ConsumerError {
@@ -145,6 +157,12 @@ impl fmt::Display for ConsumerError {
                 "group '{group}' uses the {group_uses} assignor; this member asked for {requested}"
             ),
             Self::Config { key, reason } => write!(f, "invalid consumer config '{key}': {reason}"),
+            #[cfg(feature = "kafka")]
+            Self::Kafka(error) => write!(f, "Kafka: {error}"),
+            #[cfg(feature = "kafka")]
+            Self::Unsupported { operation, reason } => {
+                write!(f, "{operation} is not supported by this backend: {reason}")
+            }
         }
     }
 }
@@ -153,6 +171,8 @@ impl std::error::Error for ConsumerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Log(error) => Some(error),
+            #[cfg(feature = "kafka")]
+            Self::Kafka(error) => Some(error),
             _ => None,
         }
     }

@@ -29,12 +29,15 @@
 //! assert_eq!(gap, Err(LogError::OutOfOrderSequence { expected: 1, got: 2 }));
 //! ```
 
+mod client_properties;
 pub mod clock;
 pub mod consumer;
 mod consumer_error;
 pub mod contract;
 pub mod error;
 pub mod implementation;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod log;
 pub mod producer;
 pub mod record;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::client_properties::ClientProperties;
 use crate::consumer_error::ConsumerError;
 use crate::log::Assignor;
 
@@ -60,6 +61,8 @@ pub struct ConsumerConfig {
     pub(crate) max_poll_interval: Duration,
     pub(crate) max_poll_records: usize,
     pub(crate) assignor: Assignor,
+    /// `bootstrap.servers` and the ignored keys, for the Kafka backend.
+    pub(crate) client: ClientProperties,
 }
 
 impl Default for ConsumerConfig {
@@ -95,6 +98,7 @@ impl ConsumerConfig {
             max_poll_interval: Duration::from_secs(300),
             max_poll_records: 500,
             assignor: Assignor::Range,
+            client: ClientProperties::default(),
         }
     }
 
@@ -202,7 +206,19 @@ impl ConsumerConfig {
                     .ok_or_else(|| invalid("expected range, roundrobin or cooperative-sticky"))?;
                 self.assignor(assignor)
             }
-            ignored if Self::IGNORED_KEYS.contains(&ignored) => self,
+            "bootstrap.servers" => {
+                let mut config = self;
+                config
+                    .client
+                    .set_bootstrap_servers(value)
+                    .map_err(invalid)?;
+                config
+            }
+            ignored if Self::IGNORED_KEYS.contains(&ignored) => {
+                let mut config = self;
+                config.client.record_ignored(key, value);
+                config
+            }
             _ => {
                 return Err(ConsumerError::Config {
                     key: key.to_string(),
@@ -223,8 +239,24 @@ impl ConsumerConfig {
 }
 
 impl ConsumerConfig {
-    /// Rejects values set through the typed setters that Kafka would reject.
+    /// What an in-process consumer checks: the values
+    /// ([`validate_values`](Self::validate_values)), and no `bootstrap.servers`
+    /// (that config is for the Kafka backend).
     pub(crate) fn validate(&self) -> Result<(), ConsumerError> {
+        if let Some(servers) = self.client.bootstrap_servers() {
+            return Err(ConsumerError::Config {
+                key: "bootstrap.servers".to_string(),
+                reason: format!(
+                    "'{servers}': a config with bootstrap.servers is for a Kafka cluster; \
+                     make the consumer with Cluster::from_properties, not from a Log"
+                ),
+            });
+        }
+        self.validate_values()
+    }
+
+    /// Rejects values set through the typed setters that Kafka would reject.
+    pub(crate) fn validate_values(&self) -> Result<(), ConsumerError> {
         let invalid = |key: &str, reason: &str| {
             Err(ConsumerError::Config {
                 key: key.to_string(),

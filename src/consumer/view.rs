@@ -24,8 +24,20 @@ pub struct RecordView<'a> {
     pub value: &'a [u8],
     /// The idempotent producer that wrote it, if any.
     pub producer: Option<ProducerMetadata>,
-    origin: &'a ReadRecord<'a>,
-    topic_name: &'a Arc<str>,
+    origin: Origin<'a>,
+}
+
+/// What a view borrows from, for [`RecordView::to_owned`].
+#[derive(Clone, Copy)]
+enum Origin<'a> {
+    /// A record of the in-process log: the owned copy shares its segment.
+    Log {
+        record: &'a ReadRecord<'a>,
+        topic: &'a Arc<str>,
+    },
+    /// Bytes lent by another backend (a Kafka message): the owned copy copies them.
+    #[cfg(feature = "kafka")]
+    Borrowed { topic: &'a Arc<str> },
 }
 
 impl fmt::Debug for RecordView<'_> {
@@ -52,15 +64,54 @@ impl<'a> RecordView<'a> {
             key: origin.decoded.record.key,
             value: origin.decoded.record.value,
             producer: origin.decoded.producer,
-            origin,
-            topic_name: topic,
+            origin: Origin::Log {
+                record: origin,
+                topic,
+            },
         }
     }
 
-    /// An owned copy whose key and value share the log's segment (no copy of the
-    /// bytes: it keeps only that segment's memory alive while it lives).
+    /// A view of bytes another backend lends (a Kafka message, valid while the
+    /// read callback runs); it carries no producer identity.
+    #[cfg(feature = "kafka")]
+    pub(crate) fn borrowed(
+        topic: &'a Arc<str>,
+        partition: u32,
+        offset: u64,
+        timestamp_ms: i64,
+        key: Option<&'a [u8]>,
+        value: &'a [u8],
+    ) -> Self {
+        Self {
+            topic,
+            partition,
+            offset,
+            timestamp_ms,
+            key,
+            value,
+            producer: None,
+            origin: Origin::Borrowed { topic },
+        }
+    }
+
+    /// An owned copy. From the in-process log its key and value share the log's
+    /// segment (no copy of the bytes: it keeps only that segment's memory alive
+    /// while it lives); from the Kafka backend they are copied out of the
+    /// message.
     pub fn to_owned(&self) -> ConsumerRecord {
-        self.origin.to_owned(self.topic_name, self.partition)
+        match self.origin {
+            Origin::Log { record, topic } => record.to_owned(topic, self.partition),
+            #[cfg(feature = "kafka")]
+            Origin::Borrowed { topic } => ConsumerRecord {
+                topic: Arc::clone(topic),
+                partition: self.partition,
+                offset: self.offset,
+                timestamp_ms: self.timestamp_ms,
+                key: self.key.map(bytes::Bytes::copy_from_slice),
+                value: bytes::Bytes::copy_from_slice(self.value),
+                producer: None,
+            },
+        }
     }
 }
 

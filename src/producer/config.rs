@@ -73,9 +73,11 @@ pub const KEYS: [&str; 11] = [
 /// ([`IGNORED_KEYS`](Self::IGNORED_KEYS): `client.id`, the serializers,
 /// `compression.type`, network and security settings, ...), and rejected with
 /// [`ConfigError::Unsupported`] naming the key where idemlog cannot honour them
-/// ([`UNSUPPORTED_KEYS`](Self::UNSUPPORTED_KEYS): `bootstrap.servers`,
-/// `transactional.id`, a `partitioner.class`, ...). Any other key is
-/// [`ConfigError::UnknownKey`].
+/// ([`UNSUPPORTED_KEYS`](Self::UNSUPPORTED_KEYS): `transactional.id`, a
+/// `partitioner.class`, ...). Any other key is [`ConfigError::UnknownKey`].
+/// `bootstrap.servers` names a Kafka cluster: with the `kafka` feature it is
+/// kept for [`Cluster`](crate::Cluster) (and [`Producer::new`](super::Producer::new)
+/// on a [`Log`](crate::Log) refuses it); without, it is unsupported.
 ///
 /// ```
 /// use idemlog::producer::{Acks, ConfigError, ProducerConfig};
@@ -109,8 +111,8 @@ pub const KEYS: [&str; 11] = [
 /// ]);
 /// assert!(java.unwrap().is_idempotent());
 /// // ... those idemlog cannot honour are errors naming the key.
-/// let err = ProducerConfig::from_properties([("bootstrap.servers", "localhost:9092")]);
-/// assert!(matches!(err, Err(ConfigError::Unsupported { key, .. }) if key == "bootstrap.servers"));
+/// let err = ProducerConfig::from_properties([("transactional.id", "orders-1")]);
+/// assert!(matches!(err, Err(ConfigError::Unsupported { key, .. }) if key == "transactional.id"));
 /// ```
 #[must_use = "a config does nothing until a producer is made with it"]
 #[derive(Clone, Debug)]
@@ -129,6 +131,8 @@ pub struct ProducerConfig {
     pub(crate) retry_backoff_ms: u64,
     pub(crate) buffer_memory: usize,
     pub(crate) max_block_ms: u64,
+    /// `bootstrap.servers` and the ignored keys, for the Kafka backend.
+    pub(crate) client: crate::client_properties::ClientProperties,
     pub(crate) link: LinkConfig,
     pub(crate) time: TimeSource,
     /// Test hook: the epoch the producer starts at (0 normally).
@@ -153,6 +157,7 @@ impl Default for ProducerConfig {
             retry_backoff_ms: 100,
             buffer_memory: 33_554_432,
             max_block_ms: 60_000,
+            client: Default::default(),
             link: LinkConfig::default(),
             time: TimeSource::default(),
             start_epoch: 0,
@@ -280,9 +285,10 @@ impl ProducerConfig {
     /// cannot honour: a value other than Kafka's default is
     /// [`ConfigError::Unsupported`] naming the key.
     ///
-    /// - `bootstrap.servers`: idemlog has no Kafka backend (yet); a producer
-    ///   writes to the in-process log given to [`Producer::new`](super::Producer::new).
-    ///   Every value is rejected.
+    /// - `bootstrap.servers`, in a build without the `kafka` feature: a
+    ///   producer writes to the in-process log given to
+    ///   [`Producer::new`](super::Producer::new). Every value is rejected. With
+    ///   the feature it names the Kafka cluster of a [`Cluster`](crate::Cluster).
     /// - `transactional.id`: transactions are not supported (the idempotent
     ///   producer is). Every value is rejected.
     /// - `partitioner.class`: idemlog always uses Kafka's built-in partitioner
@@ -531,13 +537,13 @@ impl ProducerConfig {
                         "expected none, gzip, snappy, lz4 or zstd",
                     ));
                 }
+                self.client.record_ignored(key, value);
             }
-            "bootstrap.servers" => {
-                return unsupported(
-                    "the Kafka backend is not built yet: an in-process producer writes to the \
-                     Log given to Producer::new",
-                )
-            }
+            "bootstrap.servers" => match self.client.set_bootstrap_servers(value) {
+                Ok(()) => {}
+                Err(reason) if !cfg!(feature = "kafka") => return unsupported(reason),
+                Err(reason) => return Err(ConfigError::invalid(key, value, reason)),
+            },
             "transactional.id" => {
                 return unsupported(
                     "transactions are not supported (the idempotent producer is): leave \
@@ -567,7 +573,7 @@ impl ProducerConfig {
                     );
                 }
             }
-            _ if Self::IGNORED_KEYS.contains(&key) => {}
+            _ if Self::IGNORED_KEYS.contains(&key) => self.client.record_ignored(key, value),
             _ => {
                 return Err(ConfigError::UnknownKey {
                     key: key.to_string(),

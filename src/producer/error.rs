@@ -136,6 +136,12 @@ pub enum ProducerError {
         /// `"flush"`, `"close"` or `"wait"`.
         operation: &'static str,
     },
+    /// The Kafka backend: librdkafka or the cluster refused the send or the
+    /// delivery ([`KafkaError::code`](crate::kafka::KafkaError::code) says
+    /// which error; [`ProducerError::may_be_in_log`] whether the record may be
+    /// in the log).
+    #[cfg(feature = "kafka")]
+    Kafka(crate::kafka::KafkaError),
 }
 
 impl fmt::Display for ProducerError {
@@ -183,6 +189,8 @@ impl fmt::Display for ProducerError {
                 "{operation} called from a delivery callback of the same producer \
                  (its flusher thread) cannot wait for that thread"
             ),
+            #[cfg(feature = "kafka")]
+            Self::Kafka(err) => write!(f, "Kafka: {err}"),
         }
     }
 }
@@ -192,6 +200,8 @@ impl std::error::Error for ProducerError {
         match self {
             Self::Config(err) => Some(err),
             Self::Log(err) => Some(err),
+            #[cfg(feature = "kafka")]
+            Self::Kafka(err) => Some(err),
             _ => None,
         }
     }
@@ -209,10 +219,12 @@ impl ProducerError {
     /// assert!(!ProducerError::Closed.may_be_in_log());
     /// ```
     pub fn may_be_in_log(&self) -> bool {
-        matches!(
-            self,
-            Self::Abandoned | Self::RequestTimeout { .. } | Self::DeliveryTimeout { .. }
-        )
+        match self {
+            Self::Abandoned | Self::RequestTimeout { .. } | Self::DeliveryTimeout { .. } => true,
+            #[cfg(feature = "kafka")]
+            Self::Kafka(err) => err.outcome_unknown(),
+            _ => false,
+        }
     }
 }
 

@@ -201,7 +201,18 @@ impl fmt::Debug for Producer {
 impl Producer {
     /// Validates `config` against `log` (see [`ProducerConfig::resolve`]), does
     /// the producer-id handshake when idempotent, and starts the flusher thread.
+    /// A config with `bootstrap.servers` is for a Kafka cluster (see
+    /// [`Cluster`](crate::Cluster)) and is rejected here.
     pub fn new(log: &Log, config: ProducerConfig) -> Result<Self, ProducerError> {
+        if let Some(servers) = config.client.bootstrap_servers() {
+            return Err(ProducerError::Config(ConfigError::Conflict {
+                key: "bootstrap.servers".to_string(),
+                reason: format!(
+                    "'{servers}': a config with bootstrap.servers is for a Kafka cluster; \
+                     make the producer with Cluster::from_properties, not from a Log"
+                ),
+            }));
+        }
         let metadata: std::sync::Arc<dyn Metadata> = std::sync::Arc::new(log.clone());
         let config = config.resolve(metadata.dedup_window())?;
         let identity = config.is_idempotent().then(|| ProducerIdentity {

@@ -1,0 +1,12 @@
+//! The Kafka backend (feature `kafka`): the same [`Producer`](crate::producer::Producer)
+//! and [`MultiConsumer`](crate::MultiConsumer) over an Apache Kafka cluster, on
+//! librdkafka (the `rdkafka` crate).
+//!
+//! An application chooses the backend by configuration: a `bootstrap.servers`
+//! property picks Kafka ([`Cluster::from_properties`](crate::Cluster::from_properties)),
+//! or [`Cluster::kafka`](crate::Cluster::kafka) says so explicitly. The rest of
+//! the code stays the same.
+
+mod error;
+
+pub use error::KafkaError;
