@@ -11,7 +11,11 @@
 //!   `cargo test --test conformance summary -- --nocapture`.
 
 mod checks;
+#[cfg(feature = "kafka")]
+mod fault_proxy;
 mod in_process;
+#[cfg(feature = "kafka")]
+mod tansu_broker;
 mod target;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
