@@ -91,7 +91,7 @@ pub enum ConsumerError {
     },
     /// The Kafka backend: librdkafka or the cluster refused the operation.
     #[cfg(feature = "kafka")]
-    Kafka(crate::kafka::KafkaError),
+    Kafka(crate::kafka_error::KafkaError),
     /// An operation this backend does not offer (the Kafka backend has no
     /// async `readable`/`stream`, for one); `reason` says what to use instead.
     #[cfg(feature = "kafka")]

@@ -31,6 +31,7 @@
 
 mod client_properties;
 pub mod clock;
+mod cluster;
 pub mod consumer;
 mod consumer_error;
 pub mod contract;
@@ -38,6 +39,8 @@ pub mod error;
 pub mod implementation;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "kafka")]
+mod kafka_error;
 pub mod log;
 pub mod producer;
 pub mod record;
@@ -46,6 +49,7 @@ mod ticker;
 mod types;
 
 pub use clock::{Clock, CoarseClock, ManualClock, SystemClock};
+pub use cluster::{Cluster, ClusterError};
 pub use consumer::{Consumer, ConsumerError, MultiConsumer, RecordView, TopicPartition};
 pub use error::LogError;
 pub use log::{

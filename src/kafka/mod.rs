@@ -7,6 +7,13 @@
 //! or [`Cluster::kafka`](crate::Cluster::kafka) says so explicitly. The rest of
 //! the code stays the same.
 
-mod error;
+mod admin;
+mod metadata;
+mod producer;
+mod producer_config;
 
-pub use error::KafkaError;
+pub use crate::kafka_error::KafkaError;
+pub use admin::CLUSTER_TIMEOUT;
+pub(crate) use admin::KafkaCluster;
+pub(crate) use metadata::LookupError;
+pub(crate) use producer::KafkaProducer;

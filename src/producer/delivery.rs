@@ -1,9 +1,9 @@
 //! Delivery handles: what `send` returns, and what a delivery reports.
 //!
-//! A [`DeliveryHandle`] is a batch and a record index: cloning it costs one
-//! reference count, and every clone sees the same outcome. The batch's one
-//! completion (completion.rs) wakes every blocked `wait` and every task
-//! awaiting any clone.
+//! A [`DeliveryHandle`] is a batch and a record index (or, on the Kafka
+//! backend, one message's delivery report): cloning it costs one reference
+//! count, and every clone sees the same outcome. The one completion
+//! (completion.rs) wakes every blocked `wait` and every task awaiting any clone.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::batch::ProducerBatch;
+use super::completion::Completion;
 use super::error::ProducerError;
+#[cfg(feature = "kafka")]
+use super::message_delivery::MessageDelivery;
 use super::user_code::in_callback_of;
 use crate::sync::{spin_loop, yield_now};
 // std's Arc for batches even under loom (see batch_chain.rs).
@@ -149,36 +152,74 @@ const WAIT_YIELDS: u32 = if LOOM { 0 } else { 8 };
 /// ```
 #[derive(Clone)]
 pub struct DeliveryHandle {
-    batch: Arc<ProducerBatch>,
-    index: u32,
+    source: Source,
+}
+
+/// What a handle waits for.
+#[derive(Clone)]
+enum Source {
+    /// Record `index` of an in-process producer's batch.
+    Batch {
+        batch: Arc<ProducerBatch>,
+        index: u32,
+    },
+    /// One message of a remote producer (the Kafka backend).
+    #[cfg(feature = "kafka")]
+    Message(Arc<MessageDelivery>),
 }
 
 impl std::fmt::Debug for DeliveryHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeliveryHandle")
-            .field("index", &self.index)
-            .field("done", &self.is_done())
-            .finish()
+        let mut debug = f.debug_struct("DeliveryHandle");
+        match &self.source {
+            Source::Batch { index, .. } => debug.field("index", index),
+            #[cfg(feature = "kafka")]
+            Source::Message(_) => debug.field("remote", &true),
+        };
+        debug.field("done", &self.is_done()).finish()
     }
 }
 
 impl DeliveryHandle {
     pub(crate) fn new(batch: Arc<ProducerBatch>, index: u32) -> Self {
-        Self { batch, index }
+        Self {
+            source: Source::Batch { batch, index },
+        }
+    }
+
+    /// The handle of one message of a remote producer.
+    #[cfg(feature = "kafka")]
+    pub(crate) fn message(delivery: Arc<MessageDelivery>) -> Self {
+        Self {
+            source: Source::Message(delivery),
+        }
+    }
+
+    #[inline]
+    fn completion(&self) -> &Completion {
+        match &self.source {
+            Source::Batch { batch, .. } => &batch.completion,
+            #[cfg(feature = "kafka")]
+            Source::Message(delivery) => delivery.completion(),
+        }
     }
 
     /// The outcome if it is known.
     #[inline]
     pub fn try_result(&self) -> Option<DeliveryResult> {
-        self.batch.completion.result(self.index, |sealed, index| {
-            self.batch.failed_record(sealed, index)
-        })
+        match &self.source {
+            Source::Batch { batch, index } => batch
+                .completion
+                .result(*index, |sealed, index| batch.failed_record(sealed, index)),
+            #[cfg(feature = "kafka")]
+            Source::Message(delivery) => delivery.result(),
+        }
     }
 
     /// True once the outcome is known.
     #[inline]
     pub fn is_done(&self) -> bool {
-        self.batch.completion.is_done()
+        self.completion().is_done()
     }
 
     /// The result now that the batch is done.
@@ -191,7 +232,7 @@ impl DeliveryHandle {
     /// Waiting from a delivery callback (or waker) of the same producer would
     /// wait for the thread we run on.
     fn in_callback(&self) -> Option<DeliveryResult> {
-        in_callback_of(self.batch.completion.owner()).then(|| {
+        in_callback_of(self.completion().owner()).then(|| {
             Err(DeliveryError::new(
                 ProducerError::InCallback { operation: "wait" },
                 None,
@@ -226,7 +267,7 @@ impl DeliveryHandle {
         if let Some(refused) = self.in_callback().filter(|_| !self.is_done()) {
             return refused;
         }
-        self.batch.completion.wait_until(None);
+        self.completion().wait_until(None);
         self.finished()
     }
 
@@ -238,8 +279,7 @@ impl DeliveryHandle {
             return Some(refused);
         }
         let deadline = Instant::now().checked_add(timeout);
-        self.batch
-            .completion
+        self.completion()
             .wait_until(deadline)
             .then(|| self.finished())
     }
@@ -249,7 +289,7 @@ impl Future for DeliveryHandle {
     type Output = DeliveryResult;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<DeliveryResult> {
-        if self.is_done() || self.batch.completion.register(cx.waker()) {
+        if self.is_done() || self.completion().register(cx.waker()) {
             Poll::Ready(self.finished())
         } else {
             Poll::Pending

@@ -137,11 +137,11 @@ pub enum ProducerError {
         operation: &'static str,
     },
     /// The Kafka backend: librdkafka or the cluster refused the send or the
-    /// delivery ([`KafkaError::code`](crate::kafka::KafkaError::code) says
+    /// delivery ([`KafkaError::code`](crate::kafka_error::KafkaError::code) says
     /// which error; [`ProducerError::may_be_in_log`] whether the record may be
     /// in the log).
     #[cfg(feature = "kafka")]
-    Kafka(crate::kafka::KafkaError),
+    Kafka(crate::kafka_error::KafkaError),
 }
 
 impl fmt::Display for ProducerError {

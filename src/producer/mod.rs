@@ -58,9 +58,13 @@ mod error;
 mod flusher;
 mod flusher_signal;
 mod metrics;
+#[cfg(feature = "kafka")]
+mod message_delivery;
 mod partitioner;
 mod record;
 mod record_appender;
+#[cfg(feature = "kafka")]
+mod remote;
 pub mod sim;
 mod time;
 mod topic_table;
@@ -77,19 +81,26 @@ pub use partitioner::{murmur2, partition_for_key};
 pub use record::{ProducerRecord, SendError, TopicRef};
 pub use time::TimeSource;
 
+// What a remote backend (src/kafka/producer.rs) builds on: the trait it
+// implements, one message's completion, the callback runner and the counters
+// (`Callback`, `Metrics`, `in_callback_of` and `new_owner` are among the
+// imports below).
+#[cfg(feature = "kafka")]
+pub(crate) use {message_delivery::MessageDelivery, remote::RemoteProducer};
+
 use crate::log::Log;
 use crate::record::RecordRef;
 use crate::sync::{spawn_named, Arc, JoinHandle, Mutex, SegQueue};
 use crate::types::ProducerIdentity;
 use broker::{LogBroker, Metadata, Transport};
 use buffer_pool::BufferPool;
-use delivery::Callback;
+pub(crate) use delivery::Callback;
 use flusher::{FlushWaiter, Flusher, Shared};
 use flusher_signal::FlusherSignal;
-use metrics::Metrics;
+pub(crate) use metrics::Metrics;
 use record_appender::AppendSettings;
 use topic_table::{TopicBatches, TopicTable};
-use user_code::{in_callback_of, new_owner};
+pub(crate) use user_code::{in_callback_of, new_owner};
 
 /// How long `close` waits, after its timeout forced the flusher to fail
 /// what is left, for the flusher to finish doing so before it returns
@@ -115,20 +126,39 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// ```
 #[derive(Clone)]
 pub struct TopicHandle {
-    topic: Arc<TopicBatches>,
-    /// The producer instance the chains belong to (never reused).
+    topic: HandleTopic,
+    /// The producer instance it belongs to (never reused).
     owner: u64,
+}
+
+/// What a [`TopicHandle`] resolved.
+#[derive(Clone)]
+enum HandleTopic {
+    /// An in-process producer's batch chains of the topic.
+    Log(Arc<TopicBatches>),
+    /// A remote (Kafka) topic: its name and partition count from the
+    /// cluster's metadata.
+    #[cfg(feature = "kafka")]
+    Remote { name: std::sync::Arc<str>, partitions: u32 },
 }
 
 impl TopicHandle {
     /// The topic's name.
     pub fn name(&self) -> &str {
-        &self.topic.name
+        match &self.topic {
+            HandleTopic::Log(topic) => &topic.name,
+            #[cfg(feature = "kafka")]
+            HandleTopic::Remote { name, .. } => name,
+        }
     }
 
     /// Its partition count.
     pub fn partitions(&self) -> u32 {
-        self.topic.partitions()
+        match &self.topic {
+            HandleTopic::Log(topic) => topic.partitions(),
+            #[cfg(feature = "kafka")]
+            HandleTopic::Remote { partitions, .. } => *partitions,
+        }
     }
 }
 
@@ -151,9 +181,10 @@ struct Inner {
     _ticker: Option<crate::ticker::TickerLease>,
 }
 
-/// A Kafka-style producer over a [`Log`]: thread-safe (`send` from many threads
-/// at once), with one flusher thread doing all the I/O. Clones share the same
-/// producer (one `Arc`), as rdkafka's `FutureProducer` does.
+/// A Kafka-style producer over a [`Log`] (or, with the `kafka` feature, over a
+/// Kafka cluster: see [`Cluster`](crate::Cluster)): thread-safe (`send` from
+/// many threads at once), with one flusher thread doing all the I/O. Clones
+/// share the same producer (one `Arc`), as rdkafka's `FutureProducer` does.
 ///
 /// `send` never blocks, except when it must open a batch while
 /// `buffer.memory` is full (then up to `max.block.ms`). [`Producer::flush`]
@@ -186,13 +217,29 @@ struct Inner {
 /// ```
 #[derive(Clone)]
 pub struct Producer {
-    inner: Arc<Inner>,
+    backend: Backend,
+}
+
+/// Where a [`Producer`] sends.
+#[derive(Clone)]
+enum Backend {
+    /// The in-process log, through this module's flusher.
+    Log(Arc<Inner>),
+    /// A remote cluster, through its client (the Kafka backend's, src/kafka/).
+    #[cfg(feature = "kafka")]
+    Remote(std::sync::Arc<dyn RemoteProducer>),
 }
 
 impl fmt::Debug for Producer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match &self.backend {
+            Backend::Log(_) => "log",
+            #[cfg(feature = "kafka")]
+            Backend::Remote(_) => "remote",
+        };
         f.debug_struct("Producer")
-            .field("config", &self.inner.config)
+            .field("backend", &backend)
+            .field("config", self.config())
             .field("metrics", &self.metrics())
             .finish()
     }
@@ -261,15 +308,24 @@ impl Producer {
         })
         .map_err(|err| ProducerError::Spawn(err.to_string()))?;
         Ok(Self {
-            inner: Arc::new(Inner {
+            backend: Backend::Log(Arc::new(Inner {
                 shared,
                 _ticker: matches!(config.time, TimeSource::Real(_))
                     .then(crate::ticker::TickerLease::acquire),
                 config,
                 settings,
                 flusher: Mutex::new(Some(thread)),
-            }),
+            })),
         })
+    }
+
+    /// A producer sending through a remote client (made by
+    /// [`Cluster`](crate::Cluster) for a Kafka cluster).
+    #[cfg(feature = "kafka")]
+    pub(crate) fn remote(client: std::sync::Arc<dyn RemoteProducer>) -> Self {
+        Self {
+            backend: Backend::Remote(client),
+        }
     }
 
     /// Appends `record` to its partition's open batch and returns its delivery
@@ -328,14 +384,123 @@ impl Producer {
         record: ProducerRecord<'_>,
         callback: Option<Callback>,
     ) -> Result<DeliveryHandle, SendError> {
-        let inner = &*self.inner;
-        let shared = &*inner.shared;
+        match &self.backend {
+            Backend::Log(inner) => inner.send(record, callback),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.send(record, callback),
+        }
+    }
+
+    /// Resolves topic `name` once, for [`ProducerRecord::to`]; errors for an
+    /// unknown topic.
+    pub fn topic(&self, name: &str) -> Result<TopicHandle, ProducerError> {
+        match &self.backend {
+            Backend::Log(inner) => Ok(TopicHandle {
+                topic: HandleTopic::Log(inner.shared.topics.get(name)?),
+                owner: inner.shared.owner,
+            }),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => Ok(TopicHandle {
+                topic: HandleTopic::Remote {
+                    name: name.into(),
+                    partitions: remote.partitions(name)?,
+                },
+                owner: remote.owner(),
+            }),
+        }
+    }
+
+    /// Sends everything batched now, ignoring `linger.ms`, and waits up to
+    /// `timeout` (real time; `Duration::MAX` waits as long as it takes) until
+    /// every record sent before this call has completed (success or error).
+    /// From a delivery callback of this producer it returns
+    /// [`ProducerError::InCallback`] at once (it would wait for itself).
+    pub fn flush(&self, timeout: Duration) -> Result<(), ProducerError> {
+        match &self.backend {
+            Backend::Log(inner) => inner.flush(timeout),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.flush(timeout),
+        }
+    }
+
+    /// Stops accepting records, drains everything batched or in flight, and
+    /// stops the flusher. If that takes longer than `timeout` (real time),
+    /// what is left fails ([`ProducerError::Closed`] if it was never sent,
+    /// [`ProducerError::Abandoned`] if its request was in flight: it may be
+    /// in the log) and `CloseTimeout` is returned; `close` then waits at most
+    /// [`CLOSE_GRACE`] more for the flusher to finish failing the records
+    /// (it stays detached if a callback holds it). Closing twice, or from
+    /// several clones, is fine; a `timeout` too large for the clock (e.g.
+    /// `Duration::MAX`) waits as long as the drain takes.
+    ///
+    /// From a delivery callback of this producer (its flusher thread) `close`
+    /// cannot wait: it stops the producer accepting records, leaves the
+    /// flusher to drain and exit by itself, and returns
+    /// [`ProducerError::InCallback`]. Dropping the last clone there does the same.
+    pub fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
+        match &self.backend {
+            Backend::Log(inner) => inner.close(timeout),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.close(timeout),
+        }
+    }
+
+    /// The counters now. On the Kafka backend they count sends,
+    /// acknowledgements and errors; retries and duplicates happen inside
+    /// librdkafka and stay 0.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        match &self.backend {
+            Backend::Log(inner) => inner.shared.metrics.snapshot(),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.metrics(),
+        }
+    }
+
+    /// Test hook: requests in the link now (sent, not yet reached the log) and
+    /// the most it has held at once.
+    #[doc(hidden)]
+    pub fn link_queue_len(&self) -> (u64, u64) {
+        match &self.backend {
+            Backend::Log(inner) => {
+                let metrics = &inner.shared.metrics;
+                (
+                    Metrics::get(&metrics.link_queue),
+                    Metrics::get(&metrics.link_queue_peak),
+                )
+            }
+            // No simulated link: nothing is ever in one.
+            #[cfg(feature = "kafka")]
+            Backend::Remote(_) => (0, 0),
+        }
+    }
+
+    /// The effective configuration (idempotence resolved).
+    pub fn config(&self) -> &ProducerConfig {
+        match &self.backend {
+            Backend::Log(inner) => &inner.config,
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.config(),
+        }
+    }
+}
+
+impl Inner {
+    /// See [`Producer::send_with_callback`].
+    fn send(
+        &self,
+        record: ProducerRecord<'_>,
+        callback: Option<Callback>,
+    ) -> Result<DeliveryHandle, SendError> {
+        let shared = &*self.shared;
         if shared.signal.is_closed() {
             return Err(SendError::new(ProducerError::Closed, &record));
         }
         let looked_up;
         let topic: &TopicBatches = match record.topic_ref() {
-            TopicRef::Handle(handle) if handle.owner == shared.owner => &handle.topic,
+            TopicRef::Handle(TopicHandle {
+                topic: HandleTopic::Log(topic),
+                owner,
+            }) if *owner == shared.owner => topic,
             topic => match shared.topics.get(topic.name()) {
                 Ok(found) => {
                     looked_up = found;
@@ -350,32 +515,19 @@ impl Producer {
         };
         record_appender::append(
             shared,
-            &inner.settings,
+            &self.settings,
             topic,
             record.partition_setting(),
             bytes,
-            || inner.config.time.stamp_ms(),
+            || self.config.time.stamp_ms(),
             callback,
         )
         .map_err(|error| SendError::new(error, &record))
     }
 
-    /// Resolves topic `name` once, for [`ProducerRecord::to`]; errors for an
-    /// unknown topic.
-    pub fn topic(&self, name: &str) -> Result<TopicHandle, ProducerError> {
-        Ok(TopicHandle {
-            topic: self.inner.shared.topics.get(name)?,
-            owner: self.inner.shared.owner,
-        })
-    }
-
-    /// Sends everything batched now, ignoring `linger.ms`, and waits up to
-    /// `timeout` (real time; `Duration::MAX` waits as long as it takes) until
-    /// every record sent before this call has completed (success or error).
-    /// From a delivery callback of this producer it returns
-    /// [`ProducerError::InCallback`] at once (it would wait for itself).
-    pub fn flush(&self, timeout: Duration) -> Result<(), ProducerError> {
-        let shared = &*self.inner.shared;
+    /// See [`Producer::flush`].
+    fn flush(&self, timeout: Duration) -> Result<(), ProducerError> {
+        let shared = &*self.shared;
         if shared.signal.is_closed() {
             return Err(ProducerError::Closed);
         }
@@ -395,47 +547,6 @@ impl Producer {
         }
     }
 
-    /// Stops accepting records, drains everything batched or in flight, and
-    /// stops the flusher. If that takes longer than `timeout` (real time),
-    /// what is left fails ([`ProducerError::Closed`] if it was never sent,
-    /// [`ProducerError::Abandoned`] if its request was in flight: it may be
-    /// in the log) and `CloseTimeout` is returned; `close` then waits at most
-    /// [`CLOSE_GRACE`] more for the flusher to finish failing the records
-    /// (it stays detached if a callback holds it). Closing twice, or from
-    /// several clones, is fine; a `timeout` too large for the clock (e.g.
-    /// `Duration::MAX`) waits as long as the drain takes.
-    ///
-    /// From a delivery callback of this producer (its flusher thread) `close`
-    /// cannot wait: it stops the producer accepting records, leaves the
-    /// flusher to drain and exit by itself, and returns
-    /// [`ProducerError::InCallback`]. Dropping the last clone there does the same.
-    pub fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
-        self.inner.close(timeout)
-    }
-
-    /// The counters now.
-    pub fn metrics(&self) -> MetricsSnapshot {
-        self.inner.shared.metrics.snapshot()
-    }
-
-    /// Test hook: requests in the link now (sent, not yet reached the log) and
-    /// the most it has held at once.
-    #[doc(hidden)]
-    pub fn link_queue_len(&self) -> (u64, u64) {
-        let metrics = &self.inner.shared.metrics;
-        (
-            Metrics::get(&metrics.link_queue),
-            Metrics::get(&metrics.link_queue_peak),
-        )
-    }
-
-    /// The effective configuration (idempotence resolved).
-    pub fn config(&self) -> &ProducerConfig {
-        &self.inner.config
-    }
-}
-
-impl Inner {
     fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
         let signal = &self.shared.signal;
         signal.close();

@@ -1,4 +1,4 @@
-//! [`KafkaError`]: what the Kafka backend reports when librdkafka or the
+//! [`KafkaError`]: what the Kafka backend (`src/kafka/`) reports when librdkafka or the
 //! cluster refuses an operation.
 
 use std::fmt;

@@ -1,0 +1,282 @@
+//! [`KafkaProducer`]: the producer API on librdkafka (a `ThreadedProducer`,
+//! whose polling thread is Kafka's I/O thread), behind
+//! [`Producer`](crate::producer::Producer).
+//!
+//! Each `send` hands librdkafka one message whose delivery opaque is its
+//! [`MessageDelivery`]; the context's delivery callback completes it.
+//! librdkafka batches, retries and deduplicates (idempotence) by itself;
+//! what idemlog adds is Kafka's Java semantics where librdkafka differs:
+//! `max.block.ms` on a full queue, the murmur2 partitioner, and `close`
+//! failing what it could not send as `Closed` (never sent) or `Abandoned`
+//! (in flight), as in process.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
+use rdkafka::message::{DeliveryResult as RdDeliveryResult, Message};
+use rdkafka::producer::{
+    BaseRecord, Producer as _, ProducerContext, PurgeConfig, ThreadedProducer,
+};
+use rdkafka::ClientContext;
+
+use super::metadata::partition_count;
+use super::producer_config::{client_config, KAFKA_DEDUP_WINDOW};
+use crate::kafka_error::KafkaError;
+use crate::producer::{
+    in_callback_of, new_owner, Callback, DeliveryHandle, MessageDelivery, Metrics,
+    MetricsSnapshot, ProducerConfig, ProducerError, ProducerRecord, RemoteProducer, SendError,
+    CLOSE_GRACE,
+};
+
+/// How long a `send` into librdkafka's full queue sleeps before trying again
+/// (the polling thread frees room as deliveries are reported).
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(1);
+
+/// The producer context: completes each message's [`MessageDelivery`].
+struct DeliveryReports {
+    owner: u64,
+    delivery_timeout_ms: u64,
+    metrics: Metrics,
+}
+
+impl ClientContext for DeliveryReports {}
+
+impl ProducerContext for DeliveryReports {
+    type DeliveryOpaque = Arc<MessageDelivery>;
+
+    fn delivery(&self, result: &RdDeliveryResult<'_>, delivery: Arc<MessageDelivery>) {
+        match result {
+            Ok(message) => {
+                Metrics::add(&self.metrics.acked, 1);
+                delivery.succeeded(
+                    partition_of(message),
+                    u64::try_from(message.offset()).ok(),
+                    message.timestamp().to_millis(),
+                );
+            }
+            Err((error, message)) => {
+                Metrics::add(&self.metrics.failed, 1);
+                delivery.failed(
+                    message.topic(),
+                    partition_of(message),
+                    self.producer_error("deliver", error),
+                    message.key(),
+                    message.payload().unwrap_or_default(),
+                );
+            }
+        }
+    }
+}
+
+impl DeliveryReports {
+    /// librdkafka's error as idemlog's: the outcomes both backends share
+    /// (a delivery timeout, a purge by `close`) keep their in-process names.
+    fn producer_error(&self, operation: &'static str, error: &RdKafkaError) -> ProducerError {
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::MessageTimedOut) => ProducerError::DeliveryTimeout {
+                timeout_ms: self.delivery_timeout_ms,
+            },
+            Some(RDKafkaErrorCode::PurgeQueue) => ProducerError::Closed,
+            Some(RDKafkaErrorCode::PurgeInflight) => ProducerError::Abandoned,
+            _ => ProducerError::Kafka(KafkaError::new(operation, error.clone())),
+        }
+    }
+}
+
+/// A message's partition (librdkafka reports -1 for one it never assigned).
+fn partition_of(message: &impl Message) -> u32 {
+    u32::try_from(message.partition()).unwrap_or_default()
+}
+
+/// See the module comment.
+pub(crate) struct KafkaProducer {
+    producer: ThreadedProducer<DeliveryReports>,
+    config: ProducerConfig,
+    closed: AtomicBool,
+}
+
+impl fmt::Debug for KafkaProducer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaProducer")
+            .field("config", &self.config)
+            .field("in_flight", &self.producer.in_flight_count())
+            .finish()
+    }
+}
+
+impl KafkaProducer {
+    /// A producer on the cluster at `bootstrap_servers`, with `config`
+    /// resolved as Kafka resolves it (a dedup window of 5).
+    pub(crate) fn new(
+        config: ProducerConfig,
+        bootstrap_servers: &str,
+    ) -> Result<Self, ProducerError> {
+        let config = config.resolve(KAFKA_DEDUP_WINDOW)?;
+        let context = DeliveryReports {
+            owner: new_owner(),
+            delivery_timeout_ms: config.delivery_timeout_ms,
+            metrics: Metrics::default(),
+        };
+        let producer = client_config(&config, bootstrap_servers)?
+            .create_with_context(context)
+            .map_err(|error| ProducerError::Kafka(KafkaError::new("create producer", error)))?;
+        Ok(Self {
+            producer,
+            config,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    fn context(&self) -> &DeliveryReports {
+        self.producer.context()
+    }
+}
+
+impl RemoteProducer for KafkaProducer {
+    /// The producer's instance id (for `in_callback_of`).
+    fn owner(&self) -> u64 {
+        self.context().owner
+    }
+
+    /// Hands `record` to librdkafka; see [`Producer::send`](crate::producer::Producer::send).
+    fn send(
+        &self,
+        record: ProducerRecord<'_>,
+        callback: Option<Callback>,
+    ) -> Result<DeliveryHandle, SendError> {
+        // Acquire: pairs with the Release store in `close`: a send that sees
+        // the producer open was begun before close's flush.
+        if self.closed.load(Ordering::Acquire) {
+            return Err(SendError::new(ProducerError::Closed, &record));
+        }
+        let delivery = Arc::new(MessageDelivery::new(self.owner()));
+        if let Some(callback) = callback {
+            delivery.completion().push_callback(0, callback);
+        }
+        let mut message =
+            BaseRecord::with_opaque_to(record.topic(), Arc::clone(&delivery))
+                .payload(record.value_bytes());
+        if let Some(key) = record.key_bytes() {
+            message = message.key(key);
+        }
+        if let Some(partition) = record.partition_setting() {
+            match i32::try_from(partition) {
+                Ok(partition) => message = message.partition(partition),
+                Err(_) => {
+                    let error = crate::LogError::UnknownPartition {
+                        topic: record.topic().to_string(),
+                        partition,
+                        partitions: 0,
+                    };
+                    return Err(SendError::new(ProducerError::Log(error), &record));
+                }
+            }
+        }
+        // `max.block.ms` bounds the wait for room in librdkafka's queue; a
+        // send from a delivery callback does not wait (the callback holds the
+        // thread that frees room).
+        let may_block = !in_callback_of(self.owner());
+        let deadline = Instant::now() + Duration::from_millis(self.config.max_block_ms);
+        loop {
+            match self.producer.send(message) {
+                Ok(()) => break,
+                Err((error, returned))
+                    if error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull)
+                        && may_block
+                        && Instant::now() < deadline =>
+                {
+                    message = returned;
+                    std::thread::sleep(QUEUE_FULL_BACKOFF);
+                }
+                Err((error, _)) => {
+                    let error = match error.rdkafka_error_code() {
+                        Some(RDKafkaErrorCode::QueueFull) => ProducerError::BufferExhausted {
+                            max_block_ms: self.config.max_block_ms,
+                        },
+                        _ => ProducerError::Kafka(KafkaError::new("send", error)),
+                    };
+                    return Err(SendError::new(error, &record));
+                }
+            }
+        }
+        Metrics::add(&self.context().metrics.sent, 1);
+        Ok(DeliveryHandle::message(delivery))
+    }
+
+    /// The partition count of `topic`, from the cluster's metadata (waits up
+    /// to `max.block.ms`, as Kafka's `partitionsFor` does).
+    fn partitions(&self, topic: &str) -> Result<u32, ProducerError> {
+        partition_count(
+            self.producer.client(),
+            topic,
+            Duration::from_millis(self.config.max_block_ms),
+        )
+        .map_err(ProducerError::from)
+    }
+
+    /// See [`Producer::flush`](crate::producer::Producer::flush).
+    fn flush(&self, timeout: Duration) -> Result<(), ProducerError> {
+        // Acquire: pairs with the Release store in `close`.
+        if self.closed.load(Ordering::Acquire) {
+            return Err(ProducerError::Closed);
+        }
+        if in_callback_of(self.owner()) {
+            return Err(ProducerError::InCallback { operation: "flush" });
+        }
+        self.producer
+            .flush(timeout)
+            .map_err(|_| ProducerError::FlushTimeout {
+                timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+            })
+    }
+
+    /// See [`Producer::close`](crate::producer::Producer::close): stops
+    /// accepting records, waits up to `timeout` for everything to be
+    /// delivered, then purges what is left (librdkafka reports a queued
+    /// message `Closed`, an in-flight one `Abandoned`) and waits up to
+    /// [`CLOSE_GRACE`] for those reports.
+    fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
+        // Release: pairs with the Acquire loads in `send` and `flush`.
+        self.closed.store(true, Ordering::Release);
+        if in_callback_of(self.owner()) {
+            // librdkafka's flush would poll from inside its own callback; the
+            // producer's drop purges what is left.
+            return Err(ProducerError::InCallback { operation: "close" });
+        }
+        if self.producer.flush(timeout).is_ok() {
+            return Ok(());
+        }
+        self.producer
+            .purge(PurgeConfig::default().queue().inflight());
+        // Serves the purged messages' reports (their handles complete).
+        let _served = self.producer.flush(CLOSE_GRACE);
+        Err(ProducerError::CloseTimeout {
+            timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+        })
+    }
+
+    /// The counters librdkafka's reports feed: sends, acknowledgements and
+    /// errors (retries and deduplication happen inside librdkafka and are not
+    /// counted); in flight is librdkafka's queued plus unacknowledged count.
+    fn metrics(&self) -> MetricsSnapshot {
+        let mut snapshot = self.context().metrics.snapshot();
+        snapshot.requests_in_flight = u64::try_from(self.producer.in_flight_count()).unwrap_or(0);
+        snapshot
+    }
+
+    /// The effective configuration.
+    fn config(&self) -> &ProducerConfig {
+        &self.config
+    }
+}
+
+impl Drop for KafkaProducer {
+    fn drop(&mut self) {
+        // As in process: everything completes by its delivery timeout anyway.
+        let timeout = Duration::from_millis(self.config.delivery_timeout_ms);
+        let _closed = self.close(timeout);
+    }
+}
