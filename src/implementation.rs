@@ -104,7 +104,8 @@
 //! after unlocking. A registration taken by an append is gone (a woken waiter that
 //! still finds nothing registers again); a waiter that stops waiting deregisters what
 //! is left. No SeqCst is needed, and an appender pays one plain load when nobody waits.
-//! A `MultiConsumer` applies this to each assigned partition in turn, with one waker,
+//! A `MultiConsumer` (its in-process backend, src/consumer/log_consumer.rs) applies
+//! this to each assigned partition in turn, with one waker,
 //! always its own (its parking spot, src/consumer/signal.rs, whose flags are checked and
 //! set under its own mutex, and which forwards each wake-up to the task of a pending
 //! async wait; so consumers polled by one task never share a registration). It clears the spot's `notified` flag before the poll that

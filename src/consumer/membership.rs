@@ -1,11 +1,12 @@
-//! Group membership of a [`MultiConsumer`]: joining ([`Log::subscribe`]),
+//! Group membership of a [`LogConsumer`], the in-process backend of a
+//! [`MultiConsumer`](super::MultiConsumer): joining ([`Log::subscribe`]),
 //! following the group's assignment at each poll (G3, G4 in
 //! `crate::implementation`), commits, and leaving.
 
 use std::sync::Arc;
 
 use crate::consumer::config::ConsumerConfig;
-use crate::consumer::multi::MultiConsumer;
+use crate::consumer::log_consumer::LogConsumer;
 use crate::consumer::rebalance::{Rebalance, Revocation};
 use crate::consumer_error::ConsumerError;
 use crate::log::{Group, JoinRequest, Log, SyncPlan};
@@ -14,7 +15,7 @@ use crate::types::TopicPartition;
 /// The most `commit_async` callbacks that wait for the next poll.
 pub const MAX_PENDING_COMMIT_CALLBACKS: usize = 1024;
 
-/// A rebalance listener ([`MultiConsumer::on_rebalance`]).
+/// A rebalance listener ([`MultiConsumer::on_rebalance`](super::MultiConsumer::on_rebalance)).
 pub(super) type Listener = Box<dyn FnMut(Rebalance<'_>) + Send>;
 
 /// A consumer's membership of its group.
@@ -42,63 +43,26 @@ impl Membership {
     }
 }
 
-impl Log {
-    /// Joins the consumer group of `config`'s `group.id` with a subscription to
-    /// `topics` (Kafka's `subscribe`): the group assigns the topics' partitions
-    /// among its live members with its `partition.assignment.strategy`, and
-    /// rebalances when a member joins, leaves (`close`, or dropping it) or stops
-    /// polling for `max.poll.interval.ms`. A partition moves only after its
-    /// previous owner's poll revoked it (the rebalance listener's commit chance),
-    /// and its new owner starts at the committed offset, so a record is read by
-    /// one live member at a time, and none is skipped. The first poll takes the
-    /// member's partitions.
-    ///
-    /// Errors: [`ConsumerError::NoGroupId`], [`ConsumerError::EmptySubscription`],
-    /// an unknown topic, [`ConsumerError::InconsistentAssignor`].
-    ///
-    /// ```
-    /// use idemlog::{consumer::{ConsumerConfig, OffsetReset}, Log, Record};
-    /// use std::time::Duration;
-    /// let log = Log::new();
-    /// log.create_topic("orders", 4).unwrap();
-    /// let config = ConsumerConfig::new()
-    ///     .group_id("billing")
-    ///     .offset_reset(OffsetReset::Earliest)
-    ///     .auto_commit(false);
-    /// let mut first = log.subscribe(config.clone(), &["orders"]).unwrap();
-    /// let mut second = log.subscribe(config, &["orders"]).unwrap();
-    /// for p in 0..4 {
-    ///     log.append("orders", p, None, Record::new(format!("order on {p}"))).unwrap();
-    /// }
-    /// let (mut a, mut b) = (0, 0);
-    /// while a + b < 4 {
-    ///     a += first.poll_with_timeout(10, Duration::from_millis(10), |_| ()).unwrap();
-    ///     b += second.poll_with_timeout(10, Duration::from_millis(10), |_| ()).unwrap();
-    /// }
-    /// // The range assignor split the four partitions two and two.
-    /// assert_eq!((first.assignment().len(), second.assignment().len()), (2, 2));
-    /// assert_eq!((a, b), (2, 2));
-    /// first.commit().unwrap();
-    /// second.commit().unwrap();
-    /// ```
-    pub fn subscribe(
-        &self,
+impl LogConsumer {
+    /// [`Log::subscribe`] in process: joins the group of `config`'s `group.id`.
+    pub(super) fn subscribe(
+        log: &Log,
         config: ConsumerConfig,
         topics: &[&str],
-    ) -> Result<MultiConsumer, ConsumerError> {
+    ) -> Result<Self, ConsumerError> {
         let group = config.group_id.clone().ok_or(ConsumerError::NoGroupId)?;
         if topics.is_empty() {
             return Err(ConsumerError::EmptySubscription);
         }
         let mut names: Vec<Arc<str>> = Vec::with_capacity(topics.len());
         for topic in topics {
-            let name = self.topic_partition(topic, 0)?.topic;
+            let name = log.topic_partition(topic, 0)?.topic;
             if !names.contains(&name) {
                 names.push(name);
             }
         }
-        let mut consumer = self.multi_consumer(config)?;
-        let group = self.groups().get_or_create(&group);
+        let mut consumer = LogConsumer::new(log, config)?;
+        let group = log.groups().get_or_create(&group);
         let member = group.join(consumer.join_request(&names)?)?;
         consumer.membership = Some(Membership {
             group,
@@ -113,9 +77,7 @@ impl Log {
         });
         Ok(consumer)
     }
-}
 
-impl MultiConsumer {
     /// What joining the group with `topics` asks for.
     fn join_request(&self, topics: &[Arc<str>]) -> Result<JoinRequest, ConsumerError> {
         let partition_counts = topics
@@ -144,38 +106,8 @@ impl MultiConsumer {
         }
     }
 
-    /// Sets the rebalance listener of a group member: told, on the polling
-    /// thread inside a poll, which partitions are revoked (with a chance to
-    /// commit), assigned or lost. Errors with [`ConsumerError::NotSubscribed`]
-    /// on a consumer that is not a member.
-    ///
-    /// ```
-    /// use idemlog::{consumer::{ConsumerConfig, Rebalance}, Log};
-    /// use std::sync::{Arc, Mutex};
-    /// let log = Log::new();
-    /// log.create_topic("t", 2).unwrap();
-    /// let config = ConsumerConfig::new().group_id("g");
-    /// let mut member = log.subscribe(config, &["t"]).unwrap();
-    /// let events = Arc::new(Mutex::new(Vec::new()));
-    /// let seen = Arc::clone(&events);
-    /// member
-    ///     .on_rebalance(move |event| match event {
-    ///         Rebalance::Revoked(revocation) => {
-    ///             revocation.commit().unwrap();
-    ///             seen.lock().unwrap().push(format!("revoked {}", revocation.partitions().len()));
-    ///         }
-    ///         Rebalance::Assigned(partitions) => {
-    ///             seen.lock().unwrap().push(format!("assigned {}", partitions.len()))
-    ///         }
-    ///         _ => {}
-    ///     })
-    ///     .unwrap();
-    /// member.poll(10).unwrap();
-    /// let _second = log.subscribe(ConsumerConfig::new().group_id("g"), &["t"]).unwrap();
-    /// member.poll(10).unwrap();
-    /// assert_eq!(*events.lock().unwrap(), ["assigned 2", "revoked 1"]);
-    /// ```
-    pub fn on_rebalance(
+    /// [`MultiConsumer::on_rebalance`](super::MultiConsumer::on_rebalance) in process.
+    pub(super) fn on_rebalance(
         &mut self,
         listener: impl FnMut(Rebalance<'_>) + Send + 'static,
     ) -> Result<(), ConsumerError> {
@@ -187,9 +119,8 @@ impl MultiConsumer {
         Ok(())
     }
 
-    /// The group's generation as this member last followed it (bumped by every
-    /// rebalance); `None` for a consumer that is not a member.
-    pub fn generation(&self) -> Option<u64> {
+    /// [`MultiConsumer::generation`](super::MultiConsumer::generation) in process.
+    pub(super) fn generation(&self) -> Option<u64> {
         self.membership
             .as_ref()
             .map(|membership| membership.generation)
@@ -366,13 +297,8 @@ impl MultiConsumer {
         }
     }
 
-    /// Commits this consumer's positions on its partitions to its group (Kafka's
-    /// `commitSync`): the next offsets to read, so everything handed out before
-    /// counts as processed. A member commits only partitions it owns
-    /// ([`ConsumerError::NotOwner`], [`ConsumerError::MemberExpired`]); a
-    /// consumer with partitions assigned by hand commits to its `group.id`
-    /// without a membership check.
-    pub fn commit(&mut self) -> Result<(), ConsumerError> {
+    /// [`MultiConsumer::commit`](super::MultiConsumer::commit) in process.
+    pub(super) fn commit(&mut self) -> Result<(), ConsumerError> {
         let offsets: Vec<(TopicPartition, u64)> = self
             .slots
             .iter()
@@ -382,9 +308,8 @@ impl MultiConsumer {
         self.commit_to_group(&offsets)
     }
 
-    /// Commits chosen offsets (the next offset to read on each partition). Each
-    /// partition must be assigned, and each offset at most its log end.
-    pub fn commit_offsets(
+    /// [`MultiConsumer::commit_offsets`](super::MultiConsumer::commit_offsets) in process.
+    pub(super) fn commit_offsets(
         &mut self,
         offsets: &[(TopicPartition, u64)],
     ) -> Result<(), ConsumerError> {
@@ -407,13 +332,8 @@ impl MultiConsumer {
         self.commit_to_group(offsets)
     }
 
-    /// Like [`MultiConsumer::commit`], Kafka's `commitAsync` style: the call does
-    /// not report the outcome; `on_done` is handed it on the polling thread at the
-    /// next poll (or at [`close`](Self::close)). In process the commit itself is
-    /// done by this call. At most [`MAX_PENDING_COMMIT_CALLBACKS`] wait for a
-    /// poll: beyond that, the oldest is handed its result at once (memory stays
-    /// bounded when an application commits without polling).
-    pub fn commit_async(
+    /// [`MultiConsumer::commit_async`](super::MultiConsumer::commit_async) in process.
+    pub(super) fn commit_async(
         &mut self,
         on_done: impl FnOnce(Result<(), ConsumerError>) + Send + 'static,
     ) {
@@ -442,8 +362,12 @@ impl MultiConsumer {
         Ok(())
     }
 
-    /// The group's committed offset on a partition (`None` if it has none).
-    pub fn committed(&self, topic: &str, partition: u32) -> Result<Option<u64>, ConsumerError> {
+    /// [`MultiConsumer::committed`](super::MultiConsumer::committed) in process.
+    pub(super) fn committed(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Option<u64>, ConsumerError> {
         if self.config.group_id.is_none() {
             return Err(ConsumerError::NoGroupId);
         }
@@ -451,13 +375,8 @@ impl MultiConsumer {
         Ok(self.group_committed(&partition))
     }
 
-    /// Closes the consumer (Kafka's `close`): runs pending commit callbacks,
-    /// commits the positions if auto commit is on, and a member revokes its
-    /// partitions (the listener's commit chance) and leaves its group, which
-    /// hands them over at once. Dropping a consumer leaves too, but commits
-    /// nothing and tells no listener (a drop during a panic must not commit
-    /// records that were not processed).
-    pub fn close(mut self) -> Result<(), ConsumerError> {
+    /// [`MultiConsumer::close`](super::MultiConsumer::close) in process.
+    pub(super) fn close(mut self) -> Result<(), ConsumerError> {
         self.run_commit_callbacks();
         let committed = match (self.config.auto_commit, &self.config.group_id) {
             (true, Some(_)) => self.commit(),
@@ -476,7 +395,7 @@ impl MultiConsumer {
     }
 }
 
-impl Drop for MultiConsumer {
+impl Drop for LogConsumer {
     fn drop(&mut self) {
         self.deregister_all();
         if let Some(membership) = self.membership.take() {

@@ -22,16 +22,19 @@
 
 mod config;
 mod lag;
+mod log_consumer;
 mod membership;
 mod multi;
 mod partition_consumer;
 mod rebalance;
 mod receive;
-mod signal;
+// Crate-visible for the Kafka backend (feature `kafka`): `Signal`,
+// `WakeupHandle::new`, `RecordView` and `VisitFlow`.
+pub(crate) mod signal;
 #[cfg(feature = "async")]
 mod stream;
-mod view;
-mod visit;
+pub(crate) mod view;
+pub(crate) mod visit;
 
 pub use crate::consumer_error::ConsumerError;
 pub use crate::log::Assignor;

@@ -1,25 +1,32 @@
 //! [`MultiConsumer`]: many partitions, of one or more topics, read by one
 //! consumer: assigned by hand or by a consumer group, read in a fair order,
 //! blocking until any has data, interruptible by a [`WakeupHandle`].
+//!
+//! The public type is a facade over a backend ([`Backend`]): today the
+//! in-process [`LogConsumer`] (src/consumer/log_consumer.rs, with
+//! src/consumer/membership.rs and src/consumer/stream.rs). Each primitive
+//! method dispatches to the backend with one `match`; the owned-record reads
+//! and the iterators are written once here, on top of `poll_with` and
+//! `poll_with_timeout`.
 
-use std::sync::Arc;
-use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::consumer::config::{ConsumerConfig, OffsetReset};
+use crate::consumer::config::ConsumerConfig;
 use crate::consumer::lag::PartitionLag;
-use crate::consumer::membership::Membership;
+use crate::consumer::log_consumer::LogConsumer;
+use crate::consumer::rebalance::Rebalance;
 use crate::consumer::receive::Receive;
-use crate::consumer::signal::{Signal, WakeupHandle};
+use crate::consumer::signal::WakeupHandle;
+#[cfg(feature = "async")]
+use crate::consumer::stream::{Readable, RecordStream};
 use crate::consumer::view::{owned_record, owned_records, RecordView};
 use crate::consumer::visit::VisitFlow;
-use crate::consumer::Consumer;
 use crate::consumer_error::ConsumerError;
-use crate::error::LogError;
-use crate::log::{Log, Readiness};
+use crate::log::Log;
 use crate::record::ConsumerRecord;
-use crate::sync::Backoff;
 use crate::types::TopicPartition;
+#[cfg(feature = "async")]
+use std::task::{Context, Poll};
 
 /// Reads many partitions, of one or more topics, as one consumer (Kafka's
 /// `KafkaConsumer`): partitions are assigned by hand ([`assign`](Self::assign),
@@ -53,47 +60,24 @@ use crate::types::TopicPartition;
 /// assert_eq!(seen, ["orders-1@0", "refunds-0@0"]);
 /// assert_eq!(consumer.position("orders", 1).unwrap(), 1);
 /// ```
+///
+/// [`OffsetReset`]: super::OffsetReset
 pub struct MultiConsumer {
-    pub(super) log: Log,
-    pub(super) config: ConsumerConfig,
-    /// The assigned partitions, in assignment order.
-    pub(super) slots: Vec<Slot>,
-    /// Where the next poll starts, for fairness.
-    next: usize,
-    pub(super) signal: Arc<Signal>,
-    /// Wakes `signal`: what a blocking poll registers on its partitions.
-    pub(super) waker: Waker,
-    /// Whether `waker` is registered on the partitions now.
-    registered: bool,
-    /// Group membership, for a consumer made by `Log::subscribe`.
-    pub(super) membership: Option<Membership>,
-    /// Commit callbacks waiting for the next poll, with their results.
-    pub(super) commit_callbacks: std::collections::VecDeque<CommitCallback>,
-    /// When auto commit last committed, in milliseconds of the log's clock.
-    pub(super) last_auto_commit_ms: i64,
+    backend: Backend,
 }
 
-/// A `commit_async` callback and the result it is handed at the next poll.
-pub(super) type CommitCallback = (
-    Box<dyn FnOnce(Result<(), ConsumerError>) + Send>,
-    Result<(), ConsumerError>,
-);
-
-/// One assigned partition.
-pub(super) struct Slot {
-    pub(super) reader: Consumer,
-    pub(super) partition: TopicPartition,
-    /// No committed offset and `auto.offset.reset=none`: reading it is an error
-    /// until a seek.
-    pub(super) needs_offset: bool,
+/// What a [`MultiConsumer`] reads: the in-process log (the Kafka variant is
+/// added with the `kafka` feature).
+pub(crate) enum Backend {
+    /// The in-process [`Log`].
+    Log(LogConsumer),
 }
 
 impl std::fmt::Debug for MultiConsumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MultiConsumer")
-            .field("group", &self.config.group())
-            .field("assignment", &self.assignment())
-            .finish()
+        match &self.backend {
+            Backend::Log(consumer) => std::fmt::Debug::fmt(consumer, f),
+        }
     }
 }
 
@@ -102,140 +86,139 @@ impl Log {
     /// ([`MultiConsumer::assign`]); with a `group.id` it starts at, and commits
     /// to, that group's offsets without joining it.
     pub fn multi_consumer(&self, config: ConsumerConfig) -> Result<MultiConsumer, ConsumerError> {
-        config.validate()?;
-        let signal = Arc::new(Signal::default());
-        Ok(MultiConsumer {
-            log: self.clone(),
-            config,
-            slots: Vec::new(),
-            next: 0,
-            waker: Waker::from(Arc::clone(&signal)),
-            signal,
-            registered: false,
-            membership: None,
-            commit_callbacks: std::collections::VecDeque::new(),
-            last_auto_commit_ms: self.now_ms(),
-        })
+        LogConsumer::new(self, config).map(MultiConsumer::of_log)
+    }
+
+    /// Joins the consumer group of `config`'s `group.id` with a subscription to
+    /// `topics` (Kafka's `subscribe`): the group assigns the topics' partitions
+    /// among its live members with its `partition.assignment.strategy`, and
+    /// rebalances when a member joins, leaves (`close`, or dropping it) or stops
+    /// polling for `max.poll.interval.ms`. A partition moves only after its
+    /// previous owner's poll revoked it (the rebalance listener's commit chance),
+    /// and its new owner starts at the committed offset, so a record is read by
+    /// one live member at a time, and none is skipped. The first poll takes the
+    /// member's partitions.
+    ///
+    /// Errors: [`ConsumerError::NoGroupId`], [`ConsumerError::EmptySubscription`],
+    /// an unknown topic, [`ConsumerError::InconsistentAssignor`].
+    ///
+    /// ```
+    /// use idemlog::{consumer::{ConsumerConfig, OffsetReset}, Log, Record};
+    /// use std::time::Duration;
+    /// let log = Log::new();
+    /// log.create_topic("orders", 4).unwrap();
+    /// let config = ConsumerConfig::new()
+    ///     .group_id("billing")
+    ///     .offset_reset(OffsetReset::Earliest)
+    ///     .auto_commit(false);
+    /// let mut first = log.subscribe(config.clone(), &["orders"]).unwrap();
+    /// let mut second = log.subscribe(config, &["orders"]).unwrap();
+    /// for p in 0..4 {
+    ///     log.append("orders", p, None, Record::new(format!("order on {p}"))).unwrap();
+    /// }
+    /// let (mut a, mut b) = (0, 0);
+    /// while a + b < 4 {
+    ///     a += first.poll_with_timeout(10, Duration::from_millis(10), |_| ()).unwrap();
+    ///     b += second.poll_with_timeout(10, Duration::from_millis(10), |_| ()).unwrap();
+    /// }
+    /// // The range assignor split the four partitions two and two.
+    /// assert_eq!((first.assignment().len(), second.assignment().len()), (2, 2));
+    /// assert_eq!((a, b), (2, 2));
+    /// first.commit().unwrap();
+    /// second.commit().unwrap();
+    /// ```
+    pub fn subscribe(
+        &self,
+        config: ConsumerConfig,
+        topics: &[&str],
+    ) -> Result<MultiConsumer, ConsumerError> {
+        LogConsumer::subscribe(self, config, topics).map(MultiConsumer::of_log)
     }
 }
 
 impl MultiConsumer {
+    /// The facade of an in-process consumer.
+    fn of_log(consumer: LogConsumer) -> Self {
+        Self {
+            backend: Backend::Log(consumer),
+        }
+    }
+
     /// Assigns one partition, positioned at the group's committed offset or by
     /// `auto.offset.reset`. Errors: unknown topic or partition,
     /// [`ConsumerError::AlreadyAssigned`], [`ConsumerError::NotSubscribed`] on a
     /// group member.
     pub fn assign(&mut self, topic: &str, partition: u32) -> Result<(), ConsumerError> {
-        if self.membership.is_some() {
-            return Err(ConsumerError::NotSubscribed);
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.assign(topic, partition),
         }
-        let partition = self.log.topic_partition(topic, partition)?;
-        if self.slot_index(&partition).is_some() {
-            return Err(ConsumerError::AlreadyAssigned { partition });
-        }
-        let committed = self.group_committed(&partition);
-        self.add_slot(partition, committed)
     }
 
     /// Assigns every partition of `topic` (all or none: an error if any of them
     /// is assigned already).
     pub fn assign_topic(&mut self, topic: &str) -> Result<(), ConsumerError> {
-        let count = self.log.partition_count(topic)?;
-        // Every assigned partition of the topic is one of its `count`.
-        if let Some(slot) = self
-            .slots
-            .iter()
-            .find(|slot| *slot.partition.topic == *topic)
-        {
-            return Err(ConsumerError::AlreadyAssigned {
-                partition: slot.partition.clone(),
-            });
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.assign_topic(topic),
         }
-        (0..count).try_for_each(|index| self.assign(topic, index))
     }
 
     /// Stops reading one partition (its position is forgotten; commit first to
     /// keep it).
     pub fn unassign(&mut self, topic: &str, partition: u32) -> Result<(), ConsumerError> {
-        if self.membership.is_some() {
-            return Err(ConsumerError::NotSubscribed);
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.unassign(topic, partition),
         }
-        let index = self.assigned_index(topic, partition)?;
-        self.remove_slot(index);
-        Ok(())
     }
 
     /// The partitions assigned now, in assignment order.
     pub fn assignment(&self) -> Vec<TopicPartition> {
-        self.slots
-            .iter()
-            .map(|slot| slot.partition.clone())
-            .collect()
+        match &self.backend {
+            Backend::Log(consumer) => consumer.assignment(),
+        }
     }
 
     /// The next offset this consumer reads on a partition.
     pub fn position(&self, topic: &str, partition: u32) -> Result<u64, ConsumerError> {
-        let slot = &self.slots[self.assigned_index(topic, partition)?];
-        if slot.needs_offset {
-            return Err(ConsumerError::NoOffset {
-                partition: slot.partition.clone(),
-            });
+        match &self.backend {
+            Backend::Log(consumer) => consumer.position(topic, partition),
         }
-        Ok(slot.reader.position())
     }
 
     /// Moves the position on a partition. An offset outside the partition's
     /// records (`log_start..=log_end`) is [`ConsumerError::OffsetOutOfRange`].
     pub fn seek(&mut self, topic: &str, partition: u32, offset: u64) -> Result<(), ConsumerError> {
-        let index = self.assigned_index(topic, partition)?;
-        let slot = &mut self.slots[index];
-        let handle = slot.reader.partition();
-        let (log_start, log_end) = (handle.log_start_offset(), handle.log_end_offset());
-        if !(log_start..=log_end).contains(&offset) {
-            return Err(ConsumerError::OffsetOutOfRange {
-                partition: slot.partition.clone(),
-                offset,
-                log_start,
-                log_end,
-            });
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.seek(topic, partition, offset),
         }
-        slot.reader.seek(offset);
-        slot.needs_offset = false;
-        Ok(())
     }
 
     /// Moves every assigned partition to its log start.
     pub fn seek_to_beginning(&mut self) {
-        for slot in &mut self.slots {
-            slot.reader.seek_to_beginning();
-            slot.needs_offset = false;
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.seek_to_beginning(),
         }
     }
 
     /// Moves every assigned partition to its log end: only records appended
     /// afterwards are read.
     pub fn seek_to_end(&mut self) {
-        for slot in &mut self.slots {
-            slot.reader.seek_to_end();
-            slot.needs_offset = false;
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.seek_to_end(),
         }
     }
 
     /// Lag per assigned partition: high watermark, position and committed offset.
     pub fn lag(&self) -> Vec<PartitionLag> {
-        self.slots
-            .iter()
-            .map(|slot| PartitionLag {
-                partition: slot.partition.clone(),
-                high_watermark: slot.reader.partition().high_watermark(),
-                position: (!slot.needs_offset).then(|| slot.reader.position()),
-                committed: self.group_committed(&slot.partition),
-            })
-            .collect()
+        match &self.backend {
+            Backend::Log(consumer) => consumer.lag(),
+        }
     }
 
     /// A handle that interrupts this consumer's blocking reads from another thread.
     pub fn wakeup_handle(&self) -> WakeupHandle {
-        WakeupHandle::new(Arc::clone(&self.signal))
+        match &self.backend {
+            Backend::Log(consumer) => consumer.wakeup_handle(),
+        }
     }
 
     /// Hands up to `max` readable records of the assigned partitions to `visit`,
@@ -252,83 +235,11 @@ impl MultiConsumer {
     pub fn poll_with<F: VisitFlow>(
         &mut self,
         max: usize,
-        mut visit: impl FnMut(RecordView<'_>) -> F,
+        visit: impl FnMut(RecordView<'_>) -> F,
     ) -> Result<usize, ConsumerError> {
-        self.before_poll()?;
-        if self.slots.is_empty() {
-            return match self.membership {
-                Some(_) => Ok(0),
-                None => Err(ConsumerError::NoAssignment),
-            };
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.poll_with(max, visit),
         }
-        let count = self.slots.len();
-        let start = self.next % count;
-        self.next = (start + 1) % count;
-        let mut read = 0;
-        for step in 0..count {
-            if read >= max {
-                break;
-            }
-            match self.read_slot((start + step) % count, max - read, &mut visit) {
-                Ok((got, stopped)) => {
-                    read += got;
-                    if stopped {
-                        break;
-                    }
-                }
-                Err(_) if read > 0 => break,
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(read)
-    }
-
-    /// Reads up to `max` records of one slot, applying `auto.offset.reset` to an
-    /// evicted position; returns how many and whether `visit` stopped.
-    fn read_slot<F: VisitFlow>(
-        &mut self,
-        index: usize,
-        max: usize,
-        visit: &mut impl FnMut(RecordView<'_>) -> F,
-    ) -> Result<(usize, bool), ConsumerError> {
-        let policy = self.config.offset_reset;
-        let slot = &mut self.slots[index];
-        if slot.needs_offset {
-            return Err(ConsumerError::NoOffset {
-                partition: slot.partition.clone(),
-            });
-        }
-        let mut stopped = false;
-        // Eviction may pass a reset position again before we read it; a few
-        // tries, then the partition waits for the next poll.
-        for _ in 0..3 {
-            let result = slot.reader.poll_with(max, |view| {
-                let flow = visit(view);
-                stopped = flow.is_break();
-                flow
-            });
-            match result {
-                Ok(read) => return Ok((read, stopped)),
-                Err(LogError::OffsetOutOfRange {
-                    offset,
-                    log_start,
-                    log_end,
-                }) => match policy {
-                    OffsetReset::Earliest => slot.reader.seek(log_start),
-                    OffsetReset::Latest => slot.reader.seek(log_end),
-                    OffsetReset::None => {
-                        return Err(ConsumerError::OffsetOutOfRange {
-                            partition: slot.partition.clone(),
-                            offset,
-                            log_start,
-                            log_end,
-                        })
-                    }
-                },
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Ok((0, false))
     }
 
     /// Like [`MultiConsumer::poll_with`], but waits up to `timeout` until any
@@ -340,92 +251,10 @@ impl MultiConsumer {
         &mut self,
         max: usize,
         timeout: Duration,
-        mut visit: impl FnMut(RecordView<'_>) -> F,
+        visit: impl FnMut(RecordView<'_>) -> F,
     ) -> Result<usize, ConsumerError> {
-        let deadline = Instant::now().checked_add(timeout);
-        let mut backoff = Backoff::new();
-        // Spin and yield over a few polls before parking: a consumer just behind
-        // its producers then reads on without a sleep and a wake-up.
-        let mut spin = Backoff::new();
-        let result = loop {
-            if self.signal.take_wakeup() {
-                break Err(ConsumerError::Woken);
-            }
-            // Before the poll's group sync: a coordinator wake-up after that sync
-            // (a rebalance, a release) is kept for the wait below, not erased.
-            self.signal.prepare();
-            match self.poll_with(max, &mut visit) {
-                Ok(0) if max > 0 => {}
-                done => break done,
-            }
-            let now = Instant::now();
-            if deadline.is_some_and(|deadline| now >= deadline) {
-                break Ok(0);
-            }
-            if !spin.should_park() {
-                spin.snooze();
-                continue;
-            }
-            if let Err(error) = self.wait_any(deadline, &mut backoff) {
-                break Err(error);
-            }
-        };
-        self.deregister_all();
-        self.set_waiting(false);
-        result
-    }
-
-    /// Sleeps until an assigned partition may have data, the group wants a sync,
-    /// a `wakeup()`, or `deadline` (I6 for each partition). The caller has
-    /// prepared the signal before its last poll, so a wake-up since is kept.
-    fn wait_any(
-        &mut self,
-        deadline: Option<Instant>,
-        backoff: &mut Backoff,
-    ) -> Result<(), ConsumerError> {
-        match self.register_all()? {
-            Readiness::Readable => {}
-            // An appender is mid-append on a partition: it may have missed our
-            // registration, so spin instead of sleeping.
-            Readiness::Reserved => backoff.snooze(),
-            Readiness::Empty => {
-                // Waiting inside the poll is polling: not expired (G1).
-                self.set_waiting(true);
-                self.signal.wait(deadline);
-            }
-        }
-        Ok(())
-    }
-
-    /// Registers this consumer's own waker on every assigned partition, then
-    /// re-checks them (I6): readable if any is, else reserved if any is. Only
-    /// the own waker is ever registered (an async wait's task is woken through
-    /// it, `Signal::set_task`), so two consumers polled by one task never share
-    /// a registration.
-    pub(crate) fn register_all(&mut self) -> Result<Readiness, ConsumerError> {
-        self.registered = true;
-        let waker = &self.waker;
-        let mut readiness = Readiness::Empty;
-        for slot in self.slots.iter_mut().filter(|slot| !slot.needs_offset) {
-            match slot.reader.register(waker) {
-                // Evicted: the next poll resets the position.
-                Ok(Readiness::Readable) | Err(LogError::OffsetOutOfRange { .. }) => {
-                    return Ok(Readiness::Readable)
-                }
-                Ok(Readiness::Reserved) => readiness = Readiness::Reserved,
-                Ok(Readiness::Empty) => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Ok(readiness)
-    }
-
-    /// Removes this consumer's registration from every assigned partition.
-    pub(crate) fn deregister_all(&mut self) {
-        if std::mem::take(&mut self.registered) {
-            for slot in &self.slots {
-                slot.reader.deregister(&self.waker);
-            }
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.poll_with_timeout(max, timeout, visit),
         }
     }
 
@@ -440,8 +269,15 @@ impl MultiConsumer {
         &mut self,
         timeout: Duration,
     ) -> Result<Vec<ConsumerRecord>, ConsumerError> {
-        let max = self.config.max_poll_records;
+        let max = self.max_poll_records();
         owned_records(|visit| self.poll_with_timeout(max, timeout, visit))
+    }
+
+    /// The backend's `max.poll.records`: what `poll_timeout` asks for.
+    fn max_poll_records(&self) -> usize {
+        match &self.backend {
+            Backend::Log(consumer) => consumer.config.max_poll_records,
+        }
     }
 
     /// The next record, owned, if one is readable now.
@@ -469,63 +305,277 @@ impl MultiConsumer {
         crate::consumer::TryIter::new(self)
     }
 
-    /// The index of an assigned partition.
-    pub(super) fn slot_index(&self, partition: &TopicPartition) -> Option<usize> {
-        self.slots
-            .iter()
-            .position(|slot| slot.partition == *partition)
-    }
-
-    fn assigned_index(&self, topic: &str, partition: u32) -> Result<usize, ConsumerError> {
-        self.slots
-            .iter()
-            .position(|slot| {
-                *slot.partition.topic == *topic && slot.partition.partition == partition
-            })
-            .ok_or_else(|| ConsumerError::NotAssigned {
-                partition: TopicPartition::new(topic, partition),
-            })
-    }
-
-    /// Adds a partition at `committed`, or where `auto.offset.reset` says.
-    pub(super) fn add_slot(
+    /// Sets the rebalance listener of a group member: told, on the polling
+    /// thread inside a poll, which partitions are revoked (with a chance to
+    /// commit), assigned or lost. Errors with [`ConsumerError::NotSubscribed`]
+    /// on a consumer that is not a member.
+    ///
+    /// ```
+    /// use idemlog::{consumer::{ConsumerConfig, Rebalance}, Log};
+    /// use std::sync::{Arc, Mutex};
+    /// let log = Log::new();
+    /// log.create_topic("t", 2).unwrap();
+    /// let config = ConsumerConfig::new().group_id("g");
+    /// let mut member = log.subscribe(config, &["t"]).unwrap();
+    /// let events = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = Arc::clone(&events);
+    /// member
+    ///     .on_rebalance(move |event| match event {
+    ///         Rebalance::Revoked(revocation) => {
+    ///             revocation.commit().unwrap();
+    ///             seen.lock().unwrap().push(format!("revoked {}", revocation.partitions().len()));
+    ///         }
+    ///         Rebalance::Assigned(partitions) => {
+    ///             seen.lock().unwrap().push(format!("assigned {}", partitions.len()))
+    ///         }
+    ///         _ => {}
+    ///     })
+    ///     .unwrap();
+    /// member.poll(10).unwrap();
+    /// let _second = log.subscribe(ConsumerConfig::new().group_id("g"), &["t"]).unwrap();
+    /// member.poll(10).unwrap();
+    /// assert_eq!(*events.lock().unwrap(), ["assigned 2", "revoked 1"]);
+    /// ```
+    pub fn on_rebalance(
         &mut self,
-        partition: TopicPartition,
-        committed: Option<u64>,
+        listener: impl FnMut(Rebalance<'_>) + Send + 'static,
     ) -> Result<(), ConsumerError> {
-        let mut reader = self.log.consumer(&partition.topic, partition.partition)?;
-        let mut needs_offset = false;
-        match (committed, self.config.offset_reset) {
-            (Some(offset), _) => reader.seek(offset),
-            (None, OffsetReset::Earliest) => reader.seek_to_beginning(),
-            (None, OffsetReset::Latest) => reader.seek_to_end(),
-            (None, OffsetReset::None) => needs_offset = true,
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.on_rebalance(listener),
         }
-        if self.registered {
-            // A wait in progress covers the new partition too.
-            let _ = reader.register(&self.waker);
-        }
-        self.slots.push(Slot {
-            reader,
-            partition,
-            needs_offset,
-        });
-        Ok(())
     }
 
-    /// Removes a partition (and this consumer's registration on it).
-    pub(super) fn remove_slot(&mut self, index: usize) -> Slot {
-        let slot = self.slots.remove(index);
-        if self.registered {
-            slot.reader.deregister(&self.waker);
+    /// The group's generation as this member last followed it (bumped by every
+    /// rebalance); `None` for a consumer that is not a member.
+    pub fn generation(&self) -> Option<u64> {
+        match &self.backend {
+            Backend::Log(consumer) => consumer.generation(),
         }
-        slot
     }
 
-    /// The `group.id`'s committed offset of a partition, if any.
-    pub(super) fn group_committed(&self, partition: &TopicPartition) -> Option<u64> {
-        let group = self.config.group_id.as_deref()?;
-        self.log.groups().get(group)?.committed(partition)
+    /// Commits this consumer's positions on its partitions to its group (Kafka's
+    /// `commitSync`): the next offsets to read, so everything handed out before
+    /// counts as processed. A member commits only partitions it owns
+    /// ([`ConsumerError::NotOwner`], [`ConsumerError::MemberExpired`]); a
+    /// consumer with partitions assigned by hand commits to its `group.id`
+    /// without a membership check.
+    pub fn commit(&mut self) -> Result<(), ConsumerError> {
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.commit(),
+        }
+    }
+
+    /// Commits chosen offsets (the next offset to read on each partition). Each
+    /// partition must be assigned, and each offset at most its log end.
+    pub fn commit_offsets(
+        &mut self,
+        offsets: &[(TopicPartition, u64)],
+    ) -> Result<(), ConsumerError> {
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.commit_offsets(offsets),
+        }
+    }
+
+    /// Like [`MultiConsumer::commit`], Kafka's `commitAsync` style: the call does
+    /// not report the outcome; `on_done` is handed it on the polling thread at the
+    /// next poll (or at [`close`](Self::close)). In process the commit itself is
+    /// done by this call. At most [`MAX_PENDING_COMMIT_CALLBACKS`] wait for a
+    /// poll: beyond that, the oldest is handed its result at once (memory stays
+    /// bounded when an application commits without polling).
+    ///
+    /// [`MAX_PENDING_COMMIT_CALLBACKS`]: super::MAX_PENDING_COMMIT_CALLBACKS
+    pub fn commit_async(
+        &mut self,
+        on_done: impl FnOnce(Result<(), ConsumerError>) + Send + 'static,
+    ) {
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.commit_async(on_done),
+        }
+    }
+
+    /// The group's committed offset on a partition (`None` if it has none).
+    pub fn committed(&self, topic: &str, partition: u32) -> Result<Option<u64>, ConsumerError> {
+        match &self.backend {
+            Backend::Log(consumer) => consumer.committed(topic, partition),
+        }
+    }
+
+    /// Closes the consumer (Kafka's `close`): runs pending commit callbacks,
+    /// commits the positions if auto commit is on, and a member revokes its
+    /// partitions (the listener's commit chance) and leaves its group, which
+    /// hands them over at once. Dropping a consumer leaves too, but commits
+    /// nothing and tells no listener (a drop during a panic must not commit
+    /// records that were not processed).
+    pub fn close(self) -> Result<(), ConsumerError> {
+        match self.backend {
+            Backend::Log(consumer) => consumer.close(),
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl MultiConsumer {
+    /// A future that resolves once any assigned partition has a record; read it
+    /// with the synchronous, zero-copy [`poll_with`](Self::poll_with) (the
+    /// async form of [`poll_with_timeout`](Self::poll_with_timeout)). It
+    /// resolves to an error if the consumer has nothing assigned and is no group
+    /// member ([`ConsumerError::NoAssignment`]) or following its group fails; a
+    /// group member with no partitions yet waits until its group gives it some
+    /// and one of them has a record. It also resolves when `poll_with` has an
+    /// error to report instead of records (a partition without a position under
+    /// `auto.offset.reset=none`: [`ConsumerError::NoOffset`] until a seek). It
+    /// may resolve spuriously, with nothing to read (a record evicted meanwhile,
+    /// a partition revoked by the poll): then `poll_with` reads 0 and the caller
+    /// waits again.
+    ///
+    /// Dropping the future (e.g. in `tokio::select!`) removes its registrations.
+    /// Needs the `async` feature.
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, sync::Arc, task::{Context, Poll, Wake, Waker}};
+    /// # /// The smallest executor: polls on this thread, parks while pending.
+    /// # fn block_on<F: Future>(future: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl Wake for Unpark {
+    /// #         fn wake(self: Arc<Self>) { self.0.unpark() }
+    /// #     }
+    /// #     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    /// #     let mut future = pin!(future);
+    /// #     loop {
+    /// #         if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+    /// #             return output;
+    /// #         }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// use idemlog::{consumer::ConsumerConfig, Log, Record};
+    /// use std::time::Duration;
+    /// let log = Log::new();
+    /// log.create_topic("orders", 2).unwrap();
+    /// let mut consumer = log.multi_consumer(ConsumerConfig::new()).unwrap();
+    /// consumer.assign_topic("orders").unwrap();
+    /// let producer = {
+    ///     let log = log.clone();
+    ///     std::thread::spawn(move || {
+    ///         std::thread::sleep(Duration::from_millis(10));
+    ///         log.append("orders", 1, None, Record::new("o-1")).unwrap();
+    ///     })
+    /// };
+    /// // `block_on` stands for any executor: `consumer.readable().await`.
+    /// block_on(consumer.readable()).unwrap();
+    /// // The record is there: read it zero-copy, without blocking.
+    /// let mut total = 0;
+    /// let read = consumer.poll_with(10, |record| total += record.value.len()).unwrap();
+    /// assert_eq!((read, total), (1, 3));
+    /// producer.join().unwrap();
+    /// ```
+    pub fn readable(&mut self) -> Readable<'_> {
+        Readable::new(self)
+    }
+
+    /// The records of the assigned partitions, owned, as an async [`Stream`]
+    /// (the async form of [`iter`](Self::iter)): each item is the next record,
+    /// read as [`try_recv`](Self::try_recv) reads it, or waited for as
+    /// [`readable`](Self::readable) waits. [`RecordStream::next`] awaits one
+    /// item without any stream-extension crate, and
+    /// [`RecordStream::consumer`] reaches the consumer between items (to
+    /// [`commit`](Self::commit), seek, ...).
+    ///
+    /// The stream never ends. An error is an item, and the stream goes on after
+    /// it, as the consumer does: a transient error (e.g.
+    /// [`ConsumerError::MemberExpired`], after which the member has joined its
+    /// group again) is followed by records, a lasting one (e.g.
+    /// [`ConsumerError::NoOffset`] until a seek, [`ConsumerError::NoAssignment`])
+    /// is the next item again, so a loop that does not fix it should stop.
+    /// Dropping the stream, or a pending [`RecordStream::next`], removes its
+    /// registrations, ends the wait (a group member that then stops polling is
+    /// expired as usual) and loses no record. A pending `next()` of a
+    /// stream-extension crate (`StreamExt::next`) cannot tell the stream it was
+    /// dropped: the member counts as waiting (never expired) until the stream
+    /// is polled again or dropped. Needs the `async` feature.
+    ///
+    /// ```
+    /// # use std::{future::Future, pin::pin, sync::Arc, task::{Context, Poll, Wake, Waker}};
+    /// # /// The smallest executor: polls on this thread, parks while pending.
+    /// # fn block_on<F: Future>(future: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl Wake for Unpark {
+    /// #         fn wake(self: Arc<Self>) { self.0.unpark() }
+    /// #     }
+    /// #     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    /// #     let mut future = pin!(future);
+    /// #     loop {
+    /// #         if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+    /// #             return output;
+    /// #         }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// use idemlog::{consumer::{ConsumerConfig, OffsetReset}, Log, Record};
+    /// use std::time::Duration;
+    /// let log = Log::new();
+    /// log.create_topic("orders", 2).unwrap();
+    /// let config = ConsumerConfig::new()
+    ///     .group_id("billing")
+    ///     .offset_reset(OffsetReset::Earliest)
+    ///     .auto_commit(false);
+    /// let mut consumer = log.subscribe(config, &["orders"]).unwrap();
+    /// let producer = {
+    ///     let log = log.clone();
+    ///     std::thread::spawn(move || {
+    ///         for i in 0..4 {
+    ///             std::thread::sleep(Duration::from_millis(2));
+    ///             log.append("orders", i % 2, None, Record::new(format!("o-{i}"))).unwrap();
+    ///         }
+    ///     })
+    /// };
+    /// // `block_on` stands for any executor: this is an `async` block.
+    /// let values = block_on(async {
+    ///     let mut records = consumer.stream();
+    ///     let mut values = Vec::new();
+    ///     while values.len() < 4 {
+    ///         let record = records.next().await.unwrap().unwrap();
+    ///         values.push(String::from_utf8(record.value.to_vec()).unwrap());
+    ///         // Processed: commit (positions after the records read so far).
+    ///         records.consumer().commit().unwrap();
+    ///     }
+    ///     values
+    /// });
+    /// let mut values = values;
+    /// values.sort();
+    /// assert_eq!(values, ["o-0", "o-1", "o-2", "o-3"]);
+    /// assert_eq!(consumer.committed("orders", 0).unwrap(), Some(2));
+    /// producer.join().unwrap();
+    /// ```
+    ///
+    /// [`Stream`]: futures_core::Stream
+    pub fn stream(&mut self) -> RecordStream<'_> {
+        RecordStream::new(self)
+    }
+
+    /// Whether an assigned partition has a record, registering `cx`'s waker
+    /// if none has: the backend's side of [`Readable`] and [`RecordStream`].
+    pub(super) fn poll_readable(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), ConsumerError>> {
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.poll_readable(cx),
+        }
+    }
+
+    /// Removes the registrations of an async wait that read a record instead.
+    pub(super) fn deregister_all(&mut self) {
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.deregister_all(),
+        }
+    }
+
+    /// Ends an async wait (a dropped [`Readable`] or [`RecordStream`]).
+    pub(super) fn end_async_wait(&mut self) {
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.end_async_wait(),
+        }
     }
 }
 

@@ -24,6 +24,10 @@
 //!   not expire a member while it waits, however long (G1 in
 //!   `crate::implementation`); it is woken to sync by a rebalance.
 //!
+//! The futures reach the consumer's backend through the facade
+//! (src/consumer/multi.rs); the in-process backend's side, `LogConsumer`'s
+//! `poll_readable` and `end_async_wait`, is here.
+//!
 //! Both are cancel safe: a record is taken from the log only by the poll that
 //! returns it, so dropping a pending future loses nothing, and it removes the
 //! task's registrations.
@@ -34,6 +38,7 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
+use crate::consumer::log_consumer::LogConsumer;
 use crate::consumer::multi::MultiConsumer;
 use crate::consumer_error::ConsumerError;
 use crate::log::Readiness;
@@ -45,7 +50,7 @@ use crate::record::ConsumerRecord;
 /// this bounds the work of one poll).
 const ROUNDS: usize = 4;
 
-impl MultiConsumer {
+impl LogConsumer {
     /// Whether an assigned partition has a record, registering `cx`'s waker on
     /// every assigned partition (and with the group) if none has (I6).
     /// `Ready(Ok(()))` deregisters it again.
@@ -102,146 +107,10 @@ impl MultiConsumer {
     /// Ends an async wait: removes the task's registrations from the
     /// partitions, and hands the group back the consumer's own waker (so the
     /// coordinator holds no waker of a task that stopped waiting).
-    fn end_async_wait(&mut self) {
+    pub(super) fn end_async_wait(&mut self) {
         self.deregister_all();
         self.signal.set_task(None);
         self.set_waiting(false);
-    }
-
-    /// A future that resolves once any assigned partition has a record; read it
-    /// with the synchronous, zero-copy [`poll_with`](Self::poll_with) (the
-    /// async form of [`poll_with_timeout`](Self::poll_with_timeout)). It
-    /// resolves to an error if the consumer has nothing assigned and is no group
-    /// member ([`ConsumerError::NoAssignment`]) or following its group fails; a
-    /// group member with no partitions yet waits until its group gives it some
-    /// and one of them has a record. It also resolves when `poll_with` has an
-    /// error to report instead of records (a partition without a position under
-    /// `auto.offset.reset=none`: [`ConsumerError::NoOffset`] until a seek). It
-    /// may resolve spuriously, with nothing to read (a record evicted meanwhile,
-    /// a partition revoked by the poll): then `poll_with` reads 0 and the caller
-    /// waits again.
-    ///
-    /// Dropping the future (e.g. in `tokio::select!`) removes its registrations.
-    /// Needs the `async` feature.
-    ///
-    /// ```
-    /// # use std::{future::Future, pin::pin, sync::Arc, task::{Context, Poll, Wake, Waker}};
-    /// # /// The smallest executor: polls on this thread, parks while pending.
-    /// # fn block_on<F: Future>(future: F) -> F::Output {
-    /// #     struct Unpark(std::thread::Thread);
-    /// #     impl Wake for Unpark {
-    /// #         fn wake(self: Arc<Self>) { self.0.unpark() }
-    /// #     }
-    /// #     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    /// #     let mut future = pin!(future);
-    /// #     loop {
-    /// #         if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
-    /// #             return output;
-    /// #         }
-    /// #         std::thread::park();
-    /// #     }
-    /// # }
-    /// use idemlog::{consumer::ConsumerConfig, Log, Record};
-    /// use std::time::Duration;
-    /// let log = Log::new();
-    /// log.create_topic("orders", 2).unwrap();
-    /// let mut consumer = log.multi_consumer(ConsumerConfig::new()).unwrap();
-    /// consumer.assign_topic("orders").unwrap();
-    /// let producer = {
-    ///     let log = log.clone();
-    ///     std::thread::spawn(move || {
-    ///         std::thread::sleep(Duration::from_millis(10));
-    ///         log.append("orders", 1, None, Record::new("o-1")).unwrap();
-    ///     })
-    /// };
-    /// // `block_on` stands for any executor: `consumer.readable().await`.
-    /// block_on(consumer.readable()).unwrap();
-    /// // The record is there: read it zero-copy, without blocking.
-    /// let mut total = 0;
-    /// let read = consumer.poll_with(10, |record| total += record.value.len()).unwrap();
-    /// assert_eq!((read, total), (1, 3));
-    /// producer.join().unwrap();
-    /// ```
-    pub fn readable(&mut self) -> Readable<'_> {
-        Readable { consumer: self }
-    }
-
-    /// The records of the assigned partitions, owned, as an async [`Stream`]
-    /// (the async form of [`iter`](Self::iter)): each item is the next record,
-    /// read as [`try_recv`](Self::try_recv) reads it, or waited for as
-    /// [`readable`](Self::readable) waits. [`RecordStream::next`] awaits one
-    /// item without any stream-extension crate, and
-    /// [`RecordStream::consumer`] reaches the consumer between items (to
-    /// [`commit`](Self::commit), seek, ...).
-    ///
-    /// The stream never ends. An error is an item, and the stream goes on after
-    /// it, as the consumer does: a transient error (e.g.
-    /// [`ConsumerError::MemberExpired`], after which the member has joined its
-    /// group again) is followed by records, a lasting one (e.g.
-    /// [`ConsumerError::NoOffset`] until a seek, [`ConsumerError::NoAssignment`])
-    /// is the next item again, so a loop that does not fix it should stop.
-    /// Dropping the stream, or a pending [`RecordStream::next`], removes its
-    /// registrations, ends the wait (a group member that then stops polling is
-    /// expired as usual) and loses no record. A pending `next()` of a
-    /// stream-extension crate (`StreamExt::next`) cannot tell the stream it was
-    /// dropped: the member counts as waiting (never expired) until the stream
-    /// is polled again or dropped. Needs the `async` feature.
-    ///
-    /// ```
-    /// # use std::{future::Future, pin::pin, sync::Arc, task::{Context, Poll, Wake, Waker}};
-    /// # /// The smallest executor: polls on this thread, parks while pending.
-    /// # fn block_on<F: Future>(future: F) -> F::Output {
-    /// #     struct Unpark(std::thread::Thread);
-    /// #     impl Wake for Unpark {
-    /// #         fn wake(self: Arc<Self>) { self.0.unpark() }
-    /// #     }
-    /// #     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    /// #     let mut future = pin!(future);
-    /// #     loop {
-    /// #         if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
-    /// #             return output;
-    /// #         }
-    /// #         std::thread::park();
-    /// #     }
-    /// # }
-    /// use idemlog::{consumer::{ConsumerConfig, OffsetReset}, Log, Record};
-    /// use std::time::Duration;
-    /// let log = Log::new();
-    /// log.create_topic("orders", 2).unwrap();
-    /// let config = ConsumerConfig::new()
-    ///     .group_id("billing")
-    ///     .offset_reset(OffsetReset::Earliest)
-    ///     .auto_commit(false);
-    /// let mut consumer = log.subscribe(config, &["orders"]).unwrap();
-    /// let producer = {
-    ///     let log = log.clone();
-    ///     std::thread::spawn(move || {
-    ///         for i in 0..4 {
-    ///             std::thread::sleep(Duration::from_millis(2));
-    ///             log.append("orders", i % 2, None, Record::new(format!("o-{i}"))).unwrap();
-    ///         }
-    ///     })
-    /// };
-    /// // `block_on` stands for any executor: this is an `async` block.
-    /// let values = block_on(async {
-    ///     let mut records = consumer.stream();
-    ///     let mut values = Vec::new();
-    ///     while values.len() < 4 {
-    ///         let record = records.next().await.unwrap().unwrap();
-    ///         values.push(String::from_utf8(record.value.to_vec()).unwrap());
-    ///         // Processed: commit (positions after the records read so far).
-    ///         records.consumer().commit().unwrap();
-    ///     }
-    ///     values
-    /// });
-    /// let mut values = values;
-    /// values.sort();
-    /// assert_eq!(values, ["o-0", "o-1", "o-2", "o-3"]);
-    /// assert_eq!(consumer.committed("orders", 0).unwrap(), Some(2));
-    /// producer.join().unwrap();
-    /// ```
-    pub fn stream(&mut self) -> RecordStream<'_> {
-        RecordStream { consumer: self }
     }
 }
 
@@ -251,6 +120,13 @@ impl MultiConsumer {
 #[derive(Debug)]
 pub struct Readable<'a> {
     consumer: &'a mut MultiConsumer,
+}
+
+impl<'a> Readable<'a> {
+    /// The future of `consumer.readable()`.
+    pub(super) fn new(consumer: &'a mut MultiConsumer) -> Self {
+        Self { consumer }
+    }
 }
 
 impl Future for Readable<'_> {
@@ -276,7 +152,12 @@ pub struct RecordStream<'a> {
     consumer: &'a mut MultiConsumer,
 }
 
-impl RecordStream<'_> {
+impl<'a> RecordStream<'a> {
+    /// The stream of `consumer.stream()`.
+    pub(super) fn new(consumer: &'a mut MultiConsumer) -> Self {
+        Self { consumer }
+    }
+
     /// The consumer, between items: to commit what was processed, seek, look
     /// at the lag or the assignment.
     pub fn consumer(&mut self) -> &mut MultiConsumer {
