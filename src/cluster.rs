@@ -228,6 +228,13 @@ impl Cluster {
     pub fn multi_consumer(&self, config: ConsumerConfig) -> Result<MultiConsumer, ConsumerError> {
         match &self.backend {
             Backend::InProcess(log) => log.multi_consumer(config),
+            #[cfg(feature = "kafka")]
+            Backend::Kafka(kafka) => {
+                let config = kafka_consumer_config(config, kafka.bootstrap_servers())?;
+                Ok(MultiConsumer::remote(Box::new(
+                    crate::kafka::KafkaConsumer::assigned(&config)?,
+                )))
+            }
         }
     }
 
@@ -240,8 +247,38 @@ impl Cluster {
     ) -> Result<MultiConsumer, ConsumerError> {
         match &self.backend {
             Backend::InProcess(log) => log.subscribe(config, topics),
+            #[cfg(feature = "kafka")]
+            Backend::Kafka(kafka) => {
+                let config = kafka_consumer_config(config, kafka.bootstrap_servers())?;
+                Ok(MultiConsumer::remote(Box::new(
+                    crate::kafka::KafkaConsumer::subscribe(&config, topics)?,
+                )))
+            }
         }
     }
+}
+
+/// `config` with the cluster's `bootstrap.servers` (its own, if set, must be
+/// the same).
+#[cfg(feature = "kafka")]
+fn kafka_consumer_config(
+    mut config: ConsumerConfig,
+    servers: &str,
+) -> Result<ConsumerConfig, ConsumerError> {
+    check_same_cluster(config.client.bootstrap_servers(), servers).map_err(|error| {
+        ConsumerError::Config {
+            key: "bootstrap.servers".to_string(),
+            reason: error.to_string(),
+        }
+    })?;
+    config
+        .client
+        .set_bootstrap_servers(servers)
+        .map_err(|reason| ConsumerError::Config {
+            key: "bootstrap.servers".to_string(),
+            reason: reason.to_string(),
+        })?;
+    Ok(config)
 }
 
 /// A client config's own `bootstrap.servers` must be the cluster's, if set.

@@ -28,6 +28,8 @@ mod multi;
 mod partition_consumer;
 mod rebalance;
 mod receive;
+#[cfg(feature = "kafka")]
+pub(crate) mod remote;
 // Crate-visible for the Kafka backend (feature `kafka`): `Signal`,
 // `WakeupHandle::new`, `RecordView` and `VisitFlow`.
 pub(crate) mod signal;

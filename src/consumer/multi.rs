@@ -16,6 +16,8 @@ use crate::consumer::lag::PartitionLag;
 use crate::consumer::log_consumer::LogConsumer;
 use crate::consumer::rebalance::Rebalance;
 use crate::consumer::receive::Receive;
+#[cfg(feature = "kafka")]
+use crate::consumer::remote::RemoteConsumer;
 use crate::consumer::signal::WakeupHandle;
 #[cfg(feature = "async")]
 use crate::consumer::stream::{Readable, RecordStream};
@@ -71,12 +73,17 @@ pub struct MultiConsumer {
 pub(crate) enum Backend {
     /// The in-process [`Log`].
     Log(LogConsumer),
+    /// A remote cluster, through its client (the Kafka backend's, src/kafka/).
+    #[cfg(feature = "kafka")]
+    Remote(Box<dyn RemoteConsumer>),
 }
 
 impl std::fmt::Debug for MultiConsumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.backend {
             Backend::Log(consumer) => std::fmt::Debug::fmt(consumer, f),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => std::fmt::Debug::fmt(remote, f),
         }
     }
 }
@@ -144,6 +151,15 @@ impl MultiConsumer {
         }
     }
 
+    /// A consumer reading through a remote client (made by
+    /// [`Cluster`](crate::Cluster) for a Kafka cluster).
+    #[cfg(feature = "kafka")]
+    pub(crate) fn remote(consumer: Box<dyn RemoteConsumer>) -> Self {
+        Self {
+            backend: Backend::Remote(consumer),
+        }
+    }
+
     /// Assigns one partition, positioned at the group's committed offset or by
     /// `auto.offset.reset`. Errors: unknown topic or partition,
     /// [`ConsumerError::AlreadyAssigned`], [`ConsumerError::NotSubscribed`] on a
@@ -151,6 +167,8 @@ impl MultiConsumer {
     pub fn assign(&mut self, topic: &str, partition: u32) -> Result<(), ConsumerError> {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.assign(topic, partition),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.assign(topic, partition),
         }
     }
 
@@ -159,6 +177,8 @@ impl MultiConsumer {
     pub fn assign_topic(&mut self, topic: &str) -> Result<(), ConsumerError> {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.assign_topic(topic),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.assign_topic(topic),
         }
     }
 
@@ -167,6 +187,8 @@ impl MultiConsumer {
     pub fn unassign(&mut self, topic: &str, partition: u32) -> Result<(), ConsumerError> {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.unassign(topic, partition),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.unassign(topic, partition),
         }
     }
 
@@ -174,6 +196,8 @@ impl MultiConsumer {
     pub fn assignment(&self) -> Vec<TopicPartition> {
         match &self.backend {
             Backend::Log(consumer) => consumer.assignment(),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.assignment(),
         }
     }
 
@@ -181,6 +205,8 @@ impl MultiConsumer {
     pub fn position(&self, topic: &str, partition: u32) -> Result<u64, ConsumerError> {
         match &self.backend {
             Backend::Log(consumer) => consumer.position(topic, partition),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.position(topic, partition),
         }
     }
 
@@ -189,6 +215,8 @@ impl MultiConsumer {
     pub fn seek(&mut self, topic: &str, partition: u32, offset: u64) -> Result<(), ConsumerError> {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.seek(topic, partition, offset),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.seek(topic, partition, offset),
         }
     }
 
@@ -196,6 +224,8 @@ impl MultiConsumer {
     pub fn seek_to_beginning(&mut self) {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.seek_to_beginning(),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.seek_to_beginning(),
         }
     }
 
@@ -204,6 +234,8 @@ impl MultiConsumer {
     pub fn seek_to_end(&mut self) {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.seek_to_end(),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.seek_to_end(),
         }
     }
 
@@ -211,6 +243,8 @@ impl MultiConsumer {
     pub fn lag(&self) -> Vec<PartitionLag> {
         match &self.backend {
             Backend::Log(consumer) => consumer.lag(),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.lag(),
         }
     }
 
@@ -218,6 +252,8 @@ impl MultiConsumer {
     pub fn wakeup_handle(&self) -> WakeupHandle {
         match &self.backend {
             Backend::Log(consumer) => consumer.wakeup_handle(),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.wakeup_handle(),
         }
     }
 
@@ -239,6 +275,8 @@ impl MultiConsumer {
     ) -> Result<usize, ConsumerError> {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.poll_with(max, visit),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.poll_with(max, &mut control_flow(visit)),
         }
     }
 
@@ -255,6 +293,8 @@ impl MultiConsumer {
     ) -> Result<usize, ConsumerError> {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.poll_with_timeout(max, timeout, visit),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.poll_with_timeout(max, timeout, &mut control_flow(visit)),
         }
     }
 
@@ -277,6 +317,8 @@ impl MultiConsumer {
     fn max_poll_records(&self) -> usize {
         match &self.backend {
             Backend::Log(consumer) => consumer.config.max_poll_records,
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.max_poll_records(),
         }
     }
 
@@ -342,6 +384,8 @@ impl MultiConsumer {
     ) -> Result<(), ConsumerError> {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.on_rebalance(listener),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.on_rebalance(Box::new(listener)),
         }
     }
 
@@ -350,6 +394,8 @@ impl MultiConsumer {
     pub fn generation(&self) -> Option<u64> {
         match &self.backend {
             Backend::Log(consumer) => consumer.generation(),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.generation(),
         }
     }
 
@@ -362,6 +408,8 @@ impl MultiConsumer {
     pub fn commit(&mut self) -> Result<(), ConsumerError> {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.commit(),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.commit(),
         }
     }
 
@@ -373,6 +421,8 @@ impl MultiConsumer {
     ) -> Result<(), ConsumerError> {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.commit_offsets(offsets),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.commit_offsets(offsets),
         }
     }
 
@@ -390,6 +440,8 @@ impl MultiConsumer {
     ) {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.commit_async(on_done),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.commit_async(Box::new(on_done)),
         }
     }
 
@@ -397,6 +449,8 @@ impl MultiConsumer {
     pub fn committed(&self, topic: &str, partition: u32) -> Result<Option<u64>, ConsumerError> {
         match &self.backend {
             Backend::Log(consumer) => consumer.committed(topic, partition),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.committed(topic, partition),
         }
     }
 
@@ -409,6 +463,8 @@ impl MultiConsumer {
     pub fn close(self) -> Result<(), ConsumerError> {
         match self.backend {
             Backend::Log(consumer) => consumer.close(),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(remote) => remote.close(),
         }
     }
 }
@@ -561,6 +617,12 @@ impl MultiConsumer {
     ) -> Poll<Result<(), ConsumerError>> {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.poll_readable(cx),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(_) => Poll::Ready(Err(ConsumerError::Unsupported {
+                operation: "readable / stream",
+                reason: "the Kafka backend has no async reads; poll with a timeout \
+                         (poll_with_timeout, recv_timeout) on a blocking thread",
+            })),
         }
     }
 
@@ -568,6 +630,10 @@ impl MultiConsumer {
     pub(super) fn deregister_all(&mut self) {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.deregister_all(),
+            #[cfg(feature = "kafka")]
+            // A remote backend never registered anything (its readable is
+            // Unsupported).
+            Backend::Remote(_) => {}
         }
     }
 
@@ -575,6 +641,10 @@ impl MultiConsumer {
     pub(super) fn end_async_wait(&mut self) {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.end_async_wait(),
+            #[cfg(feature = "kafka")]
+            // A remote backend never registered anything (its readable is
+            // Unsupported).
+            Backend::Remote(_) => {}
         }
     }
 }
@@ -601,5 +671,19 @@ impl<'a> IntoIterator for &'a mut MultiConsumer {
 
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
+    }
+}
+
+/// A read callback as the remote backend's trait object takes it.
+#[cfg(feature = "kafka")]
+fn control_flow<F: VisitFlow>(
+    mut visit: impl FnMut(RecordView<'_>) -> F,
+) -> impl FnMut(RecordView<'_>) -> std::ops::ControlFlow<()> {
+    move |view| {
+        if visit(view).is_break() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
     }
 }
