@@ -294,7 +294,9 @@ impl MultiConsumer {
         match &mut self.backend {
             Backend::Log(consumer) => consumer.poll_with_timeout(max, timeout, visit),
             #[cfg(feature = "kafka")]
-            Backend::Remote(remote) => remote.poll_with_timeout(max, timeout, &mut control_flow(visit)),
+            Backend::Remote(remote) => {
+                remote.poll_with_timeout(max, timeout, &mut control_flow(visit))
+            }
         }
     }
 

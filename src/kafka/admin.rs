@@ -15,8 +15,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 
 use super::metadata::{partition_count, LookupError};
-use crate::kafka_error::KafkaError;
 use crate::error::LogError;
+use crate::kafka_error::KafkaError;
 
 /// How long connecting (the first metadata request) and each admin
 /// operation may take before the call fails.

@@ -7,8 +7,8 @@ use rdkafka::client::Client;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
 
-use crate::kafka_error::KafkaError;
 use crate::error::LogError;
+use crate::kafka_error::KafkaError;
 use crate::producer::ProducerError;
 use crate::ConsumerError;
 

@@ -13,7 +13,7 @@ mod producer;
 mod producer_config;
 
 pub use crate::kafka_error::KafkaError;
-pub use admin::CLUSTER_TIMEOUT;
 pub(crate) use admin::KafkaCluster;
+pub use admin::CLUSTER_TIMEOUT;
 pub(crate) use metadata::LookupError;
 pub(crate) use producer::KafkaProducer;

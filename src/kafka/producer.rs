@@ -26,9 +26,8 @@ use super::metadata::partition_count;
 use super::producer_config::{client_config, KAFKA_DEDUP_WINDOW};
 use crate::kafka_error::KafkaError;
 use crate::producer::{
-    in_callback_of, new_owner, Callback, DeliveryHandle, MessageDelivery, Metrics,
-    MetricsSnapshot, ProducerConfig, ProducerError, ProducerRecord, RemoteProducer, SendError,
-    CLOSE_GRACE,
+    in_callback_of, new_owner, Callback, DeliveryHandle, MessageDelivery, Metrics, MetricsSnapshot,
+    ProducerConfig, ProducerError, ProducerRecord, RemoteProducer, SendError, CLOSE_GRACE,
 };
 
 /// How long a `send` into librdkafka's full queue sleeps before trying again
@@ -156,9 +155,8 @@ impl RemoteProducer for KafkaProducer {
         if let Some(callback) = callback {
             delivery.completion().push_callback(0, callback);
         }
-        let mut message =
-            BaseRecord::with_opaque_to(record.topic(), Arc::clone(&delivery))
-                .payload(record.value_bytes());
+        let mut message = BaseRecord::with_opaque_to(record.topic(), Arc::clone(&delivery))
+            .payload(record.value_bytes());
         if let Some(key) = record.key_bytes() {
             message = message.key(key);
         }
@@ -278,5 +276,159 @@ impl Drop for KafkaProducer {
         // As in process: everything completes by its delivery timeout anyway.
         let timeout = Duration::from_millis(self.config.delivery_timeout_ms);
         let _closed = self.close(timeout);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use rdkafka::mocking::MockCluster;
+
+    use super::*;
+    use crate::producer::{partition_for_key, Producer};
+    use crate::Log;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    fn producer(bootstrap_servers: &str, properties: &[(&str, &str)]) -> Producer {
+        let config = ProducerConfig::from_properties(properties.iter().copied()).unwrap();
+        Producer::remote(Arc::new(
+            KafkaProducer::new(config, bootstrap_servers).unwrap(),
+        ))
+    }
+
+    fn mock_with_topic(
+        name: &str,
+        partitions: i32,
+    ) -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+        let mock = MockCluster::new(1).unwrap();
+        mock.create_topic(name, partitions, 1).unwrap();
+        mock
+    }
+
+    /// Keyed records land on murmur2(key) (librdkafka's default partitioner
+    /// would not), each partition's offsets are dense in send order, and the
+    /// callbacks run with the same outcome the handles report.
+    #[test]
+    fn keyed_sends_land_on_the_murmur2_partition_in_order() {
+        let mock = mock_with_topic("t", 6);
+        let producer = producer(&mock.bootstrap_servers(), &[("linger.ms", "0")]);
+        let (tx, rx) = mpsc::channel();
+        let keys: Vec<String> = (0..24).map(|i| format!("customer-{}", i % 8)).collect();
+        let handles: Vec<_> = keys
+            .iter()
+            .map(|key| {
+                let tx = tx.clone();
+                producer
+                    .send_with_callback(ProducerRecord::new("t", "v").key(key), move |result| {
+                        tx.send(result.map(|meta| meta.offset)).unwrap()
+                    })
+                    .unwrap()
+            })
+            .collect();
+        producer.flush(WAIT).unwrap();
+        let mut next = [0u64; 6];
+        for (key, handle) in keys.iter().zip(&handles) {
+            let meta = handle.wait().unwrap();
+            assert_eq!(
+                meta.partition,
+                partition_for_key(key.as_bytes(), 6),
+                "{key}"
+            );
+            let expected = &mut next[meta.partition as usize];
+            assert_eq!(meta.offset, Some(*expected), "{key}");
+            *expected += 1;
+        }
+        let called: Vec<_> = rx.try_iter().collect();
+        assert_eq!(called.len(), keys.len());
+        assert!(called.iter().all(Result::is_ok));
+        let metrics = producer.metrics();
+        assert_eq!(
+            (metrics.record_send_total, metrics.record_ack_total),
+            (24, 24)
+        );
+        producer.close(WAIT).unwrap();
+        let refused = producer.send(ProducerRecord::new("t", "late")).unwrap_err();
+        assert_eq!(refused.error(), &ProducerError::Closed);
+    }
+
+    /// No broker answers: a record fails with `DeliveryTimeout` (outcome
+    /// unknown) within `delivery.timeout.ms`, and `flush` says it timed out
+    /// rather than hanging.
+    #[test]
+    fn an_unreachable_cluster_fails_records_within_the_delivery_timeout() {
+        let producer = producer(
+            "127.0.0.1:1",
+            &[
+                ("delivery.timeout.ms", "1500"),
+                ("linger.ms", "0"),
+                ("request.timeout.ms", "1000"),
+            ],
+        );
+        let started = Instant::now();
+        let handle = producer.send(ProducerRecord::new("t", "v")).unwrap();
+        assert!(matches!(
+            producer.flush(Duration::from_millis(100)),
+            Err(ProducerError::FlushTimeout { .. })
+        ));
+        let failure = handle.wait_timeout(WAIT).expect("completes").unwrap_err();
+        assert_eq!(
+            failure.error(),
+            &ProducerError::DeliveryTimeout { timeout_ms: 1500 }
+        );
+        assert!(failure.error().may_be_in_log());
+        assert_eq!(failure.record().unwrap().value, "v");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        producer.close(WAIT).unwrap();
+    }
+
+    /// `close` with a timeout fails what it could not send as `Closed` (it
+    /// never left the queue) and returns `CloseTimeout` within the timeout
+    /// plus [`CLOSE_GRACE`].
+    #[test]
+    fn close_past_its_timeout_fails_queued_records_as_closed() {
+        let producer = producer("127.0.0.1:1", &[("linger.ms", "0")]);
+        let handle = producer.send(ProducerRecord::new("t", "v")).unwrap();
+        let started = Instant::now();
+        assert_eq!(
+            producer.close(Duration::from_millis(200)),
+            Err(ProducerError::CloseTimeout { timeout_ms: 200 })
+        );
+        assert!(
+            started.elapsed()
+                < Duration::from_millis(200) + CLOSE_GRACE + Duration::from_millis(500)
+        );
+        let failure = handle.wait_timeout(WAIT).expect("completes").unwrap_err();
+        assert!(
+            matches!(
+                failure.error(),
+                ProducerError::Closed | ProducerError::Abandoned
+            ),
+            "{failure}"
+        );
+    }
+
+    /// The in-process extras cannot apply to a real connection, and
+    /// librdkafka's narrower ranges are errors naming the key.
+    #[test]
+    fn in_process_only_settings_are_refused() {
+        let simulated = ProducerConfig::default().link(
+            crate::producer::sim::LinkConfig::new()
+                .script(vec![crate::producer::sim::Fault::DropRequest]),
+        );
+        let error = KafkaProducer::new(simulated, "127.0.0.1:1").unwrap_err();
+        assert!(error.to_string().contains("'link'"), "{error}");
+        let linger = ProducerConfig::from_properties([("linger.ms", "900001")]).unwrap();
+        let error = KafkaProducer::new(linger, "127.0.0.1:1").unwrap_err();
+        assert!(error.to_string().contains("linger.ms"), "{error}");
+        // And a Log refuses a config meant for a cluster.
+        let kafka = ProducerConfig::from_properties([("bootstrap.servers", "h:9092")]).unwrap();
+        let error = Producer::new(&Log::new(), kafka).unwrap_err();
+        assert!(error.to_string().contains("Cluster"), "{error}");
     }
 }

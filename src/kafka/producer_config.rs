@@ -27,7 +27,10 @@ const PASSED: &[(&str, &str)] = &[
     ("receive.buffer.bytes", "socket.receive.buffer.bytes"),
     ("reconnect.backoff.ms", "reconnect.backoff.ms"),
     ("reconnect.backoff.max.ms", "reconnect.backoff.max.ms"),
-    ("socket.connection.setup.timeout.ms", "socket.connection.setup.timeout.ms"),
+    (
+        "socket.connection.setup.timeout.ms",
+        "socket.connection.setup.timeout.ms",
+    ),
     ("connections.max.idle.ms", "connections.max.idle.ms"),
     ("metadata.max.age.ms", "metadata.max.age.ms"),
     ("max.request.size", "message.max.bytes"),
@@ -37,7 +40,10 @@ const PASSED: &[(&str, &str)] = &[
     ("ssl.key.password", "ssl.key.password"),
     ("ssl.keystore.location", "ssl.keystore.location"),
     ("ssl.keystore.password", "ssl.keystore.password"),
-    ("ssl.endpoint.identification.algorithm", "ssl.endpoint.identification.algorithm"),
+    (
+        "ssl.endpoint.identification.algorithm",
+        "ssl.endpoint.identification.algorithm",
+    ),
     ("ssl.cipher.suites", "ssl.cipher.suites"),
 ];
 
@@ -102,14 +108,27 @@ pub(crate) fn client_config(
             "max.in.flight.requests.per.connection",
             config.max_in_flight.to_string(),
         )
-        .set("delivery.timeout.ms", config.delivery_timeout_ms.to_string())
-        .set("request.timeout.ms", config.request_timeout_ms.max(1).to_string())
+        .set(
+            "delivery.timeout.ms",
+            config.delivery_timeout_ms.to_string(),
+        )
+        .set(
+            "request.timeout.ms",
+            config.request_timeout_ms.max(1).to_string(),
+        )
         .set("linger.ms", config.linger_ms.to_string())
         .set("batch.size", config.batch_size.max(1).to_string())
-        .set("retry.backoff.ms", config.retry_backoff_ms.max(1).to_string())
+        .set(
+            "retry.backoff.ms",
+            config.retry_backoff_ms.max(1).to_string(),
+        )
         .set(
             "queue.buffering.max.kbytes",
-            config.buffer_memory.div_ceil(1024).min(i32::MAX as usize).to_string(),
+            config
+                .buffer_memory
+                .div_ceil(1024)
+                .min(i32::MAX as usize)
+                .to_string(),
         )
         .set("queue.buffering.max.messages", "0")
         .set("partitioner", "murmur2_random");

@@ -41,8 +41,7 @@ impl MessageDelivery {
 
     /// The outcome, once known.
     pub(crate) fn result(&self) -> Option<DeliveryResult> {
-        self.completion
-            .result(0, |_, _| self.failed.get().cloned())
+        self.completion.result(0, |_, _| self.failed.get().cloned())
     }
 
     /// The broker acknowledged the message (`offset` is `None` with `acks=0`,
@@ -70,9 +69,10 @@ impl MessageDelivery {
         value: &[u8],
     ) {
         // Only this (the one report) sets it.
-        let _first = self
-            .failed
-            .set((key.map(Bytes::copy_from_slice), Bytes::copy_from_slice(value)));
+        let _first = self.failed.set((
+            key.map(Bytes::copy_from_slice),
+            Bytes::copy_from_slice(value),
+        ));
         self.completion.complete(
             Outcome::Failed {
                 topic: Arc::from(topic),

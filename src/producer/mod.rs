@@ -57,9 +57,9 @@ mod delivery;
 mod error;
 mod flusher;
 mod flusher_signal;
-mod metrics;
 #[cfg(feature = "kafka")]
 mod message_delivery;
+mod metrics;
 mod partitioner;
 mod record;
 mod record_appender;
@@ -139,7 +139,10 @@ enum HandleTopic {
     /// A remote (Kafka) topic: its name and partition count from the
     /// cluster's metadata.
     #[cfg(feature = "kafka")]
-    Remote { name: std::sync::Arc<str>, partitions: u32 },
+    Remote {
+        name: std::sync::Arc<str>,
+        partitions: u32,
+    },
 }
 
 impl TopicHandle {

@@ -62,6 +62,10 @@ impl<'a> Send<'a> {
 }
 
 fn producer(target: &dyn Target, properties: &[(&str, &str)], faults: &[LinkFault]) -> Producer {
+    assert!(
+        faults.is_empty() || target.capabilities().link_faults.is_none(),
+        "a check with faults asks `without_link_faults` first"
+    );
     target
         .producer(properties, faults)
         .unwrap_or_else(|error| panic!("producer {properties:?}: {error}"))
@@ -101,6 +105,14 @@ fn send_all(producer: &Producer, topic: &str, records: &[Send<'_>]) -> Vec<Recor
 /// script's entry i meets the i-th record's first attempt.
 fn send_one(producer: &Producer, topic: &str, value: &str) -> RecordMetadata {
     send_all(producer, topic, &[Send::value(value).partition(0)]).remove(0)
+}
+
+/// `Some(n.a.)` when `target` cannot inject link faults (the check needs them).
+fn without_link_faults(target: &dyn Target) -> Option<Outcome> {
+    target
+        .capabilities()
+        .link_faults
+        .map(|why| Outcome::NotApplicable(format!("no fault injection: {why}")))
 }
 
 /// Polls up to `max` records, waiting up to `timeout` for the first.
@@ -351,6 +363,9 @@ pub(crate) fn acks0(target: &dyn Target) -> Outcome {
 /// lost), a retry with a new sequence that the broker refuses, a record sent
 /// twice.
 pub(crate) fn idempotent_lost_request(target: &dyn Target) -> Outcome {
+    if let Some(not_applicable) = without_link_faults(target) {
+        return not_applicable;
+    }
     let topic = target.create_topic("lost-request", 1);
     let producer = producer(target, IDEMPOTENT, &[LinkFault::LoseRequest]);
     let first = send_one(&producer, &topic, "r0");
@@ -367,6 +382,9 @@ pub(crate) fn idempotent_lost_request(target: &dyn Target) -> Outcome {
 /// Mutation caught: the log accepting an exact retry as new data (dedup off,
 /// a sequence re-stamped on retry), a duplicate answered with a new offset.
 pub(crate) fn idempotent_lost_response(target: &dyn Target) -> Outcome {
+    if let Some(not_applicable) = without_link_faults(target) {
+        return not_applicable;
+    }
     let capabilities = target.capabilities();
     if !capabilities.dedups_plain_idempotent_retries {
         return Outcome::NotApplicable(
@@ -399,6 +417,9 @@ pub(crate) fn idempotent_lost_response(target: &dyn Target) -> Outcome {
 /// a log that deduplicates plain batches), so the documented duplicate is
 /// hidden; a lost response not retried.
 pub(crate) fn plain_lost_response_duplicates(target: &dyn Target) -> Outcome {
+    if let Some(not_applicable) = without_link_faults(target) {
+        return not_applicable;
+    }
     let topic = target.create_topic("plain-duplicate", 1);
     let producer = producer(target, NOT_IDEMPOTENT, &[LinkFault::LoseResponse]);
     let meta = send_one(&producer, &topic, "d0");

@@ -5,15 +5,13 @@
 //! forwarding threads: client -> broker parses requests (4-byte big-endian
 //! length, then api_key i16, api_version i16, correlation_id i32, ...),
 //! broker -> client parses responses (length, then correlation_id i32). One
-//! script of [`ProduceFault`]s, shared by all connections, applies to Produce
+//! script of [`LinkFault`]s, shared by all connections, applies to Produce
 //! requests (api key 0) in arrival order, first attempts and retries alike;
 //! once it is used up every request is delivered. Other requests are always
 //! forwarded.
 //!
 //! Every blocking read and write has a short timeout so that each thread sees
 //! the stop flag: dropping the proxy ends all its threads and connections.
-
-#![allow(dead_code)] // used by the tansu target (wired with the kafka feature)
 
 use std::collections::{HashSet, VecDeque};
 use std::io::{self, ErrorKind, Read, Write};
@@ -23,6 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use crate::target::LinkFault;
+
 /// How long a blocked accept, read or write waits before it looks at the stop
 /// flag again: the bound on how long dropping the proxy takes per thread.
 const POLL: Duration = Duration::from_millis(20);
@@ -30,21 +30,6 @@ const POLL: Duration = Duration::from_millis(20);
 const MAX_FRAME: usize = 64 << 20;
 /// Kafka's api key of Produce.
 const PRODUCE: i16 = 0;
-
-/// What the proxy does with one Produce request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ProduceFault {
-    /// Forwarded, and so is its response.
-    Deliver,
-    /// Not forwarded; the client connection is cut (both directions), so the
-    /// client reconnects and retries.
-    LoseRequest,
-    /// Forwarded; its response is dropped and the client connection cut, so
-    /// the client retries a batch the broker already has. An `acks=0` request
-    /// has no response, so on one this fault never takes effect (not counted
-    /// in [`FaultProxy::faults_applied`]).
-    LoseResponse,
-}
 
 /// The proxy: a listener on 127.0.0.1 forwarding to `upstream`. Dropping it
 /// stops the accept thread and closes every connection.
@@ -64,7 +49,7 @@ struct Shared {
     /// Set by Drop: every thread ends within about [`POLL`].
     stop: AtomicBool,
     /// The pending faults, for Produce requests in arrival order.
-    script: Mutex<VecDeque<ProduceFault>>,
+    script: Mutex<VecDeque<LinkFault>>,
     /// Produce requests seen, on all connections.
     produce_requests: AtomicU64,
     /// Faults that took effect (a request dropped, a response dropped).
@@ -106,7 +91,7 @@ impl FaultProxy {
 
     /// Replaces the pending script: the next Produce requests (on any
     /// connection) meet these faults in order; later ones are delivered.
-    pub(crate) fn set_script(&self, script: Vec<ProduceFault>) {
+    pub(crate) fn set_script(&self, script: Vec<LinkFault>) {
         *self.shared.script.lock().unwrap() = script.into();
     }
 
@@ -209,17 +194,17 @@ fn forward_requests(
         let fault = if api_key == PRODUCE {
             shared.produce_requests.fetch_add(1, Ordering::SeqCst);
             let next = shared.script.lock().unwrap().pop_front();
-            next.unwrap_or(ProduceFault::Deliver)
+            next.unwrap_or(LinkFault::Deliver)
         } else {
-            ProduceFault::Deliver
+            LinkFault::Deliver
         };
         match fault {
-            ProduceFault::Deliver => write_frame(broker, &request, &shared.stop)?,
-            ProduceFault::LoseRequest => {
+            LinkFault::Deliver => write_frame(broker, &request, &shared.stop)?,
+            LinkFault::LoseRequest => {
                 shared.faults_applied.fetch_add(1, Ordering::SeqCst);
                 return Ok(());
             }
-            ProduceFault::LoseResponse => {
+            LinkFault::LoseResponse => {
                 // Marked before forwarding: the response may be back at once.
                 doomed.lock().unwrap().insert(correlation_id);
                 write_frame(broker, &request, &shared.stop)?;
@@ -331,7 +316,7 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    use ProduceFault::{Deliver, LoseRequest, LoseResponse};
+    use LinkFault::{Deliver, LoseRequest, LoseResponse};
 
     /// How long a test client waits for a reply or a close before failing.
     const REPLY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -22,11 +22,11 @@ impl InProcess {
         Self {
             log: Log::new(),
             capabilities: Capabilities {
-                name: "in-process",
                 duplicate_offset: DuplicateOffset::Original,
                 dedups_plain_idempotent_retries: true,
                 group_join_delay: Duration::ZERO,
                 acks0_offset_known: false,
+                link_faults: None,
                 producer_identity_visible: true,
             },
         }

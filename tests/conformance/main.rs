@@ -12,8 +12,16 @@
 
 mod checks;
 #[cfg(feature = "kafka")]
+mod external;
+#[cfg(feature = "kafka")]
 mod fault_proxy;
 mod in_process;
+#[cfg(feature = "kafka")]
+mod kafka_target;
+#[cfg(feature = "kafka")]
+mod mock_cluster;
+#[cfg(feature = "kafka")]
+mod tansu;
 #[cfg(feature = "kafka")]
 mod tansu_broker;
 mod target;
@@ -26,22 +34,47 @@ use target::Target;
 /// A check: passes, is not applicable (with the reason), or panics.
 type Check = fn(&dyn Target) -> Outcome;
 
-/// Every target of this build, fresh (one per check run). The Kafka targets
-/// (MockCluster, tansu on loopback) are added here behind the `kafka` feature.
-fn targets() -> Vec<Box<dyn Target>> {
-    vec![Box::new(in_process::InProcess::new())]
+/// A target, made fresh for each check run.
+type MakeTarget = fn() -> Box<dyn Target>;
+
+/// Every target of this build, by name, in table order: in process; with the
+/// `kafka` feature MockCluster, tansu on loopback when `$IDEMLOG_TANSU` names
+/// its binary, and the user's cluster when `$IDEMLOG_KAFKA_BOOTSTRAP` names one.
+fn targets() -> Vec<(&'static str, MakeTarget)> {
+    #[allow(unused_mut)] // without the kafka feature there is one target
+    let mut targets: Vec<(&'static str, MakeTarget)> =
+        vec![("in-process", || Box::new(in_process::InProcess::new()))];
+    #[cfg(feature = "kafka")]
+    {
+        targets.push(("mock-cluster", || Box::new(mock_cluster::mock_cluster())));
+        if tansu::available() {
+            targets.push(("tansu", || Box::new(tansu::tansu())));
+        }
+        if external::bootstrap().is_some() {
+            targets.push(("kafka", || {
+                Box::new(external::external(
+                    &external::bootstrap().unwrap_or_default(),
+                ))
+            }));
+        }
+    }
+    targets
 }
 
 /// The names of the targets of this build, in table order.
 fn target_names() -> Vec<&'static str> {
-    targets().iter().map(|t| t.capabilities().name).collect()
+    targets().iter().map(|(name, _)| *name).collect()
 }
 
 /// Runs `check` on a fresh instance of target `index`; `Err` is the panic
-/// message of a failure.
+/// message of a failure (including a target that could not be made).
 fn run(check: Check, index: usize) -> Result<Outcome, String> {
-    let target = targets().swap_remove(index);
-    catch_unwind(AssertUnwindSafe(|| check(&*target))).map_err(|panic| {
+    let make = targets()[index].1;
+    catch_unwind(AssertUnwindSafe(|| {
+        let target = make();
+        check(&*target)
+    }))
+    .map_err(|panic| {
         panic
             .downcast_ref::<String>()
             .cloned()
@@ -115,6 +148,13 @@ fn summary() {
             table.push_str(&format!(" | {cell}"));
         }
         table.push('\n');
+    }
+    #[cfg(feature = "kafka")]
+    if !tansu::available() {
+        table.push_str(&format!(
+            "(the tansu target is skipped: {} does not name its binary)\n",
+            tansu_broker::TANSU_ENV
+        ));
     }
     println!("conformance summary (check x target)\n{table}");
     assert!(failed.is_empty(), "failed:\n{}", failed.join("\n"));

@@ -13,8 +13,6 @@
 //! // clients bootstrap from broker.bootstrap() (= "127.0.0.1:p", the proxy)
 //! ```
 
-#![allow(dead_code)] // used by the tansu target (wired with the kafka feature)
-
 use std::env;
 use std::fs::{self, File};
 use std::io;

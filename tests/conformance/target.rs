@@ -38,8 +38,11 @@ pub(crate) enum DuplicateOffset {
     /// The original offset of the batch, and `duplicate: true` (in process:
     /// the log answers a retry with the first append's metadata).
     Original,
-    // The tansu target (issue 11's next step) adds `Unknown`: the handle's
-    // offset is `None` (tansu answers -1).
+    /// No offset (`None`, `duplicate: false`): the broker answered the retry
+    /// `DUPLICATE_SEQUENCE_NUMBER` with offset -1 (tansu), so the producer
+    /// cannot know where the first copy landed.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // only the tansu target
+    Unknown,
 }
 
 impl DuplicateOffset {
@@ -48,6 +51,7 @@ impl DuplicateOffset {
     pub(crate) fn check(self, meta: &RecordMetadata, original: u64) -> Result<(), String> {
         let ok = match self {
             Self::Original => meta.offset == Some(original) && meta.duplicate,
+            Self::Unknown => meta.offset.is_none(),
         };
         if ok {
             Ok(())
@@ -65,9 +69,6 @@ impl DuplicateOffset {
 /// between backends is a field here, never an `if` on the target's name.
 #[derive(Clone, Debug)]
 pub(crate) struct Capabilities {
-    /// The target's name in the summary table ("in-process", "mock-cluster",
-    /// "tansu", ...).
-    pub(crate) name: &'static str,
     /// What the producer is told for a retry the broker deduplicated: the
     /// original offset in process; unknown on tansu (it reports -1).
     pub(crate) duplicate_offset: DuplicateOffset,
@@ -84,6 +85,10 @@ pub(crate) struct Capabilities {
     /// Whether an `acks=0` send learns its offset. No in process (success is
     /// reported when the request leaves) and in Kafka's clients (-1).
     pub(crate) acks0_offset_known: bool,
+    /// Whether the target can inject [`LinkFault`]s into a producer's
+    /// connection: `None` if it can, else why not (a cluster given by its
+    /// address, with no proxy in front of it).
+    pub(crate) link_faults: Option<&'static str>,
     /// Whether a consumer sees, per record, the idempotent producer that wrote
     /// it (producer id, epoch, sequence): yes in process
     /// (`ConsumerRecord::producer`); librdkafka does not expose it per message.
