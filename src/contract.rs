@@ -200,7 +200,10 @@
 //!   serializers, `compression.type`, network, metadata and security
 //!   settings, ...), and are an error naming the key where idemlog cannot
 //!   honour them ([`ProducerConfig::UNSUPPORTED_KEYS`], [`ConfigError::Unsupported`]:
-//!   `transactional.id`, `partitioner.class`, `bootstrap.servers`, ...).
+//!   `transactional.id`, `partitioner.class`, ...). `bootstrap.servers` names
+//!   a Kafka cluster: with the `kafka` feature it selects the Kafka backend
+//!   (`Cluster::from_properties`; the ignored keys librdkafka shares are then
+//!   passed to it), without it the key is unsupported.
 //!
 //! ## Delivery semantics
 //!
