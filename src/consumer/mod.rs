@@ -27,7 +27,7 @@ mod multi;
 mod partition_consumer;
 mod rebalance;
 mod receive;
-mod signal;
+pub(crate) mod signal;
 #[cfg(feature = "async")]
 mod stream;
 mod view;

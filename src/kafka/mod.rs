@@ -7,6 +7,11 @@
 //! or [`Cluster::kafka`](crate::Cluster::kafka) says so explicitly. The rest of
 //! the code stays the same.
 
+mod consumer;
+mod consumer_config;
 mod error;
 
+// used by the MultiConsumer facade (wired next)
+#[allow(unused_imports)]
+pub(crate) use consumer::KafkaConsumer;
 pub use error::KafkaError;
