@@ -70,6 +70,9 @@ pub struct MultiConsumer {
 
 /// What a [`MultiConsumer`] reads: the in-process log (the Kafka variant is
 /// added with the `kafka` feature).
+// Not boxed: the in-process consumer is the common case, and one box more per
+// poll would cost it; the remote one is boxed (a trait object).
+#[cfg_attr(feature = "kafka", allow(clippy::large_enum_variant))]
 pub(crate) enum Backend {
     /// The in-process [`Log`].
     Log(LogConsumer),

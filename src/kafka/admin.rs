@@ -18,8 +18,9 @@ use super::metadata::{partition_count, LookupError};
 use crate::error::LogError;
 use crate::kafka_error::KafkaError;
 
-/// How long connecting (the first metadata request) and each admin
-/// operation may take before the call fails.
+/// The longest a call to the cluster waits for its answer: connecting (the
+/// first metadata request), an admin operation, and the consumer's metadata,
+/// watermark, committed-offset and seek calls.
 pub const CLUSTER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A reachable Kafka cluster (see the module comment). Clones share the

@@ -62,7 +62,11 @@ pub(crate) fn partition_count<C: ClientContext>(
         None if !found.partitions().is_empty() => {
             Ok(u32::try_from(found.partitions().len()).unwrap_or(u32::MAX))
         }
-        None | Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) => Err(unknown()),
+        None
+        | Some(
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+            | RDKafkaRespErr::RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC,
+        ) => Err(unknown()),
         Some(code) => Err(LookupError::Kafka(KafkaError::new(
             "fetch topic metadata",
             rdkafka::error::KafkaError::MetadataFetch(code.into()),

@@ -8,6 +8,8 @@
 //! the code stays the same.
 
 mod admin;
+mod consumer;
+mod consumer_config;
 mod metadata;
 mod producer;
 mod producer_config;
@@ -15,5 +17,6 @@ mod producer_config;
 pub use crate::kafka_error::KafkaError;
 pub(crate) use admin::KafkaCluster;
 pub use admin::CLUSTER_TIMEOUT;
+pub(crate) use consumer::KafkaConsumer;
 pub(crate) use metadata::LookupError;
 pub(crate) use producer::KafkaProducer;
