@@ -115,6 +115,16 @@ fn without_link_faults(target: &dyn Target) -> Option<Outcome> {
         .map(|why| Outcome::NotApplicable(format!("no fault injection: {why}")))
 }
 
+/// `Some(n.a.)` when `target` cannot lose a produce response.
+fn without_lost_responses(target: &dyn Target) -> Option<Outcome> {
+    without_link_faults(target).or_else(|| {
+        target
+            .capabilities()
+            .lose_response
+            .map(|why| Outcome::NotApplicable(format!("cannot lose a response: {why}")))
+    })
+}
+
 /// Polls up to `max` records, waiting up to `timeout` for the first.
 fn poll(consumer: &mut MultiConsumer, max: usize, timeout: Duration) -> Vec<ConsumerRecord> {
     let mut records = Vec::new();
@@ -382,14 +392,14 @@ pub(crate) fn idempotent_lost_request(target: &dyn Target) -> Outcome {
 /// Mutation caught: the log accepting an exact retry as new data (dedup off,
 /// a sequence re-stamped on retry), a duplicate answered with a new offset.
 pub(crate) fn idempotent_lost_response(target: &dyn Target) -> Outcome {
-    if let Some(not_applicable) = without_link_faults(target) {
-        return not_applicable;
-    }
     let capabilities = target.capabilities();
     if !capabilities.dedups_plain_idempotent_retries {
         return Outcome::NotApplicable(
             "the broker deduplicates retries only for transactional producers".into(),
         );
+    }
+    if let Some(not_applicable) = without_lost_responses(target) {
+        return not_applicable;
     }
     let topic = target.create_topic("lost-response", 1);
     let faults = [LinkFault::Deliver, LinkFault::LoseResponse];
@@ -417,7 +427,7 @@ pub(crate) fn idempotent_lost_response(target: &dyn Target) -> Outcome {
 /// a log that deduplicates plain batches), so the documented duplicate is
 /// hidden; a lost response not retried.
 pub(crate) fn plain_lost_response_duplicates(target: &dyn Target) -> Outcome {
-    if let Some(not_applicable) = without_link_faults(target) {
+    if let Some(not_applicable) = without_lost_responses(target) {
         return not_applicable;
     }
     let topic = target.create_topic("plain-duplicate", 1);
@@ -454,6 +464,10 @@ pub(crate) fn commit_and_resume(target: &dyn Target) -> Outcome {
         ("group.id", group.as_str()),
         ("auto.offset.reset", "earliest"),
         ("enable.auto.commit", "false"),
+        (
+            "partition.assignment.strategy",
+            target.capabilities().group_assignor,
+        ),
     ];
     let join = target.capabilities().group_join_delay;
     let mut first = target.subscribe(&properties, &[&topic]).expect("subscribe");
@@ -509,7 +523,14 @@ pub(crate) fn seek(target: &dyn Target) -> Outcome {
     let names: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
     let records: Vec<Send<'_>> = names.iter().map(|name| Send::value(name)).collect();
     let producer = producer(target, IDEMPOTENT, &[]);
-    send_all(&producer, &topic, &records);
+    if target.capabilities().high_watermark_exact {
+        send_all(&producer, &topic, &records);
+    } else {
+        // One record per batch: then the broker's high watermark is right.
+        for name in &names {
+            send_one(&producer, &topic, name);
+        }
+    }
     let mut consumer = target.consumer(FROM_START).expect("consumer");
     consumer.assign(&topic, 0).expect("assign");
     assert_eq!(values(&read_all(&mut consumer, 10, Duration::ZERO)), names);
@@ -565,6 +586,10 @@ pub(crate) fn group_of_two_split(target: &dyn Target) -> Outcome {
         ("group.id", group.as_str()),
         ("auto.offset.reset", "earliest"),
         ("enable.auto.commit", "false"),
+        (
+            "partition.assignment.strategy",
+            target.capabilities().group_assignor,
+        ),
     ];
     let join = target.capabilities().group_join_delay;
     let revoked = Arc::new(Mutex::new(Vec::new()));

@@ -27,8 +27,11 @@ pub(crate) fn external(bootstrap: &str) -> KafkaTarget<NoFaults> {
         // Kafka's group.initial.rebalance.delay.ms default, plus a margin.
         group_join_delay: Duration::from_secs(5),
         acks0_offset_known: false,
+        lose_response: None,
+        group_assignor: "range",
+        high_watermark_exact: true,
         link_faults: Some("a cluster given by its address has no proxy in front of it"),
         producer_identity_visible: false,
     };
-    KafkaTarget::new("kafka", bootstrap, capabilities, NoFaults)
+    KafkaTarget::new("kafka", bootstrap, capabilities, &[], NoFaults)
 }

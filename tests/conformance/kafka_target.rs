@@ -1,6 +1,6 @@
 //! What the Kafka targets share: a [`Cluster`] reached by a bootstrap address,
-//! producers and consumers made through it from the checks' properties, and a
-//! way to inject faults into the producer's connection ([`InjectFaults`]).
+//! producers and consumers made through it from the checks' properties, and
+//! the broker side ([`Broker`]: topics, faults on the producer's connection).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,9 +16,16 @@ use crate::target::{Capabilities, LinkFault, Properties, Target};
 /// Kafka's 30.
 const PRODUCER_DEFAULTS: &[(&str, &str)] = &[("request.timeout.ms", "1000")];
 
-/// How a Kafka target makes a producer's next produce requests meet faults.
-pub(crate) trait InjectFaults {
-    /// Arms `faults` for the next produce requests, in order.
+/// The broker side of a Kafka target.
+pub(crate) trait Broker {
+    /// Creates a topic (by default through the cluster's admin API).
+    fn create_topic(&self, cluster: &Cluster, name: &str, partitions: u32) -> Result<(), String> {
+        cluster
+            .create_topic(name, partitions)
+            .map_err(|error| error.to_string())
+    }
+
+    /// Arms `faults` for the producer's next produce requests, in order.
     fn inject(&self, faults: &[LinkFault]);
 }
 
@@ -31,18 +38,22 @@ pub(crate) struct KafkaTarget<I> {
     run: String,
     topics: AtomicU64,
     capabilities: Capabilities,
+    /// Consumer properties the target adds (a check's own come after and
+    /// win): the broker's group timing.
+    consumer_defaults: &'static [(&'static str, &'static str)],
     // Last: the cluster's clients go before the broker they talk to.
-    injector: I,
+    broker: I,
 }
 
-impl<I: InjectFaults> KafkaTarget<I> {
+impl<I: Broker> KafkaTarget<I> {
     /// A target on the cluster at `bootstrap_servers` (panics, failing the
     /// check, if it cannot be reached).
     pub(crate) fn new(
         name: &'static str,
         bootstrap_servers: &str,
         capabilities: Capabilities,
-        injector: I,
+        consumer_defaults: &'static [(&'static str, &'static str)],
+        broker: I,
     ) -> Self {
         let cluster = Cluster::kafka(bootstrap_servers)
             .unwrap_or_else(|error| panic!("{}: connect to {bootstrap_servers}: {error}", name));
@@ -55,12 +66,19 @@ impl<I: InjectFaults> KafkaTarget<I> {
             run: format!("{}-{nanos:x}", std::process::id()),
             topics: AtomicU64::new(0),
             capabilities,
-            injector,
+            consumer_defaults,
+            broker,
         }
     }
 }
 
-impl<I: InjectFaults> Target for KafkaTarget<I> {
+impl<I> KafkaTarget<I> {
+    fn consumer_config(&self, properties: Properties<'_>) -> Result<ConsumerConfig, ConsumerError> {
+        ConsumerConfig::from_properties(self.consumer_defaults.iter().chain(properties).copied())
+    }
+}
+
+impl<I: Broker> Target for KafkaTarget<I> {
     fn capabilities(&self) -> &Capabilities {
         &self.capabilities
     }
@@ -69,8 +87,8 @@ impl<I: InjectFaults> Target for KafkaTarget<I> {
         // Relaxed: a counter for unique names only.
         let n = self.topics.fetch_add(1, Ordering::Relaxed);
         let topic = format!("{name}-{}-{n}", self.run);
-        self.cluster
-            .create_topic(&topic, partitions)
+        self.broker
+            .create_topic(&self.cluster, &topic, partitions)
             .unwrap_or_else(|error| panic!("{}: create topic {topic}: {error}", self.name));
         topic
     }
@@ -84,13 +102,13 @@ impl<I: InjectFaults> Target for KafkaTarget<I> {
             ProducerConfig::from_properties(PRODUCER_DEFAULTS.iter().chain(properties).copied())
                 .map_err(ProducerError::Config)?;
         let producer = self.cluster.producer(config)?;
-        self.injector.inject(faults);
+        self.broker.inject(faults);
         Ok(producer)
     }
 
     fn consumer(&self, properties: Properties<'_>) -> Result<MultiConsumer, ConsumerError> {
         self.cluster
-            .multi_consumer(ConsumerConfig::from_properties(properties.iter().copied())?)
+            .multi_consumer(self.consumer_config(properties)?)
     }
 
     fn subscribe(
@@ -98,8 +116,8 @@ impl<I: InjectFaults> Target for KafkaTarget<I> {
         properties: Properties<'_>,
         topics: &[&str],
     ) -> Result<MultiConsumer, ConsumerError> {
-        let config = ConsumerConfig::from_properties(properties.iter().copied())?;
-        self.cluster.subscribe(config, topics)
+        self.cluster
+            .subscribe(self.consumer_config(properties)?, topics)
     }
 }
 
@@ -107,7 +125,7 @@ impl<I: InjectFaults> Target for KafkaTarget<I> {
 /// ([`crate::external`]).
 pub(crate) struct NoFaults;
 
-impl InjectFaults for NoFaults {
+impl Broker for NoFaults {
     fn inject(&self, faults: &[LinkFault]) {
         assert!(faults.is_empty(), "this target cannot inject faults");
     }

@@ -1,8 +1,7 @@
 //! Target (b): rdkafka's `MockCluster`, librdkafka's in-process mock broker,
 //! reached through the Kafka backend like any cluster. Faults are the mock's
-//! own: an error response that says the batch was not written (a lost
-//! request), or an acknowledgement held past the producer's request timeout
-//! (a lost response).
+//! own: an error response that says the batch was not written stands for a
+//! lost request. It cannot lose a response (see the capability table).
 
 use std::time::Duration;
 
@@ -10,16 +9,15 @@ use rdkafka::bindings as ffi;
 use rdkafka::producer::{BaseProducer, Producer as _};
 use rdkafka::ClientConfig;
 
-use crate::kafka_target::{InjectFaults, KafkaTarget};
+use idemlog::Cluster;
+
+use crate::kafka_target::{Broker, KafkaTarget};
 use crate::target::{Capabilities, DuplicateOffset, LinkFault};
 
 /// The mock's one broker.
 const BROKER: i32 = 1;
 /// Kafka's api key of Produce.
 const PRODUCE: i16 = 0;
-/// How long a "lost" response is held: past the target's request timeout
-/// (1 s, kafka_target.rs), so the producer gives up on it and retries.
-const HELD_RESPONSE: Duration = Duration::from_millis(2500);
 
 /// The client that owns the mock cluster (librdkafka's
 /// `test.mock.num.brokers`): the mock lives as long as it does.
@@ -35,7 +33,16 @@ impl MockFaults {
     }
 }
 
-impl InjectFaults for MockFaults {
+impl Broker for MockFaults {
+    /// Through the mock's own API: it does not serve CreateTopics (the admin
+    /// request times out).
+    fn create_topic(&self, _: &Cluster, name: &str, partitions: u32) -> Result<(), String> {
+        let mock = self.host.client().mock_cluster().ok_or("no mock cluster")?;
+        let partitions = i32::try_from(partitions).map_err(|error| error.to_string())?;
+        mock.create_topic(name, partitions, 1)
+            .map_err(|error| error.to_string())
+    }
+
     fn inject(&self, faults: &[LinkFault]) {
         for fault in faults {
             let (error, rtt) = match fault {
@@ -45,10 +52,9 @@ impl InjectFaults for MockFaults {
                     ffi::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
                     0,
                 ),
-                LinkFault::LoseResponse => (
-                    ffi::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR,
-                    HELD_RESPONSE.as_millis() as i32,
-                ),
+                LinkFault::LoseResponse => {
+                    panic!("mock-cluster cannot lose a response (its capabilities say so)")
+                }
             };
             // SAFETY: a live mock cluster (see `mock`), and the variadic
             // arguments are `cnt` = 1 pair of (rd_kafka_resp_err_t, int rtt_ms),
@@ -92,8 +98,23 @@ pub(crate) fn mock_cluster() -> KafkaTarget<MockFaults> {
         dedups_plain_idempotent_retries: false,
         group_join_delay: Duration::from_secs(1),
         acks0_offset_known: false,
+        lose_response: Some("MockCluster can delay a request, not drop its response"),
+        group_assignor: "cooperative-sticky",
+        high_watermark_exact: true,
         link_faults: None,
         producer_identity_visible: false,
     };
-    KafkaTarget::new("mock-cluster", &bootstrap, capabilities, faults)
+    // The mock waits up to the session timeout (less a second) for members
+    // to join again, and a member hears of a rebalance at its next heartbeat.
+    let consumer_defaults = &[
+        ("session.timeout.ms", "2000"),
+        ("heartbeat.interval.ms", "100"),
+    ];
+    KafkaTarget::new(
+        "mock-cluster",
+        &bootstrap,
+        capabilities,
+        consumer_defaults,
+        faults,
+    )
 }

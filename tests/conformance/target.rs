@@ -85,6 +85,22 @@ pub(crate) struct Capabilities {
     /// Whether an `acks=0` send learns its offset. No in process (success is
     /// reported when the request leaves) and in Kafka's clients (-1).
     pub(crate) acks0_offset_known: bool,
+    /// Whether the target can lose a produce response
+    /// ([`LinkFault::LoseResponse`]): `None` if it can, else why not.
+    /// MockCluster can hold a request past the producer's request timeout but
+    /// not drop its response: measured, a held request is then not written
+    /// at all, which is a lost request.
+    pub(crate) lose_response: Option<&'static str>,
+    /// The `partition.assignment.strategy` of the group checks: `range`,
+    /// except on MockCluster, which refuses commits while an eager rebalance
+    /// is joining (`RebalanceInProgress`, where Kafka accepts a commit of the
+    /// current generation), so a revoke commit needs `cooperative-sticky` there.
+    pub(crate) group_assignor: &'static str,
+    /// Whether the broker's high watermark (ListOffsets latest) is the log
+    /// end: yes in process and on Kafka; tansu reports the newest batch's
+    /// base offset + 1, so a seek past it is refused as out of range unless
+    /// every batch holds one record.
+    pub(crate) high_watermark_exact: bool,
     /// Whether the target can inject [`LinkFault`]s into a producer's
     /// connection: `None` if it can, else why not (a cluster given by its
     /// address, with no proxy in front of it).
