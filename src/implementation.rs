@@ -247,6 +247,20 @@
 //! client, which fails them instead). Tested by tests/producer_delivery.rs and
 //! the producer_faults fuzz target.
 //!
+//! **P8 — remote deliveries (src/producer/message_delivery.rs, src/kafka/producer.rs;
+//! feature `kafka`).** A message sent through the Kafka backend carries its own
+//! one-record `Completion` as librdkafka's delivery opaque: librdkafka reports
+//! each message exactly once (success, failure, or a purge), and that report
+//! completes it under P4, after copying a failed message's bytes into a
+//! once-cell (set before `complete`, so a handle that sees `done` finds them). A
+//! callback registered at `send` is pushed before the message is handed to
+//! librdkafka, so the report finds it. `close` stores `closed` (Release) before
+//! it flushes; `send` and `flush` load it (Acquire), so a send that begins after
+//! `close` is refused. A send racing with `close` (it loaded `closed` before the
+//! store) may hand its message over after close's flush returned: librdkafka
+//! still delivers it, and dropping the producer flushes then purges, so every
+//! handle completes.
+//!
 //! # Consumer groups (src/log/group_coordinator.rs, src/consumer/membership.rs)
 //!
 //! One coordinator per group keeps, under one mutex (never taken by an append), the

@@ -45,6 +45,8 @@ impl KafkaCluster {
     pub(crate) fn connect(bootstrap_servers: &str) -> Result<Self, KafkaError> {
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", bootstrap_servers)
+            // A lookup of a missing topic must not create it.
+            .set("allow.auto.create.topics", "false")
             .create()
             .map_err(|error| KafkaError::new("create admin client", error))?;
         admin

@@ -146,8 +146,8 @@ impl RemoteProducer for KafkaProducer {
         record: ProducerRecord<'_>,
         callback: Option<Callback>,
     ) -> Result<DeliveryHandle, SendError> {
-        // Acquire: pairs with the Release store in `close`: a send that sees
-        // the producer open was begun before close's flush.
+        // Acquire: pairs with the Release store in `close`: a send that
+        // begins after it is refused (P8 in crate::implementation).
         if self.closed.load(Ordering::Acquire) {
             return Err(SendError::new(ProducerError::Closed, &record));
         }

@@ -63,6 +63,7 @@ const PASSED: &[(&str, &str)] = &[
 /// | `retry.backoff.ms` | the same, within librdkafka's 1..=300000 (0 becomes 1) |
 /// | `buffer.memory` | `queue.buffering.max.kbytes` (rounded up to KiB), with no message-count limit |
 /// | `max.block.ms` | kept by the backend: a send into a full queue is retried until it passes, then fails with `BufferExhausted` |
+/// | — | `allow.auto.create.topics=false`: a missing topic is an error, as in process (a producer's metadata request would have the broker create it) |
 /// | — | `partitioner=murmur2_random`: a keyed record lands on murmur2(key) as with Java's client and in process ([`partition_for_key`](crate::producer::partition_for_key)); librdkafka's default `consistent_random` would not |
 /// | `client.id`, `compression.type`, the socket, reconnect and metadata keys, `max.request.size` (`message.max.bytes`), `retry.backoff.max.ms`, `security.protocol`, `sasl.mechanism` and the `ssl.*` keys librdkafka shares ([`PASSED`] lists them) | passed, renamed where librdkafka's name differs (`send.buffer.bytes` is `socket.send.buffer.bytes`, the compression levels are `compression.level`) |
 /// | the other ignored keys (serializers, metrics, Java classes, JKS stores) | dropped: librdkafka has no such setting; records are bytes |
@@ -131,7 +132,10 @@ pub(crate) fn client_config(
                 .to_string(),
         )
         .set("queue.buffering.max.messages", "0")
-        .set("partitioner", "murmur2_random");
+        .set("partitioner", "murmur2_random")
+        // A lookup of a missing topic is an error, as in process; librdkafka's
+        // producer default would have the broker create it.
+        .set("allow.auto.create.topics", "false");
     for (key, value) in config.client.ignored() {
         if let Some((_, librdkafka)) = PASSED.iter().find(|(java, _)| *java == key) {
             client.set(*librdkafka, value);
