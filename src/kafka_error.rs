@@ -36,7 +36,11 @@ impl KafkaError {
     /// librdkafka's error code (a broker error or one of librdkafka's own),
     /// if the error carries one.
     pub fn code(&self) -> Option<RDKafkaErrorCode> {
-        self.error.rdkafka_error_code()
+        match &self.error {
+            // The `rdkafka` crate reports no code for an admin error; it has one.
+            RdKafkaError::AdminOp(code) => Some(*code),
+            error => error.rdkafka_error_code(),
+        }
     }
 
     /// librdkafka's error, as the `rdkafka` crate reports it.

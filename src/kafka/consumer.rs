@@ -703,6 +703,21 @@ impl KafkaConsumer {
     fn partition_count(&self, topic: &str) -> Result<u32, ConsumerError> {
         Ok(partition_count(self.base.client(), topic, CLUSTER_TIMEOUT)?)
     }
+
+    /// [`LogError::UnknownPartition`] (or `UnknownTopic`) unless the cluster
+    /// has this partition.
+    fn check_partition(&self, topic: &str, partition: u32) -> Result<(), ConsumerError> {
+        let partitions = self.partition_count(topic)?;
+        if partition >= partitions {
+            return Err(LogError::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+                partitions,
+            }
+            .into());
+        }
+        Ok(())
+    }
 }
 
 impl Drop for KafkaConsumer {
@@ -904,15 +919,7 @@ impl RemoteConsumer for KafkaConsumer {
                 partition: TopicPartition::new(topic, partition),
             });
         }
-        let partitions = self.partition_count(topic)?;
-        if partition >= partitions {
-            return Err(LogError::UnknownPartition {
-                topic: topic.to_string(),
-                partition,
-                partitions,
-            }
-            .into());
-        }
+        self.check_partition(topic, partition)?;
         self.add(topic, partition..partition + 1)
     }
 
@@ -1163,15 +1170,7 @@ impl RemoteConsumer for KafkaConsumer {
         if self.config.group_id.is_none() {
             return Err(ConsumerError::NoGroupId);
         }
-        let partitions = self.partition_count(topic)?;
-        if partition >= partitions {
-            return Err(LogError::UnknownPartition {
-                topic: topic.to_string(),
-                partition,
-                partitions,
-            }
-            .into());
-        }
+        self.check_partition(topic, partition)?;
         let committed = committed_offsets(&self.base, &[TopicPartition::new(topic, partition)])?;
         Ok(committed.into_iter().next().flatten())
     }
