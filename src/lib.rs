@@ -12,6 +12,10 @@
 //! - [`Consumer`]: reads one partition by offset, blocking or not, zero-copy.
 //! - [`MultiConsumer`]: many partitions, assigned by hand or by a consumer group
 //!   ([`Log::subscribe`]), blocking until any has data, interruptible.
+//! - [`Cluster`]: where producers and consumers connect, chosen by
+//!   configuration: the in-process log, or with the `kafka` feature an Apache
+//!   Kafka cluster (a `bootstrap.servers` property; `kafka` module), with the
+//!   same `Producer` and `MultiConsumer` API.
 //!
 //! The behaviour contract is [`contract`] (Kafka's KIP-98/360 rules: the numbered
 //! broker rules and public scenarios that the tests cite, and what is still in
