@@ -128,12 +128,16 @@ fn a_broker_that_dies_mid_run_loses_no_acknowledged_record() {
     let during = producer
         .send(ProducerRecord::new("t", "during").partition(0))
         .expect("send");
+    // Bounded, but not by delivery.timeout.ms alone: with the broker gone
+    // while a request is in flight, librdkafka fails an idempotent message
+    // only after that request times out and its reconnect attempts end.
+    // Measured: under 5 s on an idle 2-vCPU VM, 7.0 s once with CI's other
+    // jobs running; 10 s is the bound asserted here.
     let outcome = during
         .wait_timeout(Duration::from_secs(10))
-        .expect("completes");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
+        .expect("completes within 10 s");
+    eprintln!(
+        "the record sent while the broker was down completed after {:?}",
         started.elapsed()
     );
     if let Err(failure) = &outcome {
