@@ -51,7 +51,9 @@ backends:
               are Kafka's defaults
   kafka       a Kafka cluster (a build with --features kafka): a fresh topic per
               run and mode, in real time; request.timeout.ms=1000,
-              batch.size=4096, other settings are Kafka's defaults. With
+              batch.size=4096, reconnect.backoff.max.ms=1000 (the proxy cuts
+              the connection on each fault), other settings are Kafka's
+              defaults. With
               --upstream the demo runs its fault proxy on the --bootstrap address
               in front of the broker at --upstream: each produce request is lost
               (--request-loss), or its response (--response-loss), at random

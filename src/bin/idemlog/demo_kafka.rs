@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use idemlog::consumer::ConsumerConfig;
-use idemlog::producer::ProducerConfig;
+use idemlog::producer::{ConfigError, ProducerConfig};
 use idemlog::{Cluster, MultiConsumer};
 
 use crate::demo::{print_table, Mode, Options, Row};
@@ -21,6 +21,11 @@ use crate::fault_proxy::FaultProxy;
 const REQUEST_TIMEOUT_MS: u64 = 1000;
 /// The producers' `batch.size`, as in process.
 const BATCH_SIZE: usize = 4096;
+/// The producers' `reconnect.backoff.max.ms`: the proxy cuts the connection
+/// on every fault, and librdkafka doubles its reconnect backoff on each cut
+/// up to this (10 s by default, which would stall the demo for seconds per
+/// fault once a few faults have come close together).
+const RECONNECT_BACKOFF_MAX_MS: &str = "1000";
 /// How long a sender's flush may wait: past the producers' delivery timeout
 /// (Kafka's 120 s), by which every record has its result.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(150);
@@ -107,7 +112,8 @@ impl KafkaDemo {
         };
         format!(
             "backend kafka, {faults}; {} threads, {} partitions, {} records per mode, \
-             request.timeout.ms={REQUEST_TIMEOUT_MS}, batch.size={BATCH_SIZE}",
+             request.timeout.ms={REQUEST_TIMEOUT_MS}, batch.size={BATCH_SIZE}, \
+             reconnect.backoff.max.ms={RECONNECT_BACKOFF_MAX_MS}",
             options.threads, options.partitions, options.records
         )
     }
@@ -132,10 +138,8 @@ impl KafkaDemo {
             .create_topic(&topic, options.partitions)
             .map_err(|e| format!("create topic {topic}: {e}"))?;
         let before = self.counters();
-        let producer = self
-            .cluster
-            .producer(producer_config(mode))
-            .map_err(|e| e.to_string())?;
+        let config = producer_config(mode).map_err(|e| e.to_string())?;
+        let producer = self.cluster.producer(config).map_err(|e| e.to_string())?;
         let sent = send_all(&producer, &topic, options, mode, FLUSH_TIMEOUT)?;
         producer.close(CLOSE_TIMEOUT).map_err(|e| e.to_string())?;
         drop(producer);
@@ -198,10 +202,13 @@ impl KafkaDemo {
 }
 
 /// The mode's preset with the Kafka-side settings (no link, real time).
-fn producer_config(mode: Mode) -> ProducerConfig {
-    mode.config()
+fn producer_config(mode: Mode) -> Result<ProducerConfig, ConfigError> {
+    let mut config = mode
+        .config()
         .request_timeout_ms(REQUEST_TIMEOUT_MS)
-        .batch_size(BATCH_SIZE)
+        .batch_size(BATCH_SIZE);
+    config.set("reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS)?;
+    Ok(config)
 }
 
 /// The fault proxy on `bootstrap` (a local address) to `upstream`, with the
