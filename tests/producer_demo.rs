@@ -40,3 +40,38 @@ fn demo_rejects_bad_flags() {
     assert!(idemlog(&["demo", "--help"]).status.success());
     assert!(idemlog(&["help"]).status.success());
 }
+
+#[test]
+fn demo_backend_flags() {
+    let code = |args: &[&str]| idemlog(args).status.code();
+    assert_eq!(code(&["demo", "--backend", "bogus"]), Some(2));
+    // The Kafka addresses belong to the Kafka backend.
+    assert_eq!(code(&["demo", "--bootstrap", "127.0.0.1:9092"]), Some(2));
+    assert_eq!(code(&["demo", "--backend", "kafka"]), Some(2));
+    let kafka = idemlog(&["demo", "--backend", "kafka", "--bootstrap", "127.0.0.1:1"]);
+    let stderr = String::from_utf8_lossy(&kafka.stderr);
+    if cfg!(feature = "kafka") {
+        // No broker there: a run-time failure, not a usage error.
+        assert_eq!(kafka.status.code(), Some(1), "{stderr}");
+    } else {
+        assert_eq!(kafka.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--features kafka"), "{stderr}");
+    }
+}
+
+#[cfg(feature = "kafka")]
+#[test]
+fn demo_kafka_upstream_must_answer() {
+    let out = idemlog(&[
+        "demo",
+        "--backend",
+        "kafka",
+        "--bootstrap",
+        "127.0.0.1:0",
+        "--upstream",
+        "127.0.0.1:1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no broker answers"), "{stderr}");
+}

@@ -13,7 +13,11 @@
 mod checks;
 #[cfg(feature = "kafka")]
 mod external;
+// Shared with `idemlog demo --backend kafka`; the suite scripts faults, the
+// demo draws them at random (`set_random`, unused here but unit-tested).
 #[cfg(feature = "kafka")]
+#[allow(dead_code)]
+#[path = "../../src/bin/idemlog/fault_proxy.rs"]
 mod fault_proxy;
 mod in_process;
 #[cfg(feature = "kafka")]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::fault_proxy::FaultProxy;
+use crate::fault_proxy::{FaultProxy, ProduceFault};
 use crate::kafka_target::{Broker, KafkaTarget};
 use crate::tansu_broker::{free_port, TansuBroker, TANSU_ENV};
 use crate::target::{Capabilities, DuplicateOffset, LinkFault};
@@ -17,7 +17,17 @@ pub(crate) struct ProxiedTansu {
 
 impl Broker for ProxiedTansu {
     fn inject(&self, faults: &[LinkFault]) {
-        self.proxy.set_script(faults.to_vec());
+        self.proxy
+            .set_script(faults.iter().copied().map(produce_fault).collect());
+    }
+}
+
+/// The proxy's fault for a check's.
+fn produce_fault(fault: LinkFault) -> ProduceFault {
+    match fault {
+        LinkFault::Deliver => ProduceFault::Deliver,
+        LinkFault::LoseRequest => ProduceFault::LoseRequest,
+        LinkFault::LoseResponse => ProduceFault::LoseResponse,
     }
 }
 

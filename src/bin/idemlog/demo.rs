@@ -1,24 +1,26 @@
 //! `idemlog demo`: the delivery modes side by side under injected faults.
 //!
 //! Several threads send records through one producer per mode into a
-//! multi-partition topic over a link that drops requests and responses; then the
-//! whole log is read back and checked: duplicates, records lost, per-partition
-//! order. The producers run in virtual time (see `idemlog::producer::TimeSource`):
-//! a lost response costs its request timeout on the virtual clock, not in real
-//! time, so the demo takes seconds.
+//! multi-partition topic; then the topic is read back and audited (the same
+//! audit on every backend, `demo_audit`): duplicates, records lost,
+//! per-partition order. In process (`demo_in_process`) the producers go over a
+//! simulated link that drops requests and responses, in virtual time (see
+//! `idemlog::producer::TimeSource`), so the demo takes seconds; on Kafka
+//! (`demo_kafka`, feature `kafka`) faults come from a proxy in front of the
+//! broker, in real time.
 
-use std::io::Write;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use idemlog::producer::sim::{LinkConfig, SplitMix64};
-use idemlog::producer::{DeliveryHandle, Producer, ProducerConfig, ProducerRecord, TimeSource};
-use idemlog::Log;
+use idemlog::producer::ProducerConfig;
+
+use crate::demo_audit::Audit;
+use crate::demo_send::Sent;
 
 const HELP: &str = "usage: idemlog demo [OPTIONS]
+       idemlog demo --backend kafka --bootstrap HOST:PORT [--upstream HOST:PORT] [OPTIONS]
 
 Sends records from several threads through a producer per delivery mode, over a
-link that loses requests and responses (seeded), then reads the log back and
+link that loses requests and responses (seeded), then reads the records back and
 prints one row per mode:
   mode        at-most-once (acks=1, retries=0), at-least-once (no idempotence),
               exactly-once (idempotent), exactly-once+resend (idempotent, but the
@@ -35,41 +37,105 @@ prints one row per mode:
               that starts a new producer epoch after later batches are marked
               with *: the contract's first-batch case (idemlog::implementation,
               P7: first batches refused with a retriable error while later
-              ones were in flight land after them; nothing lost or doubled)
+              ones were in flight land after them; nothing lost or doubled).
+              A Kafka consumer does not see the epochs: no * there
   records/s   sent / wall time of the sending phase
 Exit status 1 if exactly-once shows any duplicate, loss or reordering (beyond
-the first-batch case), or is not fully acknowledged. Producers run in virtual time (request.timeout.ms=200 on the
-virtual clock), so lost responses cost no real time; batch.size=4096, other
-settings are Kafka's defaults.
+the first-batch case), or is not fully acknowledged.
+
+backends:
+  in-process  (default) a fresh log per mode, over a simulated link that loses,
+              refuses and delays requests and loses responses; the producers run
+              in virtual time (request.timeout.ms=200 on the virtual clock), so
+              lost responses cost no real time; batch.size=4096, other settings
+              are Kafka's defaults
+  kafka       a Kafka cluster (a build with --features kafka): a fresh topic per
+              run and mode, in real time; request.timeout.ms=1000,
+              batch.size=4096, reconnect.backoff.max.ms=1000 (the proxy cuts
+              the connection on each fault), other settings are Kafka's
+              defaults. With
+              --upstream the demo runs its fault proxy on the --bootstrap address
+              in front of the broker at --upstream: each produce request is lost
+              (--request-loss), or its response (--response-loss), at random
+              (--seed), and the proxy then cuts the connection, as a network
+              would. The broker must advertise the --bootstrap address, or the
+              clients bypass the proxy once they have its metadata. Without
+              --upstream no faults are injected.
+              Against tansu (a Kafka-protocol broker), two commands:
+                tansu broker --listener-url tcp://127.0.0.1:9093 \\
+                  --advertised-listener-url tcp://127.0.0.1:9092 \\
+                  --storage-engine memory://tansu/
+                cargo run --release --features kafka -- demo --backend kafka \\
+                  --bootstrap 127.0.0.1:9092 --upstream 127.0.0.1:9093
 
 options:
+  --backend B         in-process (default) or kafka
+  --bootstrap H:P     kafka: the cluster's bootstrap address; with --upstream,
+                      where the fault proxy listens (a local address)
+  --upstream H:P      kafka: the broker behind the fault proxy
   --threads N         sending threads per mode (default 4)
   --partitions N      partitions of the topic (default 8)
-  --records N         records per mode (default 100000)
-  --request-loss P    probability a request never reaches the log (default 0.05)
-  --response-loss P   probability a response is lost (default 0.05)
-  --refusals P        probability the log refuses a request with a retriable
-                      error, writing nothing (default 0.02)
-  --delay P           probability a request is delayed 1..50 ms (default 0.02)
+  --records N         records per mode (default 100000 in process, 20000 on
+                      kafka)
+  --request-loss P    probability a request never reaches the log (default 0.05;
+                      on kafka only with --upstream)
+  --response-loss P   probability a response is lost (default 0.05; on kafka
+                      only with --upstream); also the share of records the
+                      exactly-once+resend mode re-sends
+  --refusals P        in process: probability the log refuses a request with a
+                      retriable error, writing nothing (default 0.02)
+  --delay P           in process: probability a request is delayed 1..50 ms
+                      (default 0.02)
   --seed N            seed of the faults and the re-sends (default 42)
   --json              one JSON object per mode: {\"mode\", \"sent\", \"acked\",
                       \"in_log\", \"duplicates\", \"lost\", \"reordered\",
-                      \"reordered_first_batch\", \"records_per_sec\"}
+                      \"reordered_first_batch\", \"records_per_sec\"}; on kafka
+                      then one more: {\"backend\", \"bootstrap\", \"upstream\",
+                      \"produce_requests\", \"faults_applied\"}
   --progress          always show the progress bar (default: runs of 500000+
                       records per mode)
   --help              this text";
 
-struct Options {
-    threads: usize,
-    partitions: u32,
-    records: u64,
-    request_loss: f64,
-    response_loss: f64,
-    refusals: f64,
-    delay: f64,
-    seed: u64,
-    json: bool,
-    progress: bool,
+/// Where the demo runs.
+pub(crate) enum Backend {
+    /// The in-process log (`demo_in_process`).
+    InProcess,
+    /// A Kafka cluster (`demo_kafka`), through the fault proxy if `upstream`
+    /// names the broker.
+    #[cfg(feature = "kafka")]
+    Kafka {
+        bootstrap: String,
+        upstream: Option<String>,
+    },
+}
+
+pub(crate) struct Options {
+    pub(crate) backend: Backend,
+    pub(crate) threads: usize,
+    pub(crate) partitions: u32,
+    pub(crate) records: u64,
+    pub(crate) request_loss: f64,
+    pub(crate) response_loss: f64,
+    pub(crate) refusals: f64,
+    pub(crate) delay: f64,
+    pub(crate) seed: u64,
+    pub(crate) json: bool,
+    pub(crate) progress: bool,
+}
+
+impl Options {
+    /// Records sent by thread `t`: an even share, the remainder to the first.
+    pub(crate) fn per_thread(&self, t: u64) -> u64 {
+        let threads = self.threads as u64;
+        self.records / threads + u64::from(t < self.records % threads)
+    }
+
+    /// [`Options::per_thread`] of every thread.
+    pub(crate) fn per_thread_counts(&self) -> Vec<u64> {
+        (0..self.threads as u64)
+            .map(|t| self.per_thread(t))
+            .collect()
+    }
 }
 
 fn value<T: std::str::FromStr>(flag: &str, raw: Option<&String>) -> Result<T, String> {
@@ -87,11 +153,53 @@ fn rate(flag: &str, raw: Option<&String>) -> Result<f64, String> {
     }
 }
 
+/// The flags that pick the backend, checked together once all are read.
+#[derive(Default)]
+struct BackendFlags {
+    name: Option<String>,
+    bootstrap: Option<String>,
+    upstream: Option<String>,
+}
+
+impl BackendFlags {
+    fn resolve(self) -> Result<Backend, String> {
+        match self.name.as_deref().unwrap_or("in-process") {
+            "in-process" if self.bootstrap.is_some() || self.upstream.is_some() => {
+                Err("--bootstrap and --upstream need --backend kafka".to_string())
+            }
+            "in-process" => Ok(Backend::InProcess),
+            "kafka" => self.kafka(),
+            other => Err(format!("--backend: '{other}' is not in-process or kafka")),
+        }
+    }
+
+    #[cfg(feature = "kafka")]
+    fn kafka(self) -> Result<Backend, String> {
+        let bootstrap = self
+            .bootstrap
+            .ok_or("--backend kafka needs --bootstrap HOST:PORT")?;
+        Ok(Backend::Kafka {
+            bootstrap,
+            upstream: self.upstream,
+        })
+    }
+
+    #[cfg(not(feature = "kafka"))]
+    fn kafka(self) -> Result<Backend, String> {
+        Err(
+            "--backend kafka: this build of idemlog has no Kafka backend; build it with \
+             `--features kafka` (cargo run --release --features kafka -- demo --backend kafka ...)"
+                .to_string(),
+        )
+    }
+}
+
 fn parse(args: &[String]) -> Result<Option<Options>, String> {
     let mut options = Options {
+        backend: Backend::InProcess,
         threads: 4,
         partitions: 8,
-        records: 100_000,
+        records: 0,
         request_loss: 0.05,
         response_loss: 0.05,
         refusals: 0.02,
@@ -100,12 +208,16 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         json: false,
         progress: false,
     };
+    let (mut backend, mut records) = (BackendFlags::default(), None);
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--backend" => backend.name = Some(value(arg, args.next())?),
+            "--bootstrap" => backend.bootstrap = Some(value(arg, args.next())?),
+            "--upstream" => backend.upstream = Some(value(arg, args.next())?),
             "--threads" => options.threads = value(arg, args.next())?,
             "--partitions" => options.partitions = value(arg, args.next())?,
-            "--records" => options.records = value(arg, args.next())?,
+            "--records" => records = Some(value(arg, args.next())?),
             "--request-loss" => options.request_loss = rate(arg, args.next())?,
             "--response-loss" => options.response_loss = rate(arg, args.next())?,
             "--refusals" => options.refusals = rate(arg, args.next())?,
@@ -117,6 +229,19 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             other => return Err(format!("unknown option '{other}'")),
         }
     }
+    options.backend = backend.resolve()?;
+    let default_records = match options.backend {
+        Backend::InProcess => 100_000,
+        #[cfg(feature = "kafka")]
+        Backend::Kafka { .. } => 20_000,
+    };
+    options.records = records.unwrap_or(default_records);
+    check(&mut options)?;
+    Ok(Some(options))
+}
+
+/// The ranges of the numeric options.
+fn check(options: &mut Options) -> Result<(), String> {
     if !(1..=256).contains(&options.threads) {
         return Err(format!("--threads: {} is outside 1..=256", options.threads));
     }
@@ -135,11 +260,11 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
     if options.records >= 500_000 {
         options.progress = true;
     }
-    Ok(Some(options))
+    Ok(())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     AtMostOnce,
     AtLeastOnce,
     ExactlyOnce,
@@ -154,7 +279,7 @@ impl Mode {
         Mode::ExactlyOnceResend,
     ];
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Mode::AtMostOnce => "at-most-once",
             Mode::AtLeastOnce => "at-least-once",
@@ -163,7 +288,7 @@ impl Mode {
         }
     }
 
-    fn config(self) -> ProducerConfig {
+    pub(crate) fn config(self) -> ProducerConfig {
         match self {
             Mode::AtMostOnce => ProducerConfig::at_most_once(),
             Mode::AtLeastOnce => ProducerConfig::at_least_once(),
@@ -172,7 +297,7 @@ impl Mode {
     }
 }
 
-struct Row {
+pub(crate) struct Row {
     mode: Mode,
     sent: u64,
     acked: u64,
@@ -186,224 +311,103 @@ struct Row {
     records_per_sec: f64,
 }
 
-/// A hand-written progress bar on stderr.
-struct Progress {
-    enabled: bool,
-    total: u64,
-    shown: std::sync::atomic::AtomicU64,
-}
+impl Row {
+    /// A mode's row: what was sent and acknowledged, what the audit found.
+    pub(crate) fn new(mode: Mode, options: &Options, sent: &Sent, audit: &Audit) -> Row {
+        Row {
+            mode,
+            sent: options.records,
+            acked: sent.acked,
+            in_log: audit.in_log,
+            duplicates: audit.duplicates,
+            lost: audit.lost,
+            reordered: audit.reordered,
+            reordered_first_batch: audit.reordered_first_batch,
+            records_per_sec: options.records as f64 / sent.elapsed.as_secs_f64().max(1e-9),
+        }
+    }
 
-impl Progress {
-    fn show(&self, label: &str, done: u64) {
-        if !self.enabled {
+    /// Whether the row keeps the mode's promise: exactly-once is fully
+    /// acknowledged, with no duplicate, loss or reordering beyond the
+    /// first-batch case; the other modes promise nothing the demo checks.
+    fn healthy(&self) -> bool {
+        let unexplained = self.reordered - self.reordered_first_batch;
+        self.mode != Mode::ExactlyOnce
+            || (self.duplicates == 0
+                && self.lost == 0
+                && unexplained == 0
+                && self.acked == self.sent)
+    }
+
+    fn print(&self, json: bool) {
+        if json {
+            println!(
+                "{{\"mode\":\"{}\",\"sent\":{},\"acked\":{},\"in_log\":{},\"duplicates\":{},\
+                 \"lost\":{},\"reordered\":{},\"reordered_first_batch\":{},\
+                 \"records_per_sec\":{:.0}}}",
+                self.mode.name(),
+                self.sent,
+                self.acked,
+                self.in_log,
+                self.duplicates,
+                self.lost,
+                self.reordered,
+                self.reordered_first_batch,
+                self.records_per_sec
+            );
             return;
         }
-        let percent = done * 100 / self.total.max(1);
-        // Relaxed: only throttles redraws; no data is published through it.
-        let last = self
-            .shown
-            .swap(percent, std::sync::atomic::Ordering::Relaxed);
-        if last == percent && done != self.total {
-            return;
-        }
-        let filled = (percent / 4) as usize;
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r{label:<20} [{}{}] {percent:>3}%",
-            "#".repeat(filled),
-            ".".repeat(25 - filled.min(25))
+        let reordered = if self.reordered_first_batch > 0 && self.mode != Mode::AtLeastOnce {
+            format!("{}*", self.reordered)
+        } else {
+            self.reordered.to_string()
+        };
+        println!(
+            "{:<20} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>11.0}",
+            self.mode.name(),
+            self.sent,
+            self.acked,
+            self.in_log,
+            self.duplicates,
+            self.lost,
+            reordered,
+            self.records_per_sec
         );
-        if done == self.total {
-            let _ = writeln!(err);
-        }
     }
 }
 
-fn run_mode(options: &Options, mode: Mode) -> Result<Row, String> {
-    let log = Log::new();
-    log.create_topic("demo", options.partitions)
-        .map_err(|e| e.to_string())?;
-    let link = LinkConfig::new()
-        .seed(options.seed ^ mode as u64)
-        .drop_request_rate(options.request_loss)
-        .drop_response_rate(options.response_loss)
-        .retriable_error_rate(options.refusals)
-        .delay_rate(options.delay, 50);
-    let config = mode
-        .config()
-        .request_timeout_ms(200)
-        .retry_backoff_ms(10)
-        .batch_size(4096)
-        .link(link)
-        .time(TimeSource::virtual_time());
-    let producer = Producer::new(&log, config).map_err(|e| e.to_string())?;
-    let threads = options.threads as u64;
-    let per_thread = |t: u64| options.records / threads + u64::from(t < options.records % threads);
-    let progress = Progress {
-        enabled: options.progress,
-        total: options.records,
-        shown: std::sync::atomic::AtomicU64::new(u64::MAX),
-    };
-    let sent_so_far = std::sync::atomic::AtomicU64::new(0);
-    let started = Instant::now();
-    let acked_per_thread: Vec<Result<Vec<bool>, String>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let (producer, progress, sent_so_far) = (&producer, &progress, &sent_so_far);
-                scope.spawn(move || {
-                    let mut rng = SplitMix64::new(options.seed.wrapping_add(t));
-                    let count = per_thread(t);
-                    let mut handles: Vec<(u64, DeliveryHandle)> =
-                        Vec::with_capacity(count as usize);
-                    let (mut value, mut key) = (String::new(), String::new());
-                    for i in 0..count {
-                        use std::fmt::Write as _;
-                        value.clear();
-                        key.clear();
-                        let _ = write!(value, "{t}:{i}");
-                        let _ = write!(key, "key-{t}-{}", i % 64);
-                        let record = ProducerRecord::new("demo", &value).key(&key);
-                        let copies = if mode == Mode::ExactlyOnceResend
-                            && rng.next_f64() < options.response_loss
-                        {
-                            2 // the application's own timeout fired: it re-sends
-                        } else {
-                            1
-                        };
-                        for _ in 0..copies {
-                            let handle = producer.send(record).map_err(|e| e.to_string())?;
-                            handles.push((i, handle));
-                        }
-                        if i % 4096 == 4095 {
-                            // Relaxed: a progress counter only.
-                            let done =
-                                sent_so_far.fetch_add(4096, std::sync::atomic::Ordering::Relaxed);
-                            progress.show(mode.name(), done + 4096);
-                        }
-                    }
-                    // Virtual time: linger ends with the flush (TimeSource docs).
-                    producer.flush(Duration::MAX).map_err(|e| e.to_string())?;
-                    let mut acked = vec![false; count as usize];
-                    for (i, handle) in handles {
-                        if handle.wait().is_ok() {
-                            acked[i as usize] = true;
-                        }
-                    }
-                    Ok(acked)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_else(|_| Err("a sender panicked".into())))
-            .collect()
-    });
-    let elapsed = started.elapsed();
-    progress.show(mode.name(), options.records);
-    producer
-        .close(Duration::from_secs(30))
-        .map_err(|e| e.to_string())?;
-    let acked_per_thread = acked_per_thread
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-    let acked = acked_per_thread
-        .iter()
-        .map(|a| a.iter().filter(|&&x| x).count() as u64)
-        .sum();
-    let audit = audit(&log, options, &per_thread)?;
-    Ok(Row {
-        mode,
-        sent: options.records,
-        acked,
-        in_log: audit.in_log,
-        duplicates: audit.duplicates,
-        lost: audit.lost,
-        reordered: audit.reordered,
-        reordered_first_batch: audit.reordered_first_batch,
-        records_per_sec: options.records as f64 / elapsed.as_secs_f64().max(1e-9),
-    })
-}
-
-/// The (pid, epoch) a record was written under, if idempotent.
-type Stamp = Option<(idemlog::ProducerId, u16)>;
-
-/// What reading the log back found.
-struct Audit {
-    in_log: u64,
-    duplicates: u64,
-    lost: u64,
-    reordered: u64,
-    reordered_first_batch: u64,
-}
-
-/// Reads the whole log back.
-fn audit(log: &Log, options: &Options, per_thread: &dyn Fn(u64) -> u64) -> Result<Audit, String> {
-    let threads = options.threads as u64;
-    let mut seen: Vec<Vec<u32>> = (0..threads)
-        .map(|t| vec![0; per_thread(t) as usize])
-        .collect();
-    let (mut in_log, mut reordered, mut first_batch, mut bad) = (0u64, 0u64, 0u64, 0u64);
-    for p in 0..options.partitions {
-        let mut consumer = log.consumer("demo", p).map_err(|e| e.to_string())?;
-        // Per sending thread: its highest record index read so far in this
-        // partition, and the (pid, epoch) that record was written under.
-        let mut highest: Vec<Option<(u64, Stamp)>> = vec![None; threads as usize];
-        loop {
-            let read = consumer
-                .poll_with(65_536, |view| {
-                    in_log += 1;
-                    let parsed = std::str::from_utf8(view.value).ok().and_then(|v| {
-                        let (t, i) = v.split_once(':')?;
-                        Some((t.parse::<u64>().ok()?, i.parse::<u64>().ok()?))
-                    });
-                    let Some((t, i)) = parsed.filter(|&(t, i)| t < threads && i < per_thread(t))
-                    else {
-                        bad += 1;
-                        return;
-                    };
-                    let stamp = view.producer.map(|m| (m.producer_id, m.epoch));
-                    let count = &mut seen[t as usize][i as usize];
-                    *count += 1;
-                    let high = &mut highest[t as usize];
-                    if let Some((h, high_stamp)) = *high {
-                        if *count == 1 && i < h {
-                            reordered += 1;
-                            // Written under another epoch than the later record
-                            // before it: re-sequenced after an epoch bump.
-                            first_batch += u64::from(stamp.is_some() && stamp != high_stamp);
-                        }
-                    }
-                    if high.is_none_or(|(h, _)| i > h) {
-                        *high = Some((i, stamp));
-                    }
-                })
-                .map_err(|e| e.to_string())?;
-            if read == 0 {
-                break;
-            }
-        }
+/// Runs every mode with `run_mode`, printing the table (or the JSON rows) as
+/// the rows come; whether every row kept its promise, or the first mode's
+/// failure.
+pub(crate) fn print_table(
+    options: &Options,
+    mut run_mode: impl FnMut(Mode) -> Result<Row, String>,
+) -> Result<bool, String> {
+    if !options.json {
+        println!(
+            "{:<20} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>11}",
+            "mode", "sent", "acked", "in log", "duplicates", "lost", "reordered", "records/s"
+        );
     }
-    if bad > 0 {
-        return Err(format!(
-            "{bad} records in the log were not sent by the demo"
-        ));
+    let (mut healthy, mut first_batch_notes) = (true, 0);
+    for mode in Mode::ALL {
+        let row = run_mode(mode).map_err(|message| format!("{}: {message}", mode.name()))?;
+        healthy &= row.healthy();
+        first_batch_notes += u64::from(row.reordered_first_batch > 0);
+        row.print(options.json);
     }
-    let distinct = seen.iter().flatten().filter(|&&c| c > 0).count() as u64;
-    Ok(Audit {
-        in_log,
-        duplicates: in_log - distinct,
-        lost: options.records - distinct,
-        reordered,
-        reordered_first_batch: first_batch,
-    })
+    if first_batch_notes > 0 && !options.json {
+        println!(
+            "* the first-batch case (idemlog::implementation, P7): a partition's first batches \
+             of an epoch, refused with a retriable error while later batches were in flight, \
+             land after them under a new epoch; nothing lost or duplicated"
+        );
+    }
+    Ok(healthy)
 }
 
-pub(crate) fn run(args: &[String]) -> ExitCode {
-    let options = match super::options_or_exit("demo", HELP, parse(args)) {
-        Ok(options) => options,
-        Err(code) => return code,
-    };
+/// The in-process run: the fault settings, then the table.
+fn run_in_process(options: &Options) -> Result<bool, String> {
     if !options.json {
         println!(
             "{} threads, {} partitions, {} records per mode, request loss {}, response loss {}, \
@@ -417,73 +421,34 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
             options.delay,
             options.seed
         );
-        println!(
-            "{:<20} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>11}",
-            "mode", "sent", "acked", "in log", "duplicates", "lost", "reordered", "records/s"
-        );
     }
-    let mut healthy = true;
-    let mut first_batch_notes = 0;
-    for mode in Mode::ALL {
-        let row = match run_mode(&options, mode) {
-            Ok(row) => row,
-            Err(message) => {
-                eprintln!("idemlog demo: {}: {message}", mode.name());
-                return ExitCode::FAILURE;
-            }
-        };
-        let unexplained = row.reordered - row.reordered_first_batch;
-        if mode == Mode::ExactlyOnce
-            && (row.duplicates > 0 || row.lost > 0 || unexplained > 0 || row.acked != row.sent)
-        {
-            healthy = false;
+    print_table(options, |mode| {
+        crate::demo_in_process::run_mode(options, mode)
+    })
+}
+
+pub(crate) fn run(args: &[String]) -> ExitCode {
+    let options = match super::options_or_exit("demo", HELP, parse(args)) {
+        Ok(options) => options,
+        Err(code) => return code,
+    };
+    let result = match &options.backend {
+        Backend::InProcess => run_in_process(&options),
+        #[cfg(feature = "kafka")]
+        Backend::Kafka {
+            bootstrap,
+            upstream,
+        } => crate::demo_kafka::run(&options, bootstrap, upstream.as_deref()),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("idemlog demo: exactly-once broke its promise (see the row above)");
+            ExitCode::FAILURE
         }
-        first_batch_notes += u64::from(row.reordered_first_batch > 0);
-        if options.json {
-            println!(
-                "{{\"mode\":\"{}\",\"sent\":{},\"acked\":{},\"in_log\":{},\"duplicates\":{},\
-                 \"lost\":{},\"reordered\":{},\"reordered_first_batch\":{},\
-                 \"records_per_sec\":{:.0}}}",
-                row.mode.name(),
-                row.sent,
-                row.acked,
-                row.in_log,
-                row.duplicates,
-                row.lost,
-                row.reordered,
-                row.reordered_first_batch,
-                row.records_per_sec
-            );
-        } else {
-            let reordered = if row.reordered_first_batch > 0 && mode != Mode::AtLeastOnce {
-                format!("{}*", row.reordered)
-            } else {
-                row.reordered.to_string()
-            };
-            println!(
-                "{:<20} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>11.0}",
-                row.mode.name(),
-                row.sent,
-                row.acked,
-                row.in_log,
-                row.duplicates,
-                row.lost,
-                reordered,
-                row.records_per_sec
-            );
+        Err(message) => {
+            eprintln!("idemlog demo: {message}");
+            ExitCode::FAILURE
         }
-    }
-    if first_batch_notes > 0 && !options.json {
-        println!(
-            "* the first-batch case (idemlog::implementation, P7): a partition's first batches \
-             of an epoch, refused with a retriable error while later batches were in flight, \
-             land after them under a new epoch; nothing lost or duplicated"
-        );
-    }
-    if healthy {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("idemlog demo: exactly-once broke its promise (see the row above)");
-        ExitCode::FAILURE
     }
 }

@@ -3,6 +3,16 @@
 
 mod bench;
 mod demo;
+mod demo_audit;
+mod demo_in_process;
+#[cfg(feature = "kafka")]
+mod demo_kafka;
+mod demo_send;
+// Shared with the conformance suite (tests/conformance/main.rs includes it by
+// #[path]): the demo draws faults at random, the suite scripts them.
+#[cfg(feature = "kafka")]
+#[allow(dead_code)]
+mod fault_proxy;
 // The bench harness, shared with the criterion benches (benches/*.rs); the
 // demo uses none of it, and the criterion-only workloads are unused here.
 #[allow(dead_code)]
@@ -13,7 +23,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: idemlog [demo [OPTIONS] | bench [OPTIONS] | help]
   demo   (default) send records through a producer per delivery mode with injected
-         request and response loss, read the log back, print one row per mode
+         request and response loss, read the log back, print one row per mode;
+         in process, or on a Kafka cluster (--backend kafka, --features kafka)
   bench  run the benchmark target workloads beside their peers (naive prototype,
          disruptor, crossbeam-channel, a Mutex ring) and print ratios and targets
 Run `idemlog demo --help` or `idemlog bench --help` for the options.";

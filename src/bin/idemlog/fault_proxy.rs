@@ -1,14 +1,17 @@
-//! A Kafka-framing TCP proxy on loopback that injects faults into Produce
-//! requests, for the conformance target on a real broker (tansu).
+//! A Kafka-framing TCP proxy that injects faults into Produce requests, in
+//! front of a real broker (tansu): the conformance suite's tansu target
+//! (`tests/conformance/tansu.rs`, by script) and `idemlog demo --backend kafka
+//! --upstream` (random faults) share this file.
 //!
 //! Each client connection gets its own connection to the broker and two
 //! forwarding threads: client -> broker parses requests (4-byte big-endian
 //! length, then api_key i16, api_version i16, correlation_id i32, ...),
 //! broker -> client parses responses (length, then correlation_id i32). One
-//! script of [`LinkFault`]s, shared by all connections, applies to Produce
+//! script of [`ProduceFault`]s, shared by all connections, applies to Produce
 //! requests (api key 0) in arrival order, first attempts and retries alike;
-//! once it is used up every request is delivered. Other requests are always
-//! forwarded.
+//! once it is used up each request meets the random faults
+//! ([`FaultProxy::set_random`]; none by default: delivered). Other requests
+//! are always forwarded.
 //!
 //! Every blocking read and write has a short timeout so that each thread sees
 //! the stop flag: dropping the proxy ends all its threads and connections.
@@ -21,7 +24,16 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crate::target::LinkFault;
+/// What happens to one Produce request passing the proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProduceFault {
+    /// Forwarded, and its response too.
+    Deliver,
+    /// Not forwarded; the connection is cut.
+    LoseRequest,
+    /// Forwarded, but its response is dropped and the connection cut.
+    LoseResponse,
+}
 
 /// How long a blocked accept, read or write waits before it looks at the stop
 /// flag again: the bound on how long dropping the proxy takes per thread.
@@ -49,7 +61,9 @@ struct Shared {
     /// Set by Drop: every thread ends within about [`POLL`].
     stop: AtomicBool,
     /// The pending faults, for Produce requests in arrival order.
-    script: Mutex<VecDeque<LinkFault>>,
+    script: Mutex<VecDeque<ProduceFault>>,
+    /// The faults of the requests after the script (`None`: delivered).
+    random: Mutex<Option<RandomFaults>>,
     /// Produce requests seen, on all connections.
     produce_requests: AtomicU64,
     /// Faults that took effect (a request dropped, a response dropped).
@@ -66,7 +80,12 @@ impl FaultProxy {
 
     /// A proxy to `upstream` on 127.0.0.1:`port` (0: an ephemeral port).
     pub(crate) fn start_on(port: u16, upstream: SocketAddr) -> io::Result<FaultProxy> {
-        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        Self::start_at(SocketAddr::from(([127, 0, 0, 1], port)), upstream)
+    }
+
+    /// A proxy to `upstream` listening on `addr` (a local address).
+    pub(crate) fn start_at(addr: SocketAddr, upstream: SocketAddr) -> io::Result<FaultProxy> {
+        let listener = TcpListener::bind(addr)?;
         // Nonblocking, so that the accept loop can see the stop flag.
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -91,8 +110,20 @@ impl FaultProxy {
 
     /// Replaces the pending script: the next Produce requests (on any
     /// connection) meet these faults in order; later ones are delivered.
-    pub(crate) fn set_script(&self, script: Vec<LinkFault>) {
+    pub(crate) fn set_script(&self, script: Vec<ProduceFault>) {
         *self.shared.script.lock().unwrap() = script.into();
+    }
+
+    /// Random faults for the Produce requests the script does not cover: each
+    /// is lost with probability `request_loss`, or else its response with
+    /// probability `response_loss` (a sequence fixed by `seed`, drawn in
+    /// arrival order). Replaces earlier random faults; zero rates turn them off.
+    pub(crate) fn set_random(&self, seed: u64, request_loss: f64, response_loss: f64) {
+        *self.shared.random.lock().unwrap() = Some(RandomFaults {
+            rng: SplitMix64(seed),
+            request_loss,
+            response_loss,
+        });
     }
 
     /// Produce requests seen so far, on all connections.
@@ -108,6 +139,64 @@ impl FaultProxy {
     /// Client connections accepted so far.
     pub(crate) fn connections(&self) -> u64 {
         self.shared.connections.load(Ordering::SeqCst)
+    }
+}
+
+impl Shared {
+    /// The fault of the next Produce request: the script's next, else a random
+    /// one, else delivered. Counts the request.
+    fn next_produce_fault(&self) -> ProduceFault {
+        self.produce_requests.fetch_add(1, Ordering::SeqCst);
+        if let Some(fault) = self.script.lock().unwrap().pop_front() {
+            return fault;
+        }
+        self.random
+            .lock()
+            .unwrap()
+            .as_mut()
+            .map_or(ProduceFault::Deliver, RandomFaults::next)
+    }
+}
+
+/// Seeded random faults ([`FaultProxy::set_random`]).
+#[derive(Debug)]
+struct RandomFaults {
+    rng: SplitMix64,
+    request_loss: f64,
+    response_loss: f64,
+}
+
+impl RandomFaults {
+    /// One draw: lose the request, else its response, else deliver.
+    fn next(&mut self) -> ProduceFault {
+        let draw = self.rng.next_f64();
+        if draw < self.request_loss {
+            ProduceFault::LoseRequest
+        } else if draw < self.request_loss + self.response_loss {
+            ProduceFault::LoseResponse
+        } else {
+            ProduceFault::Deliver
+        }
+    }
+}
+
+/// SplitMix64 (Steele, Lea and Flood): a tiny seeded generator, enough for
+/// fault draws (std only, so that the conformance suite can include this file).
+#[derive(Debug)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1): the top 53 bits.
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -179,7 +268,7 @@ fn serve(client: TcpStream, upstream: SocketAddr, shared: &Arc<Shared>) -> io::R
     result
 }
 
-/// Client -> broker: applies the script to Produce requests. Returns to cut
+/// Client -> broker: applies the script and the random faults to Produce requests. Returns to cut
 /// the connection (the caller does).
 fn forward_requests(
     client: &TcpStream,
@@ -192,19 +281,17 @@ fn forward_requests(
         let api_key = i16::from_be_bytes([header[0], header[1]]);
         let correlation_id = i32::from_be_bytes([header[4], header[5], header[6], header[7]]);
         let fault = if api_key == PRODUCE {
-            shared.produce_requests.fetch_add(1, Ordering::SeqCst);
-            let next = shared.script.lock().unwrap().pop_front();
-            next.unwrap_or(LinkFault::Deliver)
+            shared.next_produce_fault()
         } else {
-            LinkFault::Deliver
+            ProduceFault::Deliver
         };
         match fault {
-            LinkFault::Deliver => write_frame(broker, &request, &shared.stop)?,
-            LinkFault::LoseRequest => {
+            ProduceFault::Deliver => write_frame(broker, &request, &shared.stop)?,
+            ProduceFault::LoseRequest => {
                 shared.faults_applied.fetch_add(1, Ordering::SeqCst);
                 return Ok(());
             }
-            LinkFault::LoseResponse => {
+            ProduceFault::LoseResponse => {
                 // Marked before forwarding: the response may be back at once.
                 doomed.lock().unwrap().insert(correlation_id);
                 write_frame(broker, &request, &shared.stop)?;
@@ -316,7 +403,7 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    use LinkFault::{Deliver, LoseRequest, LoseResponse};
+    use ProduceFault::{Deliver, LoseRequest, LoseResponse};
 
     /// How long a test client waits for a reply or a close before failing.
     const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -527,6 +614,85 @@ mod tests {
         assert_eq!(reply(&client), Some(4));
         assert!(upstream.got(PRODUCE, 1) && upstream.got(PRODUCE, 3));
         assert_eq!((proxy.produce_requests(), proxy.faults_applied()), (2, 0));
+    }
+
+    /// Sends `n` Produce requests (correlation ids 1..=n) through `proxy`,
+    /// one at a time, reconnecting after each cut; returns the fault each met,
+    /// told apart by whether a reply came back and the upstream got it.
+    fn faults_met(proxy: &FaultProxy, upstream: &Upstream, n: i32) -> Vec<ProduceFault> {
+        let mut client = connect(proxy);
+        let mut replied = Vec::new();
+        for id in 1..=n {
+            send(&client, &request(PRODUCE, id, 1));
+            replied.push(reply(&client).is_some());
+            if !replied[replied.len() - 1] {
+                client = connect(proxy);
+            }
+        }
+        // A request's arrival is recorded before its response is written, so
+        // before the client sees a reply or a cut: no waiting needed.
+        let got: HashSet<i32> = upstream.got.lock().unwrap().iter().map(|g| g.1).collect();
+        (1..=n)
+            .zip(replied)
+            .map(|(id, replied)| match (replied, got.contains(&id)) {
+                (true, _) => Deliver,
+                (false, true) => LoseResponse,
+                (false, false) => LoseRequest,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn random_faults_are_fixed_by_the_seed() {
+        let upstream = Upstream::start();
+        let run = |seed| {
+            let proxy = FaultProxy::start(upstream.addr).unwrap();
+            proxy.set_random(seed, 0.2, 0.2);
+            let faults = faults_met(&proxy, &upstream, 100);
+            let lost = faults.iter().filter(|&&f| f != Deliver).count() as u64;
+            assert_eq!(
+                (proxy.produce_requests(), proxy.faults_applied()),
+                (100, lost)
+            );
+            upstream.got.lock().unwrap().clear();
+            faults
+        };
+        let first = run(7);
+        assert_eq!(run(7), first);
+        assert_ne!(run(8), first);
+        assert!(first.contains(&LoseRequest) && first.contains(&LoseResponse));
+    }
+
+    #[test]
+    fn random_faults_honour_their_rates() {
+        let upstream = Upstream::start();
+        let proxy = FaultProxy::start(upstream.addr).unwrap();
+        proxy.set_random(42, 0.05, 0.1);
+        let faults = faults_met(&proxy, &upstream, 2000);
+        let count = |fault| faults.iter().filter(|&&f| f == fault).count();
+        // Expected 100 and 200; the bounds are about 5 standard deviations.
+        let (requests, responses) = (count(LoseRequest), count(LoseResponse));
+        assert!((55..=145).contains(&requests), "{requests} requests lost");
+        assert!(
+            (135..=265).contains(&responses),
+            "{responses} responses lost"
+        );
+        let counters = (proxy.produce_requests(), proxy.faults_applied());
+        assert_eq!(counters, (2000, (requests + responses) as u64));
+    }
+
+    #[test]
+    fn the_script_comes_before_the_random_faults() {
+        let upstream = Upstream::start();
+        let proxy = FaultProxy::start(upstream.addr).unwrap();
+        proxy.set_random(1, 1.0, 0.0);
+        proxy.set_script(vec![Deliver, LoseResponse]);
+        let faults = faults_met(&proxy, &upstream, 4);
+        assert_eq!(faults, [Deliver, LoseResponse, LoseRequest, LoseRequest]);
+        // Zero rates: every request is delivered again.
+        proxy.set_random(1, 0.0, 0.0);
+        upstream.got.lock().unwrap().clear();
+        assert_eq!(faults_met(&proxy, &upstream, 3), [Deliver; 3]);
     }
 
     #[test]
