@@ -15,21 +15,21 @@
 
 // Its own test needs the proxy, and is dropped here (a `harness = false`
 // bench is compiled with cfg(test) but without the test harness).
-#[allow(dead_code)]
-#[cfg_attr(test, allow(unused_imports))]
-#[path = "../tests/conformance/tansu_broker.rs"]
-mod tansu_broker;
 #[cfg(test)]
 #[allow(dead_code)]
 #[path = "../src/bin/idemlog/fault_proxy.rs"]
 mod fault_proxy;
+#[allow(dead_code)]
+#[cfg_attr(test, allow(unused_imports))]
+#[path = "../tests/conformance/tansu_broker.rs"]
+mod tansu_broker;
 
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use idemlog::consumer::ConsumerConfig;
 use idemlog::producer::{Producer, ProducerConfig, ProducerRecord};
-use idemlog::{Cluster, Log, MultiConsumer};
+use idemlog::{Cluster, Log, MultiConsumer, RetentionPolicy, TopicConfig};
 
 /// Records per criterion iteration.
 const UNIT: u64 = 1000;
@@ -44,7 +44,29 @@ const WAIT: Duration = Duration::from_secs(30);
 struct Backend {
     name: &'static str,
     cluster: Cluster,
+    /// The in-process log, for topics with retention.
+    log: Option<Log>,
     _broker: Option<tansu_broker::TansuBroker>,
+}
+
+/// Records an in-process partition retains: the produce bench appends without
+/// end, and a log without retention fills its memory budget (tansu keeps
+/// everything; its memory grows for the bench's few seconds).
+const RETAINED: u64 = 1 << 16;
+
+impl Backend {
+    /// A one-partition topic (in process with retention of [`RETAINED`]).
+    fn create_topic(&self, name: &str) {
+        match &self.log {
+            Some(log) => log
+                .create_topic_with(
+                    name,
+                    TopicConfig::new(1).retention(RetentionPolicy::default().max_records(RETAINED)),
+                )
+                .expect("create topic"),
+            None => self.cluster.create_topic(name, 1).expect("create topic"),
+        }
+    }
 }
 
 /// In process, and tansu when its binary is configured.
@@ -52,12 +74,14 @@ fn backends(log: &Log) -> Vec<Backend> {
     let mut backends = vec![Backend {
         name: "in-process",
         cluster: Cluster::in_process(log),
+        log: Some(log.clone()),
         _broker: None,
     }];
     match tansu_broker::TansuBroker::start(None) {
         Ok(broker) => backends.push(Backend {
             name: "tansu",
             cluster: Cluster::kafka(&broker.bootstrap()).expect("connect to tansu"),
+            log: None,
             _broker: Some(broker),
         }),
         Err(why) => eprintln!("backends: tansu skipped: {why}"),
@@ -113,10 +137,7 @@ fn produce(c: &mut Criterion) {
     let backends = backends(&log);
     let mut group = configured(c, "backends/produce-100B");
     for backend in &backends {
-        backend
-            .cluster
-            .create_topic("produce", 1)
-            .expect("create topic");
+        backend.create_topic("produce");
         let producer = backend
             .cluster
             .producer(ProducerConfig::default())
@@ -138,10 +159,7 @@ fn consume(c: &mut Criterion) {
     let backends = backends(&log);
     let mut group = configured(c, "backends/consume-100B");
     for backend in &backends {
-        backend
-            .cluster
-            .create_topic("consume", 1)
-            .expect("create topic");
+        backend.create_topic("consume");
         let producer = backend
             .cluster
             .producer(ProducerConfig::default())
