@@ -137,6 +137,16 @@ impl Shared {
             .collect()
     }
 
+    /// The known positions of every assigned partition.
+    fn all_known_positions(&self) -> Vec<(TopicPartition, u64)> {
+        let partitions: Vec<TopicPartition> = self
+            .slots
+            .iter()
+            .map(|slot| slot.partition.clone())
+            .collect();
+        self.known_positions(&partitions)
+    }
+
     /// Moves the position past a record librdkafka handed over; false if the
     /// record is not to be handed out (its partition is no longer assigned, or
     /// it is from before a seek).
@@ -613,15 +623,7 @@ impl KafkaConsumer {
     /// An assigned partition whose position is outside its records, as
     /// [`ConsumerError::OffsetOutOfRange`].
     fn out_of_range(&self) -> Option<ConsumerError> {
-        let positions: Vec<(TopicPartition, u64)> = {
-            let shared = self.shared.lock();
-            let partitions: Vec<TopicPartition> = shared
-                .slots
-                .iter()
-                .map(|slot| slot.partition.clone())
-                .collect();
-            shared.known_positions(&partitions)
-        };
+        let positions: Vec<(TopicPartition, u64)> = { self.shared.lock().all_known_positions() };
         positions.into_iter().find_map(|(partition, offset)| {
             let (log_start, log_end) = watermarks(&self.base, &partition).ok()?;
             (!(log_start..=log_end).contains(&offset)).then_some(ConsumerError::OffsetOutOfRange {
@@ -1114,15 +1116,7 @@ impl RemoteConsumer for KafkaConsumer {
         if self.config.group_id.is_none() {
             return Err(ConsumerError::NoGroupId);
         }
-        let offsets = {
-            let shared = self.shared.lock();
-            let partitions: Vec<TopicPartition> = shared
-                .slots
-                .iter()
-                .map(|slot| slot.partition.clone())
-                .collect();
-            shared.known_positions(&partitions)
-        };
+        let offsets = { self.shared.lock().all_known_positions() };
         commit_sync(&self.base, &offsets)
     }
 
