@@ -175,30 +175,33 @@ impl RemoteProducer for KafkaProducer {
         }
         // `max.block.ms` bounds the wait for room in librdkafka's queue; a
         // send from a delivery callback does not wait (the callback holds the
-        // thread that frees room).
-        let may_block = !in_callback_of(self.owner());
-        let deadline = Instant::now() + Duration::from_millis(self.config.max_block_ms);
+        // thread that frees room). The deadline is taken at the first
+        // `QueueFull`: a send that finds room reads no clock.
+        let mut deadline = None;
         loop {
-            match self.producer.send(message) {
+            let (error, returned) = match self.producer.send(message) {
                 Ok(()) => break,
-                Err((error, returned))
-                    if error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull)
-                        && may_block
-                        && Instant::now() < deadline =>
-                {
+                Err(refused) => refused,
+            };
+            let full = error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull);
+            if full && !in_callback_of(self.owner()) {
+                let now = Instant::now();
+                let until =
+                    *deadline.get_or_insert(now + Duration::from_millis(self.config.max_block_ms));
+                if now < until {
                     message = returned;
                     std::thread::sleep(QUEUE_FULL_BACKOFF);
-                }
-                Err((error, _)) => {
-                    let error = match error.rdkafka_error_code() {
-                        Some(RDKafkaErrorCode::QueueFull) => ProducerError::BufferExhausted {
-                            max_block_ms: self.config.max_block_ms,
-                        },
-                        _ => ProducerError::Kafka(KafkaError::new("send", error)),
-                    };
-                    return Err(SendError::new(error, &record));
+                    continue;
                 }
             }
+            let error = if full {
+                ProducerError::BufferExhausted {
+                    max_block_ms: self.config.max_block_ms,
+                }
+            } else {
+                ProducerError::Kafka(KafkaError::new("send", error))
+            };
+            return Err(SendError::new(error, &record));
         }
         Metrics::add(&self.context().metrics.sent, 1);
         Ok(DeliveryHandle::message(delivery))
@@ -411,6 +414,36 @@ mod tests {
             ),
             "{failure}"
         );
+    }
+
+    /// librdkafka's queue stays full (`buffer.memory` of 1 KiB, no broker):
+    /// a send waits `max.block.ms`, then fails with `BufferExhausted`, handing
+    /// the record back.
+    #[test]
+    fn a_full_queue_blocks_for_max_block_ms_then_fails() {
+        let producer = producer(
+            "127.0.0.1:1",
+            &[
+                ("buffer.memory", "1024"),
+                ("max.block.ms", "200"),
+                ("linger.ms", "0"),
+            ],
+        );
+        let value = [0u8; 700];
+        let _first = producer.send(ProducerRecord::new("t", &value)).unwrap();
+        let started = Instant::now();
+        let refused = producer.send(ProducerRecord::new("t", &value)).unwrap_err();
+        let waited = started.elapsed();
+        assert_eq!(
+            refused.error(),
+            &ProducerError::BufferExhausted { max_block_ms: 200 }
+        );
+        assert_eq!(refused.record().value.len(), 700);
+        assert!(
+            waited >= Duration::from_millis(200) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+        let _ = producer.close(Duration::ZERO);
     }
 
     /// The in-process extras cannot apply to a real connection, and
