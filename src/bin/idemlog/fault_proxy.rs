@@ -128,16 +128,19 @@ impl FaultProxy {
 
     /// Produce requests seen so far, on all connections.
     pub(crate) fn produce_requests(&self) -> u64 {
+        // SeqCst: pairs with the fetch_add in the request loop; a counter, publishes nothing else.
         self.shared.produce_requests.load(Ordering::SeqCst)
     }
 
     /// Faults that took effect so far (a `Deliver` is not a fault).
     pub(crate) fn faults_applied(&self) -> u64 {
+        // SeqCst: pairs with the fetch_adds where a fault takes effect; a counter.
         self.shared.faults_applied.load(Ordering::SeqCst)
     }
 
     /// Client connections accepted so far.
     pub(crate) fn connections(&self) -> u64 {
+        // SeqCst: pairs with the fetch_add in the accept loop; a counter.
         self.shared.connections.load(Ordering::SeqCst)
     }
 }
@@ -146,6 +149,7 @@ impl Shared {
     /// The fault of the next Produce request: the script's next, else a random
     /// one, else delivered. Counts the request.
     fn next_produce_fault(&self) -> ProduceFault {
+        // SeqCst: a counter; pairs with the load in `produce_requests()`.
         self.produce_requests.fetch_add(1, Ordering::SeqCst);
         if let Some(fault) = self.script.lock().unwrap().pop_front() {
             return fault;
@@ -202,6 +206,7 @@ impl SplitMix64 {
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
+        // SeqCst: pairs with the loads of `stop` in the accept and forwarding loops (they end within POLL).
         self.shared.stop.store(true, Ordering::SeqCst);
         if let Some(accept) = self.accept.take() {
             let _ = accept.join();
@@ -213,9 +218,11 @@ impl Drop for FaultProxy {
 /// so that the proxy's Drop returns only when every thread has ended.
 fn accept_loop(listener: &TcpListener, upstream: SocketAddr, shared: &Arc<Shared>) {
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
+    // SeqCst: pairs with the store of `stop` in Drop.
     while !shared.stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((client, _)) => {
+                // SeqCst: a counter; pairs with the load in `connections()`.
                 shared.connections.fetch_add(1, Ordering::SeqCst);
                 workers.retain(|worker| !worker.is_finished());
                 let shared = Arc::clone(shared);
@@ -288,6 +295,7 @@ fn forward_requests(
         match fault {
             ProduceFault::Deliver => write_frame(broker, &request, &shared.stop)?,
             ProduceFault::LoseRequest => {
+                // SeqCst: a counter; pairs with the load in `faults_applied()`.
                 shared.faults_applied.fetch_add(1, Ordering::SeqCst);
                 return Ok(());
             }
@@ -313,6 +321,7 @@ fn forward_responses(
         let id = response.get(..4).ok_or_else(|| invalid("short response"))?;
         let correlation_id = i32::from_be_bytes([id[0], id[1], id[2], id[3]]);
         if doomed.lock().unwrap().remove(&correlation_id) {
+            // SeqCst: a counter; pairs with the load in `faults_applied()`.
             shared.faults_applied.fetch_add(1, Ordering::SeqCst);
             return Ok(());
         }
@@ -351,6 +360,7 @@ fn read_frame(stream: &TcpStream, stop: &AtomicBool) -> io::Result<Option<Vec<u8
 fn fill(mut stream: &TcpStream, buf: &mut [u8], stop: &AtomicBool) -> io::Result<bool> {
     let mut filled = 0;
     while filled < buf.len() {
+        // SeqCst: pairs with the store of `stop` in Drop.
         if stop.load(Ordering::SeqCst) {
             return Ok(false);
         }
@@ -372,6 +382,7 @@ fn write_frame(mut stream: &TcpStream, payload: &[u8], stop: &AtomicBool) -> io:
     let frame = [&len.to_be_bytes()[..], payload].concat();
     let mut written = 0;
     while written < frame.len() {
+        // SeqCst: pairs with the store of `stop` in Drop.
         if stop.load(Ordering::SeqCst) {
             return Err(ErrorKind::Interrupted.into());
         }
@@ -428,6 +439,7 @@ mod tests {
             let (stop2, got2) = (Arc::clone(&stop), Arc::clone(&got));
             let thread = thread::spawn(move || {
                 let mut connections = Vec::new();
+                // SeqCst: pairs with the store of `stop` at the end of the test.
                 while !stop2.load(Ordering::SeqCst) {
                     let Ok((socket, _)) = listener.accept() else {
                         thread::sleep(POLL);
@@ -471,6 +483,7 @@ mod tests {
 
     impl Drop for Upstream {
         fn drop(&mut self) {
+            // SeqCst: pairs with the loads of `stop` in the accept and forwarding loops (they end within POLL).
             self.stop.store(true, Ordering::SeqCst);
             let _ = self.thread.take().unwrap().join();
         }
