@@ -10,11 +10,13 @@
 //! failing what it could not send as `Closed` (never sent) or `Abandoned`
 //! (in flight), as in process.
 
+use std::ffi::c_int;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rdkafka::bindings as ffi;
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult as RdDeliveryResult, Message};
 use rdkafka::producer::{
@@ -107,6 +109,29 @@ impl fmt::Debug for KafkaProducer {
 }
 
 impl KafkaProducer {
+    /// Waits up to `timeout` until every message handed to librdkafka has
+    /// been reported (and its handle completed); true if none is left.
+    ///
+    /// librdkafka's `rd_kafka_flush` raises a "flushing" flag for as long as
+    /// it waits, and broker threads treat `linger.ms` as elapsed while it is
+    /// up. rdkafka's `flush` calls it with a zero timeout in a loop around its
+    /// own poll, so the flag is up only for an instant: a broker thread that
+    /// wakes after it drops holds the batch for the whole linger (with
+    /// `linger.ms=60000`, `close` timed out about one run in three). So this
+    /// calls `rd_kafka_flush` for the whole wait, while the polling thread of
+    /// the `ThreadedProducer` serves the delivery reports.
+    fn deliver_all(&self, timeout: Duration) -> bool {
+        let timeout_ms = c_int::try_from(timeout.as_millis()).unwrap_or(c_int::MAX);
+        // SAFETY: `native_ptr` is the live `rd_kafka_t` of `self.producer`,
+        // which outlives this call; `rd_kafka_flush` may be called from any
+        // thread. The producer takes delivery reports as events
+        // (`RD_KAFKA_EVENT_DR`), so librdkafka only waits here for the message
+        // count to reach zero and never serves (and drops) a report itself:
+        // the `ThreadedProducer`'s polling thread serves them.
+        let code = unsafe { ffi::rd_kafka_flush(self.producer.client().native_ptr(), timeout_ms) };
+        code == ffi::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+    }
+
     /// A producer on the cluster at `bootstrap_servers`, with `config`
     /// resolved as Kafka resolves it (a dedup window of 5).
     pub(crate) fn new(
@@ -227,11 +252,13 @@ impl RemoteProducer for KafkaProducer {
         if in_callback_of(self.owner()) {
             return Err(ProducerError::InCallback { operation: "flush" });
         }
-        self.producer
-            .flush(timeout)
-            .map_err(|_| ProducerError::FlushTimeout {
+        if self.deliver_all(timeout) {
+            Ok(())
+        } else {
+            Err(ProducerError::FlushTimeout {
                 timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
             })
+        }
     }
 
     /// See [`Producer::close`](crate::producer::Producer::close): stops
@@ -247,13 +274,13 @@ impl RemoteProducer for KafkaProducer {
             // producer's drop purges what is left.
             return Err(ProducerError::InCallback { operation: "close" });
         }
-        if self.producer.flush(timeout).is_ok() {
+        if self.deliver_all(timeout) {
             return Ok(());
         }
         self.producer
             .purge(PurgeConfig::default().queue().inflight());
-        // Serves the purged messages' reports (their handles complete).
-        let _served = self.producer.flush(CLOSE_GRACE);
+        // Waits for the purged messages' reports (their handles complete).
+        let _served = self.deliver_all(CLOSE_GRACE);
         Err(ProducerError::CloseTimeout {
             timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
         })
@@ -354,6 +381,37 @@ mod tests {
         producer.close(WAIT).unwrap();
         let refused = producer.send(ProducerRecord::new("t", "late")).unwrap_err();
         assert_eq!(refused.error(), &ProducerError::Closed);
+    }
+
+    /// `flush` sends at once whatever lingers. Under a one-minute
+    /// `linger.ms`, twenty one-record flushes after a first (which waits for
+    /// the connection and the metadata) take under 5 s together: each is
+    /// acknowledged at once (well under a millisecond here). rdkafka's own
+    /// flush raised librdkafka's "flushing" flag only for an instant every
+    /// 100 ms, so its flushes took about a second each, and now and then one
+    /// waited out the linger.
+    #[test]
+    fn flush_overrides_a_long_linger() {
+        let mock = mock_with_topic("t", 2);
+        let producer = producer(&mock.bootstrap_servers(), &[("linger.ms", "60000")]);
+        let send_and_flush = |round: u32| {
+            let handle = producer
+                .send(ProducerRecord::new("t", "v").partition(round % 2))
+                .unwrap();
+            producer
+                .flush(WAIT)
+                .unwrap_or_else(|error| panic!("round {round}: {error}"));
+            assert!(handle.is_done(), "round {round}: flush returned first");
+            assert_eq!(handle.wait().unwrap().offset, Some(u64::from(round / 2)));
+        };
+        send_and_flush(0);
+        let started = Instant::now();
+        for round in 1..=20 {
+            send_and_flush(round);
+        }
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "20 flushes took {took:?}");
+        producer.close(WAIT).unwrap();
     }
 
     /// No broker answers: a record fails with `DeliveryTimeout` (outcome
