@@ -53,6 +53,7 @@ impl Record {
     }
 
     /// Key plus value length in bytes (what retention by bytes counts).
+    #[inline]
     pub fn payload_len(&self) -> usize {
         self.key.as_ref().map_or(0, Bytes::len) + self.value.len()
     }
@@ -101,6 +102,7 @@ impl<'a> RecordRef<'a> {
     }
 
     /// Key plus value length in bytes.
+    #[inline]
     pub fn payload_len(&self) -> usize {
         self.key.map_or(0, <[u8]>::len) + self.value.len()
     }

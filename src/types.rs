@@ -38,6 +38,7 @@ pub struct BatchHeader {
 }
 
 /// `sequence + delta` with Kafka's wrap from i32::MAX to 0.
+#[inline]
 pub(crate) fn sequence_add(sequence: i32, delta: u64) -> i32 {
     // Modulo 2^31, computed modulo 2^32 and masked: 2^31 divides 2^32.
     ((sequence as u32).wrapping_add(delta as u32) & i32::MAX as u32) as i32

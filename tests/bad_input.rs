@@ -409,6 +409,10 @@ fn row10_consumer_extreme_max_and_timeouts() {
         .unwrap()
         .is_empty());
     assert_eq!(consumer.position(), 2);
+    // From inside a batch: the limit is added to the record's place in it.
+    consumer.seek(1);
+    assert_eq!(consumer.poll_with(usize::MAX, |_| {}).unwrap(), 1);
+    assert_eq!(consumer.position(), 2);
 }
 
 #[test]

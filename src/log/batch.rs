@@ -54,6 +54,7 @@ pub(crate) fn records_len(records: &(impl IntoRecords + ?Sized)) -> Option<usize
 }
 
 /// Units a batch with a record area of `records_len` bytes occupies.
+#[inline]
 pub(crate) fn units_for(records_len: usize) -> u64 {
     (HEADER_BYTES + records_len).div_ceil(UNIT_BYTES) as u64
 }
@@ -70,6 +71,7 @@ pub(crate) struct BatchFields {
 
 impl BatchFields {
     /// Units the batch occupies.
+    #[inline]
     pub(crate) fn units(&self) -> u64 {
         units_for(self.records_len as usize)
     }
@@ -186,6 +188,7 @@ impl<'a> EncodedRecords<'a> {
         Records {
             rest: self.area,
             index: 0,
+            end: self.count,
             fields,
         }
         .map(|decoded| decoded.record)
@@ -238,18 +241,28 @@ pub(crate) struct DecodedRecord<'a> {
     pub(crate) producer: Option<ProducerMetadata>,
 }
 
-/// The records of a committed batch, in order, from index `skip` on.
-pub(crate) fn records(
-    batch: &[u8],
-    fields: BatchFields,
-    skip: u32,
-) -> impl Iterator<Item = DecodedRecord<'_>> {
-    Records {
+/// The records of a committed batch with indices `from..to`, in order (`to`
+/// is at most its record count). One check per record ends the walk: the
+/// reader's limit and the batch's end are folded into `to`.
+#[inline]
+pub(crate) fn records(batch: &[u8], fields: BatchFields, from: u32, to: u32) -> Records<'_> {
+    debug_assert!(from <= to && to <= fields.record_count);
+    let mut records = Records {
         rest: &batch[HEADER_BYTES..HEADER_BYTES + fields.records_len as usize],
         index: 0,
+        end: to,
         fields,
+    };
+    for _ in 0..from {
+        if records.split_record().is_none() {
+            // A record area shorter than its count says (never written so):
+            // nothing more to read.
+            records.end = 0;
+            break;
+        }
     }
-    .skip(skip as usize)
+    records.index = from;
+    records
 }
 
 /// How far ahead of a reader's position its next bytes are prefetched. Each
@@ -278,21 +291,19 @@ fn prefetch_ahead(rest: &[u8]) {
 }
 
 /// Walks a batch's record area: each step splits one record off the front.
-struct Records<'a> {
+pub(crate) struct Records<'a> {
     rest: &'a [u8],
+    /// The batch index of the next record.
     index: u32,
+    /// The index the walk stops at.
+    end: u32,
     fields: BatchFields,
 }
 
-impl<'a> Iterator for Records<'a> {
-    type Item = DecodedRecord<'a>;
-
+impl<'a> Records<'a> {
+    /// Splits the next record's key and value off the front of the area.
     #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.index == self.fields.record_count {
-            return None;
-        }
-        prefetch_ahead(self.rest);
+    fn split_record(&mut self) -> Option<RecordRef<'a>> {
         let (lengths, rest) = self.rest.split_first_chunk::<RECORD_HEADER_BYTES>()?;
         let key_len = u32::from_ne_bytes([lengths[0], lengths[1], lengths[2], lengths[3]]);
         let value_len =
@@ -305,10 +316,24 @@ impl<'a> Iterator for Records<'a> {
         };
         let (value, rest) = rest.split_at_checked(value_len)?;
         self.rest = rest;
+        Some(RecordRef { key, value })
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = DecodedRecord<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.index == self.end {
+            return None;
+        }
+        prefetch_ahead(self.rest);
+        let record = self.split_record()?;
         let index = self.index;
         self.index += 1;
         Some(DecodedRecord {
-            record: RecordRef { key, value },
+            record,
             producer: self.fields.stamp.map(|stamp| ProducerMetadata {
                 producer_id: stamp.producer_id,
                 epoch: stamp.epoch,
@@ -351,7 +376,7 @@ mod tests {
             std::slice::from_raw_parts(buffer.as_ptr().cast::<u8>(), buffer.len() * UNIT_BYTES)
         };
         assert_eq!(decode_fields(bytes), fields);
-        let decoded: Vec<_> = records(bytes, fields, 0).collect();
+        let decoded: Vec<_> = records(bytes, fields, 0, 3).collect();
         assert_eq!(decoded[0].record, RecordRef::with_key(b"k", b"value-1"));
         assert_eq!(decoded[1].record, RecordRef::new(b""));
         assert_eq!(decoded[2].record.value, b"v3");
@@ -363,7 +388,11 @@ mod tests {
             vec![Some(i32::MAX), Some(0), Some(1)],
             "sequences wrap at i32::MAX"
         );
-        assert_eq!(records(bytes, fields, 2).count(), 1);
+        assert_eq!(records(bytes, fields, 2, 3).count(), 1);
+        let middle: Vec<_> = records(bytes, fields, 1, 2).collect();
+        assert_eq!(middle.len(), 1);
+        assert_eq!(middle[0].record, RecordRef::new(b""));
+        assert_eq!(middle[0].producer.map(|p| p.sequence), Some(0));
         assert_eq!(fields.payload_bytes(), 10);
     }
 }

@@ -96,6 +96,7 @@ impl Partition {
 
     /// Rule 1 for an idempotent batch header, except the producer id, which
     /// `check_issued` checks once per appender.
+    #[inline]
     fn check_header(&self, header: &BatchHeader) -> Result<(), LogError> {
         if header.base_sequence < 0 {
             return Err(LogError::InvalidSequence {
@@ -111,6 +112,7 @@ impl Partition {
     }
 
     /// Rule 1: the producer id was issued by this log.
+    #[inline]
     pub(crate) fn check_issued(&self, producer_id: ProducerId) -> Result<(), LogError> {
         if self.shared.is_issued(producer_id) {
             Ok(())

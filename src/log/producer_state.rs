@@ -59,25 +59,32 @@ const GEN_SHIFT: u32 = 50;
 struct Word(u64);
 
 impl Word {
+    #[inline]
     fn last_sequence(self) -> i32 {
         (self.0 & SEQ_MASK) as i32
     }
+    #[inline]
     fn epoch(self) -> u16 {
         ((self.0 >> EPOCH_SHIFT) & 0xFFFF) as u16
     }
+    #[inline]
     fn is_init(self) -> bool {
         self.0 & INIT != 0
     }
+    #[inline]
     fn is_busy(self) -> bool {
         self.0 & BUSY != 0
     }
+    #[inline]
     fn is_dead(self) -> bool {
         self.0 & DEAD != 0
     }
+    #[inline]
     fn generation(self) -> u64 {
         self.0 >> GEN_SHIFT
     }
     /// The committed word after a batch ending at `last_sequence`.
+    #[inline]
     fn committed(self, epoch: u16, last_sequence: i32) -> Word {
         let generation = (self.generation() + 1) & ((1 << (64 - GEN_SHIFT)) - 1);
         Word(
@@ -107,6 +114,7 @@ impl WindowEntry {
         }
     }
 
+    #[inline]
     fn pack(first: i32, last: i32) -> u64 {
         (u64::from(first as u32) << 32) | u64::from(last as u32)
     }
@@ -115,6 +123,7 @@ impl WindowEntry {
     // `ProducerState` (writers between the BUSY CAS + Release fence and the Release
     // store of the word; readers between the Acquire load of the word and the
     // Acquire fence + re-check), which orders them (I1).
+    #[inline]
     fn load(&self) -> BatchMetadata {
         let sequences = self.sequences.load(Ordering::Relaxed);
         BatchMetadata {
@@ -125,6 +134,7 @@ impl WindowEntry {
         }
     }
 
+    #[inline]
     fn store(&self, batch: &BatchMetadata) {
         self.sequences.store(
             Self::pack(batch.first_sequence, batch.last_sequence),
@@ -147,10 +157,12 @@ struct Cursor {
 impl Cursor {
     const EMPTY: Cursor = Cursor { next: 0, filled: 0 };
 
+    #[inline]
     fn pack(self) -> u64 {
         (u64::from(self.filled) << 32) | u64::from(self.next)
     }
 
+    #[inline]
     fn unpack(word: u64) -> Self {
         Self {
             next: word as u32,
@@ -159,6 +171,7 @@ impl Cursor {
     }
 
     /// The cursor after one more batch in a window of `len` slots.
+    #[inline]
     fn advanced(self, len: usize) -> Self {
         let len = len as u32;
         Self {
@@ -227,13 +240,12 @@ pub(crate) struct Claim<'a> {
     first_sequence: i32,
     last_sequence: i32,
     reset: bool,
-    committed: bool,
 }
 
 impl Claim<'_> {
     /// Records the batch in the window and releases the word with the new state.
     #[inline(always)]
-    pub(crate) fn commit(mut self, base_offset: u64, now_ms: i64) {
+    pub(crate) fn commit(self, base_offset: u64, now_ms: i64) {
         let state = self.state;
         // Relaxed: `cursor` is only touched under BUSY (writers) or inside the
         // seqlock read section (readers), see WindowEntry (I1).
@@ -258,17 +270,18 @@ impl Claim<'_> {
             self.previous.committed(self.epoch, self.last_sequence).0,
             Ordering::Release,
         );
-        self.committed = true;
+        // The word is released as committed: the abandoning drop must not run.
+        std::mem::forget(self);
     }
 }
 
 impl Drop for Claim<'_> {
+    /// An abandoned claim (`commit` forgets its claim instead).
+    #[inline]
     fn drop(&mut self) {
-        if !self.committed {
-            // Release: pairs with the Acquire load in `begin`; nothing was written
-            // under BUSY, so the previous word describes the state exactly.
-            self.state.word.store(self.previous.0, Ordering::Release);
-        }
+        // Release: pairs with the Acquire load in `begin`; nothing was written
+        // under BUSY, so the previous word describes the state exactly.
+        self.state.word.store(self.previous.0, Ordering::Release);
     }
 }
 
@@ -329,6 +342,7 @@ impl ProducerState {
             .find(|batch| batch.first_sequence == first && batch.last_sequence == last)
     }
 
+    #[inline]
     fn is_expired(word: Word, last_append_ms: i64, now_ms: i64, expiration_ms: i64) -> bool {
         word.is_init() && now_ms.saturating_sub(last_append_ms) >= expiration_ms
     }
@@ -398,7 +412,6 @@ impl ProducerState {
                         first_sequence: header.base_sequence,
                         last_sequence: last_in_batch,
                         reset,
-                        committed: false,
                     });
                 }
                 answer => {
@@ -454,6 +467,7 @@ impl ProducerState {
     }
 
     /// True once `try_expire` succeeded.
+    #[inline]
     pub(crate) fn is_dead(&self) -> bool {
         // Relaxed: a hint for map clean-up; decisions re-check in `begin`.
         Word(self.word.load(Ordering::Relaxed)).is_dead()

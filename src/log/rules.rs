@@ -21,6 +21,7 @@ pub(crate) enum Verdict {
 /// The broker rules for an idempotent batch, given the current state.
 /// `has_state` is false when the producer has no (unexpired) state here;
 /// `find` looks a (first, last) sequence pair up in the window.
+#[inline]
 pub(crate) fn judge(
     current_epoch: u16,
     last_sequence: i32,

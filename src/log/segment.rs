@@ -156,6 +156,17 @@ impl Summary {
     }
 }
 
+/// Where a walk over committed batches stopped ([`Segment::committed_run`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CommittedRun {
+    /// The first batch not committed (or the batch capacity).
+    pub(crate) index: u64,
+    /// Its first unit.
+    pub(crate) unit: u64,
+    /// Records in the batches walked.
+    pub(crate) records: u64,
+}
+
 /// One segment: number `number` of its partition, in memory of lap `lap`.
 pub(crate) struct Segment {
     number: u64,
@@ -214,18 +225,38 @@ impl Segment {
         );
     }
 
-    /// Batch `index`'s units and record count, if it is committed (the count
-    /// is read from its header when the commit word cannot hold it).
+    /// Walks the committed batches from batch `index` (which starts at
+    /// `unit`) up to the first one not committed in this lap; returns where
+    /// that one is and how many records the walk passed. A batch's units and
+    /// count come from its commit word (the count from its header when the word
+    /// cannot hold it).
     #[inline]
-    pub(crate) fn committed_extent(&self, index: u64, unit: u64) -> Option<(u64, u64)> {
-        let word = self.committed_word(index)?;
-        let units = word & UNITS_MASK;
-        let count = (word & u32::MAX as u64) >> COUNT_SHIFT;
-        if count != 0 {
-            return Some((units, count));
+    pub(crate) fn committed_run(&self, mut index: u64, mut unit: u64) -> CommittedRun {
+        let mut records = 0;
+        // The commit array and the tag, read once for the whole walk.
+        let (commits, tag) = (&self.memory().commits[..], self.tag);
+        while let Some(word) = commits.get(index as usize) {
+            // Acquire: pairs with the Release store in `write_batch` (I4).
+            let word = word.load(Ordering::Acquire);
+            if word & !(u32::MAX as u64) != tag {
+                break;
+            }
+            let count = match (word & u32::MAX as u64) >> COUNT_SHIFT {
+                0 => match self.committed_batch(index, unit) {
+                    Some(bytes) => u64::from(batch::decode_fields(bytes).record_count),
+                    None => break,
+                },
+                count => count,
+            };
+            records += count;
+            index += 1;
+            unit += word & UNITS_MASK;
         }
-        let bytes = self.committed_batch(index, unit)?;
-        Some((units, u64::from(batch::decode_fields(bytes).record_count)))
+        CommittedRun {
+            index,
+            unit,
+            records,
+        }
     }
 
     /// Batch `index`'s commit word if it is committed in this lap.

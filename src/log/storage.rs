@@ -28,10 +28,12 @@ enum Cell {
     Free(u64),
 }
 
+#[inline]
 fn tombstone(number: u64) -> *mut Segment {
     std::ptr::without_provenance_mut(((number << 1) | 1) as usize)
 }
 
+#[inline]
 fn decode(pointer: *mut Segment) -> Cell {
     let bits = pointer as usize;
     if bits & 1 == 1 {
@@ -313,6 +315,7 @@ impl SegmentLog {
     ///
     /// # Safety
     /// The caller holds an uncommitted reservation in that segment (I7).
+    #[inline]
     unsafe fn segment_for_write(&self, low: u64) -> &Segment {
         // Acquire: pairs with the AcqRel install CAS in `install_next` (I3).
         let cell = self.ring[(low & self.ring_mask) as usize].load(Ordering::Acquire);
@@ -556,21 +559,29 @@ impl SegmentLog {
                 let count = u64::from(fields.record_count);
                 let committed_units = cursor.unit + fields.units();
                 if cursor.skip < count {
-                    for decoded in batch::records(bytes, fields, cursor.skip as u32) {
+                    // The batch's records up to the reader's limit; the counts
+                    // stay in registers and reach the cursor once per batch.
+                    let from = cursor.skip;
+                    let to = count.min(from.saturating_add((max - read) as u64));
+                    let first_offset = cursor.offset();
+                    let mut visited = 0;
+                    for decoded in batch::records(bytes, fields, from as u32, to as u32) {
                         let record = ReadRecord {
-                            offset: cursor.offset(),
+                            offset: first_offset + visited,
                             timestamp_ms: fields.timestamp_ms,
                             decoded,
                             segment: &segment,
                             committed_units,
                         };
-                        cursor.skip += 1;
-                        read += 1;
-                        if visit(&record).is_break() || read == max {
+                        visited += 1;
+                        if visit(&record).is_break() {
                             stopped = true;
                             break;
                         }
                     }
+                    cursor.skip += visited;
+                    read += visited as usize;
+                    stopped |= read == max;
                 }
                 if cursor.skip >= count {
                     cursor.index += 1;
@@ -640,13 +651,11 @@ impl SegmentLog {
                 }
             } else {
                 // Only offsets and records are needed: the commit words say them.
-                while let Some((units, count)) = segment.committed_extent(cursor.index, cursor.unit)
-                {
-                    running.records += count;
-                    cursor.index += 1;
-                    cursor.unit += units;
-                    cursor.batch_base += count;
-                }
+                let run = segment.committed_run(cursor.index, cursor.unit);
+                running.records += run.records;
+                cursor.index = run.index;
+                cursor.unit = run.unit;
+                cursor.batch_base += run.records;
             }
             if !self.step_to_next_segment(cursor) {
                 break;

@@ -45,6 +45,7 @@ impl Tail {
         }
     }
 
+    #[inline]
     pub(crate) fn pack(self) -> u128 {
         debug_assert!(self.index < 1 << INDEX_BITS && self.unit < 1 << UNIT_BITS);
         u128::from(self.offset)
@@ -53,6 +54,7 @@ impl Tail {
             | u128::from(self.number & number_mask()) << (64 + INDEX_BITS + UNIT_BITS)
     }
 
+    #[inline]
     pub(crate) fn unpack(word: u128) -> Self {
         let high = (word >> 64) as u64;
         Self {
@@ -65,6 +67,7 @@ impl Tail {
 }
 
 /// The mask of the tail's segment-number field.
+#[inline]
 pub(crate) fn number_mask() -> u64 {
     (1 << NUMBER_BITS) - 1
 }
