@@ -78,7 +78,10 @@
 //! batch index, unit, offset) and stop at the first batch not committed. At the end
 //! of a segment's batches they move to the next segment only if its first batch is
 //! committed and starts at the cursor's offset, which proves every batch of the
-//! segment was read. So readers see a contiguous prefix with no hole. A cursor
+//! segment was read; while the tail (Acquire load) still stands in the cursor's
+//! segment, no batch of the next one is reserved (I3: the reservation that opens a
+//! segment is the CAS that moves the tail into it), so they do not look (a reader
+//! at the tail pays one load, no pin). So readers see a contiguous prefix with no hole. A cursor
 //! placed on an offset whose batch is not committed yet stands at the first
 //! uncommitted batch with a pending skip, which it applies (across batches and
 //! segments) once those batches commit, so its first record is exactly the
@@ -106,12 +109,18 @@
 //! is left. No SeqCst is needed, and an appender pays one plain load when nobody waits.
 //! A `MultiConsumer` (its in-process backend, src/consumer/log_consumer.rs) applies
 //! this to each assigned partition in turn, with one waker,
-//! always its own (its parking spot, src/consumer/signal.rs, whose flags are checked and
-//! set under its own mutex, and which forwards each wake-up to the task of a pending
-//! async wait; so consumers polled by one task never share a registration). It clears the spot's `notified` flag before the poll that
-//! precedes the wait (and that poll's group sync), so a wake-up by an append or by the
-//! group coordinator at any point after that poll is kept, and the wait returns at
-//! once.
+//! always its own (its parking spot, src/consumer/signal.rs, which forwards each
+//! wake-up to the task of a pending async wait; so consumers polled by one task never
+//! share a registration). The spot's flags (`NOTIFIED`, `WAKEUP`) are one atomic word:
+//! a notifier sets them (Release `fetch_or`) before it takes the spot's mutex to
+//! notify the condvar, and the sleeper checks them (Acquire) under that mutex, so a
+//! wake-up never falls between the check and the sleep. The consumer clears
+//! `NOTIFIED` (Acquire, and only if its load sees it set: a poll that finds records
+//! takes no lock and does no RMW) before the poll that precedes the wait (and that
+//! poll's group sync). A notification it erases was published before that poll,
+//! which therefore sees what it announced; one it does not see is kept. So a wake-up
+//! by an append or by the group coordinator at any point after that poll is kept, and
+//! the wait returns at once.
 //!
 //! **I7 — eviction (src/log/storage.rs `evict_oldest`, src/log/retention.rs).** Only one
 //! evictor runs at a time (the partition's retention mutex, never waited on by appenders:

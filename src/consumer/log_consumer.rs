@@ -293,7 +293,9 @@ impl LogConsumer {
         timeout: Duration,
         mut visit: impl FnMut(RecordView<'_>) -> F,
     ) -> Result<usize, ConsumerError> {
-        let deadline = Instant::now().checked_add(timeout);
+        // Read when the first poll finds nothing: a poll that finds records
+        // reads no clock.
+        let mut wait_deadline: Option<Option<Instant>> = None;
         let mut backoff = Backoff::new();
         // Spin and yield over a few polls before parking: a consumer just behind
         // its producers then reads on without a sleep and a wake-up.
@@ -310,6 +312,7 @@ impl LogConsumer {
                 done => break done,
             }
             let now = Instant::now();
+            let deadline = *wait_deadline.get_or_insert_with(|| now.checked_add(timeout));
             if deadline.is_some_and(|deadline| now >= deadline) {
                 break Ok(0);
             }

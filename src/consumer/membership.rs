@@ -147,6 +147,10 @@ impl LogConsumer {
 
     /// Hands the `commit_async` callbacks waiting for a poll their results.
     fn run_commit_callbacks(&mut self) {
+        if self.commit_callbacks.is_empty() {
+            // Every poll comes here: most find none, and pay no take and drop.
+            return;
+        }
         for (callback, result) in std::mem::take(&mut self.commit_callbacks) {
             callback(result);
         }

@@ -8,25 +8,25 @@ use std::sync::Arc;
 use std::task::Wake;
 use std::time::Instant;
 
-use crate::sync::{Condvar, Mutex};
+use crate::sync::{AtomicUsize, Condvar, Mutex, Ordering};
 
-/// What woke the thread.
-#[derive(Debug, Default)]
-struct Flags {
-    /// An append or the coordinator woke it since the last `prepare`.
-    notified: bool,
-    /// `wakeup()` was called and no blocking read has answered it yet.
-    wakeup: bool,
-    /// The task of a pending async wait: woken by every notification (the
-    /// partitions and the group hold this consumer's own waker, never a task's,
-    /// so two consumers polled by one task never share a registration).
-    task: Option<std::task::Waker>,
-}
+/// Flag bit: an append or the coordinator woke the spot since the last `prepare`.
+const NOTIFIED: usize = 1;
+/// Flag bit: `wakeup()` was called and no blocking read has answered it yet.
+const WAKEUP: usize = 2;
 
-/// A consumer thread's parking spot.
+/// A consumer thread's parking spot. The flags are one atomic word, so a poll
+/// that finds records checks and clears them with plain loads; the mutex is
+/// taken only to sleep and to wake a sleeper (I6 in `crate::implementation`).
 #[derive(Debug, Default)]
 pub(crate) struct Signal {
-    flags: Mutex<Flags>,
+    /// [`NOTIFIED`] | [`WAKEUP`].
+    flags: AtomicUsize,
+    /// The task of a pending async wait: woken by every notification (the
+    /// partitions and the group hold this consumer's own waker, never a
+    /// task's, so two consumers polled by one task never share a
+    /// registration). The sleeper checks `flags` under this lock.
+    task: Mutex<Option<std::task::Waker>>,
     condvar: Condvar,
 }
 
@@ -34,14 +34,24 @@ impl Signal {
     /// Forgets earlier notifications: call before the poll (and its group sync)
     /// whose empty result leads to `wait`, so a notification after that (even
     /// before `wait`) is kept.
+    #[inline]
     pub(crate) fn prepare(&self) {
-        self.flags.lock().notified = false;
+        // Acquire (both): pairs with the Release `fetch_or` in `notify`, so
+        // the poll after this sees what the notifier published before a
+        // notification we erase. A notification the load does not see yet is
+        // simply kept (the wait returns at once: harmless).
+        if self.flags.load(Ordering::Acquire) & NOTIFIED != 0 {
+            self.flags.fetch_and(!NOTIFIED, Ordering::Acquire);
+        }
     }
 
     /// Sleeps until a notification, a `wakeup()` or `deadline` (`None`: no limit).
     pub(crate) fn wait(&self, deadline: Option<Instant>) {
-        let mut flags = self.flags.lock();
-        while !flags.notified && !flags.wakeup {
+        let mut task = self.task.lock();
+        // Acquire: pairs with the Release `fetch_or` in `notify`. A notifier
+        // sets the flag before it takes the lock, so either this check sees it
+        // or the notifier's lock waits for our wait (no lost wake-up).
+        while self.flags.load(Ordering::Acquire) & (NOTIFIED | WAKEUP) == 0 {
             let remaining = match deadline {
                 None => std::time::Duration::MAX,
                 Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
@@ -49,43 +59,49 @@ impl Signal {
                     _ => return,
                 },
             };
-            flags = self.condvar.wait_timeout(flags, remaining);
+            task = self.condvar.wait_timeout(task, remaining);
         }
     }
 
     /// Takes a pending `wakeup()`: true once per call of it.
+    #[inline]
     pub(crate) fn take_wakeup(&self) -> bool {
-        std::mem::take(&mut self.flags.lock().wakeup)
+        // Relaxed load: a wakeup it misses is seen by the next check (or ends
+        // the wait, which checks the flags under the lock). Acquire RMW: pairs
+        // with the Release `fetch_or` of `wakeup()`; exactly one taker clears it.
+        self.flags.load(Ordering::Relaxed) & WAKEUP != 0
+            && self.flags.fetch_and(!WAKEUP, Ordering::Acquire) & WAKEUP != 0
     }
 
     /// Sets (or, with `None`, clears) the task an async wait wakes.
     #[cfg(feature = "async")]
     pub(crate) fn set_task(&self, waker: Option<&std::task::Waker>) {
-        let mut flags = self.flags.lock();
+        let mut task = self.task.lock();
         match waker {
-            Some(waker)
-                if flags
-                    .task
-                    .as_ref()
-                    .is_some_and(|task| task.will_wake(waker)) => {}
-            Some(waker) => flags.task = Some(waker.clone()),
-            None => flags.task = None,
+            Some(waker) if task.as_ref().is_some_and(|task| task.will_wake(waker)) => {}
+            Some(waker) => *task = Some(waker.clone()),
+            None => *task = None,
         }
     }
 
     fn notify(&self, wakeup: bool) {
+        // Release: pairs with the Acquire loads and RMWs of the consumer
+        // (`prepare`, `wait`, `take_wakeup`): what we published before this
+        // wake-up is visible to the poll that follows it.
+        self.flags.fetch_or(
+            if wakeup { NOTIFIED | WAKEUP } else { NOTIFIED },
+            Ordering::Release,
+        );
         let task = {
-            let mut flags = self.flags.lock();
-            flags.notified = true;
-            flags.wakeup |= wakeup;
-            // Under the lock: the sleeper checks the flags under it, so this cannot
-            // fall between its check and its wait.
+            let task = self.task.lock();
+            // Under the lock: the sleeper checks the flags under it, so this
+            // cannot fall between its check and its wait.
             self.condvar.notify_all();
             // `wakeup()` does not interrupt an async wait.
             if wakeup {
                 None
             } else {
-                flags.task.clone()
+                task.clone()
             }
         };
         if let Some(task) = task {
