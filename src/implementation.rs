@@ -78,10 +78,7 @@
 //! batch index, unit, offset) and stop at the first batch not committed. At the end
 //! of a segment's batches they move to the next segment only if its first batch is
 //! committed and starts at the cursor's offset, which proves every batch of the
-//! segment was read; while the tail (Acquire load) still stands in the cursor's
-//! segment, no batch of the next one is reserved (I3: the reservation that opens a
-//! segment is the CAS that moves the tail into it), so they do not look (a reader
-//! at the tail pays one load, no pin). So readers see a contiguous prefix with no hole. A cursor
+//! segment was read. So readers see a contiguous prefix with no hole. A cursor
 //! placed on an offset whose batch is not committed yet stands at the first
 //! uncommitted batch with a pending skip, which it applies (across batches and
 //! segments) once those batches commit, so its first record is exactly the

@@ -612,19 +612,6 @@ impl SegmentLog {
     /// if the next segment's first batch is committed and starts where the cursor
     /// stands (then every batch of this segment was read, I5).
     fn step_to_next_segment(&self, cursor: &mut Cursor) -> bool {
-        // A reader at the tail comes here on every read. While the tail is
-        // still in the cursor's segment, no batch of the next one has been
-        // reserved (the reservation that opens a segment moves the tail into
-        // it, I3, I5), so there is nothing to step to: one load of the tail
-        // instead of a pin and two reference-count updates. (The low bits
-        // suffice: while the cursor's segment is live the tail is at most a
-        // ring ahead of it; if they alias, that segment was evicted 2^27
-        // segments ago, and the next poll answers OffsetOutOfRange.)
-        // Acquire: pairs with the AcqRel reservation CAS (I2).
-        let tail = Tail::unpack(self.tail.load(Ordering::Acquire));
-        if tail.number == cursor.number & tail::number_mask() {
-            return false;
-        }
         let Some(next) = self.segment_for_read(cursor.number + 1) else {
             return false;
         };
