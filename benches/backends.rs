@@ -70,6 +70,14 @@ impl Backend {
             None => self.cluster.create_topic(name, 1).expect("create topic"),
         }
     }
+
+    /// A fresh topic `name` and a producer with Kafka's defaults.
+    fn topic_and_producer(&self, name: &str) -> Producer {
+        self.create_topic(name);
+        self.cluster
+            .producer(ProducerConfig::default())
+            .expect("producer")
+    }
 }
 
 /// In process, and tansu when its binary is configured.
@@ -140,11 +148,7 @@ fn produce(c: &mut Criterion) {
     let backends = backends(&log);
     let mut group = configured(c, "backends/produce-100B");
     for backend in &backends {
-        backend.create_topic("produce");
-        let producer = backend
-            .cluster
-            .producer(ProducerConfig::default())
-            .expect("producer");
+        let producer = backend.topic_and_producer("produce");
         group.bench_function(backend.name, |b| {
             b.iter_custom(|iters| {
                 let started = Instant::now();
@@ -162,11 +166,7 @@ fn consume(c: &mut Criterion) {
     let backends = backends(&log);
     let mut group = configured(c, "backends/consume-100B");
     for backend in &backends {
-        backend.create_topic("consume");
-        let producer = backend
-            .cluster
-            .producer(ProducerConfig::default())
-            .expect("producer");
+        let producer = backend.topic_and_producer("consume");
         send(&producer, "consume", FILLED);
         producer.close(WAIT).expect("close");
         let config = ConsumerConfig::new()

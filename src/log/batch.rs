@@ -257,7 +257,7 @@ pub(crate) fn records(batch: &[u8], fields: BatchFields, from: u32, to: u32) -> 
         if records.split_record().is_none() {
             // A record area shorter than its count says (never written so):
             // nothing more to read.
-            records.end = 0;
+            records.end = from;
             break;
         }
     }

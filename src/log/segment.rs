@@ -233,14 +233,7 @@ impl Segment {
     #[inline]
     pub(crate) fn committed_run(&self, mut index: u64, mut unit: u64) -> CommittedRun {
         let mut records = 0;
-        // The commit array and the tag, read once for the whole walk.
-        let (commits, tag) = (&self.memory().commits[..], self.tag);
-        while let Some(word) = commits.get(index as usize) {
-            // Acquire: pairs with the Release store in `write_batch` (I4).
-            let word = word.load(Ordering::Acquire);
-            if word & !(u32::MAX as u64) != tag {
-                break;
-            }
+        while let Some(word) = self.committed_word(index) {
             let count = match (word & u32::MAX as u64) >> COUNT_SHIFT {
                 0 => match self.committed_batch(index, unit) {
                     Some(bytes) => u64::from(batch::decode_fields(bytes).record_count),

@@ -833,6 +833,26 @@ mod tests {
         assert_eq!(read_all(&storage, 3)[0], (3, vec![3, 3]));
     }
 
+    /// The records-only watermark scan (no header summaries) takes each
+    /// batch's count from its commit word, or from its header when the word
+    /// cannot hold it (4096 records or more).
+    #[test]
+    fn the_commit_word_scan_counts_small_and_large_batches() {
+        let storage = SegmentLog::new(
+            (64 << 10) / 8,
+            1024,
+            4,
+            std::sync::Arc::new(Budget::new(1 << 30)),
+            false,
+        );
+        let large = vec![&b""[..]; 5000];
+        assert_eq!(append(&storage, &[b"a", b"b"]), Ok(0));
+        assert_eq!(append(&storage, &large), Ok(2));
+        assert_eq!(append(&storage, &[b"c"]), Ok(5002));
+        assert_eq!(storage.high_watermark(), 5003);
+        assert_eq!(read_all(&storage, 5002), vec![(5002, b"c".to_vec())]);
+    }
+
     #[test]
     fn an_uncommitted_batch_stops_readers_and_the_watermark() {
         let storage = storage(1024, 4);
