@@ -11,8 +11,8 @@
 //! plain:      validate -> tail CAS -> copy in -> commit word (Release) -> waiters.load
 //! ```
 //! Locked instructions per idempotent batch: two (the state CAS and the tail CAS;
-//! the tail's 128-bit load is a plain `vmovdqa` on AVX machines); per plain batch:
-//! one. No mutex, no channel, no allocation except when a batch opens a segment
+//! the tail's 128-bit load is a plain `vmovdqa` on AVX machines, and both run
+//! inline: src/log/tail_cell.rs); per plain batch: one. No mutex, no channel, no allocation except when a batch opens a segment
 //! and the pool is empty. Writers never pin a reclamation epoch (I7 makes it
 //! unnecessary).
 //!

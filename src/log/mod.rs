@@ -17,6 +17,7 @@ mod rules;
 mod segment;
 mod storage;
 mod tail;
+mod tail_cell;
 mod wakeup;
 
 use std::fmt;

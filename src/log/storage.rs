@@ -18,6 +18,7 @@ use crate::log::batch::{self, BatchFields};
 use crate::log::budget::Budget;
 use crate::log::segment::{Segment, SegmentPool, SegmentTotals};
 use crate::log::tail::{self, Tail};
+use crate::log::tail_cell::TailCell;
 use crate::record::IntoRecords;
 use crate::sync::{pin, AtomicPtr, AtomicU128, Mutex, Ordering};
 
@@ -146,7 +147,7 @@ pub(crate) struct OldestSegment {
 pub(crate) struct SegmentLog {
     /// The packed tail (I2, I3); every change is a CAS, so consumers can order
     /// themselves against appenders with an RMW on it (I6).
-    tail: CachePadded<AtomicU128>,
+    tail: CachePadded<TailCell>,
     /// The log start offset (low half) and the segment holding it (high half);
     /// written only by the evictor (I7).
     head: CachePadded<AtomicU128>,
@@ -186,7 +187,7 @@ impl SegmentLog {
         debug_assert!(segment_units <= tail::MAX_SEGMENT_UNITS);
         debug_assert!(batch_capacity <= tail::MAX_BATCH_CAPACITY);
         Self {
-            tail: CachePadded::new(AtomicU128::new(Tail::empty(segment_units).pack())),
+            tail: CachePadded::new(TailCell::new(Tail::empty(segment_units).pack())),
             head: CachePadded::new(AtomicU128::new(pack_head(0, 1))),
             ring: (0..ring_len)
                 .map(|_| AtomicPtr::new(tombstone(0)))
@@ -266,9 +267,10 @@ impl SegmentLog {
         make_room: impl Fn(),
     ) -> Result<Reservation<'_>, LogError> {
         debug_assert!(units <= self.segment_units);
+        let tail = self.tail.reserving();
         // Acquire: pairs with the AcqRel CAS of the previous reserver (I2), and
         // makes the segment it installed visible.
-        let mut word = self.tail.load(Ordering::Acquire);
+        let mut word = tail.load();
         loop {
             let current = Tail::unpack(word);
             let fits =
@@ -289,10 +291,7 @@ impl SegmentLog {
             // installed to later reservers (they Acquire the tail), Acquire
             // continues the release sequence of a consumer's RMW (I6); Acquire on
             // failure: as the load above.
-            match self
-                .tail
-                .compare_exchange(word, next.pack(), Ordering::AcqRel, Ordering::Acquire)
-            {
+            match tail.compare_exchange(word, next.pack()) {
                 Ok(_) => {
                     // SAFETY: the tail reached segment `number` only after the
                     // segment was installed (I3), and our uncommitted batch keeps
