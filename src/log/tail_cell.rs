@@ -232,8 +232,15 @@ mod tests {
         let reserving = cell.reserving();
         assert_eq!(reserving.load(), high | 7);
         assert_eq!(reserving.compare_exchange(high | 6, 9), Err(high | 7));
-        assert_eq!(cell.load(Ordering::Acquire), high | 7, "a failed CAS writes nothing");
-        assert_eq!(reserving.compare_exchange(high | 7, high << 1 | 9), Ok(high | 7));
+        assert_eq!(
+            cell.load(Ordering::Acquire),
+            high | 7,
+            "a failed CAS writes nothing"
+        );
+        assert_eq!(
+            reserving.compare_exchange(high | 7, high << 1 | 9),
+            Ok(high | 7)
+        );
         assert_eq!(cell.fetch_or(0, Ordering::AcqRel), high << 1 | 9);
         assert_eq!(reserving.load(), high << 1 | 9);
     }
