@@ -15,7 +15,8 @@
 # so start-up, prefill and tear-down cancel, and the target if the table has one.
 # Append workloads count the benchmark workers only (--toggle-collect on the
 # harness's crew::run_task, so the clock thread's wake-ups are left out; the
-# count repeats exactly). produce-e2e counts every thread, since the producer's
+# count repeats exactly); consume-scan counts its reader's rounds (the engine's
+# Scan runner). produce-e2e counts every thread, since the producer's
 # flusher thread does half the work; that includes its and the senders' idle
 # polling, so that figure moves by a few percent between runs.
 # Takes about a minute for the append rows, two for produce-e2e.
@@ -37,6 +38,7 @@ bin="$target_dir/release/idemlog"
 
 case "$workload" in
   produce-*) collect=() ;;
+  consume-scan) collect=(--toggle-collect='*engine::Scan*Runner*run*') ;;
   *) collect=(--toggle-collect='*crew::run_task*') ;;
 esac
 
@@ -56,7 +58,13 @@ instructions() {
     cat "$out/stdout.$n" >&2
     exit 2
   fi
-  awk '/^summary:/ { print $2 }' "$out/callgrind.$n"
+  local ir
+  ir=$(awk '/^summary:/ { print $2 }' "$out/callgrind.$n")
+  if ! [ "${ir:-0}" -gt 0 ] 2>/dev/null; then
+    echo "callgrind counted no instructions for $workload: its code is not under ${collect[*]:-the whole program}" >&2
+    exit 2
+  fi
+  echo "$ir"
 }
 
 ir1=$(instructions "$n1")

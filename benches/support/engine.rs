@@ -212,8 +212,8 @@ fn filled_log(record_size: usize) -> Log {
 
 /// One consumer reading a filled partition with `poll_with` of [`POLL_MAX`]
 /// (borrowed records), wrapping to the log start at the end. It reads each
-/// value's first byte, as the peer does (a scan that never looks at a payload
-/// does not read it).
+/// value's first byte (`first().copied()`: the byte, not a reference to it), as
+/// the peer does (a scan that never looks at a payload does not read it).
 pub(crate) fn scan(record_size: usize) -> Box<dyn Runner> {
     let log = filled_log(record_size);
     let consumer = log.consumer(TOPIC, 0).expect("partition");
@@ -239,7 +239,7 @@ impl Runner for Scan {
                 let read = self
                     .consumer
                     .poll_with(want, |view| {
-                        black_box(view.value.first());
+                        black_box(view.value.first().copied());
                     })
                     .expect("in range");
                 if read == 0 {
