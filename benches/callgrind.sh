@@ -2,7 +2,7 @@
 # Instructions per record of an engine workload, counted by callgrind: wall time
 # on a shared VM is noisy, but the same binary and input give the same count.
 #
-#   bash benches/callgrind.sh [WORKLOAD [N1 N2]]
+#   bash benches/callgrind.sh [--peer NAME] [WORKLOAD [N1 N2]]
 #
 # WORKLOAD is a benchmark workload id (benches/support/targets.rs), default append-p1-64B-b1 (the targets
 # give instructions for it and for produce-e2e-t2-64B). The script builds the
@@ -19,15 +19,28 @@
 # Scan runner). produce-e2e counts every thread, since the producer's
 # flusher thread does half the work; that includes its and the senders' idle
 # polling, so that figure moves by a few percent between runs.
+# With --peer NAME it counts the workload's peer NAME instead (as named in the
+# table: non-idempotent, naive-prototype, disruptor, ...; under the same
+# collection rule, so a peer whose work is not under it is refused). The
+# idempotence rows compare the engine with itself, so their ratio is stable in
+# instructions:
+#   bash benches/callgrind.sh idempotence-b1
+#   bash benches/callgrind.sh --peer non-idempotent idempotence-b1
 # Takes about a minute for the append rows, two for produce-e2e.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+peer=()
+if [ "${1:-}" = "--peer" ]; then
+  [ -n "${2:-}" ] || { echo "--peer needs a peer name" >&2; exit 2; }
+  peer=(--peer "$2")
+  shift 2
+fi
 workload=${1:-append-p1-64B-b1}
 n1=${2:-262144}
 n2=${3:-1310720}
 if ! [ "$n2" -gt "$n1" ] 2>/dev/null; then
-  echo "usage: $0 [WORKLOAD [N1 N2]] with N2 > N1" >&2
+  echo "usage: $0 [--peer NAME] [WORKLOAD [N1 N2]] with N2 > N1" >&2
   exit 2
 fi
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 2; }
@@ -49,12 +62,12 @@ trap 'rm -rf "$out"' EXIT
 instructions() {
   local n=$1
   valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.$n" ${collect[@]+"${collect[@]}"} \
-    "$bin" bench --only "$workload" --records "$n" >"$out/stdout.$n" 2>"$out/stderr.$n" || {
+    "$bin" bench --only "$workload" --records "$n" ${peer[@]+"${peer[@]}"} >"$out/stdout.$n" 2>"$out/stderr.$n" || {
     cat "$out/stderr.$n" >&2
     exit 1
   }
   if [ "$(wc -l <"$out/stdout.$n")" -ne 1 ]; then
-    echo "'--only $workload' must select exactly one engine workload; it printed:" >&2
+    echo "'--only $workload' must select exactly one runner; it printed:" >&2
     cat "$out/stdout.$n" >&2
     exit 2
   fi
@@ -71,7 +84,8 @@ ir1=$(instructions "$n1")
 ir2=$(instructions "$n2")
 per_record=$(awk -v a="$ir1" -v b="$ir2" -v n1="$n1" -v n2="$n2" \
   'BEGIN { printf "%.1f", (b - a) / (n2 - n1) }')
-line="$workload: $per_record instructions/record (callgrind Ir $ir1 at $n1 records, $ir2 at $n2)"
+who=${peer[1]:-engine}
+line="$workload ($who): $per_record instructions/record (callgrind Ir $ir1 at $n1 records, $ir2 at $n2)"
 target=$(sed -n 's/.*target <= \([0-9]*\) instructions\/record.*/\1/p' "$out/stdout.$n2")
 if [ -n "$target" ]; then
   verdict=$(awk -v v="$per_record" -v t="$target" 'BEGIN { print (v <= t) ? "met" : "NOT met" }')

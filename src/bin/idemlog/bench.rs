@@ -14,7 +14,8 @@ use crate::support::memory;
 use crate::support::report::{MemoryRow, Printed, Row, Target};
 use crate::support::targets::{self, Group};
 
-const HELP: &str = "usage: idemlog bench [--quick] [--json] [--only TEXT] [--records N] [--help]
+const HELP: &str =
+    "usage: idemlog bench [--quick] [--json] [--only TEXT] [--records N [--peer NAME]] [--help]
 
 Runs the benchmark target workloads for a few seconds each, every engine
 workload interleaved with its peers in this process (the naive prototype,
@@ -36,6 +37,9 @@ options:
   --records N  no peers, no table: build the engine runner of each selected
                workload (with its prefill) and run N records once; for
                valgrind (benches/callgrind.sh)
+  --peer NAME  with --records: run the runner of the selected workload's peer
+               NAME (as named in the table, e.g. non-idempotent) instead of
+               the engine's
   --help       this text";
 
 /// `--memory-probe NAME` (internal): measure one memory figure in this fresh
@@ -47,6 +51,7 @@ struct Options {
     json: bool,
     only: Option<String>,
     records: Option<u64>,
+    peer: Option<String>,
     memory_probe: Option<String>,
 }
 
@@ -56,6 +61,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         json: false,
         only: None,
         records: None,
+        peer: None,
         memory_probe: None,
     };
     let mut args = args.iter();
@@ -79,10 +85,14 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
                         .ok_or(format!("--records: '{records}' is not a record count"))?,
                 );
             }
+            "--peer" => options.peer = Some(value("--peer")?),
             MEMORY_PROBE => options.memory_probe = Some(value(MEMORY_PROBE)?),
             "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown option '{other}'")),
         }
+    }
+    if options.peer.is_some() && options.records.is_none() {
+        return Err("--peer needs --records".to_string());
     }
     Ok(Some(options))
 }
@@ -235,30 +245,44 @@ fn memory_rows(
     rows
 }
 
-/// `--records N`: each selected engine runner once, for valgrind.
-fn run_records(groups: Vec<Group>, selected: &dyn Fn(&str) -> bool, records: u64) -> ExitCode {
+/// `--records N [--peer NAME]`: the engine runner of each selected group
+/// once, or with `--peer` its peer NAME's runner, for valgrind.
+fn run_records(
+    groups: Vec<Group>,
+    selected: &dyn Fn(&str) -> bool,
+    records: u64,
+    peer: Option<&str>,
+) -> ExitCode {
+    let mut ran = 0;
     for group in groups {
-        let Some(workload) = group
-            .comparisons
-            .iter()
-            .map(|comparison| comparison.workload)
-            .find(|workload| selected(workload))
-        else {
+        let Some(comparison) = group.comparisons.iter().find(|comparison| {
+            selected(comparison.workload) && peer.is_none_or(|p| comparison.peer == p)
+        }) else {
             continue;
         };
-        let mut runner = (group.engine)();
+        let workload = comparison.workload;
+        let (mut runner, who) = match peer {
+            None => ((group.engine)(), "engine"),
+            Some(name) => ((comparison.build)(), name),
+        };
         let records = records.div_ceil(runner.unit()) * runner.unit();
         let elapsed = runner.run(records).wall;
         let instructions = targets::INSTRUCTION_TARGETS
             .iter()
-            .find(|(id, _)| *id == workload)
+            .find(|(id, _)| peer.is_none() && *id == workload)
             .map_or(String::new(), |(_, most)| {
                 format!("; target <= {most} instructions/record")
             });
         println!(
-            "{workload}: engine {records} records in {elapsed:?} ({:.1} M/s){instructions}",
+            "{workload}: {who} {records} records in {elapsed:?} ({:.1} M/s){instructions}",
             records as f64 / elapsed.as_secs_f64() / 1e6
         );
+        ran += 1;
+    }
+    if ran == 0 {
+        let with_peer = peer.map_or(String::new(), |name| format!(" with a peer named '{name}'"));
+        eprintln!("idemlog bench: --only selects no workload{with_peer}");
+        return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
@@ -283,7 +307,12 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
     }
     let selected = selector(options.only.as_deref());
     if let Some(records) = options.records {
-        return run_records(targets::groups(), &selected, records);
+        return run_records(
+            targets::groups(),
+            &selected,
+            records,
+            options.peer.as_deref(),
+        );
     }
     let (round, reps) = if options.quick {
         (Duration::from_millis(40), 3)
@@ -410,6 +439,11 @@ mod tests {
         assert!(parse(&args(&["--only"])).is_err());
         assert!(parse(&args(&["--records", "x"])).is_err());
         assert!(parse(&args(&["--records", "0"])).is_err());
+        let peer = parse(&args(&["--records", "5", "--peer", "disruptor"]))
+            .expect("valid")
+            .expect("not help");
+        assert_eq!(peer.peer.as_deref(), Some("disruptor"));
+        assert!(parse(&args(&["--peer", "disruptor"])).is_err());
         assert!(parse(&args(&["--fast"])).is_err());
     }
 
