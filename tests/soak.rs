@@ -121,6 +121,7 @@ fn soak_with_retention_faults_and_consumers() {
     let consumers: Vec<_> = (0..PARTITIONS)
         .map(|p| {
             let (log, stop) = (log.clone(), Arc::clone(&stop_consuming));
+            let producing_stopped = Arc::clone(&stop_producing);
             std::thread::spawn(move || {
                 let mut consumer = log.consumer("s", p).unwrap();
                 let mut out = ConsumerLog::default();
@@ -130,9 +131,21 @@ fn soak_with_retention_faults_and_consumers() {
                             let idle = records.is_empty();
                             for record in records {
                                 assert!(out.read.insert(record.offset, record.value).is_none());
-                                // A slow consumer now and then: retention overtakes it.
-                                if out.read.len() % 10_000 == 0 {
-                                    std::thread::sleep(Duration::from_millis(40));
+                                // A slow consumer now and then: it stalls until
+                                // retention has overtaken it (at most 2 s, and not
+                                // once the producers stop), so the eviction path is
+                                // taken however fast this machine runs the producers.
+                                if out.read.len() % 5_000 == 0 {
+                                    let deadline = Instant::now() + Duration::from_secs(2);
+                                    while consumer.partition().log_start_offset()
+                                        <= consumer.position()
+                                        && Instant::now() < deadline
+                                        // Relaxed: only ends the stall early; pairs
+                                        // with the monitor's store, orders nothing.
+                                        && !producing_stopped.load(Ordering::Relaxed)
+                                    {
+                                        std::thread::sleep(Duration::from_millis(1));
+                                    }
                                 }
                             }
                             let end = consumer.partition().log_end_offset();
