@@ -11,9 +11,10 @@
 //! plain:      validate -> tail CAS -> copy in -> commit word (Release) -> waiters.load
 //! ```
 //! Locked instructions per idempotent batch: two (the state CAS and the tail CAS;
-//! the tail's 128-bit load is a plain `vmovdqa` on AVX machines, and both run
-//! inline: src/log/tail_cell.rs); per plain batch: one. No mutex, no channel, no allocation except when a batch opens a segment
-//! and the pool is empty. Writers never pin a reclamation epoch (I7 makes it
+//! the tail's 128-bit load is a plain `vmovdqa` on Intel and AMD CPUs with AVX,
+//! where both run inline: src/log/tail_cell.rs); per plain batch: one. No
+//! mutex, no channel, no allocation except when a batch opens a segment and the
+//! pool is empty. Writers never pin a reclamation epoch (I7 makes it
 //! unnecessary).
 //!
 //! # Storage layout (src/log/segment.rs, src/log/batch.rs, src/log/tail.rs)

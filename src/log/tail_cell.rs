@@ -5,17 +5,20 @@
 //! compare-and-swap. Without `-C target-feature=+cmpxchg16b` at build time,
 //! portable-atomic picks its 128-bit instructions at run time and reaches them
 //! through a function pointer: an indirect call per operation, around which the
-//! append spills its registers. [`TailCell::reserving`] makes the same choice
-//! once per reservation (one cached flag) and runs the same instructions inline:
-//! `vmovdqa` for the load and `lock cmpxchg16b` for the CAS, used by
-//! portable-atomic on every x86_64 CPU that has both `cmpxchg16b` and AVX.
-//! Elsewhere (other CPUs, other targets, Miri, loom) it calls portable-atomic.
+//! append spills its registers. [`TailCell::reserving`] makes the choice once
+//! per reservation (one cached flag) and runs the instructions inline: `vmovdqa`
+//! for the load and `lock cmpxchg16b` for the CAS, on x86_64 CPUs made by Intel
+//! or AMD (whose manuals document the 16-byte `vmovdqa` of a CPU with AVX as
+//! atomic) that have both `cmpxchg16b` and OS-enabled AVX. portable-atomic uses
+//! the same two instructions there. Everywhere else (other makers, other CPUs,
+//! other targets, Miri, loom) it calls portable-atomic.
 //!
-//! Mixing the two is sound because they are the same instructions on the same
-//! memory: the inline path runs only where portable-atomic's own detection
-//! (CPUID cmpxchg16b and OS-enabled AVX, the same bits `std` tests) chooses
-//! them too, so no operation on the cell ever takes portable-atomic's lock-based
-//! fallback while another uses an instruction.
+//! Mixing the two is sound because every operation either side makes on the
+//! cell is a hardware atomic: the inline path runs only where the CPU has
+//! `cmpxchg16b`, and there portable-atomic's own detection never picks its
+//! lock-based fallback (it uses `cmpxchg16b`, or `vmovdqa` for loads and
+//! stores), so no operation on the cell takes a lock while another uses an
+//! instruction.
 
 use crate::sync::{AtomicU128, Ordering};
 
@@ -51,7 +54,8 @@ impl TailCell {
 /// One reservation's view of the cell, with the instruction choice made.
 pub(crate) struct Reserving<'a> {
     cell: &'a AtomicU128,
-    /// The CPU has `cmpxchg16b` and AVX, and the inline instructions are built.
+    /// The CPU is an Intel or AMD one with `cmpxchg16b` and AVX, and the inline
+    /// instructions are built.
     inline: bool,
 }
 
@@ -60,8 +64,8 @@ impl Reserving<'_> {
     #[inline]
     pub(crate) fn load(&self) -> u128 {
         if self.inline {
-            // SAFETY: `inline` is true only where the CPU has AVX and cmpxchg16b
-            // (`inline::available`).
+            // SAFETY: `inline` is true only on Intel and AMD CPUs with AVX and
+            // cmpxchg16b (`inline::available`).
             return unsafe { inline::load(self.cell) };
         }
         // Acquire: forwarded from the caller (pairs with the AcqRel CAS of the
@@ -83,7 +87,12 @@ impl Reserving<'_> {
     }
 }
 
-#[cfg(all(target_arch = "x86_64", not(miri), not(all(loom, feature = "loom"))))]
+#[cfg(all(
+    target_arch = "x86_64",
+    not(target_env = "sgx"),
+    not(miri),
+    not(all(loom, feature = "loom"))
+))]
 mod inline {
     use std::arch::asm;
     use std::sync::atomic::{AtomicU8, Ordering};
@@ -94,10 +103,11 @@ mod inline {
     const PRESENT: u8 = 1;
     const ABSENT: u8 = 2;
 
-    /// Whether this CPU has both instructions, detected once.
+    /// Whether the inline instructions may run on this CPU, detected once.
     static FEATURES: AtomicU8 = AtomicU8::new(UNKNOWN);
 
-    /// True if the CPU has `cmpxchg16b` and AVX (enabled by the OS).
+    /// True if the CPU has `cmpxchg16b` and AVX (enabled by the OS), and is an
+    /// Intel or AMD one.
     #[inline]
     pub(super) fn available() -> bool {
         // Relaxed: the flag carries no other data; any thread that reads
@@ -111,23 +121,43 @@ mod inline {
 
     #[cold]
     fn detect() -> bool {
-        let present =
-            std::is_x86_feature_detected!("cmpxchg16b") && std::is_x86_feature_detected!("avx");
+        let present = std::is_x86_feature_detected!("cmpxchg16b")
+            && std::is_x86_feature_detected!("avx")
+            && vendor_documents_atomic_vmovdqa();
         // Relaxed: see `available`.
         FEATURES.store(if present { PRESENT } else { ABSENT }, Ordering::Relaxed);
         present
     }
 
-    /// An atomic 16-byte load (`vmovdqa`, atomic on CPUs with AVX: Intel SDM
-    /// vol. 3A 9.1.1, AMD APM vol. 2 7.3.2). On x86 every load is an acquire.
+    /// Whether the CPU's maker documents 16-byte aligned `vmovdqa` as atomic on
+    /// CPUs with AVX: Intel (SDM vol. 3A 9.1.1) and AMD (APM vol. 2 7.3.2).
+    /// portable-atomic also trusts some Zhaoxin and Centaur parts; those, and
+    /// every other maker, get portable-atomic here.
+    fn vendor_documents_atomic_vmovdqa() -> bool {
+        // SAFETY: CPUID exists on every x86_64 CPU (SGX enclaves, which fault
+        // on it, are excluded by this module's cfg). The block is needed before
+        // Rust 1.89, where `__cpuid` is an unsafe fn.
+        #[allow(unused_unsafe)]
+        let leaf0 = unsafe { std::arch::x86_64::__cpuid(0) };
+        let mut vendor = [0u8; 12];
+        vendor[..4].copy_from_slice(&leaf0.ebx.to_le_bytes());
+        vendor[4..8].copy_from_slice(&leaf0.edx.to_le_bytes());
+        vendor[8..].copy_from_slice(&leaf0.ecx.to_le_bytes());
+        matches!(&vendor, b"GenuineIntel" | b"AuthenticAMD")
+    }
+
+    /// An atomic 16-byte load (`vmovdqa`, atomic on Intel and AMD CPUs with
+    /// AVX: Intel SDM vol. 3A 9.1.1, AMD APM vol. 2 7.3.2). On x86 every load is
+    /// an acquire.
     ///
     /// # Safety
-    /// The CPU has AVX.
+    /// The CPU is an Intel or AMD one with AVX.
     #[inline]
     pub(super) unsafe fn load(cell: &AtomicU128) -> u128 {
         let src = cell.as_ptr();
         let (low, high): (u64, u64);
-        // SAFETY: the CPU has AVX (our contract); `src` points into a live
+        // SAFETY: the CPU is an Intel or AMD one with AVX (our contract), where
+        // this load is atomic; `src` points into a live
         // AtomicU128, 16-byte aligned, that is only ever accessed atomically. No
         // `readonly`/`pure` option, so the block is also a compiler barrier.
         unsafe {
@@ -188,7 +218,12 @@ mod inline {
     }
 }
 
-#[cfg(not(all(target_arch = "x86_64", not(miri), not(all(loom, feature = "loom")))))]
+#[cfg(not(all(
+    target_arch = "x86_64",
+    not(target_env = "sgx"),
+    not(miri),
+    not(all(loom, feature = "loom"))
+)))]
 mod inline {
     /// No inline instructions here: portable-atomic (or loom's model) does it all.
     #[inline]
@@ -218,11 +253,23 @@ mod tests {
     use super::*;
 
     #[test]
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri)))]
     fn the_inline_instructions_run_where_the_cpu_has_them() {
-        let present =
-            std::is_x86_feature_detected!("cmpxchg16b") && std::is_x86_feature_detected!("avx");
-        assert_eq!(TailCell::new(0).reserving().inline, present);
+        // The maker as the kernel read it, independently of our CPUID code.
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
+        let vendor = cpuinfo
+            .lines()
+            .find_map(|line| line.strip_prefix("vendor_id"))
+            .and_then(|rest| rest.split(':').nth(1))
+            .map(str::trim);
+        let present = matches!(vendor, Some("GenuineIntel" | "AuthenticAMD"))
+            && std::is_x86_feature_detected!("cmpxchg16b")
+            && std::is_x86_feature_detected!("avx");
+        assert_eq!(
+            TailCell::new(0).reserving().inline,
+            present,
+            "vendor {vendor:?}"
+        );
     }
 
     #[test]
