@@ -135,13 +135,13 @@ fn soak_with_retention_faults_and_consumers() {
                                 // retention has overtaken it (at most 2 s, and not
                                 // once the producers stop), so the eviction path is
                                 // taken however fast this machine runs the producers.
-                                if out.read.len() % 5_000 == 0 {
+                                if out.read.len() % 2_000 == 0 {
                                     let deadline = Instant::now() + Duration::from_secs(2);
                                     while consumer.partition().log_start_offset()
                                         <= consumer.position()
                                         && Instant::now() < deadline
-                                        // Relaxed: only ends the stall early; pairs
-                                        // with the monitor's store, orders nothing.
+                                        // Relaxed: a stop hint that only ends the
+                                        // stall early; nothing is read through it.
                                         && !producing_stopped.load(Ordering::Relaxed)
                                     {
                                         std::thread::sleep(Duration::from_millis(1));

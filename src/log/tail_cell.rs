@@ -7,18 +7,20 @@
 //! through a function pointer: an indirect call per operation, around which the
 //! append spills its registers. [`TailCell::reserving`] makes the choice once
 //! per reservation (one cached flag) and runs the instructions inline: `vmovdqa`
-//! for the load and `lock cmpxchg16b` for the CAS, on x86_64 CPUs made by Intel
-//! or AMD (whose manuals document the 16-byte `vmovdqa` of a CPU with AVX as
-//! atomic) that have both `cmpxchg16b` and OS-enabled AVX. portable-atomic uses
-//! the same two instructions there. Everywhere else (other makers, other CPUs,
-//! other targets, Miri, loom) it calls portable-atomic.
+//! for the load and `lock cmpxchg16b` for the CAS. It does so only on x86_64
+//! CPUs that have `cmpxchg16b` and OS-enabled AVX and are made by Intel or AMD,
+//! whose manuals document the aligned 16-byte `vmovdqa` of a CPU with AVX as
+//! atomic (portable-atomic 1.15 uses `vmovdqa` on any CPU with AVX; this is
+//! stricter), and only while portable-atomic's `AtomicU128` is lock-free here.
+//! Everywhere else (other makers, other CPUs, other targets, a build with
+//! `--cfg portable_atomic_no_outline_atomics`, Miri, loom) it calls
+//! portable-atomic.
 //!
 //! Mixing the two is sound because every operation either side makes on the
-//! cell is a hardware atomic: the inline path runs only where the CPU has
-//! `cmpxchg16b`, and there portable-atomic's own detection never picks its
-//! lock-based fallback (it uses `cmpxchg16b`, or `vmovdqa` for loads and
-//! stores), so no operation on the cell takes a lock while another uses an
-//! instruction.
+//! cell is then a hardware atomic instruction on the same aligned 16 bytes: the
+//! inline path is taken only when `AtomicU128::is_lock_free()` says
+//! portable-atomic never takes its lock-based fallback (which a lock-free
+//! `cmpxchg16b` from this side would race).
 
 use crate::sync::{AtomicU128, Ordering};
 
@@ -54,8 +56,8 @@ impl TailCell {
 /// One reservation's view of the cell, with the instruction choice made.
 pub(crate) struct Reserving<'a> {
     cell: &'a AtomicU128,
-    /// The CPU is an Intel or AMD one with `cmpxchg16b` and AVX, and the inline
-    /// instructions are built.
+    /// The CPU is an Intel or AMD one with `cmpxchg16b` and AVX, portable-atomic
+    /// is lock-free on it, and the inline instructions are built.
     inline: bool,
 }
 
@@ -65,7 +67,8 @@ impl Reserving<'_> {
     pub(crate) fn load(&self) -> u128 {
         if self.inline {
             // SAFETY: `inline` is true only on Intel and AMD CPUs with AVX and
-            // cmpxchg16b (`inline::available`).
+            // cmpxchg16b where portable-atomic's AtomicU128, which makes every
+            // other access to the cell, is lock-free (`inline::available`).
             return unsafe { inline::load(self.cell) };
         }
         // Acquire: forwarded from the caller (pairs with the AcqRel CAS of the
@@ -106,8 +109,9 @@ mod inline {
     /// Whether the inline instructions may run on this CPU, detected once.
     static FEATURES: AtomicU8 = AtomicU8::new(UNKNOWN);
 
-    /// True if the CPU has `cmpxchg16b` and AVX (enabled by the OS), and is an
-    /// Intel or AMD one.
+    /// True if the CPU has `cmpxchg16b` and AVX (enabled by the OS) and is an
+    /// Intel or AMD one, and portable-atomic's `AtomicU128` is lock-free, so
+    /// every other operation on a cell is a hardware atomic too.
     #[inline]
     pub(super) fn available() -> bool {
         // Relaxed: the flag carries no other data; any thread that reads
@@ -123,7 +127,8 @@ mod inline {
     fn detect() -> bool {
         let present = std::is_x86_feature_detected!("cmpxchg16b")
             && std::is_x86_feature_detected!("avx")
-            && vendor_documents_atomic_vmovdqa();
+            && vendor_documents_atomic_vmovdqa()
+            && AtomicU128::is_lock_free();
         // Relaxed: see `available`.
         FEATURES.store(if present { PRESENT } else { ABSENT }, Ordering::Relaxed);
         present
@@ -131,8 +136,7 @@ mod inline {
 
     /// Whether the CPU's maker documents 16-byte aligned `vmovdqa` as atomic on
     /// CPUs with AVX: Intel (SDM vol. 3A 9.1.1) and AMD (APM vol. 2 7.3.2).
-    /// portable-atomic also trusts some Zhaoxin and Centaur parts; those, and
-    /// every other maker, get portable-atomic here.
+    /// Every other maker gets portable-atomic here.
     fn vendor_documents_atomic_vmovdqa() -> bool {
         // SAFETY: CPUID exists on every x86_64 CPU (SGX enclaves, which fault
         // on it, are excluded by this module's cfg). The block is needed before
@@ -151,14 +155,15 @@ mod inline {
     /// an acquire.
     ///
     /// # Safety
-    /// The CPU is an Intel or AMD one with AVX.
+    /// The CPU is an Intel or AMD one with AVX, and every other access to the
+    /// cell is a hardware atomic instruction (`available`).
     #[inline]
     pub(super) unsafe fn load(cell: &AtomicU128) -> u128 {
         let src = cell.as_ptr();
         let (low, high): (u64, u64);
-        // SAFETY: the CPU is an Intel or AMD one with AVX (our contract), where
-        // this load is atomic; `src` points into a live
-        // AtomicU128, 16-byte aligned, that is only ever accessed atomically. No
+        // SAFETY: the CPU is an Intel or AMD one with AVX, where this load is
+        // atomic, and every other access to the cell is a hardware atomic (our
+        // contract); `src` points into a live AtomicU128, 16-byte aligned. No
         // `readonly`/`pure` option, so the block is also a compiler barrier.
         unsafe {
             asm!(
@@ -179,7 +184,8 @@ mod inline {
     /// failure; returns the previous value, as `Ok` if it was `current`.
     ///
     /// # Safety
-    /// The CPU has `cmpxchg16b`.
+    /// The CPU has `cmpxchg16b`, and every other access to the cell is a
+    /// hardware atomic instruction (`available`).
     #[inline]
     pub(super) unsafe fn compare_exchange(
         cell: &AtomicU128,
@@ -189,10 +195,10 @@ mod inline {
         let dst = cell.as_ptr();
         let (previous_low, previous_high): (u64, u64);
         let failed: u8;
-        // SAFETY: the CPU has cmpxchg16b (our contract); `dst` points into a
-        // live AtomicU128, 16-byte aligned, only ever accessed atomically. The
-        // instruction reads rbx, which
-        // LLVM reserves: it is swapped with r8 around it and restored, and the
+        // SAFETY: the CPU has cmpxchg16b and every other access to the cell is
+        // a hardware atomic (our contract); `dst` points into a live
+        // AtomicU128, 16-byte aligned. The instruction reads rbx, which LLVM
+        // reserves: it is swapped with r8 around it and restored, and the
         // address is in a fixed register (rsi) so that it is never rbx itself.
         unsafe {
             asm!(
@@ -264,7 +270,8 @@ mod tests {
             .map(str::trim);
         let present = matches!(vendor, Some("GenuineIntel" | "AuthenticAMD"))
             && std::is_x86_feature_detected!("cmpxchg16b")
-            && std::is_x86_feature_detected!("avx");
+            && std::is_x86_feature_detected!("avx")
+            && AtomicU128::is_lock_free();
         assert_eq!(
             TailCell::new(0).reserving().inline,
             present,
