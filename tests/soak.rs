@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use idemlog::producer::sim::LinkConfig;
 use idemlog::producer::{Producer, ProducerConfig, ProducerRecord, TimeSource};
-use idemlog::{Log, LogConfig, LogError, RetentionPolicy, TopicConfig};
+use idemlog::{Consumer, Log, LogConfig, LogError, RetentionPolicy, TopicConfig};
 
 const PARTITIONS: u32 = 2;
 const PRODUCERS: u64 = 2;
@@ -55,6 +55,21 @@ struct ConsumerLog {
     read: HashMap<u64, Bytes>,
     /// [from, to) ranges skipped because retention evicted them first.
     evicted: Vec<(u64, u64)>,
+}
+
+/// A slow consumer: stalls until retention has evicted its position, for at
+/// most 2 s and not once the producers have stopped, so the soak takes the
+/// eviction path however fast this machine runs the producers.
+fn stall_until_overtaken(consumer: &Consumer, producing_stopped: &AtomicBool) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    // Relaxed: a stop hint that only ends the stall early; nothing is read
+    // through it.
+    while consumer.partition().log_start_offset() <= consumer.position()
+        && Instant::now() < deadline
+        && !producing_stopped.load(Ordering::Relaxed)
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 #[test]
@@ -131,21 +146,8 @@ fn soak_with_retention_faults_and_consumers() {
                             let idle = records.is_empty();
                             for record in records {
                                 assert!(out.read.insert(record.offset, record.value).is_none());
-                                // A slow consumer now and then: it stalls until
-                                // retention has overtaken it (at most 2 s, and not
-                                // once the producers stop), so the eviction path is
-                                // taken however fast this machine runs the producers.
                                 if out.read.len() % 2_000 == 0 {
-                                    let deadline = Instant::now() + Duration::from_secs(2);
-                                    while consumer.partition().log_start_offset()
-                                        <= consumer.position()
-                                        && Instant::now() < deadline
-                                        // Relaxed: a stop hint that only ends the
-                                        // stall early; nothing is read through it.
-                                        && !producing_stopped.load(Ordering::Relaxed)
-                                    {
-                                        std::thread::sleep(Duration::from_millis(1));
-                                    }
+                                    stall_until_overtaken(&consumer, &producing_stopped);
                                 }
                             }
                             let end = consumer.partition().log_end_offset();
