@@ -20,7 +20,10 @@
 //! cell is then a hardware atomic instruction on the same aligned 16 bytes: the
 //! inline path is taken only when `AtomicU128::is_lock_free()` says
 //! portable-atomic never takes its lock-based fallback (which a lock-free
-//! `cmpxchg16b` from this side would race).
+//! `cmpxchg16b` from this side would race). The test
+//! `the_reservation_ops_and_the_cells_own_rmw_are_atomic_together` checks it,
+//! and CI runs it in the lock-based build too (without the `is_lock_free`
+//! check it loses updates there).
 
 use crate::sync::{AtomicU128, Ordering};
 
@@ -326,5 +329,34 @@ mod tests {
         });
         let total = 2 * u128::from(ROUNDS);
         assert_eq!(cell.load(Ordering::Acquire), total << 64 | total);
+    }
+
+    #[test]
+    fn the_reservation_ops_and_the_cells_own_rmw_are_atomic_together() {
+        // One thread adds 1 with reservation load + CAS (inline where
+        // available); the other makes no-op RMWs through the cell itself
+        // (`fetch_or(0)`, portable-atomic, as a consumer's I6 RMW does). If the
+        // RMW were a lock-based read-then-write while the CAS were a hardware
+        // instruction, a CAS landing in between would be overwritten and the
+        // count would come out short.
+        const ROUNDS: u64 = if cfg!(miri) { 200 } else { 50_000 };
+        let cell = TailCell::new(0);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let reserving = cell.reserving();
+                for _ in 0..ROUNDS {
+                    let mut word = reserving.load();
+                    while let Err(actual) = reserving.compare_exchange(word, word + 1) {
+                        word = actual;
+                    }
+                }
+            });
+            scope.spawn(|| {
+                for _ in 0..ROUNDS {
+                    cell.fetch_or(0, Ordering::AcqRel);
+                }
+            });
+        });
+        assert_eq!(cell.load(Ordering::Acquire), u128::from(ROUNDS));
     }
 }
