@@ -33,7 +33,10 @@
 //! Only the thread whose CAS set BUSY writes the window, its `cursor` and `last_append_ms`,
 //! and it ends BUSY with one Release store of the next word (generation + 1) or of the
 //! unchanged previous word (abort). A decision that appends is validated by that CAS
-//! (the word, hence everything the decision read, is unchanged). A decision that does
+//! (the word, hence everything the decision read, is unchanged); the next batch in
+//! sequence of an idle word is decided from the word and `last_append_ms` alone
+//! (`Word::is_followed_by`), every other batch by `judge` over the window too. A reset
+//! (new epoch, or no state) empties every window slot under BUSY. A decision that does
 //! not append (duplicate or rejection) is a seqlock read: Acquire load of the word, Relaxed
 //! loads of the window, Acquire fence, Relaxed re-load; equal words mean the window was
 //! not written in between (the writer's Release fence after the BUSY CAS pairs with the

@@ -54,6 +54,8 @@ const INIT: u64 = 1 << 47;
 const BUSY: u64 = 1 << 48;
 const DEAD: u64 = 1 << 49;
 const GEN_SHIFT: u32 = 50;
+const EPOCH_BITS: u64 = 0xFFFF << EPOCH_SHIFT;
+const GEN_BITS: u64 = !((1 << GEN_SHIFT) - 1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Word(u64);
@@ -79,20 +81,32 @@ impl Word {
     fn is_dead(self) -> bool {
         self.0 & DEAD != 0
     }
-    #[inline]
-    fn generation(self) -> u64 {
-        self.0 >> GEN_SHIFT
-    }
-    /// The committed word after a batch ending at `last_sequence`.
+    /// The committed word after a batch ending at `last_sequence`: the
+    /// generation + 1 (wrapping off the top), INIT, the epoch and the sequence.
     #[inline]
     fn committed(self, epoch: u16, last_sequence: i32) -> Word {
-        let generation = (self.generation() + 1) & ((1 << (64 - GEN_SHIFT)) - 1);
+        let generation = (self.0 & GEN_BITS).wrapping_add(1 << GEN_SHIFT);
         Word(
-            (generation << GEN_SHIFT)
+            generation
                 | INIT
                 | (u64::from(epoch) << EPOCH_SHIFT)
                 | (last_sequence as u64 & SEQ_MASK),
         )
+    }
+
+    /// The common case of the broker rules, read off the word alone: the word is
+    /// idle, live and initialised, and `header` is of its epoch with the base
+    /// sequence right after its last one (without the wrap to 0, left to
+    /// `judge`). Then `judge` says `Append { reset: false }` unless the state has
+    /// expired (test `the_in_sequence_check_agrees_with_judge`).
+    #[inline]
+    fn is_followed_by(self, header: &BatchHeader) -> bool {
+        const FIELDS: u64 = INIT | BUSY | DEAD | EPOCH_BITS | SEQ_MASK;
+        header.base_sequence > 0
+            && self.0 & FIELDS
+                == INIT
+                    | (u64::from(header.epoch) << EPOCH_SHIFT)
+                    | (header.base_sequence as u64 - 1)
     }
 }
 
@@ -106,9 +120,13 @@ struct WindowEntry {
 }
 
 impl WindowEntry {
+    /// `sequences` of a slot that holds no batch: first and last -1, which no
+    /// batch has (base sequences are at least 0, rule 1).
+    const EMPTY: u64 = u64::MAX;
+
     fn new() -> Self {
         Self {
-            sequences: AtomicU64::new(0),
+            sequences: AtomicU64::new(Self::EMPTY),
             base_offset: AtomicU64::new(0),
             timestamp_ms: AtomicI64::new(0),
         }
@@ -124,14 +142,19 @@ impl WindowEntry {
     // store of the word; readers between the Acquire load of the word and the
     // Acquire fence + re-check), which orders them (I1).
     #[inline]
-    fn load(&self) -> BatchMetadata {
+    fn load(&self) -> Option<BatchMetadata> {
         let sequences = self.sequences.load(Ordering::Relaxed);
-        BatchMetadata {
+        (sequences != Self::EMPTY).then(|| BatchMetadata {
             first_sequence: (sequences >> 32) as i32,
             last_sequence: sequences as u32 as i32,
             base_offset: self.base_offset.load(Ordering::Relaxed),
             timestamp_ms: self.timestamp_ms.load(Ordering::Relaxed),
-        }
+        })
+    }
+
+    #[inline]
+    fn clear(&self) {
+        self.sequences.store(Self::EMPTY, Ordering::Relaxed);
     }
 
     #[inline]
@@ -146,49 +169,9 @@ impl WindowEntry {
     }
 }
 
-/// The window's ring position: the slot the next batch goes to, and how many
-/// slots hold batches (at most the window length).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Cursor {
-    next: u32,
-    filled: u32,
-}
-
-impl Cursor {
-    const EMPTY: Cursor = Cursor { next: 0, filled: 0 };
-
-    #[inline]
-    fn pack(self) -> u64 {
-        (u64::from(self.filled) << 32) | u64::from(self.next)
-    }
-
-    #[inline]
-    fn unpack(word: u64) -> Self {
-        Self {
-            next: word as u32,
-            filled: (word >> 32) as u32,
-        }
-    }
-
-    /// The cursor after one more batch in a window of `len` slots.
-    #[inline]
-    fn advanced(self, len: usize) -> Self {
-        let len = len as u32;
-        Self {
-            next: if self.next + 1 == len {
-                0
-            } else {
-                self.next + 1
-            },
-            filled: (self.filled + 1).min(len),
-        }
-    }
-
-    /// Indices of the filled slots, newest first.
-    fn newest_first(self, len: usize) -> impl Iterator<Item = usize> {
-        let (next, len) = (self.next as usize, len);
-        (1..=self.filled as usize).map(move |age| (next + len - age) % len)
-    }
+/// Indices of a window of `len` slots whose next slot is `next`, newest first.
+fn newest_first(next: usize, len: usize) -> impl Iterator<Item = usize> {
+    (1..=len).map(move |age| (next + len - age) % len)
 }
 
 /// Window slots held inside the state itself (Kafka's fixed window is 5).
@@ -210,7 +193,8 @@ enum WindowSlots {
 pub(crate) struct ProducerState {
     word: AtomicU64,
     last_append_ms: AtomicI64,
-    /// Where the window stands, packed as a [`Cursor`] (no division on the hot path).
+    /// The window slot the next batch goes to (its older slots, newest first,
+    /// hold the batches; slots that never held one are empty).
     cursor: AtomicU64,
     /// Batches the window remembers (its slots beyond this are unused).
     window_len: usize,
@@ -247,22 +231,27 @@ impl Claim<'_> {
     #[inline(always)]
     pub(crate) fn commit(self, base_offset: u64, now_ms: i64) {
         let state = self.state;
+        let window = state.window();
         // Relaxed: `cursor` is only touched under BUSY (writers) or inside the
         // seqlock read section (readers), see WindowEntry (I1).
-        let cursor = if self.reset {
-            Cursor::EMPTY
+        let next = if self.reset {
+            state.clear_window();
+            0
         } else {
-            Cursor::unpack(state.cursor.load(Ordering::Relaxed))
+            state.cursor.load(Ordering::Relaxed) as usize
         };
-        state.window()[cursor.next as usize].store(&BatchMetadata {
+        window[next].store(&BatchMetadata {
             first_sequence: self.first_sequence,
             last_sequence: self.last_sequence,
             base_offset,
             timestamp_ms: now_ms,
         });
-        state
-            .cursor
-            .store(cursor.advanced(state.window_len).pack(), Ordering::Relaxed);
+        let after = if next + 1 == window.len() {
+            0
+        } else {
+            next + 1
+        };
+        state.cursor.store(after as u64, Ordering::Relaxed);
         state.last_append_ms.store(now_ms, Ordering::Relaxed);
         // Release: pairs with the Acquire load of the word in `begin` (next CAS
         // winner and seqlock readers): they see the window and time written above.
@@ -291,7 +280,7 @@ impl ProducerState {
         Self {
             word: AtomicU64::new(0),
             last_append_ms: AtomicI64::new(0),
-            cursor: AtomicU64::new(Cursor::EMPTY.pack()),
+            cursor: AtomicU64::new(0),
             window_len: window,
             slots: if window <= INLINE_WINDOW {
                 WindowSlots::Inline(std::array::from_fn(|_| WindowEntry::new()))
@@ -335,11 +324,18 @@ impl ProducerState {
 
     fn find_in_window(&self, first: i32, last: i32) -> Option<BatchMetadata> {
         // Relaxed: inside the seqlock read section (I1).
-        let cursor = Cursor::unpack(self.cursor.load(Ordering::Relaxed));
-        cursor
-            .newest_first(self.window_len)
-            .map(|index| self.window()[index].load())
+        let next = self.cursor.load(Ordering::Relaxed) as usize;
+        let window = self.window();
+        newest_first(next, window.len())
+            .filter_map(|index| window[index].load())
             .find(|batch| batch.first_sequence == first && batch.last_sequence == last)
+    }
+
+    /// Empties every window slot (a reset: new epoch, or no state before).
+    /// Only under BUSY (I1).
+    #[cold]
+    fn clear_window(&self) {
+        self.window().iter().for_each(WindowEntry::clear);
     }
 
     #[inline]
@@ -359,10 +355,76 @@ impl ProducerState {
         expiration_ms: i64,
     ) -> Begin<'_> {
         let last_in_batch = sequence_add(header.base_sequence, count - 1);
+        // Acquire: pairs with the Release stores of the word in `commit` / Claim's
+        // drop, so the window and last_append_ms read after it are at least as new.
+        let before = Word(self.word.load(Ordering::Acquire));
+        // The next batch in sequence, the steady state, is decided from the word
+        // and the time alone; everything else goes through `judge`.
+        if before.is_followed_by(header)
+            // Relaxed: ordered by the Acquire load above, validated by the CAS (I1).
+            && !Self::is_expired(before, self.last_append_ms.load(Ordering::Relaxed), now_ms, expiration_ms)
+        {
+            if let Some(claim) = self.try_claim(
+                before,
+                header.epoch,
+                header.base_sequence,
+                last_in_batch,
+                false,
+            ) {
+                return Begin::Exclusive(claim);
+            }
+        }
+        self.begin_judged(header, last_in_batch, now_ms, expiration_ms)
+    }
+
+    /// CASes the word from `before` to BUSY; on success the claim of a batch
+    /// from `first_sequence` to `last_sequence` (I1).
+    #[inline(always)]
+    fn try_claim(
+        &self,
+        before: Word,
+        epoch: u16,
+        first_sequence: i32,
+        last_sequence: i32,
+        reset: bool,
+    ) -> Option<Claim<'_>> {
+        // Acquire on success: pairs with the previous committer's Release store,
+        // so our window writes follow its writes. Relaxed on failure: the caller
+        // retries from a fresh Acquire load.
+        self.word
+            .compare_exchange(
+                before.0,
+                before.0 | BUSY,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .ok()?;
+        // Release fence: orders the BUSY word before our Relaxed window writes;
+        // pairs with the Acquire fence of seqlock readers (I1).
+        fence(Ordering::Release);
+        Some(Claim {
+            state: self,
+            previous: before,
+            epoch,
+            first_sequence,
+            last_sequence,
+            reset,
+        })
+    }
+
+    /// `begin` for every batch but the next in sequence of an idle word: the
+    /// broker rules (`judge`) over the word and the window.
+    #[inline(never)]
+    fn begin_judged(
+        &self,
+        header: &BatchHeader,
+        last_in_batch: i32,
+        now_ms: i64,
+        expiration_ms: i64,
+    ) -> Begin<'_> {
         let mut backoff = Backoff::new();
         loop {
-            // Acquire: pairs with the Release stores of the word in `commit` / Claim's
-            // drop, so the window and last_append_ms read below are at least as new.
+            // Acquire: as in `begin`.
             let before = Word(self.word.load(Ordering::Acquire));
             if before.is_busy() {
                 // Same-pid appends serialise here (I1); other producers never do.
@@ -387,32 +449,16 @@ impl ProducerState {
             );
             match verdict {
                 Verdict::Append { reset } => {
-                    // Acquire on success: pairs with the previous committer's Release
-                    // store, so our window writes follow its writes. Relaxed on
-                    // failure: we retry from a fresh Acquire load.
-                    if self
-                        .word
-                        .compare_exchange(
-                            before.0,
-                            before.0 | BUSY,
-                            Ordering::Acquire,
-                            Ordering::Relaxed,
-                        )
-                        .is_err()
-                    {
-                        continue;
-                    }
-                    // Release fence: orders the BUSY word before our Relaxed window
-                    // writes; pairs with the Acquire fence of seqlock readers (I1).
-                    fence(Ordering::Release);
-                    return Begin::Exclusive(Claim {
-                        state: self,
-                        previous: before,
-                        epoch: header.epoch,
-                        first_sequence: header.base_sequence,
-                        last_sequence: last_in_batch,
+                    match self.try_claim(
+                        before,
+                        header.epoch,
+                        header.base_sequence,
+                        last_in_batch,
                         reset,
-                    });
+                    ) {
+                        Some(claim) => return Begin::Exclusive(claim),
+                        None => continue,
+                    }
                 }
                 answer => {
                     // Acquire fence: pairs with the committer's Release fence, so if we
@@ -489,10 +535,10 @@ impl ProducerState {
                 continue;
             }
             let last_append_ms = self.last_append_ms.load(Ordering::Relaxed);
-            let cursor = Cursor::unpack(self.cursor.load(Ordering::Relaxed));
-            let mut window: Vec<BatchMetadata> = cursor
-                .newest_first(self.window_len)
-                .map(|index| self.window()[index].load())
+            let next = self.cursor.load(Ordering::Relaxed) as usize;
+            let slots = self.window();
+            let mut window: Vec<BatchMetadata> = newest_first(next, slots.len())
+                .filter_map(|index| slots[index].load())
                 .collect();
             window.reverse();
             fence(Ordering::Acquire);
@@ -544,8 +590,66 @@ mod tests {
         let word = Word(0).committed(32767, i32::MAX);
         assert_eq!((word.epoch(), word.last_sequence()), (32767, i32::MAX));
         assert!(word.is_init() && !word.is_busy() && !word.is_dead());
-        assert_eq!(word.generation(), 1);
-        assert_eq!(word.committed(0, 0).generation(), 2);
+        assert_eq!(word.0 >> GEN_SHIFT, 1);
+        assert_eq!(word.committed(0, 0).0 >> GEN_SHIFT, 2);
+        // The generation wraps within its bits, leaving the others alone.
+        let last = Word(GEN_BITS).committed(3, 9);
+        assert_eq!(
+            (last.0 >> GEN_SHIFT, last.epoch(), last.last_sequence()),
+            (0, 3, 9)
+        );
+        assert!(last.is_init() && !last.is_busy() && !last.is_dead());
+    }
+
+    #[test]
+    fn the_in_sequence_check_agrees_with_judge() {
+        // Every combination of flags, epochs and sequences near the edges: the
+        // word-only check says "append" exactly when the word is idle, live and
+        // initialised and `judge` says Append { reset: false }, except for the
+        // wrap from i32::MAX to 0, which it leaves to `judge`.
+        let epochs = [
+            0,
+            1,
+            2,
+            crate::types::MAX_EPOCH - 1,
+            crate::types::MAX_EPOCH,
+        ];
+        let sequences = [0, 1, 2, 3, i32::MAX - 2, i32::MAX - 1, i32::MAX];
+        let mut agreed = 0;
+        for flags in 0..8u64 {
+            let (init, busy, dead) = (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
+            for &epoch in &epochs {
+                for &last in &sequences {
+                    let mut word = Word(GEN_BITS).committed(epoch, last);
+                    word.0 &= !INIT;
+                    word.0 |= [(init, INIT), (busy, BUSY), (dead, DEAD)]
+                        .iter()
+                        .filter(|(set, _)| *set)
+                        .fold(0, |bits, (_, bit)| bits | bit);
+                    for &batch_epoch in &epochs {
+                        for &base in &sequences {
+                            let batch = header(batch_epoch, base);
+                            let verdict = judge(epoch, last, true, &batch, base, |_, _| None);
+                            let appends_in_sequence = init
+                                && !busy
+                                && !dead
+                                && verdict == Verdict::Append { reset: false };
+                            let wraps = base == 0;
+                            assert_eq!(
+                                word.is_followed_by(&batch),
+                                appends_in_sequence && !wraps,
+                                "flags {flags:03b} epoch {epoch} last {last}, batch {batch_epoch}/{base}"
+                            );
+                            agreed += usize::from(appends_in_sequence && !wraps);
+                        }
+                    }
+                }
+            }
+        }
+        // Per epoch, one in-sequence batch for each `last` whose successor is
+        // in the list (all but 3 and, the wrap, i32::MAX): the check was not
+        // vacuous.
+        assert_eq!(agreed, epochs.len() * 5);
     }
 
     #[test]
