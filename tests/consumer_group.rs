@@ -278,6 +278,49 @@ fn commits_are_checked_against_ownership() {
     assert_eq!(receiver.try_recv().unwrap(), Ok(()));
 }
 
+/// A revoke listener's chosen offsets are checked like `commit_offsets`: an
+/// offset past the log end is refused (it would make the next owner skip every
+/// record written up to it), one at the end is taken.
+#[test]
+fn a_revoke_listeners_commit_past_the_log_end_is_refused() {
+    let log = log_with("t", 1);
+    fill(&log, "t", 0, 3);
+    let tp = TopicPartition::new("t", 0);
+    let mut first = log.subscribe(config("g"), &["t"]).unwrap();
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&answers);
+    let listened = tp.clone();
+    first
+        .on_rebalance(move |event| {
+            if let Rebalance::Revoked(revocation) = event {
+                let mut seen = seen.lock().unwrap();
+                seen.push(revocation.commit_offsets(&[(listened.clone(), 999)]));
+                seen.push(revocation.commit_offsets(&[(listened.clone(), 3)]));
+            }
+        })
+        .unwrap();
+    first.poll_with(0, |_| ()).unwrap();
+    first.close().unwrap();
+    assert_eq!(
+        *answers.lock().unwrap(),
+        vec![
+            Err(ConsumerError::OffsetOutOfRange {
+                partition: tp.clone(),
+                offset: 999,
+                log_start: 0,
+                log_end: 3
+            }),
+            Ok(())
+        ]
+    );
+    assert_eq!(log.committed("g", "t", 0).unwrap(), Some(3));
+    // The next owner starts at the committed end: nothing written after it is skipped.
+    fill(&log, "t", 0, 5);
+    let mut second = log.subscribe(config("g"), &["t"]).unwrap();
+    let offsets: Vec<u64> = second.poll(100).unwrap().iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, (3..8).collect::<Vec<_>>());
+}
+
 #[test]
 fn bad_subscriptions_get_clear_errors() {
     let log = log_with("t", 2);

@@ -9,7 +9,7 @@ use crate::consumer::config::ConsumerConfig;
 use crate::consumer::log_consumer::LogConsumer;
 use crate::consumer::rebalance::{Rebalance, Revocation};
 use crate::consumer_error::ConsumerError;
-use crate::log::{Group, JoinRequest, Log, SyncPlan};
+use crate::log::{Group, JoinRequest, Log, PartitionHandle, SyncPlan};
 use crate::types::TopicPartition;
 
 /// The most `commit_async` callbacks that wait for the next poll.
@@ -268,7 +268,25 @@ impl LogConsumer {
         partitions: &[TopicPartition],
         positions: &[Option<u64>],
     ) {
-        let commit = |offsets: &[(TopicPartition, u64)]| group.commit_owned(member, offsets);
+        // The revoked partitions' handles, for the same log-end check as
+        // `commit_offsets` (a commit past the end would make the next owner
+        // skip the records up to it).
+        let handles: Vec<Option<PartitionHandle>> = partitions
+            .iter()
+            .map(|partition| {
+                let slot = &self.slots[self.slot_index(partition)?];
+                Some(slot.reader.partition().clone())
+            })
+            .collect();
+        let commit = |offsets: &[(TopicPartition, u64)]| {
+            for (partition, offset) in offsets {
+                let revoked = partitions.iter().position(|p| p == partition);
+                if let Some(handle) = revoked.and_then(|index| handles[index].as_ref()) {
+                    within_log_end(partition, handle, *offset)?;
+                }
+            }
+            group.commit_owned(member, offsets)
+        };
         self.tell_listener(Rebalance::Revoked(&Revocation {
             partitions,
             positions,
@@ -323,15 +341,7 @@ impl LogConsumer {
                 .ok_or_else(|| ConsumerError::NotAssigned {
                     partition: partition.clone(),
                 })?;
-            let handle = self.slots[index].reader.partition();
-            if *offset > handle.log_end_offset() {
-                return Err(ConsumerError::OffsetOutOfRange {
-                    partition: partition.clone(),
-                    offset: *offset,
-                    log_start: handle.log_start_offset(),
-                    log_end: handle.log_end_offset(),
-                });
-            }
+            within_log_end(partition, self.slots[index].reader.partition(), *offset)?;
         }
         self.commit_to_group(offsets)
     }
@@ -419,4 +429,24 @@ pub(super) fn known(
         .zip(positions)
         .filter_map(|(partition, position)| Some((partition.clone(), (*position)?)))
         .collect()
+}
+
+/// A committed offset may be at most the partition's log end (the next offset
+/// to be written): a commit past it would make the next owner skip the records
+/// written up to it.
+fn within_log_end(
+    partition: &TopicPartition,
+    handle: &PartitionHandle,
+    offset: u64,
+) -> Result<(), ConsumerError> {
+    let log_end = handle.log_end_offset();
+    if offset > log_end {
+        return Err(ConsumerError::OffsetOutOfRange {
+            partition: partition.clone(),
+            offset,
+            log_start: handle.log_start_offset(),
+            log_end,
+        });
+    }
+    Ok(())
 }

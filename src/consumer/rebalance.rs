@@ -67,7 +67,9 @@ impl Revocation<'_> {
     }
 
     /// Commits chosen offsets of revoked partitions (the next offset to read on
-    /// each, as Kafka commits).
+    /// each, as Kafka commits), each at most its log end
+    /// ([`ConsumerError::OffsetOutOfRange`] otherwise, as
+    /// [`MultiConsumer::commit_offsets`](super::MultiConsumer::commit_offsets)).
     pub fn commit_offsets(&self, offsets: &[(TopicPartition, u64)]) -> Result<(), ConsumerError> {
         if let Some((partition, _)) = offsets.iter().find(|(p, _)| !self.partitions.contains(p)) {
             return Err(ConsumerError::NotAssigned {
