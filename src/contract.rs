@@ -333,8 +333,10 @@
 //!   directories and producer state, and reports what it uses (within 10% of the
 //!   resident set it causes). *Built*: [`LogConfig::memory_budget`] (default
 //!   [`DEFAULT_MEMORY_BUDGET`](crate::DEFAULT_MEMORY_BUDGET), 1 GiB) is charged
-//!   for segment memory (pooled segments included), segment directories and
-//!   each producer state before they are allocated, and [`Log::memory_usage`]
+//!   for segment memory (pooled segments included), each partition (its
+//!   directory and fixed structures; tests/partition_memory.rs holds the
+//!   charge within 10% of the resident set) and each producer state before they are
+//!   allocated, and [`Log::memory_usage`]
 //!   reports it; a partition also holds at most [`LogConfig::max_segments`]
 //!   segments ([`LogError::PartitionFull`]). [`Log::producer_state_stats`]
 //!   reports the states as allocated plus their hash tables (measured within 1%

@@ -152,8 +152,9 @@
 //!
 //! **I10 — the memory budget (src/log/budget.rs).** Segment memory (buffer and commit
 //! array) is charged when it is allocated, not when it is reused from the pool, and
-//! released when it is freed; segment directories are charged when a topic is
-//! created. A charge is one CAS that never moves the total past the limit, so
+//! released when it is freed; partitions (directory and fixed structures,
+//! `Partition::footprint`) are charged when a topic is created, producer states
+//! when they are admitted (I11). A charge is one CAS that never moves the total past the limit, so
 //! concurrent chargers cannot overshoot it; a refused charge changes nothing and the
 //! appender answers LogFull after one retention attempt.
 //!

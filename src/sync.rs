@@ -116,6 +116,21 @@ mod imp {
             Self(dashmap::DashMap::new())
         }
 
+        /// An empty map of `shards` shards (a power of two, at least 2), instead
+        /// of dashmap's default of four per CPU.
+        pub(crate) fn with_shards(shards: usize) -> Self {
+            Self(dashmap::DashMap::with_shard_amount(shards))
+        }
+
+        /// The layout of the block an empty map of `shards` shards allocates:
+        /// its shard array, each shard a cache-padded lock word and table header.
+        pub(crate) fn shards_layout(shards: usize) -> std::alloc::Layout {
+            std::alloc::Layout::array::<
+                crossbeam::utils::CachePadded<(usize, std::collections::HashMap<K, V>)>,
+            >(shards)
+            .expect("a small shard count")
+        }
+
         pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
         where
             K: std::borrow::Borrow<Q>,
@@ -360,6 +375,16 @@ mod imp {
     impl<K: Eq + Hash + Clone, V: Clone> ConcurrentMap<K, V> {
         pub(crate) fn new() -> Self {
             Self(loom::sync::Mutex::new(HashMap::new()))
+        }
+
+        /// One mutex under loom, whatever the shard count.
+        pub(crate) fn with_shards(_shards: usize) -> Self {
+            Self::new()
+        }
+
+        /// Under loom the map allocates nothing until an insert.
+        pub(crate) fn shards_layout(_shards: usize) -> std::alloc::Layout {
+            std::alloc::Layout::new::<()>()
         }
 
         fn map(&self) -> loom::sync::MutexGuard<'_, HashMap<K, V>> {

@@ -1,7 +1,7 @@
 //! The log-wide memory budget: segments (buffers and commit arrays, pooled ones
-//! included) and segment directories are charged here before they are
-//! allocated (producer state is not charged yet), so a full log answers `LogFull` instead of aborting on an
-//! allocation failure.
+//! included), partitions (their directories and fixed structures) and producer
+//! state are charged here before they are allocated, so a full log answers
+//! `LogFull` instead of aborting on an allocation failure.
 
 use crossbeam::utils::CachePadded;
 
@@ -90,4 +90,23 @@ mod tests {
         budget.release(100);
         assert_eq!(budget.used(), 0);
     }
+}
+
+/// Bytes a heap block of `size` bytes aligned to `align` takes from a
+/// malloc-style allocator (glibc's): an 8-byte chunk header and 16-byte
+/// granules, and for an alignment beyond 16 the alignment once more, the slack
+/// an aligned chunk leaves before it (tests/partition_memory.rs measures the
+/// sum against the resident set).
+pub(crate) fn heap_block_bytes(size: usize, align: usize) -> u64 {
+    let slack = if align > 16 { align } else { 0 };
+    ((size + 8).next_multiple_of(16) + slack) as u64
+}
+
+/// [`heap_block_bytes`] of an `Arc<T>`'s block: its two counts, then `T`.
+pub(crate) fn arc_block_bytes<T>() -> u64 {
+    let counts = std::alloc::Layout::new::<[usize; 2]>();
+    let (block, _) = counts
+        .extend(std::alloc::Layout::new::<T>())
+        .expect("a type's layout fits");
+    heap_block_bytes(block.pad_to_align().size(), block.align())
 }

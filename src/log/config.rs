@@ -101,8 +101,9 @@ impl LogConfig {
     }
 
     /// The log's memory budget in bytes (default [`DEFAULT_MEMORY_BUDGET`], 1 GiB):
-    /// segments (pooled ones included) and segment directories are charged
-    /// against it before they are allocated (producer state is not charged yet). When it is full,
+    /// segments (pooled ones included), partitions (each partition's directory
+    /// and fixed structures, a few KiB, charged by `create_topic`) and producer
+    /// states are charged against it before they are allocated. When it is full,
     /// retention runs first; then an append answers [`LogError::LogFull`].
     pub fn memory_budget(mut self, bytes: u64) -> Self {
         self.memory_budget = bytes;

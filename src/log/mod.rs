@@ -40,7 +40,6 @@ pub(crate) use partition::Partition;
 use producer_limits::ProducerLimits;
 pub use producer_state::{BatchMetadata, ProducerStateSnapshot};
 pub use retention::{RetentionPolicy, RetentionReport};
-use storage::SegmentLog;
 pub(crate) use storage::{Cursor, ReadRecord};
 pub(crate) use wakeup::Readiness;
 
@@ -302,16 +301,17 @@ impl Log {
                 reason: "a topic needs at least one partition".to_string(),
             });
         }
-        // Each partition's segment directory is charged to the budget before it
-        // is allocated: a topic too large for it is refused, not an abort.
-        let directory_bytes = u64::from(config.partitions)
-            .saturating_mul(SegmentLog::directory_bytes(self.shared.config.max_segments));
+        // Each partition (its directory and fixed structures) is charged to the
+        // budget before it is allocated: a topic too large for it is refused,
+        // not an abort (I10).
+        let partition_bytes = u64::from(config.partitions)
+            .saturating_mul(Partition::footprint(self.shared.config.max_segments));
         if self.topics.0.get(&name.to_string()).is_some() {
             return Err(LogError::TopicAlreadyExists {
                 topic: name.to_string(),
             });
         }
-        self.shared.budget.try_charge(directory_bytes)?;
+        self.shared.budget.try_charge(partition_bytes)?;
         // std's Arc even under loom (immutable name, no protocol; loom has no Arc<str>).
         let topic_name: std::sync::Arc<str> = std::sync::Arc::from(name);
         let topic = Arc::new(Topic {
@@ -330,7 +330,7 @@ impl Log {
             Ok(())
         } else {
             // Lost a race with a concurrent create of the same name.
-            self.shared.budget.release(directory_bytes);
+            self.shared.budget.release(partition_bytes);
             Err(LogError::TopicAlreadyExists {
                 topic: name.to_string(),
             })
@@ -473,7 +473,8 @@ impl Log {
 /// The log's memory budget and what is charged to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryUsage {
-    /// Bytes charged: segments (pooled ones included) and segment directories.
+    /// Bytes charged: segments (pooled ones included), partitions (directories
+    /// and fixed structures) and producer states.
     pub used_bytes: u64,
     /// The budget ([`LogConfig::memory_budget`]).
     pub budget_bytes: u64,

@@ -18,6 +18,7 @@
 use crate::clock::Clock;
 use crate::error::LogError;
 use crate::log::batch::{self, BatchFields, Stamp};
+use crate::log::budget::{arc_block_bytes, heap_block_bytes};
 use crate::log::producer_state::{Begin, ProducerState, ProducerStateSnapshot};
 use crate::log::retention::{self, RetentionPolicy, RetentionReport};
 use crate::log::storage::SegmentLog;
@@ -26,6 +27,11 @@ use crate::log::{AppendOutcome, LogConfig, LogShared};
 use crate::record::IntoRecords;
 use crate::sync::{Arc, ConcurrentMap, Mutex};
 use crate::types::{BatchHeader, ProducerId, MAX_EPOCH};
+
+/// Shards of a partition's producer map. The map is off the append path
+/// (appenders cache their state), so a few shards do, and an empty partition
+/// stays small: dashmap's default is four per CPU, each shard two cache lines.
+const PRODUCER_MAP_SHARDS: usize = 4;
 
 /// One partition: its records, its producers' dedup state, its sleeping consumers.
 pub(crate) struct Partition {
@@ -58,11 +64,25 @@ impl Partition {
                 retention.max_bytes.is_some() || retention.max_age_ms.is_some(),
             ),
             wakeup: Wakeup::new(),
-            producers: ConcurrentMap::new(),
+            producers: ConcurrentMap::with_shards(PRODUCER_MAP_SHARDS),
             retention,
             retention_lock: Mutex::new(()),
             shared,
         }
+    }
+
+    /// Bytes one partition with a ring of `ring_len` segments takes before its
+    /// first record (what `create_topic` charges, I10): its `Arc` block, its
+    /// storage's directory and pool, its producer map's shards, and its slot in
+    /// the topic's list (tests/partition_memory.rs checks the sum against the
+    /// resident set).
+    pub(crate) fn footprint(ring_len: usize) -> u64 {
+        let shards =
+            ConcurrentMap::<ProducerId, Arc<ProducerState>>::shards_layout(PRODUCER_MAP_SHARDS);
+        arc_block_bytes::<Self>()
+            + SegmentLog::heap_bytes(ring_len)
+            + heap_block_bytes(shards.size(), shards.align())
+            + std::mem::size_of::<Arc<Self>>() as u64
     }
 
     /// Rule 1 for any batch: returns its header fields less the offset and time.

@@ -8,6 +8,7 @@
 //! this file is the protocol that makes the decision atomic.
 
 use crate::error::LogError;
+use crate::log::budget::{arc_block_bytes, heap_block_bytes};
 use crate::log::rules::{judge, Verdict};
 use crate::sync::{fence, AtomicI64, AtomicU64, Backoff, Ordering};
 use crate::types::sequence_add;
@@ -296,14 +297,16 @@ impl ProducerState {
     /// granules): the `Arc` block (two counts and the state) and, for windows
     /// longer than the inline one, the window's own block.
     pub(crate) fn footprint(window: usize) -> usize {
-        let chunk = |bytes: usize| (bytes + 8).next_multiple_of(16);
-        let arc_block = chunk(2 * std::mem::size_of::<usize>() + std::mem::size_of::<Self>());
+        let arc_block = arc_block_bytes::<Self>();
         let heap_window = if window > INLINE_WINDOW {
-            chunk(window * std::mem::size_of::<WindowEntry>())
+            heap_block_bytes(
+                window * std::mem::size_of::<WindowEntry>(),
+                std::mem::align_of::<WindowEntry>(),
+            )
         } else {
             0
         };
-        arc_block + heap_window
+        (arc_block + heap_window) as usize
     }
 
     /// The window's slots in use.

@@ -15,7 +15,7 @@ use crossbeam::utils::CachePadded;
 
 use crate::error::LogError;
 use crate::log::batch::{self, BatchFields};
-use crate::log::budget::Budget;
+use crate::log::budget::{arc_block_bytes, heap_block_bytes, Budget};
 use crate::log::segment::{Segment, SegmentPool, SegmentTotals};
 use crate::log::tail::{self, Tail};
 use crate::log::tail_cell::TailCell;
@@ -215,9 +215,13 @@ impl SegmentLog {
         }
     }
 
-    /// Bytes of directory memory a partition with `ring_len` cells takes.
-    pub(crate) fn directory_bytes(ring_len: usize) -> u64 {
-        (std::mem::size_of::<Self>() + ring_len * std::mem::size_of::<AtomicPtr<Segment>>()) as u64
+    /// Heap bytes a storage with `ring_len` cells takes before its first
+    /// segment: its directory and its segment pool (the storage itself lives
+    /// inside its partition).
+    pub(crate) fn heap_bytes(ring_len: usize) -> u64 {
+        let directory = std::alloc::Layout::array::<AtomicPtr<Segment>>(ring_len)
+            .expect("ring lengths are validated by LogConfig");
+        heap_block_bytes(directory.size(), directory.align()) + arc_block_bytes::<SegmentPool>()
     }
 
     /// Units of one segment.
