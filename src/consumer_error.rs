@@ -15,8 +15,9 @@ use crate::types::TopicPartition;
 pub enum ConsumerError {
     /// What the log answered (an unknown topic or partition, ...).
     Log(LogError),
-    /// The position of a partition is outside its records and
-    /// `auto.offset.reset` is `none` (seek to recover).
+    /// An offset outside a partition's records: a poll's position there with
+    /// `auto.offset.reset` = `none` (seek to recover), or an offset handed to
+    /// `seek` or to a commit past the partition's log end.
     OffsetOutOfRange {
         /// The partition.
         partition: TopicPartition,
@@ -114,8 +115,8 @@ impl fmt::Display for ConsumerError {
                 log_end,
             } => write!(
                 f,
-                "position {offset} of {partition} is out of range (it holds \
-                 {log_start}..{log_end}) and auto.offset.reset is none: seek to recover"
+                "offset {offset} of {partition} is out of range: it holds \
+                 {log_start}..{log_end}"
             ),
             Self::NoOffset { partition } => write!(
                 f,

@@ -187,7 +187,9 @@ impl fmt::Display for LogError {
             } => write!(
                 f,
                 "log full: {requested} more bytes needed, {used} of the {budget}-byte memory \
-                 budget in use; configure retention or a larger memory_budget"
+                 budget in use (by segments, partitions and producer state: retention frees \
+                 segments no held record pins, expiry frees idle producer state); configure \
+                 retention, a shorter producer_id_expiration or a larger memory_budget"
             ),
             Self::ProducerStateFull { cap } => write!(
                 f,

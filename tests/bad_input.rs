@@ -167,6 +167,26 @@ fn row01_log_config_out_of_range() {
     );
     // Duration::MAX saturates to i64::MAX ms: valid.
     assert!(Log::with_config(LogConfig::default().producer_id_expiration(Duration::MAX)).is_ok());
+    // Below a millisecond rounds to 0 ms: refused, saying so.
+    let sub_ms =
+        Log::with_config(LogConfig::default().producer_id_expiration(Duration::from_micros(500)))
+            .unwrap_err();
+    assert!(sub_ms.to_string().contains("at least 1 ms"), "{sub_ms}");
+    // A housekeeping interval below 1 ms would keep a core busy: refused.
+    for interval in [
+        Duration::ZERO,
+        Duration::from_nanos(1),
+        Duration::from_micros(999),
+    ] {
+        invalid_config(
+            Log::with_config(LogConfig::default().housekeeping(Some(interval))),
+            "housekeeping",
+        );
+    }
+    assert!(Log::with_config(
+        LogConfig::default().housekeeping(Some(LogConfig::MIN_HOUSEKEEPING_INTERVAL))
+    )
+    .is_ok());
 }
 
 #[test]
@@ -437,6 +457,22 @@ fn row11_committed_offsets() {
         consumer.poll(1),
         Err(LogError::OffsetOutOfRange { .. })
     ));
+    // An empty group id is refused everywhere, as ConsumerConfig refuses it
+    // (no member could read what it committed).
+    let empty = LogError::InvalidConfig {
+        setting: "group.id",
+        reason: "a group id is not empty".to_string(),
+    };
+    assert_eq!(log.commit_offset("", "t", 0, 0), Err(empty.clone()));
+    assert_eq!(log.committed("", "t", 0), Err(empty.clone()));
+    assert_eq!(consumer.commit(""), Err(empty.clone()));
+    assert!(log.consumer_for_group("", "t", 0).is_err());
+    // A consumer made from a partition handle commits to that partition's log.
+    let other = log1();
+    let handle = other.partition("t", 0).unwrap();
+    handle.consumer().commit("h").unwrap();
+    assert_eq!(other.committed("h", "t", 0), Ok(Some(0)));
+    assert_eq!(log.committed("h", "t", 0), Ok(None));
 }
 
 #[test]
@@ -894,7 +930,7 @@ fn row29_batch_larger_than_a_segment() {
     let next = handle.append(None, Record::new("v")).unwrap();
     assert_eq!(next.base_offset, 1);
     assert_eq!(handle.live_segments(), 2, "the full segment sent it on");
-    let records = handle.consumer(&log).poll(10).unwrap();
+    let records = handle.consumer().poll(10).unwrap();
     assert_eq!(records.len(), 2);
     assert_eq!(&records[0].value[..], &[7u8; 80][..]);
 }

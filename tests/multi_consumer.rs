@@ -380,3 +380,24 @@ fn bad_input_gets_clear_errors() {
         .set("session.timeout.ms", "45000")
         .is_ok());
 }
+
+/// A seek or a commit out of range says what is wrong with that offset, not
+/// the reset policy (a new-user trial found "auto.offset.reset is none: seek to
+/// recover" on a failed seek of an `earliest` consumer).
+#[test]
+fn out_of_range_seeks_and_commits_say_what_the_partition_holds() {
+    let log = log_with("t", 1);
+    fill(&log, "t", 0, 1);
+    let mut consumer = log.multi_consumer(earliest().group_id("g")).unwrap();
+    consumer.assign("t", 0).unwrap();
+    let seek = consumer.seek("t", 0, 100).unwrap_err();
+    let commit = consumer
+        .commit_offsets(&[(TopicPartition::new("t", 0), 100)])
+        .unwrap_err();
+    for error in [seek, commit] {
+        assert_eq!(
+            error.to_string(),
+            "offset 100 of t-0 is out of range: it holds 0..1"
+        );
+    }
+}

@@ -38,7 +38,6 @@ use crate::record::ConsumerRecord;
 /// ```
 #[derive(Clone)]
 pub struct Consumer {
-    log: Log,
     partition: PartitionHandle,
     position: u64,
     /// Where `position` is in the partition's segments (kept between polls so a
@@ -56,10 +55,9 @@ impl std::fmt::Debug for Consumer {
 }
 
 impl Consumer {
-    pub(crate) fn new(log: Log, partition: PartitionHandle) -> Self {
+    pub(crate) fn new(partition: PartitionHandle) -> Self {
         let position = partition.log_start_offset();
         Self {
-            log,
             partition,
             position,
             cursor: None,
@@ -227,12 +225,7 @@ impl Consumer {
 
     /// Stores the position as `group`'s committed offset.
     pub fn commit(&self, group: &str) -> Result<(), LogError> {
-        self.log.commit_offset(
-            group,
-            self.partition.topic(),
-            self.partition.index(),
-            self.position,
-        )
+        self.partition.commit_offset(group, self.position)
     }
 
     /// Registers `waker` to be woken by the next append here, re-checking the
@@ -272,10 +265,7 @@ impl<'a> IntoIterator for &'a mut Consumer {
 impl Log {
     /// A consumer of one partition, positioned at its log start.
     pub fn consumer(&self, topic: &str, partition: u32) -> Result<Consumer, LogError> {
-        Ok(Consumer::new(
-            self.clone(),
-            self.partition(topic, partition)?,
-        ))
+        Ok(Consumer::new(self.partition(topic, partition)?))
     }
 
     /// A consumer positioned at `group`'s committed offset (or the log start).
@@ -294,8 +284,9 @@ impl Log {
 }
 
 impl PartitionHandle {
-    /// A consumer positioned at the log start.
-    pub fn consumer(&self, log: &Log) -> Consumer {
-        Consumer::new(log.clone(), self.clone())
+    /// A consumer positioned at the log start. Its commits go to this
+    /// partition's own log.
+    pub fn consumer(&self) -> Consumer {
+        Consumer::new(self.clone())
     }
 }

@@ -59,6 +59,9 @@ impl Default for LogConfig {
 impl LogConfig {
     /// Smallest segment size in bytes.
     pub const MIN_SEGMENT_BYTES: usize = 128;
+    /// Shortest housekeeping interval (a new-user trial found `1 ns` accepted,
+    /// keeping a core busy on an idle log).
+    pub const MIN_HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(1);
     /// Largest segment size in bytes.
     pub const MAX_SEGMENT_BYTES: usize = (tail::MAX_SEGMENT_UNITS as usize) * batch::UNIT_BYTES;
     /// Largest `max_segments`.
@@ -78,7 +81,8 @@ impl LogConfig {
     }
 
     /// Producer state is dropped after this much inactivity (default 1 day,
-    /// Kafka's `transactional.id.expiration.ms`/`producer.id.expiration.ms`).
+    /// Kafka's `transactional.id.expiration.ms`/`producer.id.expiration.ms`),
+    /// in whole milliseconds, at least 1.
     pub fn producer_id_expiration(mut self, expiration: Duration) -> Self {
         self.producer_id_expiration_ms = i64::try_from(expiration.as_millis()).unwrap_or(i64::MAX);
         self
@@ -126,6 +130,9 @@ impl LogConfig {
     /// second); `None` runs no thread, leaving retention to appends that open a
     /// segment and to the sweeps ([`Log::enforce_retention`],
     /// [`Log::expire_producers`]). The thread stops with the last `Log` clone.
+    /// The interval is at least [`MIN_HOUSEKEEPING_INTERVAL`](Self::MIN_HOUSEKEEPING_INTERVAL);
+    /// each pass visits every partition, so a short one costs CPU in
+    /// proportion to the partition count.
     pub fn housekeeping(mut self, interval: Option<Duration>) -> Self {
         self.housekeeping = interval;
         self
@@ -247,7 +254,10 @@ impl LogConfig {
             );
         }
         if self.producer_id_expiration_ms <= 0 {
-            return invalid("producer_id_expiration", "must be positive".to_string());
+            return invalid(
+                "producer_id_expiration",
+                "must be at least 1 ms (it counts whole milliseconds)".to_string(),
+            );
         }
         if !(1..=1 << 26).contains(&self.max_producer_states) {
             return invalid(
@@ -255,10 +265,13 @@ impl LogConfig {
                 format!("{} is outside 1..=67108864", self.max_producer_states),
             );
         }
-        if self.housekeeping.is_some_and(|interval| interval.is_zero()) {
+        if self
+            .housekeeping
+            .is_some_and(|interval| interval < Self::MIN_HOUSEKEEPING_INTERVAL)
+        {
             return invalid(
                 "housekeeping",
-                "the interval must be positive (None disables the housekeeper)".to_string(),
+                "the interval must be at least 1 ms (None disables the housekeeper)".to_string(),
             );
         }
         Ok(())

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::error::LogError;
-use crate::log::Log;
+use crate::log::{Log, PartitionHandle};
 use crate::types::TopicPartition;
 
 impl Log {
@@ -19,12 +19,8 @@ impl Log {
         partition: u32,
         offset: u64,
     ) -> Result<(), LogError> {
-        let partition = self.topic_partition(topic, partition)?;
-        self.shared
-            .groups
-            .get_or_create(group)
-            .commit(partition, offset);
-        Ok(())
+        self.partition(topic, partition)?
+            .commit_offset(group, offset)
     }
 
     /// `group`'s committed offset on a partition, if any (`None` for a group
@@ -35,6 +31,7 @@ impl Log {
         topic: &str,
         partition: u32,
     ) -> Result<Option<u64>, LogError> {
+        check_group_id(group)?;
         let partition = self.topic_partition(topic, partition)?;
         Ok(self
             .shared
@@ -55,4 +52,33 @@ impl Log {
             partition,
         })
     }
+}
+
+impl PartitionHandle {
+    /// Stores `group`'s next offset to read here, in this partition's own log
+    /// (what [`Log::commit_offset`] and [`Consumer::commit`](crate::Consumer::commit) do).
+    pub(crate) fn commit_offset(&self, group: &str, offset: u64) -> Result<(), LogError> {
+        check_group_id(group)?;
+        let partition = self.inner();
+        partition.shared.groups.get_or_create(group).commit(
+            TopicPartition {
+                topic: Arc::clone(&partition.topic),
+                partition: partition.index,
+            },
+            offset,
+        );
+        Ok(())
+    }
+}
+
+/// A group id is not empty, as `ConsumerConfig` requires of `group.id`: no
+/// member could ever read what an empty one committed.
+fn check_group_id(group: &str) -> Result<(), LogError> {
+    if group.is_empty() {
+        return Err(LogError::InvalidConfig {
+            setting: "group.id",
+            reason: "a group id is not empty".to_string(),
+        });
+    }
+    Ok(())
 }
