@@ -34,7 +34,8 @@ pub enum ConsumerError {
         /// The partition.
         partition: TopicPartition,
     },
-    /// A blocking read was interrupted by [`WakeupHandle::wakeup`](crate::consumer::WakeupHandle::wakeup)
+    /// A blocking read (or a pending async wait, feature `async`) was
+    /// interrupted by [`WakeupHandle::wakeup`](crate::consumer::WakeupHandle::wakeup)
     /// (Kafka's `WakeupException`). The consumer is unchanged.
     Woken,
     /// The partition is not assigned to this consumer.

@@ -380,7 +380,8 @@
 //!   partitions of any topics in a fair order (each poll starts one partition
 //!   further) and its blocking polls wait on all of them (one waker registered on
 //!   each, I6); [`WakeupHandle::wakeup`] interrupts a blocked read from another
-//!   thread ([`ConsumerError::Woken`]). The one-partition [`Consumer`] stays, as
+//!   thread ([`ConsumerError::Woken`]), and with the feature `async` a pending
+//!   async wait (`readable()`, a record stream's `next()`) the same way. The one-partition [`Consumer`] stays, as
 //!   the log-level reader. Both have zero-copy blocking reads (`poll_with_timeout`),
 //!   visitors that stop early ([`VisitFlow`]), `recv_timeout` and iterators.
 //! - Consumer groups: members join and leave; partitions are assigned among live

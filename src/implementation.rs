@@ -121,7 +121,12 @@
 //! poll's group sync). A notification it erases was published before that poll,
 //! which therefore sees what it announced; one it does not see is kept. So a wake-up
 //! by an append or by the group coordinator at any point after that poll is kept, and
-//! the wait returns at once.
+//! the wait returns at once. Every notifier, `wakeup()` included, then wakes the task
+//! it finds under the spot's mutex. An async wait's poll sets its task under that
+//! mutex first and checks (and takes) `WAKEUP` after: either the `wakeup()`'s lock
+//! comes after the poll's, and it wakes the task, whose re-poll takes the flag, or
+//! before, and the poll's check, which happens after its `fetch_or`, sees the flag.
+//! So a `wakeup()` during an async wait is never lost, and it is taken once (an RMW).
 //!
 //! **I7 — eviction (src/log/storage.rs `evict_oldest`, src/log/retention.rs).** Only one
 //! evictor runs at a time (the partition's retention mutex, never waited on by appenders:

@@ -602,3 +602,123 @@ fn dropping_a_pending_next_ends_the_wait() {
     );
     drop(stream);
 }
+
+/// Well under `GUARD`: how soon an interrupted wait must resolve (the wakeup
+/// comes as soon as the task is pending).
+const PROMPT: Duration = Duration::from_secs(5);
+
+/// A thread that calls `wakeup()` once `waiting` is set (the task is pending).
+fn wakeup_when(consumer: &MultiConsumer, waiting: &Arc<AtomicBool>) -> thread::JoinHandle<()> {
+    let handle = consumer.wakeup_handle();
+    let waiting = Arc::clone(waiting);
+    thread::spawn(move || {
+        wait_for(&waiting);
+        handle.wakeup();
+    })
+}
+
+/// The wakeup was consumed by the async wait it interrupted: a blocking poll
+/// after it waits out its timeout (no `Woken`), and then reads a record.
+fn next_blocking_poll_is_not_interrupted(log: &Log, consumer: &mut MultiConsumer) {
+    assert_eq!(
+        consumer
+            .poll_timeout(Duration::from_millis(100))
+            .map(|records| records.len()),
+        Ok(0),
+        "the wakeup was answered by the async wait, not kept for this poll"
+    );
+    log.append("t", 0, None, Record::new("after")).unwrap();
+    let record = consumer.recv_timeout(GUARD).unwrap().expect("a record");
+    assert_eq!(text(&record), "after");
+}
+
+/// `wakeup()` from another thread interrupts a pending `readable()` as it
+/// interrupts a blocking poll: the future resolves to `Woken` promptly, and
+/// the wakeup is consumed (the new-user trial's report: the future stayed
+/// pending and the wakeup later interrupted an unrelated blocking poll).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wakeup_interrupts_a_pending_readable_once() {
+    let log = log_with(2);
+    let mut consumer = assigned(&log);
+    let waiting = Arc::new(AtomicBool::new(false));
+    let waker = wakeup_when(&consumer, &waiting);
+    let mut readable = consumer.readable();
+    let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut readable).poll(cx))).await;
+    assert!(first.is_pending(), "nothing appended, no wakeup yet");
+    let started = Instant::now();
+    // Release: pairs with the waker thread's Acquire load in `wait_for`.
+    waiting.store(true, Ordering::Release);
+    let woken = timeout(GUARD, readable)
+        .await
+        .expect("wakeup() must interrupt the pending readable()");
+    assert_eq!(woken, Err(ConsumerError::Woken));
+    assert!(started.elapsed() < PROMPT, "{:?}", started.elapsed());
+    waker.join().unwrap();
+    next_blocking_poll_is_not_interrupted(&log, &mut consumer);
+}
+
+/// `wakeup()` from another thread interrupts a pending `stream().next()`: the
+/// item is `Err(Woken)` promptly, the stream goes on after it (an error is an
+/// item), and the wakeup is consumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wakeup_interrupts_a_pending_stream_next_once() {
+    let log = log_with(2);
+    let mut consumer = assigned(&log);
+    let waiting = Arc::new(AtomicBool::new(false));
+    let waker = wakeup_when(&consumer, &waiting);
+    let mut records = consumer.stream();
+    let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut records).poll_next(cx))).await;
+    assert!(first.is_pending(), "nothing appended, no wakeup yet");
+    let started = Instant::now();
+    // Release: pairs with the waker thread's Acquire load in `wait_for`.
+    waiting.store(true, Ordering::Release);
+    let woken = timeout(GUARD, records.next())
+        .await
+        .expect("wakeup() must interrupt the pending next()");
+    assert!(
+        matches!(woken, Some(Err(ConsumerError::Woken))),
+        "{woken:?}"
+    );
+    assert!(started.elapsed() < PROMPT, "{:?}", started.elapsed());
+    waker.join().unwrap();
+    // The stream goes on: the next item is a record, not `Woken` again.
+    log.append("t", 1, None, Record::new("on")).unwrap();
+    let record = timeout(GUARD, records.next())
+        .await
+        .expect("woken by the append")
+        .expect("the stream never ends")
+        .expect("a record, not a second Woken");
+    assert_eq!(text(&record), "on");
+    drop(records);
+    next_blocking_poll_is_not_interrupted(&log, &mut consumer);
+}
+
+/// A `wakeup()` no read has answered yet interrupts the next async wait at its
+/// first poll, even with a record readable, as it does the next blocking poll;
+/// once answered, the record is read.
+#[tokio::test(flavor = "current_thread")]
+async fn an_earlier_wakeup_interrupts_the_next_async_wait() {
+    let log = log_with(1);
+    let mut consumer = assigned(&log);
+    log.append("t", 0, None, Record::new("r")).unwrap();
+    let waker = Waker::from(Arc::new(Counter::default()));
+
+    consumer.wakeup_handle().wakeup();
+    assert_eq!(
+        poll_once(&mut consumer.readable(), &waker),
+        Poll::Ready(Err(ConsumerError::Woken))
+    );
+    assert!(matches!(
+        poll_once(&mut consumer.readable(), &waker),
+        Poll::Ready(Ok(()))
+    ));
+
+    consumer.wakeup_handle().wakeup();
+    let mut records = consumer.stream();
+    assert!(matches!(
+        poll_next_once(&mut records, &waker),
+        Poll::Ready(Some(Err(ConsumerError::Woken)))
+    ));
+    let record = records.next().await.unwrap().expect("the record");
+    assert_eq!(text(&record), "r");
+}

@@ -251,7 +251,8 @@ impl MultiConsumer {
         }
     }
 
-    /// A handle that interrupts this consumer's blocking reads from another thread.
+    /// A handle that interrupts this consumer's blocking reads (and, with the
+    /// feature `async`, its pending async waits) from another thread.
     pub fn wakeup_handle(&self) -> WakeupHandle {
         match &self.backend {
             Backend::Log(consumer) => consumer.wakeup_handle(),
@@ -489,6 +490,12 @@ impl MultiConsumer {
     /// a partition revoked by the poll): then `poll_with` reads 0 and the caller
     /// waits again.
     ///
+    /// A [`wakeup()`](WakeupHandle::wakeup) from another thread while it is
+    /// pending (or before it is first polled, not answered yet) resolves it to
+    /// [`ConsumerError::Woken`] at once, as it interrupts a blocking poll, even
+    /// if a record is readable; the wakeup is consumed, so the next read is
+    /// not interrupted.
+    ///
     /// Dropping the future (e.g. in `tokio::select!`) removes its registrations.
     /// Needs the `async` feature.
     ///
@@ -548,7 +555,11 @@ impl MultiConsumer {
     /// group again) is followed by records, a lasting one (e.g.
     /// [`ConsumerError::NoOffset`] until a seek, [`ConsumerError::NoAssignment`])
     /// is the next item again, so a loop that does not fix it should stop.
-    /// Dropping the stream, or a pending [`RecordStream::next`], removes its
+    /// A [`wakeup()`](WakeupHandle::wakeup) from another thread (while `next()`
+    /// is pending, or before it, not answered yet) makes the next item
+    /// `Err(`[`ConsumerError::Woken`]`)`, as it ends a blocking [`iter`](Self::iter),
+    /// even if a record is readable; it is consumed, and the stream goes on
+    /// after it. Dropping the stream, or a pending [`RecordStream::next`], removes its
     /// registrations, ends the wait (a group member that then stops polling is
     /// expired as usual) and loses no record. A pending `next()` of a
     /// stream-extension crate (`StreamExt::next`) cannot tell the stream it was
@@ -628,6 +639,17 @@ impl MultiConsumer {
                 reason: "the Kafka backend has no async reads; poll with a timeout \
                          (poll_with_timeout, recv_timeout) on a blocking thread",
             })),
+        }
+    }
+
+    /// Takes a pending `wakeup()`, ending the wait it interrupts (the record
+    /// stream answers it before it reads, as a blocking read does). A remote
+    /// backend has no async reads (its `poll_readable` is `Unsupported`): false.
+    pub(super) fn take_wakeup(&mut self) -> bool {
+        match &mut self.backend {
+            Backend::Log(consumer) => consumer.take_wakeup(),
+            #[cfg(feature = "kafka")]
+            Backend::Remote(_) => false,
         }
     }
 

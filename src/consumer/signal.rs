@@ -2,7 +2,7 @@
 //! [`Waker`](std::task::Waker) that partitions' appends and the group
 //! coordinator wake (it wakes the consumer's blocked thread, and forwards to the
 //! task of a pending async wait), plus the [`WakeupHandle`] that interrupts a
-//! blocked read.
+//! blocked read or a pending async wait.
 
 use std::sync::Arc;
 use std::task::Wake;
@@ -22,7 +22,8 @@ const WAKEUP: usize = 2;
 pub(crate) struct Signal {
     /// [`NOTIFIED`] | [`WAKEUP`].
     flags: AtomicUsize,
-    /// The task of a pending async wait: woken by every notification (the
+    /// The task of a pending async wait: woken by every notification, a
+    /// `wakeup()` included (the
     /// partitions and the group hold this consumer's own waker, never a
     /// task's, so two consumers polled by one task never share a
     /// registration). The sleeper checks `flags` under this lock.
@@ -67,13 +68,20 @@ impl Signal {
     #[inline]
     pub(crate) fn take_wakeup(&self) -> bool {
         // Relaxed load: a wakeup it misses is seen by the next check (or ends
-        // the wait, which checks the flags under the lock). Acquire RMW: pairs
-        // with the Release `fetch_or` of `wakeup()`; exactly one taker clears it.
+        // the wait, which checks the flags under the lock). An async wait
+        // checks after `set_task`: a `wakeup()` whose `fetch_or` this load
+        // misses took the lock after `set_task` released it (had it taken it
+        // before, its unlock would happen before `set_task`'s lock, and so
+        // would its `fetch_or` before this load), so it wakes the task, whose
+        // re-poll checks again. Acquire RMW: pairs with the Release `fetch_or`
+        // of `wakeup()` (in `notify`); exactly one taker clears it.
         self.flags.load(Ordering::Relaxed) & WAKEUP != 0
             && self.flags.fetch_and(!WAKEUP, Ordering::Acquire) & WAKEUP != 0
     }
 
-    /// Sets (or, with `None`, clears) the task an async wait wakes.
+    /// Sets (or, with `None`, clears) the task an async wait wakes. A pending
+    /// async wait sets it before it checks for a `wakeup()` (`take_wakeup`),
+    /// so a `wakeup()` the check misses wakes the task.
     #[cfg(feature = "async")]
     pub(crate) fn set_task(&self, waker: Option<&std::task::Waker>) {
         let mut task = self.task.lock();
@@ -97,12 +105,13 @@ impl Signal {
             // Under the lock: the sleeper checks the flags under it, so this
             // cannot fall between its check and its wait.
             self.condvar.notify_all();
-            // `wakeup()` does not interrupt an async wait.
-            if wakeup {
-                None
-            } else {
-                task.clone()
-            }
+            // The task of a pending async wait, for a `wakeup()` too (its
+            // re-poll takes it: `take_wakeup`). The poll sets its task under
+            // this lock (`set_task`) before it checks `WAKEUP`, and we set
+            // `WAKEUP` before taking the lock: either our lock comes after its
+            // `set_task`, and we see (and wake) the task, or it comes before,
+            // and its check sees the flag (I6).
+            task.clone()
         };
         if let Some(task) = task {
             task.wake();
@@ -123,7 +132,11 @@ impl Wake for Signal {
 /// Interrupts a [`MultiConsumer`](super::MultiConsumer)'s blocking read from
 /// another thread (Kafka's `consumer.wakeup()`): the read in progress, or the
 /// next one if none is, returns [`ConsumerError::Woken`](crate::ConsumerError::Woken)
-/// (a blocking iterator ends). `Clone`, `Send` and `Sync`.
+/// (a blocking iterator ends). A pending async wait (feature `async`) is a
+/// read in progress too: `readable()` resolves to `Err(Woken)` and a record
+/// stream's `next()` to `Some(Err(Woken))` (the stream goes on after it). Each
+/// `wakeup()` is answered once, by one read or wait; calls before it is
+/// answered count as one. `Clone`, `Send` and `Sync`.
 ///
 /// ```
 /// use idemlog::{consumer::ConsumerConfig, ConsumerError, Log};
@@ -151,7 +164,12 @@ impl WakeupHandle {
         Self { signal }
     }
 
-    /// Interrupts the consumer's blocking read (or its next one).
+    /// Interrupts the consumer's blocking read (or its next one) with
+    /// [`ConsumerError::Woken`](crate::ConsumerError::Woken); likewise a
+    /// pending async wait (feature `async`: `readable()` resolves to
+    /// `Err(Woken)`, a record stream's `next()` to `Some(Err(Woken))`), whose
+    /// task it wakes. The read or wait that answers it consumes it: the one
+    /// after is not interrupted.
     pub fn wakeup(&self) {
         self.signal.notify(true);
     }

@@ -16,10 +16,16 @@
 //! polled by one task never share (and never remove each other's)
 //! registrations.
 //!
-//! Differences from the blocking reads:
-//! - [`WakeupHandle::wakeup`](crate::consumer::WakeupHandle::wakeup) does not
-//!   interrupt them (it stays pending for the next blocking read): cancel an
-//!   async read by dropping its future (`tokio::select!`, a timeout).
+//! As the blocking reads:
+//! - [`WakeupHandle::wakeup`](crate::consumer::WakeupHandle::wakeup) from
+//!   another thread interrupts them: a pending `readable()` resolves to
+//!   `Err(ConsumerError::Woken)`, the stream's next item is
+//!   `Err(ConsumerError::Woken)` (and the stream goes on), and the wakeup is
+//!   consumed. The spot forwards a wakeup to the task as it forwards an
+//!   append's notification; the poll takes the wakeup after setting its task
+//!   on the spot, so one that comes during the poll still wakes the task (I6).
+//!   An async read can also be cancelled by dropping its future
+//!   (`tokio::select!`, a timeout).
 //! - As a blocked read, a pending async wait counts as polling: the group does
 //!   not expire a member while it waits, however long (G1 in
 //!   `crate::implementation`); it is woken to sync by a rebalance.
@@ -53,7 +59,8 @@ const ROUNDS: usize = 4;
 impl LogConsumer {
     /// Whether an assigned partition has a record, registering `cx`'s waker on
     /// every assigned partition (and with the group) if none has (I6).
-    /// `Ready(Ok(()))` deregisters it again.
+    /// `Ready(Ok(()))` deregisters it again. A `wakeup()` (pending, or coming
+    /// while the wait is) is taken and answered first: `Ready(Err(Woken))`.
     pub(crate) fn poll_readable(
         &mut self,
         cx: &mut Context<'_>,
@@ -63,6 +70,12 @@ impl LogConsumer {
         // (or release) either comes before the sync, which applies it, or wakes
         // this task.
         self.signal.set_task(Some(cx.waker()));
+        // After `set_task`: a `wakeup()` this misses wakes the task, whose
+        // re-poll takes it here (I6). Checked first, as a blocking poll does:
+        // a wakeup is answered even if a record is readable.
+        if self.take_wakeup() {
+            return Poll::Ready(Err(ConsumerError::Woken));
+        }
         if let Err(error) = self.before_poll() {
             self.deregister_all();
             return Poll::Ready(Err(error));
@@ -104,6 +117,18 @@ impl LogConsumer {
         }
     }
 
+    /// Takes a pending `wakeup()`, if any, and then ends the wait it
+    /// interrupts (the registrations; no longer waiting for the group). The
+    /// task stays set on the parking spot, as after any item of a stream.
+    pub(super) fn take_wakeup(&mut self) -> bool {
+        let woken = self.signal.take_wakeup();
+        if woken {
+            self.deregister_all();
+            self.set_waiting(false);
+        }
+        woken
+    }
+
     /// Ends an async wait: removes the task's registrations from the
     /// partitions, and hands the group back the consumer's own waker (so the
     /// coordinator holds no waker of a task that stopped waiting).
@@ -115,7 +140,9 @@ impl LogConsumer {
 }
 
 /// The future of [`MultiConsumer::readable`]: resolves once any assigned
-/// partition has a record. Dropping it removes its registrations.
+/// partition has a record, or to [`ConsumerError::Woken`] after a
+/// [`wakeup()`](crate::consumer::WakeupHandle::wakeup). Dropping it removes
+/// its registrations.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 #[derive(Debug)]
 pub struct Readable<'a> {
@@ -144,8 +171,9 @@ impl Drop for Readable<'_> {
 }
 
 /// The [`Stream`] of [`MultiConsumer::stream`]: the consumer's records, owned.
-/// It never ends; an error is an item and the stream goes on after it. Dropping
-/// it removes its registrations.
+/// It never ends; an error is an item and the stream goes on after it (a
+/// [`wakeup()`](crate::consumer::WakeupHandle::wakeup) is the item
+/// `Err(ConsumerError::Woken)`). Dropping it removes its registrations.
 #[must_use = "streams do nothing unless polled"]
 #[derive(Debug)]
 pub struct RecordStream<'a> {
@@ -195,6 +223,12 @@ impl Stream for RecordStream<'_> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let consumer = &mut *self.get_mut().consumer;
+        // A pending `wakeup()` first, as a blocking read (`recv_timeout`, the
+        // blocking iterator) answers it before reading; one that comes later
+        // is taken by `poll_readable`, before the stream waits.
+        if consumer.take_wakeup() {
+            return Poll::Ready(Some(Err(ConsumerError::Woken)));
+        }
         for _ in 0..ROUNDS {
             match consumer.try_recv() {
                 Ok(Some(record)) => {
