@@ -34,6 +34,17 @@
 //!   (which the coordinator wakes) before the poll's sync, so a rebalance
 //!   between the sync and the registration still wakes the task. Asserts both outcomes: ready at once (the first had
 //!   left), and pending then ready.
+//! - `readable_is_interrupted_by_wakeup`: one partition, `readable()` vs
+//!   `WakeupHandle::wakeup()` from another thread. It must resolve to
+//!   `Err(Woken)` whether the wakeup comes before the first poll, between its
+//!   `set_task` and its check, or while it is pending (the spot forwards a
+//!   wakeup to the task as it forwards an append's notification), and the
+//!   wakeup is taken once: a blocking poll after it reads a record instead of
+//!   answering `Woken` again. Asserts both outcomes: ready at once, and
+//!   pending then ready.
+//! - `stream_is_interrupted_by_wakeup`: the same for `stream().next()` on two
+//!   partitions (its item is `Err(Woken)`, and the stream goes on to the
+//!   record appended after it).
 //!
 //! Segments of 128 bytes, 4 at most, as the other models.
 #![cfg(loom)]
@@ -47,7 +58,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use common::{batch, check, rec, value};
 use idemlog::consumer::{ConsumerConfig, OffsetReset};
-use idemlog::{Log, LogConfig, MultiConsumer};
+use idemlog::{ConsumerError, Log, LogConfig, MultiConsumer};
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread;
 
@@ -314,6 +325,90 @@ fn member_without_partitions_is_woken_by_the_rebalance() {
     });
     let seen = REBALANCE.each_ref().map(|n| n.load(StdRelaxed));
     println!("member_without_partitions_is_woken_by_the_rebalance: [at once, pending then ready]: {seen:?}");
+    assert!(
+        seen.iter().all(|&n| n > 0),
+        "every outcome occurs: {seen:?}"
+    );
+}
+
+/// Long enough never to end a blocking poll under loom (a timed wait never
+/// times out there): a poll that should return at once and does not shows as
+/// a deadlock.
+const FOREVER: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+/// Executions of `readable_is_interrupted_by_wakeup`: [ready at once, pending
+/// then ready].
+static WAKEUP_READABLE: [StdAtomicUsize; 2] = [StdAtomicUsize::new(0), StdAtomicUsize::new(0)];
+
+#[test]
+fn readable_is_interrupted_by_wakeup() {
+    check("consumer_async_readable_wakeup", || {
+        let (log, mut consumer) = consumer_of(1);
+        let handle = consumer.wakeup_handle();
+
+        let waker = thread::spawn(move || handle.wakeup());
+        let reader = thread::spawn(move || {
+            let (readable, polls) = block_on_fair(consumer.readable());
+            assert_eq!(readable, Err(ConsumerError::Woken));
+            // Taken: a blocking poll now reads the record, no second `Woken`.
+            log.append("t", 0, None, batch('w', 1)).expect("append");
+            let mut seen = Vec::new();
+            let read = consumer
+                .poll_with_timeout(4, FOREVER, |view| {
+                    seen.push((view.offset, view.value.to_vec()))
+                })
+                .expect("the wakeup was taken by readable()");
+            assert_eq!((read, seen), (1, vec![(0, value('w', 0))]));
+            polls
+        });
+
+        let polls = reader.join().expect("reader");
+        waker.join().expect("waker");
+        WAKEUP_READABLE[usize::from(polls > 1)].fetch_add(1, StdRelaxed);
+    });
+    let seen = WAKEUP_READABLE.each_ref().map(|n| n.load(StdRelaxed));
+    println!("readable_is_interrupted_by_wakeup: [at once, pending then ready]: {seen:?}");
+    assert!(
+        seen.iter().all(|&n| n > 0),
+        "every outcome occurs: {seen:?}"
+    );
+}
+
+/// Executions of `stream_is_interrupted_by_wakeup`: [ready at once, pending
+/// then ready].
+static WAKEUP_STREAM: [StdAtomicUsize; 2] = [StdAtomicUsize::new(0), StdAtomicUsize::new(0)];
+
+#[test]
+fn stream_is_interrupted_by_wakeup() {
+    check("consumer_async_stream_wakeup", || {
+        let (log, mut consumer) = consumer_of(2);
+        let handle = consumer.wakeup_handle();
+
+        let waker = thread::spawn(move || handle.wakeup());
+        let reader = thread::spawn(move || {
+            let mut records = consumer.stream();
+            let (item, polls) = block_on_fair(Box::pin(records.next()));
+            assert!(
+                matches!(item, Some(Err(ConsumerError::Woken))),
+                "interrupted: {item:?}"
+            );
+            // Taken, and the stream goes on: the next item is the record.
+            log.append("t", 1, None, batch('s', 1)).expect("append");
+            let (item, _) = block_on_fair(Box::pin(records.next()));
+            let record = item.expect("the stream never ends").expect("a record");
+            assert_eq!(
+                (record.partition, record.offset, record.value.to_vec()),
+                (1, 0, value('s', 0))
+            );
+            polls
+        });
+
+        let polls = reader.join().expect("reader");
+        waker.join().expect("waker");
+        WAKEUP_STREAM[usize::from(polls > 1)].fetch_add(1, StdRelaxed);
+    });
+    let seen = WAKEUP_STREAM.each_ref().map(|n| n.load(StdRelaxed));
+    println!("stream_is_interrupted_by_wakeup: [at once, pending then ready]: {seen:?}");
     assert!(
         seen.iter().all(|&n| n > 0),
         "every outcome occurs: {seen:?}"
