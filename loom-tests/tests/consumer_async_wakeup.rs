@@ -56,7 +56,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering::Relaxed as StdRelaxed};
 use std::task::{Context, Poll, Wake, Waker};
 
-use common::{batch, check, rec, value};
+use common::{assert_every_outcome, batch, check, rec, value};
 use idemlog::consumer::{ConsumerConfig, OffsetReset};
 use idemlog::{ConsumerError, Log, LogConfig, MultiConsumer};
 use loom::sync::atomic::{AtomicBool, Ordering};
@@ -154,11 +154,10 @@ fn readable_is_woken_by_the_append() {
     println!(
         "loom's block_on waker will_wake [original false/true, clones false/true]: {will_wake:?}"
     );
-    let seen = READABLE.each_ref().map(|n| n.load(StdRelaxed));
-    println!("readable_is_woken_by_the_append: [at once, pending then ready]: {seen:?}");
-    assert!(
-        seen.iter().all(|&n| n > 0),
-        "every outcome occurs: {seen:?}"
+    assert_every_outcome(
+        "readable_is_woken_by_the_append",
+        "at once, pending then ready",
+        &READABLE,
     );
 }
 
@@ -277,13 +276,10 @@ fn stream_is_woken_by_the_append_on_the_second_partition() {
         assert_eq!(outcome.base_offset, 0);
         STREAM[came as usize].fetch_add(1, StdRelaxed);
     });
-    let seen = STREAM.each_ref().map(|n| n.load(StdRelaxed));
-    println!(
-        "stream_is_woken_by_the_append_on_the_second_partition: [at once, woken, after a yield]: {seen:?}"
-    );
-    assert!(
-        seen.iter().all(|&n| n > 0),
-        "every outcome occurs: {seen:?}"
+    assert_every_outcome(
+        "stream_is_woken_by_the_append_on_the_second_partition",
+        "at once, woken, after a yield",
+        &STREAM,
     );
 }
 
@@ -323,11 +319,10 @@ fn member_without_partitions_is_woken_by_the_rebalance() {
         leaver.join().expect("leaver");
         REBALANCE[usize::from(polls > 1)].fetch_add(1, StdRelaxed);
     });
-    let seen = REBALANCE.each_ref().map(|n| n.load(StdRelaxed));
-    println!("member_without_partitions_is_woken_by_the_rebalance: [at once, pending then ready]: {seen:?}");
-    assert!(
-        seen.iter().all(|&n| n > 0),
-        "every outcome occurs: {seen:?}"
+    assert_every_outcome(
+        "member_without_partitions_is_woken_by_the_rebalance",
+        "at once, pending then ready",
+        &REBALANCE,
     );
 }
 
@@ -366,11 +361,10 @@ fn readable_is_interrupted_by_wakeup() {
         waker.join().expect("waker");
         WAKEUP_READABLE[usize::from(polls > 1)].fetch_add(1, StdRelaxed);
     });
-    let seen = WAKEUP_READABLE.each_ref().map(|n| n.load(StdRelaxed));
-    println!("readable_is_interrupted_by_wakeup: [at once, pending then ready]: {seen:?}");
-    assert!(
-        seen.iter().all(|&n| n > 0),
-        "every outcome occurs: {seen:?}"
+    assert_every_outcome(
+        "readable_is_interrupted_by_wakeup",
+        "at once, pending then ready",
+        &WAKEUP_READABLE,
     );
 }
 
@@ -407,10 +401,9 @@ fn stream_is_interrupted_by_wakeup() {
         waker.join().expect("waker");
         WAKEUP_STREAM[usize::from(polls > 1)].fetch_add(1, StdRelaxed);
     });
-    let seen = WAKEUP_STREAM.each_ref().map(|n| n.load(StdRelaxed));
-    println!("stream_is_interrupted_by_wakeup: [at once, pending then ready]: {seen:?}");
-    assert!(
-        seen.iter().all(|&n| n > 0),
-        "every outcome occurs: {seen:?}"
+    assert_every_outcome(
+        "stream_is_interrupted_by_wakeup",
+        "at once, pending then ready",
+        &WAKEUP_STREAM,
     );
 }

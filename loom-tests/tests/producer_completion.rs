@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering::Relaxed as StdR
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use common::{check, one_record_producer, read_all};
+use common::{assert_every_outcome, check, one_record_producer, read_all};
 use idemlog::producer::{DeliveryHandle, DeliveryResult, ProducerRecord};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
@@ -136,10 +136,9 @@ fn wait_and_future_on_one_handle() {
         );
         SEEN[how as usize].fetch_add(1, StdRelaxed);
     });
-    let seen = SEEN.each_ref().map(|n| n.load(StdRelaxed));
-    println!("wait_and_future_on_one_handle: [at once, second poll, woken]: {seen:?}");
-    assert!(
-        seen.iter().all(|&n| n > 0),
-        "every outcome occurs: {seen:?}"
+    assert_every_outcome(
+        "wait_and_future_on_one_handle",
+        "at once, second poll, woken",
+        &SEEN,
     );
 }

@@ -10,6 +10,19 @@ use idemlog::{
 };
 use loom::thread::{self, JoinHandle};
 
+/// Prints how often each outcome of a model occurred across its executions
+/// (counted in `counts`, std atomics outside loom's view) and asserts that
+/// every one did: a model whose interesting interleaving never happens checks
+/// nothing.
+pub fn assert_every_outcome(model: &str, outcomes: &str, counts: &[AtomicUsize]) {
+    let seen: Vec<usize> = counts.iter().map(|n| n.load(Ordering::Relaxed)).collect();
+    println!("{model}: [{outcomes}]: {seen:?}");
+    assert!(
+        seen.iter().all(|&n| n > 0),
+        "every outcome occurs: {seen:?}"
+    );
+}
+
 /// Runs `model` under loom and prints how many executions it explored.
 ///
 /// Settings come from loom's environment variables (LOOM_MAX_PREEMPTIONS,
