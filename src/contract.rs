@@ -243,6 +243,15 @@
 //!   in-flight request ([`ProducerError::Abandoned`]);
 //!   [`ProducerError::may_be_in_log`] says which errors these are. A failed
 //!   delivery hands its record back ([`DeliveryError::record`]).
+//! - A delivery timeout names the log's last refusal of the record's batch as
+//!   its cause (`last_error`, also its `source()`: e.g. [`LogError::LogFull`]
+//!   while the memory budget stays full, [`LogError::Unavailable`]), as Kafka's
+//!   client reports the last error. It says `not_written` (and
+//!   [`ProducerError::may_be_in_log`] is false) only when that is certain: the
+//!   batch was never sent, or every attempt of it was answered with a refusal
+//!   (a refused append writes nothing). One attempt without an answer (a lost
+//!   request or response, a request still awaited at the timeout) leaves the
+//!   outcome unknown, whatever the later attempts were answered.
 //!
 //! **Differs from Kafka**: after an epoch bump the batches of the partition
 //! whose sequence was unresolved are re-sequenced and retried (as Kafka does for
@@ -448,6 +457,7 @@
 //! [`Log::producer_state_stats`]: crate::Log::producer_state_stats
 //! [`Log::memory_usage`]: crate::Log::memory_usage
 //! [`LogError::LogFull`]: crate::LogError::LogFull
+//! [`LogError::Unavailable`]: crate::LogError::Unavailable
 //! [`Log::enforce_retention`]: crate::Log::enforce_retention
 //! [`Log::commit_offset`]: crate::Log::commit_offset
 //! [`Log::committed`]: crate::Log::committed

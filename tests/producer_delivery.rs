@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use idemlog::producer::sim::{Fault, LinkConfig};
 use idemlog::producer::{
-    Acks, DeliveryResult, MetricsSnapshot, Producer, ProducerConfig, ProducerError, ProducerRecord,
-    TimeSource,
+    Acks, DeliveryError, DeliveryResult, MetricsSnapshot, Producer, ProducerConfig, ProducerError,
+    ProducerRecord, TimeSource,
 };
-use idemlog::Log;
+use idemlog::{Log, LogConfig, LogError, Record};
 
 /// A one-record batch: values are 2 bytes + 8 bytes of lengths = 10 bytes.
 const ONE_RECORD: usize = 10;
@@ -302,27 +302,206 @@ fn in_the_first_batch_case_every_refused_batch_ahead_of_the_accepted_one_follows
     assert_eq!(offsets, [Some(1), Some(2), Some(0)]);
 }
 
-#[test]
-fn delivery_timeout_reports_not_known() {
+/// Sends one record through `config` (virtual time, the record expires after
+/// 1 s of it; a retry every 100 ms) to topic "t" of `log` and returns its
+/// delivery failure.
+fn expire_one(log: &Log, config: ProducerConfig) -> DeliveryError {
+    let config = config
+        .request_timeout_ms(300)
+        .retry_backoff_ms(100)
+        .linger_ms(0)
+        .delivery_timeout_ms(1_000)
+        .time(TimeSource::virtual_time());
+    let producer = Producer::new(log, config).unwrap();
+    let handle = producer.send(ProducerRecord::new("t", "x")).unwrap();
+    producer.flush(Duration::MAX).unwrap();
+    let failure = handle.wait().unwrap_err();
+    assert_eq!(producer.metrics().record_error_total, 1);
+    assert_eq!(failure.record().unwrap().value, "x");
+    producer.close(Duration::from_secs(10)).unwrap();
+    failure
+}
+
+/// The `last_error` and `not_written` of a delivery timeout.
+fn timed_out(failure: &DeliveryError) -> (Option<&LogError>, bool) {
+    match failure.error() {
+        ProducerError::DeliveryTimeout {
+            timeout_ms: 1_000,
+            last_error,
+            not_written,
+            ..
+        } => (last_error.as_ref(), *not_written),
+        other => panic!("not a delivery timeout: {other}"),
+    }
+}
+
+/// The log error `error` names as its source, if any.
+fn source_of(error: &ProducerError) -> Option<&LogError> {
+    std::error::Error::source(error).map(|source| source.downcast_ref::<LogError>().unwrap())
+}
+
+fn log_with_topic() -> Log {
     let log = Log::new();
     log.create_topic("t", 1).unwrap();
-    // Every request is lost; the record expires after 1 s of virtual time.
+    log
+}
+
+fn records_in(log: &Log) -> usize {
+    log.consumer("t", 0).unwrap().poll(10).unwrap().len()
+}
+
+#[test]
+fn delivery_timeout_reports_not_known() {
+    // Every request is lost: no attempt is answered, so the outcome is unknown
+    // and there is no cause to name.
+    let log = log_with_topic();
+    let failure = expire_one(
+        &log,
+        ProducerConfig::exactly_once().link(LinkConfig::new().drop_request_rate(1.0)),
+    );
+    assert_eq!(timed_out(&failure), (None, false));
+    assert!(failure.error().may_be_in_log());
+    assert_eq!(source_of(failure.error()), None);
+    assert_eq!(
+        failure.error().to_string(),
+        "not acknowledged within delivery.timeout.ms = 1000 \
+         (outcome unknown: the record may be in the log)"
+    );
+}
+
+#[test]
+fn a_full_log_budget_names_log_full_as_the_cause_of_the_delivery_timeout() {
+    // The log's memory budget is full (no retention): every attempt is
+    // answered LogFull, which appends nothing, so the record is certainly
+    // not in the log, and LogFull is the cause.
+    let log = Log::with_config(
+        LogConfig::default()
+            .segment_bytes(4096)
+            .max_segments(64)
+            .memory_budget(3 * 4096 + 65_536),
+    )
+    .unwrap();
+    log.create_topic("t", 1).unwrap();
+    let filled = loop {
+        match log.append("t", 0, None, Record::new("y")) {
+            Ok(_) => {}
+            Err(LogError::LogFull { .. }) => break records_in(&log),
+            Err(other) => panic!("{other}"),
+        }
+    };
+    let failure = expire_one(&log, ProducerConfig::exactly_once());
+    let (last_error, not_written) = timed_out(&failure);
+    assert!(
+        matches!(last_error, Some(LogError::LogFull { .. })),
+        "{last_error:?}"
+    );
+    assert!(not_written);
+    assert!(!failure.error().may_be_in_log());
+    assert_eq!(source_of(failure.error()), last_error);
+    let message = failure.error().to_string();
+    assert!(
+        message.starts_with(
+            "not acknowledged within delivery.timeout.ms = 1000 \
+             (not written: every attempt was refused; last attempt: log full: "
+        ),
+        "{message}"
+    );
+    // The handle's error names the cause too, through its source chain.
+    assert!(failure.to_string().contains("last attempt: log full: "));
+    assert_eq!(records_in(&log), filled);
+}
+
+#[test]
+fn a_link_refusing_every_request_says_not_written_and_names_the_refusal() {
+    let log = log_with_topic();
+    let failure = expire_one(
+        &log,
+        ProducerConfig::exactly_once().link(LinkConfig::new().retriable_error_rate(1.0)),
+    );
+    assert_eq!(timed_out(&failure), (Some(&LogError::Unavailable), true));
+    assert!(!failure.error().may_be_in_log());
+    assert_eq!(source_of(failure.error()), Some(&LogError::Unavailable));
+    assert_eq!(
+        failure.error().to_string(),
+        format!(
+            "not acknowledged within delivery.timeout.ms = 1000 \
+             (not written: every attempt was refused; last attempt: {})",
+            LogError::Unavailable
+        )
+    );
+    assert_eq!(records_in(&log), 0);
+}
+
+#[test]
+fn refusals_after_a_lost_response_name_the_cause_but_leave_the_outcome_unknown() {
+    // The first attempt is appended and its response lost; every retry is
+    // refused. The last answer is a refusal, yet the record IS in the log: the
+    // error must not say "not written".
+    let log = log_with_topic();
+    let link = LinkConfig::new()
+        .script(vec![Fault::DropResponse])
+        .retriable_error_rate(1.0);
+    let failure = expire_one(&log, ProducerConfig::exactly_once().link(link));
+    assert_eq!(timed_out(&failure), (Some(&LogError::Unavailable), false));
+    assert!(failure.error().may_be_in_log());
+    assert_eq!(source_of(failure.error()), Some(&LogError::Unavailable));
+    assert_eq!(
+        failure.error().to_string(),
+        format!(
+            "not acknowledged within delivery.timeout.ms = 1000 \
+             (outcome unknown: the record may be in the log; last error: {})",
+            LogError::Unavailable
+        )
+    );
+    assert_eq!(records_in(&log), 1);
+}
+
+#[test]
+fn a_request_still_awaited_at_the_delivery_timeout_leaves_the_outcome_unknown() {
+    // Eight attempts are refused (t = 0, 100, ..., 700); the ninth (t = 800) is
+    // delayed past the delivery timeout (t = 1000) and is still awaited then,
+    // before its request timeout: it may reach the log, so "outcome unknown".
+    let log = log_with_topic();
+    let mut script = vec![Fault::RetriableError { delay_ms: 0 }; 8];
+    script.push(Fault::Delay(500));
+    let failure = expire_one(
+        &log,
+        ProducerConfig::exactly_once().link(LinkConfig::new().script(script)),
+    );
+    assert_eq!(timed_out(&failure), (Some(&LogError::Unavailable), false));
+    assert!(failure.error().may_be_in_log());
+}
+
+#[test]
+fn a_record_expiring_before_it_is_sent_is_not_written() {
+    // max.in.flight = 1 and the first record's requests are all lost: the
+    // second record waits behind it, never sent, until its delivery timeout.
+    let log = log_with_topic();
     let config = ProducerConfig::exactly_once()
+        .max_in_flight(1)
+        .batch_size(ONE_RECORD)
         .request_timeout_ms(300)
+        .retry_backoff_ms(100)
         .linger_ms(0)
         .delivery_timeout_ms(1_000)
         .link(LinkConfig::new().drop_request_rate(1.0))
         .time(TimeSource::virtual_time());
     let producer = Producer::new(&log, config).unwrap();
-    let handle = producer.send(ProducerRecord::new("t", "x")).unwrap();
+    let first = producer.send(ProducerRecord::new("t", "a0")).unwrap();
+    let second = producer.send(ProducerRecord::new("t", "a1")).unwrap();
     producer.flush(Duration::MAX).unwrap();
-    let failure = handle.wait().unwrap_err();
-    assert_eq!(
-        failure.error(),
-        &ProducerError::DeliveryTimeout { timeout_ms: 1_000 }
+    let (first, second) = (first.wait().unwrap_err(), second.wait().unwrap_err());
+    assert_eq!(timed_out(&first), (None, false));
+    assert_eq!(timed_out(&second), (None, true));
+    assert!(!second.error().may_be_in_log());
+    assert!(
+        second
+            .error()
+            .to_string()
+            .ends_with("(not written: never sent)"),
+        "{}",
+        second.error()
     );
-    assert!(failure.error().may_be_in_log());
-    assert_eq!(producer.metrics().record_error_total, 1);
     producer.close(Duration::from_secs(10)).unwrap();
 }
 

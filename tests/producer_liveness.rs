@@ -298,7 +298,8 @@ fn a_full_log_budget_pushes_back_to_send_which_hands_the_record_back() {
         handles.iter().any(|h| !h.is_done()),
         "records wait for room"
     );
-    // They are retried until their delivery timeout, which says "not known".
+    // They are retried until their delivery timeout (which names LogFull as
+    // the cause: tests/producer_delivery.rs).
     drop(producer);
     let timed_out = handles
         .iter()

@@ -15,8 +15,9 @@
 //!   handles; a failed record's `DeliveryError::record()` is the record sent
 //!   (topic, partition, key, value);
 //! - a record whose error says it is certainly not in the log
-//!   (`!ProducerError::may_be_in_log()`: `Closed`, a log error, ...) is not in
-//!   the log; `DeliveryTimeout` and `Abandoned` say "may be in the log";
+//!   (`!ProducerError::may_be_in_log()`: `Closed`, a log error, a
+//!   `DeliveryTimeout` that says `not_written`, ...) is not in the log;
+//!   `Abandoned` says "may be in the log";
 //! - exactly-once (idempotence set explicitly): every acknowledged record is in
 //!   the log exactly once, no record is in the log twice at all, and the
 //!   records of a partition (acknowledged or not) are in send order, with one
@@ -569,7 +570,6 @@ fn run(input: &Input) {
                             context()
                         );
                     }
-                    ProducerError::DeliveryTimeout { .. } => assert!(error.may_be_in_log()),
                     _ => {}
                 }
                 if !error.may_be_in_log() {
@@ -587,14 +587,17 @@ fn run(input: &Input) {
                 );
                 if input.mode == Mode::FireAndForget {
                     // Only a record that expired before it was sent can fail
-                    // (or, with a forced close, one the close failed).
+                    // (and says so: not written), or, with a forced close,
+                    // one the close failed.
                     assert!(
-                        matches!(error, ProducerError::DeliveryTimeout { .. })
-                            || (input.forced_close_ms.is_some()
-                                && matches!(
-                                    error,
-                                    ProducerError::Closed | ProducerError::Abandoned
-                                )),
+                        matches!(
+                            error,
+                            ProducerError::DeliveryTimeout {
+                                not_written: true,
+                                ..
+                            }
+                        ) || (input.forced_close_ms.is_some()
+                            && matches!(error, ProducerError::Closed | ProducerError::Abandoned)),
                         "record {i}: {}",
                         context()
                     );

@@ -77,8 +77,11 @@ impl DeliveryReports {
     /// (a delivery timeout, a purge by `close`) keep their in-process names.
     fn producer_error(&self, operation: &'static str, error: &RdKafkaError) -> ProducerError {
         match error.rdkafka_error_code() {
+            // librdkafka names no cause, so the outcome stays unknown.
             Some(RDKafkaErrorCode::MessageTimedOut) => ProducerError::DeliveryTimeout {
                 timeout_ms: self.delivery_timeout_ms,
+                last_error: None,
+                not_written: false,
             },
             Some(RDKafkaErrorCode::PurgeQueue) => ProducerError::Closed,
             Some(RDKafkaErrorCode::PurgeInflight) => ProducerError::Abandoned,
@@ -436,7 +439,11 @@ mod tests {
         let failure = handle.wait_timeout(WAIT).expect("completes").unwrap_err();
         assert_eq!(
             failure.error(),
-            &ProducerError::DeliveryTimeout { timeout_ms: 1500 }
+            &ProducerError::DeliveryTimeout {
+                timeout_ms: 1500,
+                last_error: None,
+                not_written: false,
+            }
         );
         assert!(failure.error().may_be_in_log());
         assert_eq!(failure.record().unwrap().value, "v");

@@ -83,11 +83,24 @@ pub enum ProducerError {
         /// The request timeout.
         timeout_ms: u64,
     },
-    /// Not delivered within `delivery.timeout.ms` of `send`. This means "not
-    /// known", not "not written": the record may be in the log.
+    /// Not delivered within `delivery.timeout.ms` of `send`. Unless
+    /// `not_written` says otherwise, this means "not known", not "not
+    /// written": the record may be in the log. `last_error` is the cause, if
+    /// the log refused an attempt (also [`source`](std::error::Error::source)).
+    #[non_exhaustive]
     DeliveryTimeout {
         /// The delivery timeout.
         timeout_ms: u64,
+        /// The log's answer to the latest attempt of the record's batch that
+        /// it answered with an error (each such answer appended nothing: e.g.
+        /// [`LogError::LogFull`] while its memory budget stayed full, or
+        /// [`LogError::Unavailable`]); `None` if no attempt was refused.
+        last_error: Option<LogError>,
+        /// True if the record is certainly not in the log: its batch was never
+        /// sent, or every attempt of it was answered with a refusal. False
+        /// (the outcome is unknown) once any attempt went unanswered (a lost
+        /// request or response) or was still awaited at the timeout.
+        not_written: bool,
     },
     /// `buffer.memory` stayed full for `max.block.ms`.
     BufferExhausted {
@@ -154,11 +167,32 @@ impl fmt::Display for ProducerError {
                 "no response within request.timeout.ms = {timeout_ms} and no retries left \
                  (the record may or may not be in the log)"
             ),
-            Self::DeliveryTimeout { timeout_ms } => write!(
-                f,
-                "not acknowledged within delivery.timeout.ms = {timeout_ms} \
-                 (outcome unknown: the record may be in the log)"
-            ),
+            Self::DeliveryTimeout {
+                timeout_ms,
+                last_error,
+                not_written,
+            } => {
+                write!(
+                    f,
+                    "not acknowledged within delivery.timeout.ms = {timeout_ms} "
+                )?;
+                match (not_written, last_error) {
+                    // Every attempt was answered, so the last error answered
+                    // the last attempt.
+                    (true, Some(error)) => write!(
+                        f,
+                        "(not written: every attempt was refused; last attempt: {error})"
+                    ),
+                    (true, None) => write!(f, "(not written: never sent)"),
+                    (false, Some(error)) => write!(
+                        f,
+                        "(outcome unknown: the record may be in the log; last error: {error})"
+                    ),
+                    (false, None) => {
+                        write!(f, "(outcome unknown: the record may be in the log)")
+                    }
+                }
+            }
             Self::BufferExhausted { max_block_ms } => {
                 write!(f, "buffer.memory full for max.block.ms = {max_block_ms}")
             }
@@ -199,7 +233,11 @@ impl std::error::Error for ProducerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Config(err) => Some(err),
-            Self::Log(err) => Some(err),
+            Self::Log(err)
+            | Self::DeliveryTimeout {
+                last_error: Some(err),
+                ..
+            } => Some(err),
             #[cfg(feature = "kafka")]
             Self::Kafka(err) => Some(err),
             _ => None,
@@ -215,12 +253,16 @@ impl ProducerError {
     /// ```
     /// use idemlog::producer::ProducerError;
     /// assert!(ProducerError::Abandoned.may_be_in_log());
-    /// assert!(ProducerError::DeliveryTimeout { timeout_ms: 1 }.may_be_in_log());
+    /// assert!(ProducerError::RequestTimeout { timeout_ms: 1 }.may_be_in_log());
     /// assert!(!ProducerError::Closed.may_be_in_log());
     /// ```
+    ///
+    /// A [`ProducerError::DeliveryTimeout`] may be in the log unless it says
+    /// `not_written`.
     pub fn may_be_in_log(&self) -> bool {
         match self {
-            Self::Abandoned | Self::RequestTimeout { .. } | Self::DeliveryTimeout { .. } => true,
+            Self::Abandoned | Self::RequestTimeout { .. } => true,
+            Self::DeliveryTimeout { not_written, .. } => !not_written,
             #[cfg(feature = "kafka")]
             Self::Kafka(err) => err.outcome_unknown(),
             _ => false,

@@ -316,6 +316,8 @@ impl Flusher {
                 last: Last::NeverSent,
             },
             maybe_written: false,
+            unanswered: false,
+            last_error: None,
         };
         self.next_batch_id += 1;
         self.slots[slot_index].ready.push_back(in_flight);
@@ -380,7 +382,7 @@ impl Flusher {
                 State::Idle { not_before, last } => {
                     let batch = &slot.chain[pos];
                     if slot.unresolved.is_some()
-                        && matches!(last, Last::Rejected(_))
+                        && matches!(last, Last::Rejected)
                         && !batch.maybe_written
                     {
                         pos += 1;
@@ -518,12 +520,12 @@ impl Flusher {
                     let ordinal = slot.chain[pos].ordinal;
                     slot.mark_unresolved(ordinal);
                 }
-                self.attempt_failed(token.slot, pos, now, Last::Rejected(error));
+                self.attempt_failed(token.slot, pos, now, Some(error));
             }
             Err(error) if error.is_retriable() => {
                 // Certainly not written (the log refused it for now: memory
                 // budget, full partition): retry after the backoff.
-                self.attempt_failed(token.slot, pos, now, Last::Rejected(error));
+                self.attempt_failed(token.slot, pos, now, Some(error));
             }
             Err(error) => self.fail_at(token.slot, pos, &ProducerError::Log(error), true),
         }
@@ -546,26 +548,42 @@ impl Flusher {
         }
     }
 
-    /// The latest attempt of chain batch `pos` failed: retry later, or fail it
-    /// when the retries ran out. Returns true if the batch was removed.
-    fn attempt_failed(&mut self, slot_index: usize, pos: usize, now: i64, last: Last) -> bool {
-        let slot = &mut self.slots[slot_index];
-        if matches!(last, Last::Unknown) {
-            slot.chain[pos].maybe_written = true;
+    /// The latest attempt of chain batch `pos` failed: the log refused it
+    /// with `refusal` (nothing appended), or it went unanswered (`None`: maybe
+    /// written). Retry later, or fail it when the retries ran out. Returns
+    /// true if the batch was removed.
+    fn attempt_failed(
+        &mut self,
+        slot_index: usize,
+        pos: usize,
+        now: i64,
+        refusal: Option<LogError>,
+    ) -> bool {
+        let in_flight = &mut self.slots[slot_index].chain[pos];
+        if refusal.is_none() {
+            in_flight.maybe_written = true;
+            in_flight.unanswered = true;
         }
-        if slot.chain[pos].attempts <= self.s.retries {
-            slot.chain[pos].state = State::Idle {
+        if in_flight.attempts <= self.s.retries {
+            let last = match refusal {
+                Some(error) => {
+                    in_flight.last_error = Some(error);
+                    Last::Rejected
+                }
+                None => Last::Unknown,
+            };
+            in_flight.state = State::Idle {
                 not_before: now.saturating_add(self.s.backoff),
                 last,
             };
             return false;
         }
-        let error = match last {
-            Last::Rejected(error) => ProducerError::Log(error),
-            Last::Unknown | Last::NeverSent => ProducerError::RequestTimeout {
+        let error = refusal.map_or(
+            ProducerError::RequestTimeout {
                 timeout_ms: self.s.request_timeout as u64,
             },
-        };
+            ProducerError::Log,
+        );
         self.fail_at(slot_index, pos, &error, true);
         true
     }
@@ -590,7 +608,7 @@ impl Flusher {
                         self.slots[slot_index].chain[pos].state,
                         State::Awaiting { .. }
                     );
-                    if awaiting && self.attempt_failed(slot_index, pos, now, Last::Unknown) {
+                    if awaiting && self.attempt_failed(slot_index, pos, now, None) {
                         continue;
                     }
                     pos += 1;
@@ -598,27 +616,30 @@ impl Flusher {
             }
         }
         let delivery = self.s.delivery_timeout;
-        let error = ProducerError::DeliveryTimeout {
-            timeout_ms: delivery as u64,
-        };
+        let timeout_ms = delivery as u64;
         let expired = |batch: &InFlight| batch.created_ms.saturating_add(delivery) <= now;
         for slot_index in 0..self.slots.len() {
             while self.slots[slot_index].ready.front().is_some_and(expired) {
                 let slot = &mut self.slots[slot_index];
                 let (topic, partition) = (std::sync::Arc::clone(&slot.topic.name), slot.index);
-                if let Some(batch) = slot.ready.pop_front().and_then(|b| b.batch) {
-                    progress = true;
-                    self.finisher().fail(&topic, partition, batch, &error);
+                if let Some(mut in_flight) = slot.ready.pop_front() {
+                    // Never sent: certainly not written.
+                    let error = in_flight.delivery_timeout(timeout_ms);
+                    if let Some(batch) = in_flight.batch {
+                        progress = true;
+                        self.finisher().fail(&topic, partition, batch, &error);
+                    }
                 }
             }
             let mut pos = 0;
             while pos < self.slots[slot_index].chain.len() {
-                let batch = &self.slots[slot_index].chain[pos];
+                let batch = &mut self.slots[slot_index].chain[pos];
                 if !matches!(batch.state, State::Acked) && expired(batch) {
                     progress = true;
                     let sent = batch.attempts > 0;
                     // An awaited request is given up as on a request timeout.
                     reset |= matches!(batch.state, State::Awaiting { .. });
+                    let error = batch.delivery_timeout(timeout_ms);
                     self.fail_at(slot_index, pos, &error, sent);
                 } else {
                     pos += 1;

@@ -32,6 +32,7 @@
 use std::collections::VecDeque;
 
 use super::super::batch::SealedBatch;
+use super::super::error::ProducerError;
 use super::super::topic_table::TopicBatches;
 use super::FlushWaiter;
 use crate::error::LogError;
@@ -43,8 +44,9 @@ use crate::types::{BatchHeader, ProducerIdentity};
 pub(super) enum Last {
     /// Re-sequenced after an epoch bump, not sent under it yet.
     NeverSent,
-    /// The log rejected it with a sequence/epoch error: certainly not written.
-    Rejected(LogError),
+    /// The log refused it (a sequence/epoch error, or a retriable refusal;
+    /// the error is the batch's `last_error`): that attempt wrote nothing.
+    Rejected,
     /// No response in time: maybe written.
     Unknown,
 }
@@ -83,11 +85,29 @@ pub(super) struct InFlight {
     /// sequence error, which the log gives only for a batch it does not hold
     /// within its window) settles it; a retriable refusal of the retry does not.
     pub(super) maybe_written: bool,
+    /// Some attempt, under any epoch, ended without an answer: whatever the
+    /// later attempts are answered, the log may hold the batch. Never cleared.
+    pub(super) unanswered: bool,
+    /// The log's latest error answer to an attempt (each appended nothing):
+    /// the cause a delivery timeout reports.
+    pub(super) last_error: Option<LogError>,
 }
 
 impl InFlight {
     pub(super) fn len(&self) -> u64 {
         self.batch.as_ref().map_or(0, SealedBatch::len)
+    }
+
+    /// The error of this batch failed by its delivery timeout: its last
+    /// refusal as the cause, and "not written" only when that is certain:
+    /// no attempt went unanswered and none is awaited now (so every attempt
+    /// was refused, or none was sent).
+    pub(super) fn delivery_timeout(&mut self, timeout_ms: u64) -> ProducerError {
+        ProducerError::DeliveryTimeout {
+            timeout_ms,
+            not_written: !self.unanswered && !matches!(self.state, State::Awaiting { .. }),
+            last_error: self.last_error.take(),
+        }
     }
 }
 
