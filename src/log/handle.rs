@@ -47,6 +47,7 @@ impl PartitionHandle {
     /// Appends one batch: idempotent with a header (looks the producer's state up
     /// in the partition's map; use [`PartitionHandle::producer`] to cache it), plain
     /// without.
+    #[inline]
     pub fn append(
         &self,
         header: Option<BatchHeader>,
