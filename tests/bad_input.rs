@@ -691,14 +691,16 @@ fn row19_send_bad_records() {
 #[test]
 fn row20_full_buffer_without_blocking() {
     let log = log1();
-    // Lingers forever in virtual time: the buffer stays full until flush.
+    // Lingers a minute of real time: the buffer stays full until flush. (In
+    // virtual time an idle flusher jumps its clock past the linger, so a slow
+    // sender, as under TSan, could find the space back before the third send.)
     // Each 18-byte record fills a 20-byte batch; two batches fill the buffer.
     let config = ProducerConfig::new()
         .linger_ms(60_000)
         .batch_size(20)
         .buffer_memory(40)
         .max_block_ms(0);
-    let producer = vproducer(&log, config);
+    let producer = Producer::new(&log, config).unwrap();
     let first = producer
         .send(ProducerRecord::new("t", "0123456789"))
         .unwrap();
