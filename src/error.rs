@@ -177,8 +177,10 @@ impl fmt::Display for LogError {
                 max_segments,
             } => write!(
                 f,
-                "partition full: {live_segments} of {max_segments} segments live; \
-                 configure retention or a larger max_segments"
+                "partition full: {live_segments} of {max_segments} segments live \
+                 (retriable: retention evicts only segments below the high watermark, \
+                 which a batch still being written holds back); configure retention \
+                 or a larger max_segments"
             ),
             Self::LogFull {
                 requested,

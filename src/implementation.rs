@@ -147,7 +147,12 @@
 //! pointer before the swap still finds the segment alive. A segment's memory goes
 //! back to the partition's pool (at most four; freed and released from the budget
 //! beyond that) when its last reference goes: a reader holding records pins only the
-//! segments they live in. Under loom, deferred drops never run (see src/sync.rs).
+//! segments they live in. So a reader's last read of a lap happens before the reuse
+//! of that memory: the read precedes its Release decrement of the count; the last
+//! decrement Acquires it, drops the segment and pushes the memory to the pool
+//! (Release); the installer's pop (Acquire) precedes its AcqRel install CAS on the
+//! cell, which the next lap's writers Acquire (`segment_for_write`). Under loom,
+//! deferred drops never run (see src/sync.rs).
 //!
 //! **I9 — producer-state expiry.** `try_expire` sets DEAD by CAS only on an idle,
 //! non-BUSY word; DEAD is terminal. An appender that meets DEAD (its CAS fails, it

@@ -7,7 +7,11 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use idemlog::{BatchHeader, Log, LogConfig, ProducerId, Record};
+use idemlog::consumer::{ConsumerConfig, OffsetReset};
+use idemlog::{
+    BatchHeader, Log, LogConfig, LogError, ProducerId, Record, RecordRef, RetentionPolicy,
+    TopicConfig,
+};
 
 const PRODUCERS: usize = 8;
 const BATCHES: usize = 2_000;
@@ -214,4 +218,112 @@ fn a_tailing_consumer_sees_a_dense_prefix_while_producers_write() {
     let partition = log.partition("t", 0).unwrap();
     assert_eq!(partition.high_watermark(), 2 * PER_WRITER as u64);
     assert_eq!(partition.live_segments(), 375);
+}
+
+/// A 64-byte record value naming itself: the first 8 bytes are `id`, and
+/// every later byte is a function of it, so a read of another record's bytes
+/// (or of a recycled segment's next lap) cannot pass for a record.
+fn stamped_value(id: u64) -> [u8; 64] {
+    let mut value = [0u8; 64];
+    value[..8].copy_from_slice(&id.to_le_bytes());
+    let mix = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for (i, byte) in value.iter_mut().enumerate().skip(8) {
+        *byte = (mix >> (i % 8 * 8)) as u8 ^ i as u8;
+    }
+    value
+}
+
+/// Asserts `value` is a [`stamped_value`] and returns its id.
+fn check_stamped(value: &[u8]) -> u64 {
+    let id = u64::from_le_bytes(value[..8].try_into().expect("64-byte values"));
+    assert_eq!(value, stamped_value(id), "a record's bytes are its own");
+    id
+}
+
+#[test]
+fn readers_racing_eviction_never_see_a_recycled_segments_bytes() {
+    // 1 KiB segments of 64-byte single-record batches (14 units each: 9 per
+    // segment), 64 records retained per partition, two writers on each of two
+    // partitions (racing reservations and segment installs): segments are
+    // evicted and their memory comes back from the pool every few appends,
+    // while a zero-copy multi-partition consumer and an owned-record consumer
+    // (which keeps records across later appends) read behind the writers.
+    // Under ThreadSanitizer (CI) this checks that every reuse of a segment's
+    // memory happens after the last read of its previous lap (I7, I8);
+    // mutation-checked: dropping the cell's reference at eviction instead of
+    // deferring it gives data-race and use-after-free reports. Without TSan the
+    // byte checks catch a reader that reads another lap's bytes.
+    const PER_WRITER: u64 = 10_000;
+    const WRITERS: u64 = 4;
+    let log =
+        Log::with_config(LogConfig::default().segment_bytes(1_024).max_segments(16)).unwrap();
+    let retention = RetentionPolicy::default().max_records(64);
+    log.create_topic_with("r", TopicConfig::new(2).retention(retention))
+        .unwrap();
+    let partition0 = log.partition("r", 0).unwrap();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let handle = log.partition("r", (writer % 2) as u32).unwrap();
+            thread::spawn(move || {
+                for sequence in 0..PER_WRITER {
+                    let value = stamped_value(writer << 32 | sequence);
+                    // A writer preempted mid-append holds the high watermark,
+                    // so retention cannot evict past it and the ring can fill:
+                    // PartitionFull, retriable (contract rule 5).
+                    while let Err(error) = handle.append(None, RecordRef::new(&value)) {
+                        assert!(error.is_retriable(), "{error}");
+                        thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    let per_partition = WRITERS / 2 * PER_WRITER;
+    let zero_copy = {
+        let mut consumer = log
+            .multi_consumer(ConsumerConfig::new().offset_reset(OffsetReset::Earliest))
+            .unwrap();
+        consumer.assign_topic("r").unwrap();
+        thread::spawn(move || {
+            let mut seen = 0u64;
+            let mut ends = [0u64; 2];
+            while ends.iter().any(|end| *end < per_partition) {
+                consumer
+                    .poll_with_timeout(64, Duration::from_millis(100), |view| {
+                        check_stamped(view.value);
+                        ends[view.partition as usize] = view.offset + 1;
+                        seen += 1;
+                    })
+                    .unwrap();
+            }
+            seen
+        })
+    };
+    let owned = {
+        let mut consumer = log.consumer("r", 0).unwrap();
+        thread::spawn(move || {
+            let mut kept = Vec::new();
+            while consumer.position() < per_partition {
+                match consumer.poll_timeout(32, Duration::from_millis(100)) {
+                    Ok(records) => kept.extend(records),
+                    Err(LogError::OffsetOutOfRange { log_start, .. }) => consumer.seek(log_start),
+                    Err(other) => panic!("{other}"),
+                }
+                // Records kept while their segments are evicted still hold
+                // their own bytes (each pins only its segment).
+                if kept.len() >= 256 {
+                    for record in kept.drain(..) {
+                        let writer = check_stamped(&record.value) >> 32;
+                        assert_eq!(writer % 2, 0, "written by a writer of partition 0");
+                    }
+                }
+            }
+        })
+    };
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    assert!(zero_copy.join().unwrap() > 0);
+    owned.join().unwrap();
+    assert!(partition0.log_start_offset() > 0, "segments were evicted");
 }
