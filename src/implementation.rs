@@ -35,7 +35,9 @@
 //! unchanged previous word (abort). A decision that appends is validated by that CAS
 //! (the word, hence everything the decision read, is unchanged); the next batch in
 //! sequence of an idle word is decided from the word and `last_append_ms` alone
-//! (`Word::is_followed_by`), every other batch by `judge` over the window too. A reset
+//! (`begin_in_sequence`, `Word::is_followed_by`; the appender's straight-line
+//! path), every other batch by `judge` over the window too (`begin_judged`,
+//! `Partition::append_judged`). A reset
 //! (new epoch, or no state) empties every window slot under BUSY. A decision that does
 //! not append (duplicate or rejection) is a seqlock read: Acquire load of the word, Relaxed
 //! loads of the window, Acquire fence, Relaxed re-load; equal words mean the window was

@@ -255,8 +255,7 @@ fn readers_racing_eviction_never_see_a_recycled_segments_bytes() {
     // byte checks catch a reader that reads another lap's bytes.
     const PER_WRITER: u64 = 10_000;
     const WRITERS: u64 = 4;
-    let log =
-        Log::with_config(LogConfig::default().segment_bytes(1_024).max_segments(16)).unwrap();
+    let log = Log::with_config(LogConfig::default().segment_bytes(1_024).max_segments(16)).unwrap();
     let retention = RetentionPolicy::default().max_records(64);
     log.create_topic_with("r", TopicConfig::new(2).retention(retention))
         .unwrap();

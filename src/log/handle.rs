@@ -135,6 +135,7 @@ impl ProducerAppender {
     }
 
     /// Appends an idempotent batch with `epoch` and `base_sequence`.
+    #[inline]
     pub fn append(
         &mut self,
         epoch: u16,

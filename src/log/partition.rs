@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::error::LogError;
 use crate::log::batch::{self, BatchFields, Stamp};
 use crate::log::budget::{arc_block_bytes, heap_block_bytes};
-use crate::log::producer_state::{Begin, ProducerState, ProducerStateSnapshot};
+use crate::log::producer_state::{Begin, Claim, ProducerState, ProducerStateSnapshot};
 use crate::log::retention::{self, RetentionPolicy, RetentionReport};
 use crate::log::storage::SegmentLog;
 use crate::log::wakeup::Wakeup;
@@ -164,6 +164,7 @@ impl Partition {
     /// `cached` holds this producer's state on this partition between calls (filled
     /// on first use, refreshed after expiry), so the steady state never touches the
     /// producer map.
+    #[inline]
     pub(crate) fn append_idempotent(
         &self,
         cached: &mut Option<Arc<ProducerState>>,
@@ -172,13 +173,61 @@ impl Partition {
     ) -> Result<AppendOutcome, LogError> {
         let mut fields = self.check_batch(records)?;
         self.check_header(&header)?;
-        let count = u64::from(fields.record_count);
         fields.timestamp_ms = self.shared.clock.now_ms();
         fields.stamp = Some(Stamp {
             producer_id: header.producer_id,
             epoch: header.epoch,
             base_sequence: header.base_sequence,
         });
+        // The steady state: the next batch of a cached, idle state.
+        if let Some(state) = cached.as_deref() {
+            if let Some(claim) = state.begin_in_sequence(
+                &header,
+                u64::from(fields.record_count),
+                fields.timestamp_ms,
+                self.shared.config.producer_id_expiration_ms,
+            ) {
+                // A refusal needs no clean-up: the state had committed batches.
+                return self.append_claimed(claim, fields, records);
+            }
+        }
+        self.append_judged(cached, header, fields, records)
+    }
+
+    /// Reserves, commits and writes a batch whose state `claim` holds (I1, I2,
+    /// I4); a full partition or budget drops the claim, which restores the word.
+    #[inline(always)]
+    fn append_claimed(
+        &self,
+        claim: Claim<'_>,
+        mut fields: BatchFields,
+        records: &(impl IntoRecords + ?Sized),
+    ) -> Result<AppendOutcome, LogError> {
+        let reservation =
+            self.storage
+                .reserve(u64::from(fields.record_count), fields.units(), || {
+                    self.make_room()
+                })?;
+        fields.base_offset = reservation.base_offset;
+        claim.commit(fields.base_offset, fields.timestamp_ms);
+        // SAFETY: the reservation was made for exactly these fields (I2).
+        unsafe { self.storage.write(&reservation, &fields, records) };
+        self.after_publish(reservation.opened_segment);
+        Ok(AppendOutcome::appended(&fields))
+    }
+
+    /// `append_idempotent` for every batch the steady state does not take: a
+    /// state to look up or create, a duplicate, a rejection, a reset, an
+    /// expired or contended state (I1, I9).
+    #[inline(never)]
+    fn append_judged(
+        &self,
+        cached: &mut Option<Arc<ProducerState>>,
+        header: BatchHeader,
+        fields: BatchFields,
+        records: &(impl IntoRecords + ?Sized),
+    ) -> Result<AppendOutcome, LogError> {
+        let count = u64::from(fields.record_count);
         let expiration_ms = self.shared.config.producer_id_expiration_ms;
         loop {
             if cached.is_none() {
@@ -187,25 +236,9 @@ impl Partition {
             let Some(state) = cached.as_deref() else {
                 continue;
             };
-            let full = match state.begin(&header, count, fields.timestamp_ms, expiration_ms) {
-                Begin::Exclusive(claim) => {
-                    match self
-                        .storage
-                        .reserve(count, fields.units(), || self.make_room())
-                    {
-                        Ok(reservation) => {
-                            fields.base_offset = reservation.base_offset;
-                            claim.commit(fields.base_offset, fields.timestamp_ms);
-                            // SAFETY: the reservation was made for exactly these
-                            // fields (I2).
-                            unsafe { self.storage.write(&reservation, &fields, records) };
-                            self.after_publish(reservation.opened_segment);
-                            return Ok(AppendOutcome::appended(&fields));
-                        }
-                        // Dropping the claim restores the word.
-                        Err(full) => Some(full),
-                    }
-                }
+            // `None`: the state expired and was marked DEAD (I9).
+            let appended = match state.begin(&header, count, fields.timestamp_ms, expiration_ms) {
+                Begin::Exclusive(claim) => Some(self.append_claimed(claim, fields, records)),
                 Begin::Duplicate(original) => {
                     return Ok(AppendOutcome {
                         base_offset: original.base_offset,
@@ -217,13 +250,16 @@ impl Partition {
                 Begin::Rejected(error) => return Err(error),
                 Begin::Dead => None,
             };
-            if let Some(full) = full {
-                // A rejection leaves no trace: not even a state this batch created.
-                self.forget_if_uncommitted(header.producer_id, cached);
-                return Err(full);
+            if let Some(appended) = appended {
+                if appended.is_err() {
+                    // A rejection leaves no trace: not even a state this batch
+                    // created.
+                    self.forget_if_uncommitted(header.producer_id, cached);
+                }
+                return appended;
             }
-            // The state expired and was marked DEAD (I9): drop it from the map if
-            // the sweeper has not yet, and look the producer up again.
+            // Drop the dead state from the map if the sweeper has not yet, and
+            // look the producer up again.
             if let Some(dead) = cached.take() {
                 self.remove_state(header.producer_id, &dead);
             }

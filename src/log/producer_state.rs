@@ -349,7 +349,7 @@ impl ProducerState {
     /// Applies the broker rules to a batch of `count` records atomically: either
     /// claims the state for an append, or answers duplicate/reject without
     /// changing anything (I1).
-    #[inline(always)]
+    #[inline]
     pub(crate) fn begin(
         &self,
         header: &BatchHeader,
@@ -357,27 +357,41 @@ impl ProducerState {
         now_ms: i64,
         expiration_ms: i64,
     ) -> Begin<'_> {
-        let last_in_batch = sequence_add(header.base_sequence, count - 1);
+        match self.begin_in_sequence(header, count, now_ms, expiration_ms) {
+            Some(claim) => Begin::Exclusive(claim),
+            None => self.begin_judged(header, count, now_ms, expiration_ms),
+        }
+    }
+
+    /// The steady state of `begin`: the next batch in sequence of an idle word,
+    /// decided from the word and the time alone and claimed by one CAS (I1).
+    /// `None` leaves every other case, and a lost CAS, to
+    /// [`begin_judged`](Self::begin_judged); nothing changed.
+    #[inline(always)]
+    pub(crate) fn begin_in_sequence(
+        &self,
+        header: &BatchHeader,
+        count: u64,
+        now_ms: i64,
+        expiration_ms: i64,
+    ) -> Option<Claim<'_>> {
         // Acquire: pairs with the Release stores of the word in `commit` / Claim's
         // drop, so the window and last_append_ms read after it are at least as new.
         let before = Word(self.word.load(Ordering::Acquire));
-        // The next batch in sequence, the steady state, is decided from the word
-        // and the time alone; everything else goes through `judge`.
-        if before.is_followed_by(header)
-            // Relaxed: ordered by the Acquire load above, validated by the CAS (I1).
-            && !Self::is_expired(before, self.last_append_ms.load(Ordering::Relaxed), now_ms, expiration_ms)
+        // Relaxed: ordered by the Acquire load above, validated by the CAS (I1).
+        let last_append_ms = self.last_append_ms.load(Ordering::Relaxed);
+        if !before.is_followed_by(header)
+            || Self::is_expired(before, last_append_ms, now_ms, expiration_ms)
         {
-            if let Some(claim) = self.try_claim(
-                before,
-                header.epoch,
-                header.base_sequence,
-                last_in_batch,
-                false,
-            ) {
-                return Begin::Exclusive(claim);
-            }
+            return None;
         }
-        self.begin_judged(header, last_in_batch, now_ms, expiration_ms)
+        self.try_claim(
+            before,
+            header.epoch,
+            header.base_sequence,
+            sequence_add(header.base_sequence, count - 1),
+            false,
+        )
     }
 
     /// CASes the word from `before` to BUSY; on success the claim of a batch
@@ -418,13 +432,14 @@ impl ProducerState {
     /// `begin` for every batch but the next in sequence of an idle word: the
     /// broker rules (`judge`) over the word and the window.
     #[inline(never)]
-    fn begin_judged(
+    pub(crate) fn begin_judged(
         &self,
         header: &BatchHeader,
-        last_in_batch: i32,
+        count: u64,
         now_ms: i64,
         expiration_ms: i64,
     ) -> Begin<'_> {
+        let last_in_batch = sequence_add(header.base_sequence, count - 1);
         let mut backoff = Backoff::new();
         loop {
             // Acquire: as in `begin`.
