@@ -90,6 +90,7 @@ impl BatchFields {
 /// `records` has exactly `fields.record_count` records whose headers and bytes
 /// total `fields.records_len` (as `records_len` computed; `IntoRecords` is sealed
 /// so the two walks agree).
+#[inline(always)]
 pub(crate) unsafe fn encode(
     dst: *mut u8,
     fields: &BatchFields,
