@@ -125,10 +125,64 @@ pub(crate) unsafe fn encode(
     }
     let mut at = HEADER_BYTES;
     records.for_each_record(|record| {
+        prefetch_for_write(dst.wrapping_add(at), encoded_len(record));
         // SAFETY: `at` stays within `HEADER_BYTES + records_len`, which counted
         // exactly these headers and bytes.
         at += unsafe { encode_record(dst.add(at), record) };
     });
+}
+
+/// How far ahead of an appender's writes their destination is prefetched.
+/// Appends write a segment front to back, and on the development VM (2-vCPU
+/// AMD EPYC) the hardware prefetcher did not run ahead of those stores. Measured in `idemlog bench` (M records/s,
+/// engine against the naive prototype, which does not prefetch, in the same
+/// run): append-own-p2-64B-b64 156 without, 202-208 at 512 B, 217-232 at 1 KiB,
+/// 235-246 at 2 KiB, 245-249 at 4 KiB, 237-259 at 8 KiB; append-p1-64B-b1 24.4
+/// without, 30-31 at 1 and 4 KiB.
+const WRITE_AHEAD: usize = 4 << 10;
+
+/// Hints the CPU to fetch, for writing, the lines `WRITE_AHEAD` past the
+/// `len` bytes from `start` (the record `encode` writes now), so that the lines
+/// an append writes a few records later are in the cache by then. Records are
+/// contiguous, so every line is fetched: by the first record whose range (in
+/// steps of 64 from its start) reaches it, or else by the next record, which
+/// starts in it. Done per record, not per batch: one burst of prefetches for a
+/// whole batch of 64 measured slower (203-206 M/s at own-b64 against 245-254),
+/// as the CPU has only so many misses in flight. Encoded record areas (the
+/// producer client's batches) are one `memcpy` and are not prefetched.
+#[inline(always)]
+fn prefetch_for_write(start: *mut u8, len: usize) {
+    // A plain counted loop: one prefetch per 64 bytes, once for a small record.
+    let mut line = 0;
+    while line < len {
+        prefetch_line::<true>(start.wrapping_add(WRITE_AHEAD + line));
+        line += LINE_BYTES;
+    }
+}
+
+/// Bytes of a cache line.
+const LINE_BYTES: usize = 64;
+
+/// Hints the CPU to bring the cache line holding `address` into its caches,
+/// for writing (`prefetchw` where the target has PRFCHW, a read prefetch
+/// otherwise) or for reading. The address may lie anywhere, past a segment or
+/// in no allocation at all: a prefetch never faults and reads nothing into the
+/// program (`wrapping_add` at the callers makes no claim about it either).
+#[inline(always)]
+fn prefetch_line<const FOR_WRITE: bool>(address: *const u8) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: `_mm_prefetch` needs SSE, part of the x86_64 baseline; it only
+    // hints the cache and never faults, whatever the address.
+    unsafe {
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0, _MM_HINT_T0};
+        if FOR_WRITE {
+            _mm_prefetch::<_MM_HINT_ET0>(address.cast());
+        } else {
+            _mm_prefetch::<_MM_HINT_T0>(address.cast());
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = address;
 }
 
 /// Bytes one record takes in a record area: its header, key and value.
@@ -273,22 +327,10 @@ pub(crate) fn records(batch: &[u8], fields: BatchFields, from: u32, to: u32) -> 
 /// to ~290 with 8 KiB (256 B: ~130, 2 KiB: ~245, 16 KiB: no better).
 const PREFETCH_AHEAD: usize = 8 << 10;
 
-/// Hints the CPU to fetch the bytes `PREFETCH_AHEAD` past `rest`'s start (the
-/// address may lie past the segment: a prefetch never faults).
+/// Hints the CPU to fetch the bytes `PREFETCH_AHEAD` past `rest`'s start.
 #[inline(always)]
 fn prefetch_ahead(rest: &[u8]) {
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    {
-        let ahead = rest.as_ptr().wrapping_add(PREFETCH_AHEAD);
-        // SAFETY: `_mm_prefetch` needs SSE, part of the x86_64 baseline; it only
-        // hints the cache and never faults or reads into the program, whatever
-        // the address (`wrapping_add` makes no claim about it either).
-        unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ahead.cast());
-        }
-    }
-    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    let _ = rest;
+    prefetch_line::<false>(rest.as_ptr().wrapping_add(PREFETCH_AHEAD));
 }
 
 /// Walks a batch's record area: each step splits one record off the front.
