@@ -148,12 +148,27 @@ impl Partition {
     ) -> Result<AppendOutcome, LogError> {
         let mut fields = self.check_batch(records)?;
         fields.timestamp_ms = self.shared.clock.now_ms();
+        self.append_reserved(fields, records, |_| {})
+    }
+
+    /// Reserves the batch's offsets and room (I2), runs `before_write` with its
+    /// final fields (the idempotent commit, I1), writes and publishes it (I4).
+    /// A full partition or budget returns before `before_write`, which is
+    /// dropped (a claim it holds restores the state word).
+    #[inline(always)]
+    fn append_reserved(
+        &self,
+        mut fields: BatchFields,
+        records: &(impl IntoRecords + ?Sized),
+        before_write: impl FnOnce(&BatchFields),
+    ) -> Result<AppendOutcome, LogError> {
         let reservation =
             self.storage
                 .reserve(u64::from(fields.record_count), fields.units(), || {
                     self.make_room()
                 })?;
         fields.base_offset = reservation.base_offset;
+        before_write(&fields);
         // SAFETY: the reservation was made for exactly these fields (I2).
         unsafe { self.storage.write(&reservation, &fields, records) };
         self.after_publish(reservation.opened_segment);
@@ -200,20 +215,12 @@ impl Partition {
     fn append_claimed(
         &self,
         claim: Claim<'_>,
-        mut fields: BatchFields,
+        fields: BatchFields,
         records: &(impl IntoRecords + ?Sized),
     ) -> Result<AppendOutcome, LogError> {
-        let reservation =
-            self.storage
-                .reserve(u64::from(fields.record_count), fields.units(), || {
-                    self.make_room()
-                })?;
-        fields.base_offset = reservation.base_offset;
-        claim.commit(fields.base_offset, fields.timestamp_ms);
-        // SAFETY: the reservation was made for exactly these fields (I2).
-        unsafe { self.storage.write(&reservation, &fields, records) };
-        self.after_publish(reservation.opened_segment);
-        Ok(AppendOutcome::appended(&fields))
+        self.append_reserved(fields, records, move |fields| {
+            claim.commit(fields.base_offset, fields.timestamp_ms);
+        })
     }
 
     /// `append_idempotent` for every batch the steady state does not take: a
