@@ -253,17 +253,11 @@ impl LogConsumer {
                 partition: slot.partition.clone(),
             });
         }
-        let mut stopped = false;
         // Eviction may pass a reset position again before we read it; a few
         // tries, then the partition waits for the next poll.
         for _ in 0..3 {
-            let result = slot.reader.poll_with(max, |view| {
-                let flow = visit(view);
-                stopped = flow.is_break();
-                flow
-            });
-            match result {
-                Ok(read) => return Ok((read, stopped)),
+            match slot.reader.poll_with_stop(max, &mut *visit) {
+                Ok(done) => return Ok(done),
                 Err(LogError::OffsetOutOfRange {
                     offset,
                     log_start,

@@ -141,13 +141,26 @@ impl Consumer {
     pub fn poll_with<F: VisitFlow>(
         &mut self,
         max: usize,
-        mut visit: impl FnMut(RecordView<'_>) -> F,
+        visit: impl FnMut(RecordView<'_>) -> F,
     ) -> Result<usize, LogError> {
+        self.poll_with_stop(max, visit).map(|(read, _)| read)
+    }
+
+    /// [`Consumer::poll_with`], also saying whether `visit` stopped the poll (a
+    /// multi-partition poll then stops too). `visit` gets each view straight
+    /// from here: a wrapper closure around it would move every view once more.
+    pub(crate) fn poll_with_stop<F: VisitFlow>(
+        &mut self,
+        max: usize,
+        mut visit: impl FnMut(RecordView<'_>) -> F,
+    ) -> Result<(usize, bool), LogError> {
         let index = self.partition.index();
         let (partition, cursor) = self.located()?;
         let topic = &partition.topic;
+        let mut stopped = false;
         let read = partition.storage.read(cursor, max, |record| {
             if visit(RecordView::new(record, topic, index)).is_break() {
+                stopped = true;
                 std::ops::ControlFlow::Break(())
             } else {
                 std::ops::ControlFlow::Continue(())
@@ -159,7 +172,7 @@ impl Consumer {
             self.check_in_range()?;
         }
         self.position += read as u64;
-        Ok(read)
+        Ok((read, stopped))
     }
 
     /// Like [`Consumer::poll_with`], but waits up to `timeout` for the first
