@@ -134,11 +134,11 @@ pub(crate) unsafe fn encode(
 
 /// How far ahead of an appender's writes their destination is prefetched.
 /// Appends write a segment front to back, and on the development VM (2-vCPU
-/// AMD EPYC) the hardware prefetcher did not run ahead of those stores. Measured in `idemlog bench` (M records/s,
-/// engine against the naive prototype, which does not prefetch, in the same
-/// run): append-own-p2-64B-b64 156 without, 202-208 at 512 B, 217-232 at 1 KiB,
-/// 235-246 at 2 KiB, 245-249 at 4 KiB, 237-259 at 8 KiB; append-p1-64B-b1 24.4
-/// without, 30-31 at 1 and 4 KiB.
+/// AMD EPYC) the hardware prefetcher did not run ahead of those stores.
+/// Measured with `idemlog bench --only` (M records/s; the naive prototype in
+/// the same runs does not prefetch): append-own-p2-64B-b64 156 without,
+/// 202-208 at 512 B, 217-232 at 1 KiB, 235-246 at 2 KiB, 245-249 at 4 KiB,
+/// 237-259 at 8 KiB; append-p1-64B-b1 24.4 without, 30-34 at 1 and 4 KiB.
 const WRITE_AHEAD: usize = 4 << 10;
 
 /// Hints the CPU to fetch, for writing, the lines `WRITE_AHEAD` past the
