@@ -476,13 +476,19 @@ fn a_request_still_awaited_at_the_delivery_timeout_leaves_the_outcome_unknown() 
 fn a_record_expiring_before_it_is_sent_is_not_written() {
     // max.in.flight = 1 and the first record's requests are all lost: the
     // second record waits behind it, never sent, until its delivery timeout.
+    // Both must be stamped at the same virtual time, so that they expire in one
+    // pass: the linger keeps the clock still until the flush (a batch lingers
+    // until the next record seals it, and in virtual time the flusher jumps
+    // the clock only when none lingers). With linger.ms = 0 a slow test thread
+    // (under TSan) sent the second record after the flusher had jumped to the
+    // first request's timeout, so the second expired later, after it was sent.
     let log = log_with_topic();
     let config = ProducerConfig::exactly_once()
         .max_in_flight(1)
         .batch_size(ONE_RECORD)
         .request_timeout_ms(300)
         .retry_backoff_ms(100)
-        .linger_ms(0)
+        .linger_ms(700)
         .delivery_timeout_ms(1_000)
         .link(LinkConfig::new().drop_request_rate(1.0))
         .time(TimeSource::virtual_time());
