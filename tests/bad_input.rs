@@ -691,13 +691,16 @@ fn row19_send_bad_records() {
 #[test]
 fn row20_full_buffer_without_blocking() {
     let log = log1();
-    // Lingers a minute of real time: the buffer stays full until flush. (In
-    // virtual time an idle flusher jumps its clock past the linger, so a slow
-    // sender, as under TSan, could find the space back before the third send.)
-    // Each 18-byte record fills a 20-byte batch; two batches fill the buffer.
+    // One 40-byte batch is the whole buffer and takes two 18-byte records; it
+    // lingers a minute of real time, so it is still open (unsealed, not due,
+    // the flusher not woken) when the third record, which does not fit, seals
+    // it and finds no memory for the next batch. (With a batch per record, the
+    // first batch was sealed by the second send and due at once, so a fast
+    // flusher, or a slow sender under TSan, freed its memory before the third
+    // send; in virtual time an idle flusher jumps its clock past the linger.)
     let config = ProducerConfig::new()
         .linger_ms(60_000)
-        .batch_size(20)
+        .batch_size(40)
         .buffer_memory(40)
         .max_block_ms(0);
     let producer = Producer::new(&log, config).unwrap();
