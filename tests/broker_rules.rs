@@ -335,6 +335,45 @@ fn producer_state_survives_retention_of_its_records() {
     );
 }
 
+/// Contract rule 5 on a cached appender's steady state (the next batch in
+/// sequence, claimed by the state word's CAS before the reservation fails):
+/// `PartitionFull` changes nothing and leaves the state free for the next
+/// batch. (`Log::append` looks the state up on every call, so the test above
+/// does not take that path.)
+#[test]
+fn a_cached_appenders_in_sequence_batch_refused_as_full_changes_nothing() {
+    // As below: 4 segments of two 1-record batches each.
+    let config = LogConfig::default().segment_bytes(128).max_segments(4);
+    let log = Log::with_config(config).unwrap();
+    log.create_topic("t", 1).unwrap();
+    let pid = log.init_producer_id().producer_id;
+    let partition = log.partition("t", 0).unwrap();
+    let mut appender = partition.producer(pid).unwrap();
+    for seq in 0..8 {
+        assert_eq!(
+            appender.append(0, seq, records(1)).unwrap().base_offset,
+            seq as u64
+        );
+    }
+    let full = Err(LogError::PartitionFull {
+        live_segments: 4,
+        max_segments: 4,
+    });
+    assert_eq!(appender.append(0, 8, records(1)), full);
+    assert_eq!(
+        partition.producer_state(pid).unwrap().last_sequence,
+        7,
+        "rejection changed nothing"
+    );
+    assert_eq!(partition.log_end_offset(), 8, "no offset was consumed");
+    // The word is free again: a retry of the last batch is a duplicate with its
+    // offset, and the refused batch is refused again, not out of sequence.
+    let retry = appender.append(0, 7, records(1)).unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(retry.base_offset, 7);
+    assert_eq!(appender.append(0, 8, records(1)), full);
+}
+
 /// Contract rule 5: `PartitionFull` rejects the batch and changes nothing.
 #[test]
 fn a_full_partition_is_an_error_until_retention_makes_room() {

@@ -432,7 +432,7 @@ impl ProducerState {
     /// `begin` for every batch but the next in sequence of an idle word: the
     /// broker rules (`judge`) over the word and the window.
     #[inline(never)]
-    pub(crate) fn begin_judged(
+    fn begin_judged(
         &self,
         header: &BatchHeader,
         count: u64,
