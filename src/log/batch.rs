@@ -125,10 +125,11 @@ pub(crate) unsafe fn encode(
     }
     let mut at = HEADER_BYTES;
     records.for_each_record(|record| {
-        prefetch_for_write(dst.wrapping_add(at), encoded_len(record));
         // SAFETY: `at` stays within `HEADER_BYTES + records_len`, which counted
         // exactly these headers and bytes.
-        at += unsafe { encode_record(dst.add(at), record) };
+        let len = unsafe { encode_record(dst.add(at), record) };
+        prefetch_for_write(dst.wrapping_add(at), len);
+        at += len;
     });
 }
 
@@ -142,7 +143,7 @@ pub(crate) unsafe fn encode(
 const WRITE_AHEAD: usize = 4 << 10;
 
 /// Hints the CPU to fetch, for writing, the lines `WRITE_AHEAD` past the
-/// `len` bytes from `start` (the record `encode` writes now), so that the lines
+/// `len` bytes from `start` (the record `encode` just wrote), so that the lines
 /// an append writes a few records later are in the cache by then. Records are
 /// contiguous, so every line is fetched: by the first record whose range (in
 /// steps of 64 from its start) reaches it, or else by the next record, which
