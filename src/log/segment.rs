@@ -205,6 +205,12 @@ impl Segment {
     ) {
         let memory = self.memory();
         debug_assert!(unit + fields.units() <= memory.units as u64);
+        // Relaxed: a check of I2 (one reservation per slot and lap), no data.
+        debug_assert!(
+            memory.commits[index as usize].load(Ordering::Relaxed) & !(u32::MAX as u64) != self.tag,
+            "batch {index} of segment {} was reserved twice in one lap (I2)",
+            self.number
+        );
         // SAFETY: the region lies inside the buffer (the reservation checked it
         // against `units()`) and is ours alone (see above); the batch start is
         // unit-aligned, the buffer 64-aligned.

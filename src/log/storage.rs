@@ -323,8 +323,16 @@ impl SegmentLog {
         // Acquire: pairs with the AcqRel install CAS in `install_next` (I3).
         let cell = self.ring[(low & self.ring_mask) as usize].load(Ordering::Acquire);
         match decode(cell) {
-            // SAFETY: the caller's reservation keeps the segment live (I7).
-            Cell::Live(segment) => unsafe { &*segment },
+            Cell::Live(segment) => {
+                // SAFETY: the caller's reservation keeps the segment live (I7).
+                let segment = unsafe { &*segment };
+                debug_assert_eq!(
+                    segment.number() & tail::number_mask(),
+                    low,
+                    "a reserved segment stays in its cell until its batches commit (I7)"
+                );
+                segment
+            }
             Cell::Free(_) => unreachable!("a reserved segment is installed (I3)"),
         }
     }
