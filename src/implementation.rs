@@ -1,18 +1,21 @@
 //! Implementation notes: the memory-ordering protocol and the numbered
-//! invariants that the code cites as I1..I11 (the log), P1..P7 (the
+//! invariants that the code cites as I1..I12 (the log), P1..P7 (the
 //! producer client) and G1..G4 (consumer groups). Documentation only.
 //!
 //! # The append path (src/log/partition.rs)
 //!
 //! ```text
-//! idempotent: validate -> state word CAS to BUSY -> tail CAS (offsets + units + commit slot)
+//! idempotent: validate -> state word CAS to BUSY (leased: plain store, I12)
+//!             -> tail CAS (offsets + units + commit slot)
 //!             -> window + word (Release) -> copy the batch in -> commit word (Release)
 //!             -> waiters.load (wake only if someone sleeps)
 //! plain:      validate -> tail CAS -> copy in -> commit word (Release) -> waiters.load
 //! ```
 //! Locked instructions per idempotent batch: two (the state CAS and the tail CAS;
 //! the tail's 128-bit load is a plain `vmovdqa` on Intel and AMD CPUs with AVX,
-//! where both run inline: src/log/tail_cell.rs); per plain batch: one. No
+//! where both run inline: src/log/tail_cell.rs), and one, the tail CAS, when the
+//! appender holds the state's lease (I12: BUSY by a plain store); per plain batch:
+//! one. No
 //! mutex, no channel, no allocation except when a batch opens a segment and the
 //! pool is empty. Writers never pin a reclamation epoch (I7 makes it
 //! unnecessary).
@@ -30,9 +33,11 @@
 //! **I1 — producer state (src/log/producer_state.rs; the rules it applies are the pure
 //! `judge` of src/log/rules.rs).** The (partition, pid) state is one
 //! `AtomicU64` word: last sequence, epoch, INIT, BUSY, DEAD and a 14-bit generation.
-//! Only the thread whose CAS set BUSY writes the window, its `cursor` and `last_append_ms`,
+//! Only the thread that set BUSY writes the window, its `cursor` and `last_append_ms`,
 //! and it ends BUSY with one Release store of the next word (generation + 1) or of the
-//! unchanged previous word (abort). A decision that appends is validated by that CAS
+//! unchanged previous word (abort). BUSY is set by a CAS, or by a plain store from the
+//! holder of the state's lease inside its `active` bracket (I12), whom no other writer
+//! of the word can meet. A decision that appends is validated by that CAS
 //! (the word, hence everything the decision read, is unchanged); the next batch in
 //! sequence of an idle word is decided from the word and `last_append_ms` alone
 //! (`begin_in_sequence`, `Word::is_followed_by`; the appender's straight-line
@@ -45,6 +50,27 @@
 //! reader's Acquire fence). Hence: same-pid appends are serialised, a rejected or
 //! duplicate batch changes nothing, and two concurrent copies of one batch yield
 //! exactly one append and one duplicate answer with the same offsets.
+//!
+//! **I12 — the owner lease (src/log/lease.rs, src/asymmetric_fence.rs).** A state's
+//! lease is granted once (NONE -> HELD by CAS, only where the heavy fence exists: Linux
+//! membarrier, or loom's model) to the first appender that caches the state with a
+//! long-lived cache (`ProducerAppender`, the producer client's per-partition appenders).
+//! The holder commits the next batch in sequence with plain stores: it raises its
+//! `active` flag (Relaxed), runs the light fence (a compiler fence), and proceeds only
+//! if the lease still reads HELD; it lowers `active` (Release) after the word's Release
+//! store. Everyone else who changes the word (another appender of the pid, a one-shot
+//! append, expiry, LRU eviction, discarding an uncommitted state) first closes the
+//! lease: NONE -> FREE by CAS, or HELD -> REVOKING by CAS, then the heavy fence, then a
+//! wait until `active` reads false (Acquire), then FREE (Release). The fence pair orders
+//! like two SeqCst fences: if the revoker's load of `active` missed the holder's raise,
+//! the holder's later load of the lease sees REVOKING and it backs off having stored
+//! nothing; otherwise the revoker waits out that batch, and every later batch of the
+//! holder sees the revocation. So no plain store of the holder ever lands after a
+//! closer began changing the word, and after FREE the word has CAS writers only (I1).
+//! A holder's non-steady batches take the CAS path of I1 without the bracket (CAS
+//! against CAS is atomic). Seqlock readers never close the lease. The wait is bounded
+//! by one leased batch, which never blocks (it may run one retention pass). A revoked
+//! lease is not granted again, so a pid appended through two appenders pays the CAS.
 //!
 //! **I2 — reservation (src/log/storage.rs `reserve`).** The tail is one 128-bit word
 //! (next offset, segment number mod 2^27, next free unit, next batch index). A batch

@@ -33,6 +33,7 @@
 //! assert_eq!(gap, Err(LogError::OutOfOrderSequence { expected: 1, got: 2 }));
 //! ```
 
+mod asymmetric_fence;
 mod client_properties;
 pub mod clock;
 mod cluster;

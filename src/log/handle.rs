@@ -5,7 +5,7 @@
 use std::fmt;
 
 use crate::error::LogError;
-use crate::log::producer_state::ProducerState;
+use crate::log::producer_state::CachedState;
 use crate::log::{AppendOutcome, Partition, ProducerStateSnapshot, RetentionReport};
 use crate::record::IntoRecords;
 use crate::sync::Arc;
@@ -57,7 +57,7 @@ impl PartitionHandle {
             Some(header) => {
                 self.partition.check_issued(header.producer_id)?;
                 self.partition
-                    .append_idempotent(&mut None, header, &records)
+                    .append_idempotent(&mut CachedState::one_shot(), header, &records)
             }
             None => self.partition.append_plain(&records),
         }
@@ -70,7 +70,7 @@ impl PartitionHandle {
         Ok(ProducerAppender {
             partition: Arc::clone(&self.partition),
             producer_id,
-            state: None,
+            state: CachedState::leasing(),
         })
     }
 
@@ -115,7 +115,7 @@ impl PartitionHandle {
 pub struct ProducerAppender {
     partition: Arc<Partition>,
     producer_id: ProducerId,
-    state: Option<Arc<ProducerState>>,
+    state: CachedState,
 }
 
 impl fmt::Debug for ProducerAppender {

@@ -8,6 +8,7 @@ mod config;
 mod group_coordinator;
 mod handle;
 mod housekeeper;
+mod lease;
 mod offsets;
 mod partition;
 mod producer_limits;

@@ -2,9 +2,10 @@
 //!
 //! Idempotent append (no lock anywhere; invariants in `crate::implementation`):
 //! 1. validate the batch (malformed -> error, nothing touched);
-//! 2. `ProducerState::begin`: read the (pid, partition) state word; decide with the
+//! 2. `ProducerState::begin_*`: read the (pid, partition) state word; decide with the
 //!    broker rules; duplicates and rejections return here having changed nothing;
-//!    an append CASes the word to BUSY (I1);
+//!    an append CASes the word to BUSY (I1), or, under the state's lease, stores
+//!    BUSY inside the lease's `active` bracket (I12);
 //! 3. reserve the batch's offsets, units and commit slot with one CAS on the
 //!    packed tail (I2), while BUSY, so one producer's batches get offsets in
 //!    sequence order;
@@ -19,7 +20,7 @@ use crate::clock::Clock;
 use crate::error::LogError;
 use crate::log::batch::{self, BatchFields, Stamp};
 use crate::log::budget::{arc_block_bytes, heap_block_bytes};
-use crate::log::producer_state::{Begin, Claim, ProducerState, ProducerStateSnapshot};
+use crate::log::producer_state::{Begin, CachedState, Claim, ProducerState, ProducerStateSnapshot};
 use crate::log::retention::{self, RetentionPolicy, RetentionReport};
 use crate::log::storage::SegmentLog;
 use crate::log::wakeup::Wakeup;
@@ -178,11 +179,12 @@ impl Partition {
     /// Appends an idempotent batch of a producer id that `check_issued` accepted.
     /// `cached` holds this producer's state on this partition between calls (filled
     /// on first use, refreshed after expiry), so the steady state never touches the
-    /// producer map.
+    /// producer map, and, when it holds the state's lease, takes no locked
+    /// instruction on the state word either (I12).
     #[inline]
     pub(crate) fn append_idempotent(
         &self,
-        cached: &mut Option<Arc<ProducerState>>,
+        cached: &mut CachedState,
         header: BatchHeader,
         records: &(impl IntoRecords + ?Sized),
     ) -> Result<AppendOutcome, LogError> {
@@ -194,14 +196,19 @@ impl Partition {
             epoch: header.epoch,
             base_sequence: header.base_sequence,
         });
-        // The steady state: the next batch of a cached, idle state.
-        if let Some(state) = cached.as_deref() {
-            if let Some(claim) = state.begin_in_sequence(
-                &header,
-                u64::from(fields.record_count),
-                fields.timestamp_ms,
-                self.shared.config.producer_id_expiration_ms,
-            ) {
+        // The steady state: the next batch of a cached, idle state, by plain
+        // stores under its lease, or by CAS once the lease is closed (I12).
+        if let Some((state, leased)) = cached.get() {
+            let count = u64::from(fields.record_count);
+            let expiration_ms = self.shared.config.producer_id_expiration_ms;
+            let claim = if leased {
+                state.begin_leased(&header, count, fields.timestamp_ms, expiration_ms)
+            } else if state.lease_is_closed() {
+                state.begin_in_sequence(&header, count, fields.timestamp_ms, expiration_ms)
+            } else {
+                None
+            };
+            if let Some(claim) = claim {
                 // A refusal needs no clean-up: the state had committed batches.
                 return self.append_claimed(claim, fields, records);
             }
@@ -229,7 +236,7 @@ impl Partition {
     #[inline(never)]
     fn append_judged(
         &self,
-        cached: &mut Option<Arc<ProducerState>>,
+        cached: &mut CachedState,
         header: BatchHeader,
         fields: BatchFields,
         records: &(impl IntoRecords + ?Sized),
@@ -237,14 +244,21 @@ impl Partition {
         let count = u64::from(fields.record_count);
         let expiration_ms = self.shared.config.producer_id_expiration_ms;
         loop {
-            if cached.is_none() {
-                *cached = Some(self.live_state(header.producer_id)?);
+            if cached.get().is_none() {
+                cached.set(self.live_state(header.producer_id)?);
             }
-            let Some(state) = cached.as_deref() else {
+            cached.forget_revoked_lease();
+            let Some((state, holder)) = cached.get() else {
                 continue;
             };
             // `None`: the state expired and was marked DEAD (I9).
-            let appended = match state.begin(&header, count, fields.timestamp_ms, expiration_ms) {
+            let appended = match state.begin_judged(
+                &header,
+                count,
+                fields.timestamp_ms,
+                expiration_ms,
+                holder,
+            ) {
                 Begin::Exclusive(claim) => Some(self.append_claimed(claim, fields, records)),
                 Begin::Duplicate(original) => {
                     return Ok(AppendOutcome {
@@ -276,12 +290,11 @@ impl Partition {
     /// Removes `cached` from the map if no batch was ever committed to it: it is
     /// marked DEAD first, so other appenders caching it look the producer up again
     /// (I9).
-    fn forget_if_uncommitted(
-        &self,
-        producer_id: ProducerId,
-        cached: &mut Option<Arc<ProducerState>>,
-    ) {
-        if let Some(state) = cached.take_if(|state| state.try_discard_uncommitted()) {
+    fn forget_if_uncommitted(&self, producer_id: ProducerId, cached: &mut CachedState) {
+        let discarded = cached
+            .get()
+            .is_some_and(|(state, _)| state.try_discard_uncommitted());
+        if let Some(state) = discarded.then(|| cached.take()).flatten() {
             self.remove_state(producer_id, &state);
         }
     }

@@ -1,6 +1,7 @@
 //! The dedup state of one producer on one partition: a single atomic state word
-//! changed by compare-and-swap, and a window of recent batch metadata written only
-//! by the CAS winner and read with a seqlock-style re-check (I1 in
+//! changed by compare-and-swap, or by plain stores of the appender holding its
+//! lease (I12), and a window of recent batch metadata written only by whoever
+//! set BUSY and read with a seqlock-style re-check (I1 in
 //! `crate::implementation`).
 //!
 //! The broker rules of the contract (rules 2-4 of `crate::contract`) are decided
@@ -9,8 +10,9 @@
 
 use crate::error::LogError;
 use crate::log::budget::{arc_block_bytes, heap_block_bytes};
+use crate::log::lease::Lease;
 use crate::log::rules::{judge, Verdict};
-use crate::sync::{fence, AtomicI64, AtomicU64, Backoff, Ordering};
+use crate::sync::{fence, Arc, AtomicI64, AtomicU64, Backoff, Ordering};
 use crate::types::sequence_add;
 use crate::types::{BatchHeader, ProducerId};
 
@@ -139,7 +141,7 @@ impl WindowEntry {
     }
 
     // Relaxed loads and stores: every access happens inside the seqlock protocol of
-    // `ProducerState` (writers between the BUSY CAS + Release fence and the Release
+    // `ProducerState` (writers between the BUSY mark + Release fence and the Release
     // store of the word; readers between the Acquire load of the word and the
     // Acquire fence + re-check), which orders them (I1).
     #[inline]
@@ -197,11 +199,84 @@ pub(crate) struct ProducerState {
     /// The window slot the next batch goes to (its older slots, newest first,
     /// hold the batches; slots that never held one are empty).
     cursor: AtomicU64,
+    /// One appender's right to commit in-sequence batches without a CAS (I12).
+    lease: Lease,
     /// Batches the window remembers (its slots beyond this are unused).
     window_len: usize,
     slots: WindowSlots,
     /// Never read: keeps the following allocation's first line clear of ours.
     _cold_tail: [u64; 8],
+}
+
+/// An appender's cache of its producer's state on one partition, and whether
+/// it holds that state's lease (I12). Dropping it gives the lease up.
+pub(crate) struct CachedState {
+    state: Option<Arc<ProducerState>>,
+    /// We hold `state`'s lease (never without a state).
+    leased: bool,
+    /// The cache lives across appends, so taking a lease pays off.
+    may_lease: bool,
+}
+
+impl CachedState {
+    /// The cache of an appender that appends many batches (it takes the
+    /// lease of the state it caches).
+    pub(crate) fn leasing() -> Self {
+        Self {
+            state: None,
+            leased: false,
+            may_lease: true,
+        }
+    }
+
+    /// The cache of one append (it never takes a lease).
+    pub(crate) fn one_shot() -> Self {
+        Self {
+            state: None,
+            leased: false,
+            may_lease: false,
+        }
+    }
+
+    /// The cached state, and whether we hold its lease.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<(&ProducerState, bool)> {
+        self.state.as_deref().map(|state| (state, self.leased))
+    }
+
+    /// Caches `state` (a fresh lookup) and takes its lease if we may.
+    pub(crate) fn set(&mut self, state: Arc<ProducerState>) {
+        self.forget();
+        self.leased = self.may_lease && state.lease.try_acquire();
+        self.state = Some(state);
+    }
+
+    /// Forgets a lease that was revoked (for good: leases are granted once).
+    pub(crate) fn forget_revoked_lease(&mut self) {
+        if let Some(state) = &self.state {
+            self.leased &= state.lease.is_held();
+        }
+    }
+
+    /// Takes the cached state out, giving its lease up.
+    pub(crate) fn take(&mut self) -> Option<Arc<ProducerState>> {
+        if std::mem::take(&mut self.leased) {
+            if let Some(state) = &self.state {
+                state.lease.release();
+            }
+        }
+        self.state.take()
+    }
+
+    fn forget(&mut self) {
+        drop(self.take());
+    }
+}
+
+impl Drop for CachedState {
+    fn drop(&mut self) {
+        self.forget();
+    }
 }
 
 /// How an attempt to begin an idempotent append ended.
@@ -225,6 +300,9 @@ pub(crate) struct Claim<'a> {
     first_sequence: i32,
     last_sequence: i32,
     reset: bool,
+    /// Taken under the lease (`begin_leased`): the batch ends by lowering the
+    /// lease's `active` flag after the word store (I12).
+    leased: bool,
 }
 
 impl Claim<'_> {
@@ -254,12 +332,15 @@ impl Claim<'_> {
         };
         state.cursor.store(after as u64, Ordering::Relaxed);
         state.last_append_ms.store(now_ms, Ordering::Relaxed);
-        // Release: pairs with the Acquire load of the word in `begin` (next CAS
+        // Release: pairs with the Acquire loads of the word in `begin_*` (next
         // winner and seqlock readers): they see the window and time written above.
         state.word.store(
             self.previous.committed(self.epoch, self.last_sequence).0,
             Ordering::Release,
         );
+        if self.leased {
+            state.lease.exit();
+        }
         // The word is released as committed: the abandoning drop must not run.
         std::mem::forget(self);
     }
@@ -269,9 +350,12 @@ impl Drop for Claim<'_> {
     /// An abandoned claim (`commit` forgets its claim instead).
     #[inline]
     fn drop(&mut self) {
-        // Release: pairs with the Acquire load in `begin`; nothing was written
+        // Release: pairs with the Acquire loads in `begin_*`; nothing was written
         // under BUSY, so the previous word describes the state exactly.
         self.state.word.store(self.previous.0, Ordering::Release);
+        if self.leased {
+            self.state.lease.exit();
+        }
     }
 }
 
@@ -282,6 +366,7 @@ impl ProducerState {
             word: AtomicU64::new(0),
             last_append_ms: AtomicI64::new(0),
             cursor: AtomicU64::new(0),
+            lease: Lease::new(),
             window_len: window,
             slots: if window <= INLINE_WINDOW {
                 WindowSlots::Inline(std::array::from_fn(|_| WindowEntry::new()))
@@ -346,27 +431,11 @@ impl ProducerState {
         word.is_init() && now_ms.saturating_sub(last_append_ms) >= expiration_ms
     }
 
-    /// Applies the broker rules to a batch of `count` records atomically: either
-    /// claims the state for an append, or answers duplicate/reject without
-    /// changing anything (I1).
-    #[inline]
-    pub(crate) fn begin(
-        &self,
-        header: &BatchHeader,
-        count: u64,
-        now_ms: i64,
-        expiration_ms: i64,
-    ) -> Begin<'_> {
-        match self.begin_in_sequence(header, count, now_ms, expiration_ms) {
-            Some(claim) => Begin::Exclusive(claim),
-            None => self.begin_judged(header, count, now_ms, expiration_ms),
-        }
-    }
-
-    /// The steady state of `begin`: the next batch in sequence of an idle word,
-    /// decided from the word and the time alone and claimed by one CAS (I1).
-    /// `None` leaves every other case, and a lost CAS, to
-    /// [`begin_judged`](Self::begin_judged); nothing changed.
+    /// The steady state of [`begin_judged`](Self::begin_judged): the next
+    /// batch in sequence of an idle word, decided from the word and the time
+    /// alone and claimed by one CAS (I1). Only once the lease is closed (I12).
+    /// `None` leaves every other case, and a lost CAS, to `begin_judged`;
+    /// nothing changed.
     #[inline(always)]
     pub(crate) fn begin_in_sequence(
         &self,
@@ -392,6 +461,57 @@ impl ProducerState {
             sequence_add(header.base_sequence, count - 1),
             false,
         )
+    }
+
+    /// `begin_in_sequence` for the lease holder (I12): the same decision, and
+    /// the claim by plain stores inside the lease's `active` bracket instead of
+    /// a CAS. `None` (the lease is lost, or the batch is not the next in
+    /// sequence of an idle word) leaves it to `begin_judged`; nothing changed.
+    #[inline(always)]
+    pub(crate) fn begin_leased(
+        &self,
+        header: &BatchHeader,
+        count: u64,
+        now_ms: i64,
+        expiration_ms: i64,
+    ) -> Option<Claim<'_>> {
+        if !self.lease.enter() {
+            return None;
+        }
+        // Acquire: our own last store, or the last CAS committer's Release
+        // store from before the lease was granted (I12: no one else writes
+        // the word while we hold it).
+        let before = Word(self.word.load(Ordering::Acquire));
+        // Relaxed: written by us, or before the grant (ordered as above).
+        let last_append_ms = self.last_append_ms.load(Ordering::Relaxed);
+        if !before.is_followed_by(header)
+            || Self::is_expired(before, last_append_ms, now_ms, expiration_ms)
+        {
+            self.lease.exit();
+            return None;
+        }
+        // Relaxed: the seqlock's BUSY mark, ordered before the window writes
+        // by the Release fence below, as the CAS in `try_claim` is (I1).
+        self.word.store(before.0 | BUSY, Ordering::Relaxed);
+        // Release fence: pairs with the Acquire fence of seqlock readers (I1).
+        fence(Ordering::Release);
+        Some(Claim {
+            state: self,
+            previous: before,
+            epoch: header.epoch,
+            first_sequence: header.base_sequence,
+            last_sequence: sequence_add(header.base_sequence, count - 1),
+            reset: false,
+            leased: true,
+        })
+    }
+
+
+    /// Whether a caller that does not hold the lease may CAS the word now
+    /// (`begin_in_sequence`): only once the lease is closed (I12).
+    #[inline]
+    pub(crate) fn lease_is_closed(&self) -> bool {
+        !self.lease.is_open()
     }
 
     /// CASes the word from `before` to BUSY; on success the claim of a batch
@@ -426,23 +546,30 @@ impl ProducerState {
             first_sequence,
             last_sequence,
             reset,
+            leased: false,
         })
     }
 
-    /// `begin` for every batch but the next in sequence of an idle word: the
-    /// broker rules (`judge`) over the word and the window.
+    /// Begins every batch but the next in sequence of an idle word: the
+    /// broker rules (`judge`) over the word and the window. A caller that does
+    /// not hold the lease (`holder` false) closes it first (I12), so no
+    /// holder's plain store can land on the word while it works.
     #[inline(never)]
-    fn begin_judged(
+    pub(crate) fn begin_judged(
         &self,
         header: &BatchHeader,
         count: u64,
         now_ms: i64,
         expiration_ms: i64,
+        holder: bool,
     ) -> Begin<'_> {
+        if !holder {
+            self.lease.close();
+        }
         let last_in_batch = sequence_add(header.base_sequence, count - 1);
         let mut backoff = Backoff::new();
         loop {
-            // Acquire: as in `begin`.
+            // Acquire: as in `begin_in_sequence`.
             let before = Word(self.word.load(Ordering::Acquire));
             if before.is_busy() {
                 // Same-pid appends serialise here (I1); other producers never do.
@@ -510,6 +637,13 @@ impl ProducerState {
         if word.is_init() && !Self::is_expired(word, last_append_ms, now_ms, expiration_ms) {
             return false;
         }
+        // Expired as far as we can see: no lease holder may store into the
+        // word from here on (I12). Closing waits for a leased batch under way,
+        // which may have made the state live again: decide afresh.
+        if self.lease.is_open() {
+            self.lease.close();
+            return self.try_expire(now_ms, expiration_ms);
+        }
         // Relaxed: DEAD publishes no data; appenders that see it re-look-up.
         self.word
             .compare_exchange(word.0, word.0 | DEAD, Ordering::Relaxed, Ordering::Relaxed)
@@ -519,6 +653,13 @@ impl ProducerState {
     /// Marks the state DEAD if no batch was ever committed to it (a first batch
     /// rejected after the state was created); returns whether it did (I9).
     pub(crate) fn try_discard_uncommitted(&self) -> bool {
+        // Relaxed: a first look; decided below after the lease is closed.
+        if Word(self.word.load(Ordering::Relaxed)).is_init() {
+            return false;
+        }
+        // The caching appender that created the state may hold its lease:
+        // close it, so no holder can store from here on (I12).
+        self.lease.close();
         // Relaxed: DEAD publishes no data and an uncommitted state holds none.
         let word = Word(self.word.load(Ordering::Relaxed));
         !word.is_init()
@@ -533,7 +674,7 @@ impl ProducerState {
     /// True once `try_expire` succeeded.
     #[inline]
     pub(crate) fn is_dead(&self) -> bool {
-        // Relaxed: a hint for map clean-up; decisions re-check in `begin`.
+        // Relaxed: a hint for map clean-up; decisions re-check in `begin_judged`.
         Word(self.word.load(Ordering::Relaxed)).is_dead()
     }
 
@@ -592,7 +733,7 @@ mod tests {
         count: u64,
         offset: u64,
     ) -> Result<(u64, bool), LogError> {
-        match state.begin(&header(epoch, base), count, 0, i64::MAX) {
+        match state.begin_judged(&header(epoch, base), count, 0, i64::MAX, false) {
             Begin::Exclusive(claim) => {
                 claim.commit(offset, 0);
                 Ok((offset, false))
@@ -699,7 +840,7 @@ mod tests {
     #[test]
     fn dropped_claim_restores_the_word() {
         let state = ProducerState::new(5);
-        match state.begin(&header(0, 0), 1, 0, i64::MAX) {
+        match state.begin_judged(&header(0, 0), 1, 0, i64::MAX, false) {
             Begin::Exclusive(claim) => drop(claim),
             _ => panic!("first batch is appended"),
         }
@@ -710,7 +851,7 @@ mod tests {
     #[test]
     fn expiry_marks_dead_only_after_the_idle_time() {
         let state = ProducerState::new(5);
-        match state.begin(&header(0, 0), 1, 1_000, 100) {
+        match state.begin_judged(&header(0, 0), 1, 1_000, 100, false) {
             Begin::Exclusive(claim) => claim.commit(0, 1_000),
             _ => panic!("appended"),
         }
@@ -718,7 +859,7 @@ mod tests {
         assert!(state.try_expire(1_100, 100));
         assert!(state.is_dead());
         assert!(matches!(
-            state.begin(&header(0, 1), 1, 1_100, 100),
+            state.begin_judged(&header(0, 1), 1, 1_100, 100, false),
             Begin::Dead
         ));
     }
