@@ -97,7 +97,10 @@ mod imp {
     }
 }
 
-#[cfg(all(not(all(target_os = "linux", not(miri))), not(all(loom, feature = "loom"))))]
+#[cfg(all(
+    not(all(target_os = "linux", not(miri))),
+    not(all(loom, feature = "loom"))
+))]
 mod imp {
     pub(crate) fn available() -> bool {
         false
@@ -112,8 +115,8 @@ mod imp {
 
 /// Whether [`heavy`] exists in this process (detected once).
 pub(crate) use imp::available;
-/// The hot side's fence: a compiler fence (a `SeqCst` fence under loom).
-pub(crate) use imp::light;
 /// The rare side's fence: makes every running thread of the process execute a
 /// full barrier. Call only after [`available`] said yes.
 pub(crate) use imp::heavy;
+/// The hot side's fence: a compiler fence (a `SeqCst` fence under loom).
+pub(crate) use imp::light;

@@ -284,11 +284,17 @@ fn a_lease_revoked_mid_stream_loses_and_duplicates_nothing() {
     });
     let (held, raced) = answers;
     for (sequence, (offset, _)) in held.iter().enumerate() {
-        assert_eq!(*offset, sequence as u64, "the holder's answer for seq {sequence}");
+        assert_eq!(
+            *offset, sequence as u64,
+            "the holder's answer for seq {sequence}"
+        );
     }
     assert_eq!(raced.len() as i64, BATCHES / 2, "the second half was raced");
     for (sequence, offset, duplicate) in &raced {
-        assert_eq!(*offset, *sequence as u64, "the racer's answer for seq {sequence}");
+        assert_eq!(
+            *offset, *sequence as u64,
+            "the racer's answer for seq {sequence}"
+        );
         assert_ne!(
             *duplicate, held[*sequence as usize].1,
             "exactly one copy of seq {sequence} appended"

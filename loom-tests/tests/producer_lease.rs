@@ -50,7 +50,10 @@ fn a_leased_batch_races_its_copy_from_a_second_appender() {
         let mine = holder.append(0, 1, batch('b', 1)).expect("accepted");
         let theirs = racer.join().expect("racer").expect("accepted");
 
-        assert_ne!(mine.duplicate, theirs.duplicate, "one append, one duplicate");
+        assert_ne!(
+            mine.duplicate, theirs.duplicate,
+            "one append, one duplicate"
+        );
         assert_eq!((mine.base_offset, theirs.base_offset), (1, 1));
         assert_eq!(mine.timestamp_ms, theirs.timestamp_ms);
         let counter = if mine.duplicate {
@@ -60,7 +63,11 @@ fn a_leased_batch_races_its_copy_from_a_second_appender() {
         };
         counter.fetch_add(1, Ordering::Relaxed);
 
-        assert_eq!(partition.log_end_offset(), 2, "the batch is in the log once");
+        assert_eq!(
+            partition.log_end_offset(),
+            2,
+            "the batch is in the log once"
+        );
         let records = log
             .consumer("t", 0)
             .expect("consumer")
@@ -110,7 +117,10 @@ fn a_revoked_holder_appends_on_by_cas() {
         // The lease is gone (the second appender closed it, or the holder's
         // judged path found it revoked): batch 3 goes by CAS, and a gap is
         // still refused.
-        assert_eq!(holder.append(0, 3, batch('d', 1)).map(|o| o.base_offset), Ok(3));
+        assert_eq!(
+            holder.append(0, 3, batch('d', 1)).map(|o| o.base_offset),
+            Ok(3)
+        );
         assert!(matches!(
             holder.append(0, 5, batch('e', 1)),
             Err(LogError::OutOfOrderSequence { .. })

@@ -444,16 +444,7 @@ impl ProducerState {
         now_ms: i64,
         expiration_ms: i64,
     ) -> Option<Claim<'_>> {
-        // Acquire: pairs with the Release stores of the word in `commit` / Claim's
-        // drop, so the window and last_append_ms read after it are at least as new.
-        let before = Word(self.word.load(Ordering::Acquire));
-        // Relaxed: ordered by the Acquire load above, validated by the CAS (I1).
-        let last_append_ms = self.last_append_ms.load(Ordering::Relaxed);
-        if !before.is_followed_by(header)
-            || Self::is_expired(before, last_append_ms, now_ms, expiration_ms)
-        {
-            return None;
-        }
+        let before = self.followed_by(header, now_ms, expiration_ms)?;
         self.try_claim(
             before,
             header.epoch,
@@ -461,6 +452,21 @@ impl ProducerState {
             sequence_add(header.base_sequence, count - 1),
             false,
         )
+    }
+
+    /// The word, if `header`'s batch is the next in sequence of an idle, live
+    /// state that has not expired (the steady state's decision, I1).
+    #[inline(always)]
+    fn followed_by(&self, header: &BatchHeader, now_ms: i64, expiration_ms: i64) -> Option<Word> {
+        // Acquire: pairs with the Release stores of the word in `commit` / Claim's
+        // drop, so the window and last_append_ms read after it are at least as new.
+        let before = Word(self.word.load(Ordering::Acquire));
+        // Relaxed: ordered by the Acquire load above, validated by the CAS (I1)
+        // or written under our lease (I12).
+        let last_append_ms = self.last_append_ms.load(Ordering::Relaxed);
+        (before.is_followed_by(header)
+            && !Self::is_expired(before, last_append_ms, now_ms, expiration_ms))
+        .then_some(before)
     }
 
     /// `begin_in_sequence` for the lease holder (I12): the same decision, and
@@ -478,18 +484,12 @@ impl ProducerState {
         if !self.lease.enter() {
             return None;
         }
-        // Acquire: our own last store, or the last CAS committer's Release
-        // store from before the lease was granted (I12: no one else writes
-        // the word while we hold it).
-        let before = Word(self.word.load(Ordering::Acquire));
-        // Relaxed: written by us, or before the grant (ordered as above).
-        let last_append_ms = self.last_append_ms.load(Ordering::Relaxed);
-        if !before.is_followed_by(header)
-            || Self::is_expired(before, last_append_ms, now_ms, expiration_ms)
-        {
+        // No one else writes the word while we hold the lease (I12): it holds
+        // our own last store, or the last CAS committer's from before the grant.
+        let Some(before) = self.followed_by(header, now_ms, expiration_ms) else {
             self.lease.exit();
             return None;
-        }
+        };
         // Relaxed: the seqlock's BUSY mark, ordered before the window writes
         // by the Release fence below, as the CAS in `try_claim` is (I1).
         self.word.store(before.0 | BUSY, Ordering::Relaxed);
@@ -505,7 +505,6 @@ impl ProducerState {
             leased: true,
         })
     }
-
 
     /// Whether a caller that does not hold the lease may CAS the word now
     /// (`begin_in_sequence`): only once the lease is closed (I12).
