@@ -837,6 +837,47 @@ mod tests {
     }
 
     #[test]
+    fn a_leased_claim_commits_as_a_cas_one_does_until_the_lease_is_closed() {
+        let state = ProducerState::new(5);
+        if !state.lease.try_acquire() {
+            // No heavy fence here (Miri, non-Linux): leases are never granted.
+            return;
+        }
+        match state.begin_judged(&header(0, 0), 1, 0, i64::MAX, true) {
+            Begin::Exclusive(claim) => claim.commit(0, 0),
+            _ => panic!("the first batch is appended"),
+        }
+        let claim = state
+            .begin_leased(&header(0, 1), 2, 5, i64::MAX)
+            .expect("the next batch in sequence, leased");
+        claim.commit(1, 5);
+        assert!(
+            state.begin_leased(&header(0, 5), 1, 5, i64::MAX).is_none(),
+            "a gap is left to judge"
+        );
+        assert!(
+            state.begin_leased(&header(0, 1), 2, 5, i64::MAX).is_none(),
+            "a duplicate is left to judge"
+        );
+        let snapshot = state.snapshot(ProducerId(1), 5, i64::MAX).expect("live");
+        assert_eq!(snapshot.last_sequence, 2);
+        assert_eq!(
+            snapshot
+                .window
+                .iter()
+                .map(|b| b.base_offset)
+                .collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        // Anyone else closes the lease before changing the word: the holder is
+        // told at its next batch, and the CAS protocol takes over.
+        state.lease.close();
+        assert!(state.begin_leased(&header(0, 3), 1, 5, i64::MAX).is_none());
+        assert_eq!(append(&state, 0, 3, 1, 3), Ok((3, false)));
+        assert_eq!(append(&state, 0, 1, 2, 99), Ok((1, true)));
+    }
+
+    #[test]
     fn dropped_claim_restores_the_word() {
         let state = ProducerState::new(5);
         match state.begin_judged(&header(0, 0), 1, 0, i64::MAX, false) {
