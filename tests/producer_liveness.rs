@@ -215,7 +215,14 @@ fn finding_8_a_batch_timing_out_behind_an_acknowledged_one_keeps_the_epoch() {
     // is known to be written (Kafka's isNextSequence), so no epoch bump.
     let log = log_with_topic();
     // B1's responses are all lost (its attempts at t = 0, 300, 600, 900 of
-    // virtual time, before its delivery timeout at 1000); B2's is heard.
+    // virtual time, before its delivery timeout at 1000); B2's is heard. The
+    // script needs B2's first attempt second: B2 lingers (700 ms) until the
+    // flush, and the flusher jumps the clock to B1's timeout only when no
+    // batch lingers, so B2 goes out before B1's retry whatever the thread
+    // timing. (With linger.ms 0 a slow test thread, under TSan in CI, sent B2
+    // after the jump: B1's retry took the second script entry and was heard.
+    // Checked: a 50 ms sleep between the sends fails 3 of 3 runs with linger
+    // 0 and passes 3 of 3 with 700.)
     let script = vec![
         Fault::DropResponse,
         Fault::None,
@@ -225,7 +232,7 @@ fn finding_8_a_batch_timing_out_behind_an_acknowledged_one_keeps_the_epoch() {
     ];
     let config = ProducerConfig::exactly_once()
         .batch_size(9) // one 1-byte record per batch
-        .linger_ms(0)
+        .linger_ms(700)
         .request_timeout_ms(300)
         .retry_backoff_ms(0)
         .delivery_timeout_ms(1_000)
