@@ -9,18 +9,14 @@
 
 mod common;
 
-use common::{batch, check, one_partition, value};
-use idemlog::{BatchHeader, LogConfig, TopicConfig};
+use common::{batch, check, one_producer, value};
+use idemlog::BatchHeader;
 use loom::thread;
 
 #[test]
 fn concurrent_copies_of_one_batch_append_once() {
     check("idempotent_retry", || {
-        let (log, partition) = one_partition(
-            LogConfig::default().segment_bytes(128).max_segments(4),
-            TopicConfig::new(1),
-        );
-        let pid = log.init_producer_id().producer_id;
+        let (log, partition, pid) = one_producer(128);
         let header = BatchHeader {
             producer_id: pid,
             epoch: 0,

@@ -25,8 +25,8 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{batch, check, one_partition, value};
-use idemlog::{LogConfig, LogError, TopicConfig};
+use common::{batch, check, one_producer, value};
+use idemlog::LogError;
 use loom::thread;
 
 /// Executions in which the holder's copy / the second appender's was appended.
@@ -36,11 +36,7 @@ static SECOND_APPENDED: AtomicUsize = AtomicUsize::new(0);
 #[test]
 fn a_leased_batch_races_its_copy_from_a_second_appender() {
     check("producer_lease", || {
-        let (log, partition) = one_partition(
-            LogConfig::default().segment_bytes(128).max_segments(4),
-            TopicConfig::new(1),
-        );
-        let pid = log.init_producer_id().producer_id;
+        let (log, partition, pid) = one_producer(128);
         let mut holder = partition.producer(pid).expect("issued");
         // Batch 0 creates the state and takes its lease.
         holder.append(0, 0, batch('a', 1)).expect("seq 0");
@@ -96,11 +92,7 @@ fn a_leased_batch_races_its_copy_from_a_second_appender() {
 #[test]
 fn a_revoked_holder_appends_on_by_cas() {
     check("producer_lease_revoked", || {
-        let (log, partition) = one_partition(
-            LogConfig::default().segment_bytes(256).max_segments(4),
-            TopicConfig::new(1),
-        );
-        let pid = log.init_producer_id().producer_id;
+        let (_log, partition, pid) = one_producer(256);
         let mut holder = partition.producer(pid).expect("issued");
         holder.append(0, 0, batch('a', 1)).expect("seq 0");
         holder.append(0, 1, batch('b', 1)).expect("seq 1, leased");

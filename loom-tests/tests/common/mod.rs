@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use idemlog::{
-    AppendOutcome, Consumer, ConsumerRecord, Log, LogConfig, LogError, PartitionHandle, Record,
-    TopicConfig,
+    AppendOutcome, Consumer, ConsumerRecord, Log, LogConfig, LogError, PartitionHandle, ProducerId,
+    Record, TopicConfig,
 };
 use loom::thread::{self, JoinHandle};
 
@@ -87,6 +87,19 @@ pub fn one_partition(config: LogConfig, topic: TopicConfig) -> (Log, PartitionHa
     log.create_topic_with("t", topic).expect("new topic");
     let partition = log.partition("t", 0).expect("partition 0");
     (log, partition)
+}
+
+/// One partition of topic `t` (segments of `segment_bytes`, a ring of 4) and
+/// a producer id issued by its log, for the idempotent-append models.
+pub fn one_producer(segment_bytes: usize) -> (Log, PartitionHandle, ProducerId) {
+    let (log, partition) = one_partition(
+        LogConfig::default()
+            .segment_bytes(segment_bytes)
+            .max_segments(4),
+        TopicConfig::new(1),
+    );
+    let pid = log.init_producer_id().producer_id;
+    (log, partition, pid)
 }
 
 /// I4 + I5: a racing reader's `seen` is a prefix of `expected` (no hole, no wrong
