@@ -20,7 +20,8 @@
 
 #[cfg(all(target_os = "linux", not(miri), not(all(loom, feature = "loom"))))]
 mod imp {
-    use std::sync::atomic::{compiler_fence, AtomicU8, Ordering};
+    use std::sync::atomic::{compiler_fence, Ordering};
+    use std::sync::OnceLock;
 
     /// `MEMBARRIER_CMD_QUERY`, `_PRIVATE_EXPEDITED` and
     /// `_REGISTER_PRIVATE_EXPEDITED` of linux/membarrier.h.
@@ -28,12 +29,8 @@ mod imp {
     const PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
     const REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
 
-    const UNKNOWN: u8 = 0;
-    const PRESENT: u8 = 1;
-    const ABSENT: u8 = 2;
-
     /// Whether the heavy fence works in this process, detected once.
-    static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+    static PRESENT: OnceLock<bool> = OnceLock::new();
 
     fn membarrier(command: libc::c_int) -> libc::c_long {
         // SAFETY: membarrier takes two integers (a command and flags) and
@@ -42,24 +39,15 @@ mod imp {
     }
 
     pub(crate) fn available() -> bool {
-        // Relaxed: the flag carries no other data; a thread that reads UNKNOWN
-        // detects again, and registering twice is harmless.
-        match STATE.load(Ordering::Relaxed) {
-            PRESENT => true,
-            ABSENT => false,
-            _ => detect(),
-        }
-    }
-
-    #[cold]
-    fn detect() -> bool {
-        let commands = membarrier(QUERY);
-        let present = commands >= 0
-            && commands & libc::c_long::from(PRIVATE_EXPEDITED) != 0
-            && membarrier(REGISTER_PRIVATE_EXPEDITED) == 0;
-        // Relaxed: see `available`.
-        STATE.store(if present { PRESENT } else { ABSENT }, Ordering::Relaxed);
-        present
+        // Asked when a producer state is made and before a revocation, never
+        // per batch; registration must happen before the first lease, which
+        // `OnceLock` orders (its initialisation happens before every `get`).
+        *PRESENT.get_or_init(|| {
+            let commands = membarrier(QUERY);
+            commands >= 0
+                && commands & libc::c_long::from(PRIVATE_EXPEDITED) != 0
+                && membarrier(REGISTER_PRIVATE_EXPEDITED) == 0
+        })
     }
 
     #[inline(always)]

@@ -52,14 +52,15 @@ impl Lease {
     /// Takes the lease if none was ever granted; returns whether the caller
     /// now holds it.
     pub(crate) fn try_acquire(&self) -> bool {
-        // Relaxed load: a hint that saves the CAS on a FREE lease.
-        // Acquire on success: pairs with the Release stores of the word by the
-        // CAS committers before us (they happened while the lease was NONE),
-        // which our plain word stores follow.
+        // Relaxed (load and CAS): the load is a hint that saves the CAS on a
+        // FREE lease, and the grant has nothing to acquire or publish: a NONE
+        // lease means no one has changed the state word yet (every change by
+        // a non-holder closes the lease first), and later writers order
+        // themselves against the holder through `close`.
         self.state.load(Ordering::Relaxed) == NONE
             && self
                 .state
-                .compare_exchange(NONE, HELD, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(NONE, HELD, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
     }
 
