@@ -60,8 +60,10 @@
 //! if the lease still reads HELD; it lowers `active` (Release) after the word's Release
 //! store. Everyone else who changes the word (another appender of the pid, a one-shot
 //! append, expiry, LRU eviction, discarding an uncommitted state) first closes the
-//! lease: NONE -> FREE by CAS, or HELD -> REVOKING by CAS, then the heavy fence, then a
-//! wait until `active` reads false (Acquire), then FREE (Release). The fence pair orders
+//! lease, just before it would claim or mark the word (a non-holder's batch answered
+//! as a duplicate or rejected is a seqlock read and closes nothing): NONE -> FREE by
+//! CAS, or HELD -> REVOKING by CAS, then the heavy fence, then a wait until `active`
+//! reads false (Acquire), then FREE (Release). The fence pair orders
 //! like two SeqCst fences: if the revoker's load of `active` missed the holder's raise,
 //! the holder's later load of the lease sees REVOKING and it backs off having stored
 //! nothing; otherwise the revoker waits out that batch, and every later batch of the

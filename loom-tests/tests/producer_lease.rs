@@ -4,9 +4,10 @@
 //! An appender that caches its producer's state takes the state's lease with
 //! its first batch, and commits the next in-sequence batch with plain stores
 //! inside its `active` bracket. Meanwhile another writer of the same state has
-//! to close the lease first (revoke it: REVOKING, the heavy fence, a wait for
-//! `active`), and only then takes the CAS protocol (I1). Under loom both
-//! asymmetric fences are SeqCst fences.
+//! to close the lease before it claims the word (revoke it: REVOKING, the
+//! heavy fence, a wait for `active`), and only then takes the CAS protocol
+//! (I1); its duplicate answers are seqlock reads that leave the lease alone.
+//! Under loom both asymmetric fences are SeqCst fences.
 //!
 //! - `a_leased_batch_races_its_copy_from_a_second_appender`: the holder sends
 //!   batch 1 while a second appender of the same producer sends a copy of it.
@@ -14,11 +15,12 @@
 //!   with the same offset and timestamp, the log holds the records once, and
 //!   the window records the batch once. A holder's plain store landing after
 //!   the revoker's CAS would lose a commit or append the batch twice.
-//! - `a_revoked_holder_appends_on_by_cas`: the second appender's batch 1 wins
-//!   or loses against the holder's batch 2 (one of them is refused as out of
-//!   sequence or appended), and afterwards the holder, its lease revoked,
-//!   appends batch 3 by CAS: the state ends with every appended batch, in
-//!   sequence, each once.
+//! - `the_holder_appends_on_after_racing_a_second_appender`: the second
+//!   appender's copy of batch 2 races the holder's (one is appended, the other
+//!   is its duplicate), and afterwards the holder appends batch 3, by CAS if
+//!   the second appender's append revoked its lease, still leased if its copy
+//!   was the duplicate, and a gap is refused: the state ends with every batch,
+//!   in sequence, each once.
 #![cfg(loom)]
 
 mod common;
@@ -90,8 +92,8 @@ fn a_leased_batch_races_its_copy_from_a_second_appender() {
 }
 
 #[test]
-fn a_revoked_holder_appends_on_by_cas() {
-    check("producer_lease_revoked", || {
+fn the_holder_appends_on_after_racing_a_second_appender() {
+    check("producer_lease_after_race", || {
         let (_log, partition, pid) = one_producer(256);
         let mut holder = partition.producer(pid).expect("issued");
         holder.append(0, 0, batch('a', 1)).expect("seq 0");
@@ -106,9 +108,9 @@ fn a_revoked_holder_appends_on_by_cas() {
         assert_ne!(mine.duplicate, theirs.duplicate);
         assert_eq!((mine.base_offset, theirs.base_offset), (2, 2));
 
-        // The lease is gone (the second appender closed it, or the holder's
-        // judged path found it revoked): batch 3 goes by CAS, and a gap is
-        // still refused.
+        // Batch 3 goes by CAS if the second appender's append revoked the
+        // lease, leased if its copy was the duplicate; a gap is refused either
+        // way.
         assert_eq!(
             holder.append(0, 3, batch('d', 1)).map(|o| o.base_offset),
             Ok(3)

@@ -451,6 +451,7 @@ impl ProducerState {
             header.base_sequence,
             sequence_add(header.base_sequence, count - 1),
             false,
+            false,
         )
     }
 
@@ -490,20 +491,14 @@ impl ProducerState {
             self.lease.exit();
             return None;
         };
-        // Relaxed: the seqlock's BUSY mark, ordered before the window writes
-        // by the Release fence below, as the CAS in `try_claim` is (I1).
-        self.word.store(before.0 | BUSY, Ordering::Relaxed);
-        // Release fence: pairs with the Acquire fence of seqlock readers (I1).
-        fence(Ordering::Release);
-        Some(Claim {
-            state: self,
-            previous: before,
-            epoch: header.epoch,
-            first_sequence: header.base_sequence,
-            last_sequence: sequence_add(header.base_sequence, count - 1),
-            reset: false,
-            leased: true,
-        })
+        self.try_claim(
+            before,
+            header.epoch,
+            header.base_sequence,
+            sequence_add(header.base_sequence, count - 1),
+            false,
+            true,
+        )
     }
 
     /// Whether a caller that does not hold the lease may CAS the word now
@@ -513,8 +508,9 @@ impl ProducerState {
         !self.lease.is_open()
     }
 
-    /// CASes the word from `before` to BUSY; on success the claim of a batch
-    /// from `first_sequence` to `last_sequence` (I1).
+    /// Marks the word BUSY, by a CAS from `before` or, for the lease holder
+    /// (`leased`, inside its `active` bracket), by a plain store; on success
+    /// the claim of a batch from `first_sequence` to `last_sequence` (I1, I12).
     #[inline(always)]
     fn try_claim(
         &self,
@@ -523,18 +519,25 @@ impl ProducerState {
         first_sequence: i32,
         last_sequence: i32,
         reset: bool,
+        leased: bool,
     ) -> Option<Claim<'_>> {
-        // Acquire on success: pairs with the previous committer's Release store,
-        // so our window writes follow its writes. Relaxed on failure: the caller
-        // retries from a fresh Acquire load.
-        self.word
-            .compare_exchange(
-                before.0,
-                before.0 | BUSY,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            )
-            .ok()?;
+        if leased {
+            // Relaxed: no one else writes the word while we hold the lease
+            // (I12); `before` came from an Acquire load (`followed_by`).
+            self.word.store(before.0 | BUSY, Ordering::Relaxed);
+        } else {
+            // Acquire on success: pairs with the previous committer's Release
+            // store, so our window writes follow its writes. Relaxed on
+            // failure: the caller retries from a fresh Acquire load.
+            self.word
+                .compare_exchange(
+                    before.0,
+                    before.0 | BUSY,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .ok()?;
+        }
         // Release fence: orders the BUSY word before our Relaxed window writes;
         // pairs with the Acquire fence of seqlock readers (I1).
         fence(Ordering::Release);
@@ -545,14 +548,15 @@ impl ProducerState {
             first_sequence,
             last_sequence,
             reset,
-            leased: false,
+            leased,
         })
     }
 
     /// Begins every batch but the next in sequence of an idle word: the
     /// broker rules (`judge`) over the word and the window. A caller that does
-    /// not hold the lease (`holder` false) closes it first (I12), so no
-    /// holder's plain store can land on the word while it works.
+    /// not hold the lease (`holder` false) closes it before it claims the word
+    /// (I12), so no holder's plain store can land on the word it changes; a
+    /// duplicate or a rejection is a seqlock read and leaves the lease alone.
     #[inline(never)]
     pub(crate) fn begin_judged(
         &self,
@@ -562,9 +566,6 @@ impl ProducerState {
         expiration_ms: i64,
         holder: bool,
     ) -> Begin<'_> {
-        if !holder {
-            self.lease.close();
-        }
         let last_in_batch = sequence_add(header.base_sequence, count - 1);
         let mut backoff = Backoff::new();
         loop {
@@ -593,12 +594,20 @@ impl ProducerState {
             );
             match verdict {
                 Verdict::Append { reset } => {
+                    if !holder && self.lease.is_open() {
+                        // We are about to change the word: no holder may store
+                        // into it from here on (I12). Closing may wait out a
+                        // leased batch, which moves the word: decide afresh.
+                        self.lease.close();
+                        continue;
+                    }
                     match self.try_claim(
                         before,
                         header.epoch,
                         header.base_sequence,
                         last_in_batch,
                         reset,
+                        false,
                     ) {
                         Some(claim) => return Begin::Exclusive(claim),
                         None => continue,
