@@ -878,6 +878,13 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![0, 1]
         );
+        // A copy from someone else that is a duplicate is a seqlock read: the
+        // lease stays with its holder.
+        match state.begin_judged(&header(0, 1), 2, 5, i64::MAX, false) {
+            Begin::Duplicate(original) => assert_eq!(original.base_offset, 1),
+            _ => panic!("a duplicate"),
+        }
+        assert!(state.lease.is_held(), "a duplicate answer revokes nothing");
         // Anyone else closes the lease before changing the word: the holder is
         // told at its next batch, and the CAS protocol takes over.
         state.lease.close();
