@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::log::ReadRecord;
+use bytes::Bytes;
+
+use crate::log::{CommittedPrefix, ReadRecord};
 use crate::record::{ConsumerRecord, ProducerMetadata};
 
 /// A record read from a partition, borrowed from the log's segment buffer (no
@@ -32,7 +34,7 @@ pub struct RecordView<'a> {
 enum Origin<'a> {
     /// A record of the in-process log: the owned copy shares its segment.
     Log {
-        record: &'a ReadRecord<'a>,
+        committed: CommittedPrefix<'a>,
         topic: &'a Arc<str>,
     },
     /// Bytes lent by another backend (a Kafka message): the owned copy copies them.
@@ -55,17 +57,17 @@ impl fmt::Debug for RecordView<'_> {
 }
 
 impl<'a> RecordView<'a> {
-    pub(crate) fn new(origin: &'a ReadRecord<'a>, topic: &'a Arc<str>, partition: u32) -> Self {
+    pub(crate) fn new(record: ReadRecord<'a>, topic: &'a Arc<str>, partition: u32) -> Self {
         Self {
             topic,
             partition,
-            offset: origin.offset,
-            timestamp_ms: origin.timestamp_ms,
-            key: origin.decoded.record.key,
-            value: origin.decoded.record.value,
-            producer: origin.decoded.producer,
+            offset: record.offset,
+            timestamp_ms: record.timestamp_ms,
+            key: record.decoded.record.key,
+            value: record.decoded.record.value,
+            producer: record.decoded.producer,
             origin: Origin::Log {
-                record: origin,
+                committed: record.committed,
                 topic,
             },
         }
@@ -99,18 +101,23 @@ impl<'a> RecordView<'a> {
     /// while it lives); from the Kafka backend they are copied out of the
     /// message.
     pub fn to_owned(&self) -> ConsumerRecord {
-        match self.origin {
-            Origin::Log { record, topic } => record.to_owned(topic, self.partition),
+        let (topic, shared) = match self.origin {
+            Origin::Log { committed, topic } => (topic, Some(committed.to_bytes())),
             #[cfg(feature = "kafka")]
-            Origin::Borrowed { topic } => ConsumerRecord {
-                topic: Arc::clone(topic),
-                partition: self.partition,
-                offset: self.offset,
-                timestamp_ms: self.timestamp_ms,
-                key: self.key.map(bytes::Bytes::copy_from_slice),
-                value: bytes::Bytes::copy_from_slice(self.value),
-                producer: None,
-            },
+            Origin::Borrowed { topic } => (topic, None),
+        };
+        let own = |part: &[u8]| match &shared {
+            Some(segment) => segment.slice_ref(part),
+            None => Bytes::copy_from_slice(part),
+        };
+        ConsumerRecord {
+            topic: Arc::clone(topic),
+            partition: self.partition,
+            offset: self.offset,
+            timestamp_ms: self.timestamp_ms,
+            key: self.key.map(own),
+            value: own(self.value),
+            producer: self.producer,
         }
     }
 }

@@ -41,7 +41,7 @@ pub(crate) use partition::Partition;
 use producer_limits::ProducerLimits;
 pub use producer_state::{BatchMetadata, ProducerStateSnapshot};
 pub use retention::{RetentionPolicy, RetentionReport};
-pub(crate) use storage::{Cursor, ReadRecord};
+pub(crate) use storage::{CommittedPrefix, Cursor, ReadRecord};
 pub(crate) use wakeup::Readiness;
 
 use producer_state::ProducerState;

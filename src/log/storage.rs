@@ -76,40 +76,34 @@ impl Cursor {
     }
 }
 
-/// One record handed to a reader: borrowed from the segment `segment`.
+/// One record handed to a reader: borrowed from the segment `committed` names.
+/// A plain value (no reference to it escapes the read loop), so the loop keeps
+/// it in registers.
+#[derive(Clone, Copy)]
 pub(crate) struct ReadRecord<'a> {
     pub(crate) offset: u64,
     pub(crate) timestamp_ms: i64,
     pub(crate) decoded: batch::DecodedRecord<'a>,
-    /// The segment and its committed bytes, for zero-copy owned records.
-    pub(crate) segment: &'a std::sync::Arc<Segment>,
-    pub(crate) committed_units: u64,
+    /// What an owned copy of the record shares.
+    pub(crate) committed: CommittedPrefix<'a>,
 }
 
-impl ReadRecord<'_> {
-    /// The record as an owned `ConsumerRecord` whose key and value are slices of
-    /// the reference-counted segment (no copy: pins only that segment), read
-    /// from `topic`'s `partition`.
-    pub(crate) fn to_owned(
-        &self,
-        topic: &std::sync::Arc<str>,
-        partition: u32,
-    ) -> crate::record::ConsumerRecord {
-        let owner = CommittedBytes {
+/// A segment and the end of the committed batches a reader acquired in it: the
+/// bytes zero-copy owned records (`Bytes` slices) share.
+#[derive(Clone, Copy)]
+pub(crate) struct CommittedPrefix<'a> {
+    segment: &'a std::sync::Arc<Segment>,
+    units: u64,
+}
+
+impl CommittedPrefix<'_> {
+    /// The committed prefix as `Bytes` that keep the segment alive (no copy);
+    /// slice it with `Bytes::slice_ref` for a record's key and value.
+    pub(crate) fn to_bytes(self) -> bytes::Bytes {
+        bytes::Bytes::from_owner(CommittedBytes {
             segment: std::sync::Arc::clone(self.segment),
-            units: self.committed_units,
-        };
-        let bytes = bytes::Bytes::from_owner(owner);
-        let slice = |part: &[u8]| bytes.slice_ref(part);
-        crate::record::ConsumerRecord {
-            topic: std::sync::Arc::clone(topic),
-            partition,
-            offset: self.offset,
-            timestamp_ms: self.timestamp_ms,
-            key: self.decoded.record.key.map(slice),
-            value: slice(self.decoded.record.value),
-            producer: self.decoded.producer,
-        }
+            units: self.units,
+        })
     }
 }
 
@@ -545,7 +539,7 @@ impl SegmentLog {
         &self,
         cursor: &mut Cursor,
         max: usize,
-        mut visit: impl FnMut(&ReadRecord<'_>) -> std::ops::ControlFlow<()>,
+        mut visit: impl FnMut(ReadRecord<'_>) -> std::ops::ControlFlow<()>,
     ) -> Result<usize, LogError> {
         let mut read = 0;
         while read < max {
@@ -581,11 +575,13 @@ impl SegmentLog {
                             offset: first_offset + visited,
                             timestamp_ms: fields.timestamp_ms,
                             decoded,
-                            segment: &segment,
-                            committed_units,
+                            committed: CommittedPrefix {
+                                segment: &segment,
+                                units: committed_units,
+                            },
                         };
                         visited += 1;
-                        if visit(&record).is_break() {
+                        if visit(record).is_break() {
                             stopped = true;
                             break;
                         }
@@ -932,7 +928,8 @@ mod tests {
         let mut owned = None;
         storage
             .read(&mut cursor, 1, |record| {
-                owned = Some(record.to_owned(&std::sync::Arc::from("t"), 0));
+                let value = record.decoded.record.value;
+                owned = Some(record.committed.to_bytes().slice_ref(value));
                 ControlFlow::Break(())
             })
             .expect("in range");
@@ -945,6 +942,6 @@ mod tests {
         for _ in 0..100 {
             pin().flush();
         }
-        assert_eq!(&owned.expect("read").value[..], b"kept");
+        assert_eq!(&owned.expect("read")[..], b"kept");
     }
 }
