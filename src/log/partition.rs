@@ -132,6 +132,26 @@ impl Partition {
         Ok(())
     }
 
+    /// Rule 1 for an idempotent batch (but its producer id), and its header
+    /// fields, stamped with the producer's, less the offset.
+    #[inline(always)]
+    fn idempotent_fields(
+        &self,
+        header: &BatchHeader,
+        records: &(impl IntoRecords + ?Sized),
+        timestamp_ms: i64,
+    ) -> Result<BatchFields, LogError> {
+        let mut fields = self.check_batch(records)?;
+        self.check_header(header)?;
+        fields.timestamp_ms = timestamp_ms;
+        fields.stamp = Some(Stamp {
+            producer_id: header.producer_id,
+            epoch: header.epoch,
+            base_sequence: header.base_sequence,
+        });
+        Ok(fields)
+    }
+
     /// Rule 1: the producer id was issued by this log.
     #[inline]
     pub(crate) fn check_issued(&self, producer_id: ProducerId) -> Result<(), LogError> {
@@ -188,14 +208,7 @@ impl Partition {
         header: BatchHeader,
         records: &(impl IntoRecords + ?Sized),
     ) -> Result<AppendOutcome, LogError> {
-        let mut fields = self.check_batch(records)?;
-        self.check_header(&header)?;
-        fields.timestamp_ms = self.shared.clock.now_ms();
-        fields.stamp = Some(Stamp {
-            producer_id: header.producer_id,
-            epoch: header.epoch,
-            base_sequence: header.base_sequence,
-        });
+        let fields = self.idempotent_fields(&header, records, self.shared.clock.now_ms())?;
         // The steady state: the next batch of a cached, idle state, by plain
         // stores under its lease, or by CAS once the lease is closed (I12).
         if let Some((state, leased)) = cached.get() {
@@ -213,7 +226,7 @@ impl Partition {
                 return self.append_claimed(claim, fields, records);
             }
         }
-        self.append_judged(cached, header, fields, records)
+        self.append_judged(cached, header, fields.timestamp_ms, records)
     }
 
     /// Reserves, commits and writes a batch whose state `claim` holds (I1, I2,
@@ -232,15 +245,19 @@ impl Partition {
 
     /// `append_idempotent` for every batch the steady state does not take: a
     /// state to look up or create, a duplicate, a rejection, a reset, an
-    /// expired or contended state (I1, I9).
+    /// expired or contended state (I1, I9). It takes the batch's time, not its
+    /// fields, and derives them again: a by-value `BatchFields` argument made
+    /// the caller build them on the stack on every batch (11 stores per
+    /// batch-1 append).
     #[inline(never)]
     fn append_judged(
         &self,
         cached: &mut CachedState,
         header: BatchHeader,
-        fields: BatchFields,
+        timestamp_ms: i64,
         records: &(impl IntoRecords + ?Sized),
     ) -> Result<AppendOutcome, LogError> {
+        let fields = self.idempotent_fields(&header, records, timestamp_ms)?;
         let count = u64::from(fields.record_count);
         let expiration_ms = self.shared.config.producer_id_expiration_ms;
         loop {
