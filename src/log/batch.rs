@@ -219,8 +219,9 @@ pub(crate) unsafe fn encode_record(dst: *mut u8, record: RecordRef<'_>) -> usize
 }
 
 /// Copies `len` bytes from `src` to `dst` (`copy_nonoverlapping`), inline for
-/// 16 to 128 bytes: 16-byte moves from the start, the last one ending at `len`
-/// (overlapping the one before); `memcpy` otherwise.
+/// 16 to 128 bytes: one move of the next power of two at or below `len` (16,
+/// 32 or 64 bytes) from the start and one ending at `len`, overlapping in the
+/// middle; `memcpy` otherwise.
 /// The `memcpy` call cost more than its copy: it clobbers every caller-saved
 /// register in an append that keeps more live values than the callee-saved
 /// ones hold, so values were spilled to the stack and reloaded around it, and
@@ -243,18 +244,23 @@ unsafe fn copy_bytes(src: *const u8, dst: *mut u8, len: usize) {
             dst.add(at).cast::<[u8; N]>().write_unaligned(bytes);
         }
     }
-    // SAFETY: every chunk lies inside `0..len`: from the start in steps of 16
-    // up to the last one, which ends at `len` (`len >= 16` there).
+    // SAFETY: every chunk lies inside `0..len`: half of them from the start,
+    // half ending at `len`, each half no longer than `len`.
     unsafe {
-        if (16..=128).contains(&len) {
-            let mut at = 0;
-            while at + 16 < len {
-                chunk::<16>(src, dst, at);
-                at += 16;
+        match len {
+            16..=32 => {
+                chunk::<16>(src, dst, 0);
+                chunk::<16>(src, dst, len - 16);
             }
-            chunk::<16>(src, dst, len - 16);
-        } else {
-            std::ptr::copy_nonoverlapping(src, dst, len);
+            33..=64 => {
+                chunk::<32>(src, dst, 0);
+                chunk::<32>(src, dst, len - 32);
+            }
+            65..=128 => {
+                chunk::<64>(src, dst, 0);
+                chunk::<64>(src, dst, len - 64);
+            }
+            _ => std::ptr::copy_nonoverlapping(src, dst, len),
         }
     }
 }
