@@ -2,7 +2,7 @@
 # Instructions per record of an engine workload, counted by callgrind: wall time
 # on a shared VM is noisy, but the same binary and input give the same count.
 #
-#   bash benches/callgrind.sh [--peer NAME] [WORKLOAD [N1 N2]]
+#   bash benches/callgrind.sh [--memory] [--peer NAME] [WORKLOAD [N1 N2]]
 #
 # WORKLOAD is a benchmark workload id (benches/support/targets.rs), default append-p1-64B-b1 (the targets
 # give instructions for it and for produce-e2e-t2-64B). The script builds the
@@ -15,7 +15,8 @@
 # so start-up, prefill and tear-down cancel, and the target if the table has one.
 # Append workloads count the benchmark workers only (--toggle-collect on the
 # harness's crew::run_task, so the clock thread's wake-ups are left out; the
-# count repeats exactly); consume-scan counts its reader's rounds (the engine's
+# count repeats exactly on an idle machine, to within 0.1 per record beside
+# another job); consume-scan counts its reader's rounds (the engine's
 # Scan runner). produce-e2e counts every thread, since the producer's
 # flusher thread does half the work; that includes its and the senders' idle
 # polling, so that figure moves by a few percent between runs.
@@ -26,10 +27,20 @@
 # instructions:
 #   bash benches/callgrind.sh idempotence-b1
 #   bash benches/callgrind.sh --peer non-idempotent idempotence-b1
-# Takes about a minute for the append rows, two for produce-e2e.
+# With --memory it also simulates the caches (--cache-sim=yes) and prints the
+# data loads and stores per record (callgrind's Dr and Dw, same differential):
+# the appends are bound by their memory operations more than by their
+# instructions (README, "Known costs").
+# Takes about a minute for the append rows, two for produce-e2e (--memory:
+# about three times as long).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+memory=()
+if [ "${1:-}" = "--memory" ]; then
+  memory=(--cache-sim=yes)
+  shift
+fi
 peer=()
 if [ "${1:-}" = "--peer" ]; then
   [ -n "${2:-}" ] || { echo "--peer needs a peer name" >&2; exit 2; }
@@ -40,7 +51,7 @@ workload=${1:-append-p1-64B-b1}
 n1=${2:-262144}
 n2=${3:-1310720}
 if ! [ "$n2" -gt "$n1" ] 2>/dev/null; then
-  echo "usage: $0 [--peer NAME] [WORKLOAD [N1 N2]] with N2 > N1" >&2
+  echo "usage: $0 [--memory] [--peer NAME] [WORKLOAD [N1 N2]] with N2 > N1" >&2
   exit 2
 fi
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 2; }
@@ -61,7 +72,7 @@ trap 'rm -rf "$out"' EXIT
 # Runs N records under callgrind; prints the total instruction count.
 instructions() {
   local n=$1
-  valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.$n" ${collect[@]+"${collect[@]}"} \
+  valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.$n" ${memory[@]+"${memory[@]}"} ${collect[@]+"${collect[@]}"} \
     "$bin" bench --only "$workload" --records "$n" ${peer[@]+"${peer[@]}"} >"$out/stdout.$n" 2>"$out/stderr.$n" || {
     cat "$out/stderr.$n" >&2
     exit 1
@@ -92,3 +103,16 @@ if [ -n "$target" ]; then
   line="$line; target <= $target: $verdict"
 fi
 echo "$line"
+
+# The total of callgrind event NAME (Dr, Dw: with --cache-sim=yes) in run N.
+event_total() {
+  awk -v name="$2" '/^events:/ { for (i = 2; i <= NF; i++) if ($i == name) col = i }
+    /^summary:/ { print $col }' "$out/callgrind.$1"
+}
+if [ ${#memory[@]} -gt 0 ]; then
+  per_record_of() {
+    awk -v a="$(event_total "$n1" "$1")" -v b="$(event_total "$n2" "$1")" -v n1="$n1" -v n2="$n2" \
+      'BEGIN { printf "%.1f", (b - a) / (n2 - n1) }'
+  }
+  echo "$workload ($who): $(per_record_of Dr) loads and $(per_record_of Dw) stores/record (callgrind --cache-sim=yes Dr, Dw)"
+fi
