@@ -77,9 +77,8 @@ impl Cursor {
 }
 
 /// One record handed to a reader: borrowed from the segment `committed` names.
-/// A plain value (no reference to it escapes the read loop), so the loop keeps
-/// it in registers.
-#[derive(Clone, Copy)]
+/// Handed over by value, so no reference to it escapes the read loop and the
+/// record is built once, as the reader's view.
 pub(crate) struct ReadRecord<'a> {
     pub(crate) offset: u64,
     pub(crate) timestamp_ms: i64,
