@@ -40,17 +40,19 @@ pub(crate) struct Stamp {
     pub(crate) base_sequence: i32,
 }
 
-/// Size of a batch's record area: the headers and bytes of its records.
-/// `None` if it does not fit the `u32` length field.
-pub(crate) fn records_len(records: &(impl IntoRecords + ?Sized)) -> Option<usize> {
+/// Size of a batch's record area: the headers and bytes of its records,
+/// saturating at `usize::MAX`. A batch is appended only if this fits its
+/// segment (`SegmentLog::max_records_len`), so the `u32` length field always
+/// holds it.
+pub(crate) fn records_len(records: &(impl IntoRecords + ?Sized)) -> usize {
     if let Some(area) = records.encoded() {
-        return (area.len() <= u32::MAX as usize - HEADER_BYTES).then_some(area.len());
+        return area.len();
     }
     let mut total = 0usize;
     records.for_each_record(|record| {
         total = total.saturating_add(encoded_len(record));
     });
-    (total <= u32::MAX as usize - HEADER_BYTES).then_some(total)
+    total
 }
 
 /// Units a batch with a record area of `records_len` bytes occupies.
@@ -476,7 +478,7 @@ mod tests {
             Record::new(""),
             Record::new("v3"),
         ];
-        let len = records_len(&batch).expect("fits");
+        let len = records_len(&batch);
         assert_eq!(len, 3 * RECORD_HEADER_BYTES + 1 + 7 + 2);
         let fields = BatchFields {
             base_offset: 42,

@@ -173,14 +173,14 @@ impl LogConfig {
     /// more, rounded up to a multiple of 8, and must fit one segment
     /// ([`segment_bytes`](Self::segment_bytes)), else the append answers
     /// [`LogError::BatchBytesTooLarge`] with this figure. Saturates at
-    /// `usize::MAX` for a batch too large for the format.
+    /// `usize::MAX`.
     ///
     /// ```
     /// use idemlog::{LogConfig, Record};
     /// assert_eq!(LogConfig::batch_bytes(&[Record::with_key("k", "value")]), 8 + 1 + 5);
     /// ```
     pub fn batch_bytes(records: &(impl IntoRecords + ?Sized)) -> usize {
-        batch::records_len(records).unwrap_or(usize::MAX)
+        batch::records_len(records)
     }
 
     /// The most batches one segment holds (one commit word per 64 bytes of

@@ -24,7 +24,7 @@ use crate::log::producer_state::{Begin, CachedState, Claim, ProducerState, Produ
 use crate::log::retention::{self, RetentionPolicy, RetentionReport};
 use crate::log::storage::SegmentLog;
 use crate::log::wakeup::Wakeup;
-use crate::log::{AppendOutcome, LogConfig, LogShared};
+use crate::log::{AppendOutcome, LogShared};
 use crate::record::IntoRecords;
 use crate::sync::{Arc, ConcurrentMap, Mutex};
 use crate::types::{BatchHeader, ProducerId, MAX_EPOCH};
@@ -100,12 +100,16 @@ impl Partition {
                 max,
             });
         }
-        let records_len = batch::records_len(records)
-            .filter(|len| batch::units_for(*len) <= self.storage.segment_units())
-            .ok_or_else(|| LogError::BatchBytesTooLarge {
-                bytes: LogConfig::batch_bytes(records),
-                max: self.shared.config.segment_len() - batch::HEADER_BYTES,
-            })?;
+        // One comparison, in bytes: a record area that fits a segment also
+        // fits the header's u32 length field.
+        let records_len = batch::records_len(records);
+        let max = self.storage.max_records_len();
+        if records_len > max {
+            return Err(LogError::BatchBytesTooLarge {
+                bytes: records_len,
+                max,
+            });
+        }
         Ok(BatchFields {
             base_offset: 0,
             timestamp_ms: 0,

@@ -217,9 +217,12 @@ impl SegmentLog {
         heap_block_bytes(directory.size(), directory.align()) + arc_block_bytes::<SegmentPool>()
     }
 
-    /// Units of one segment.
-    pub(crate) fn segment_units(&self) -> u64 {
-        self.segment_units
+    /// The largest record area of a batch that fits one segment: a batch takes
+    /// `units_for(records_len)` units, at most `segment_units`. Below 4 MiB
+    /// (`MAX_SEGMENT_UNITS`), so it fits the header's `u32` length field.
+    #[inline]
+    pub(crate) fn max_records_len(&self) -> usize {
+        self.segment_units as usize * batch::UNIT_BYTES - batch::HEADER_BYTES
     }
 
     /// The most segments the ring holds.
@@ -793,7 +796,7 @@ mod tests {
 
     fn append(storage: &SegmentLog, values: &[&[u8]]) -> Result<u64, LogError> {
         let records: Vec<Record> = values.iter().map(|v| Record::new(v.to_vec())).collect();
-        let records_len = batch::records_len(&records).expect("small");
+        let records_len = batch::records_len(&records);
         let mut fields = BatchFields {
             base_offset: 0,
             timestamp_ms: 7,
@@ -871,7 +874,7 @@ mod tests {
             base_offset: 0,
             timestamp_ms: 7,
             record_count: 1,
-            records_len: batch::records_len(&records).expect("small") as u32,
+            records_len: batch::records_len(&records) as u32,
             stamp: None,
         };
         // SAFETY: reserved above for a 7-unit single-record batch.
