@@ -158,13 +158,22 @@ const WRITE_AHEAD: usize = 4 << 10;
 /// whole batch of 64 measured slower (203-206 M/s at own-b64 against 245-254),
 /// as the CPU has only so many misses in flight. Encoded record areas (the
 /// producer client's batches) are one `memcpy` and are not prefetched.
+/// The first two prefetches are unrolled, so a record of up to 128 bytes (8
+/// of header and a value of up to 120) takes no loop: the loop cost about 12
+/// instructions for two lines, per record.
 #[inline(always)]
 fn prefetch_for_write(start: *mut u8, len: usize) {
-    // A plain counted loop: one prefetch per 64 bytes, once for a small record.
-    let mut line = 0;
-    while line < len {
-        prefetch_line::<true>(start.wrapping_add(WRITE_AHEAD + line));
-        line += LINE_BYTES;
+    debug_assert!(len >= RECORD_HEADER_BYTES, "a record has at least its header");
+    // One prefetch per 64 bytes from `start`.
+    let ahead = start.wrapping_add(WRITE_AHEAD);
+    prefetch_line::<true>(ahead);
+    if len > LINE_BYTES {
+        prefetch_line::<true>(ahead.wrapping_add(LINE_BYTES));
+        let mut line = 2 * LINE_BYTES;
+        while line < len {
+            prefetch_line::<true>(ahead.wrapping_add(line));
+            line += LINE_BYTES;
+        }
     }
 }
 
