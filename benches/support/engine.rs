@@ -162,8 +162,8 @@ fn borrowed_appends(
 /// the peers' loops publish theirs: through `append_refs` every batch was a
 /// call that the compiler did not inline (it holds both the one-record and
 /// the slice append), which the peers do not pay; the direct loop measured
-/// 43.5-44.1 -> 47.6-48.3 M/s at append-p1-64B-b1 in alternating `--only`
-/// runs.
+/// 43.5-44.4 -> 45.8-48.3 M/s at append-p1-64B-b1 over two sets of
+/// alternating `--only` runs.
 fn appends_then<F>(shape: AppendShape, producer: Appending, buffer: AppBuffer, then: F) -> Task
 where
     F: FnMut(&mut Appending, &[RecordRef<'_>]) + Send + 'static,

@@ -57,9 +57,8 @@ pub(crate) fn records_len(records: &(impl IntoRecords + ?Sized)) -> usize {
 
 /// Units a batch with a record area of `records_len` bytes occupies.
 /// Rounded up by an add and a shift (`div_ceil` compiles to four more
-/// instructions, on the batch-1 append's path twice). Every caller's
-/// `records_len` is at most `u32::MAX` (a header field, or the bound
-/// `records_len` checks), so the sum cannot overflow.
+/// instructions per use). Its one caller, `BatchFields::units`, passes the
+/// header's `u32` field, so the sum cannot overflow.
 #[inline]
 pub(crate) fn units_for(records_len: usize) -> u64 {
     const { assert!(UNIT_BYTES.is_power_of_two()) };
