@@ -162,7 +162,10 @@ const WRITE_AHEAD: usize = 4 << 10;
 /// instructions for two lines, per record.
 #[inline(always)]
 fn prefetch_for_write(start: *mut u8, len: usize) {
-    debug_assert!(len >= RECORD_HEADER_BYTES, "a record has at least its header");
+    debug_assert!(
+        len >= RECORD_HEADER_BYTES,
+        "a record has at least its header"
+    );
     // One prefetch per 64 bytes from `start`.
     let ahead = start.wrapping_add(WRITE_AHEAD);
     prefetch_line::<true>(ahead);
