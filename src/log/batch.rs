@@ -59,6 +59,8 @@ pub(crate) fn records_len(records: &(impl IntoRecords + ?Sized)) -> usize {
 /// Rounded up by an add and a shift (`div_ceil` compiles to four more
 /// instructions per use). Its one caller, `BatchFields::units`, passes the
 /// header's `u32` field, so the sum cannot overflow.
+// The add and shift on purpose: `div_ceil` is what this replaces (above).
+#[allow(clippy::manual_div_ceil)]
 #[inline]
 pub(crate) fn units_for(records_len: usize) -> u64 {
     const { assert!(UNIT_BYTES.is_power_of_two()) };
