@@ -28,9 +28,9 @@
 #   bash benches/callgrind.sh idempotence-b1
 #   bash benches/callgrind.sh --peer non-idempotent idempotence-b1
 # With --memory it also simulates the caches (--cache-sim=yes) and prints the
-# data loads and stores per record (callgrind's Dr and Dw, same differential):
-# the appends are bound by their memory operations more than by their
-# instructions (README, "Known costs").
+# data loads and stores per record (callgrind's Dr and Dw, same differential).
+# On the development VM the batch-1 append is bound by its instruction count,
+# not by memory (README, "Known costs").
 # Takes about a minute for the append rows, two for produce-e2e (--memory:
 # about three times as long).
 set -euo pipefail

@@ -86,16 +86,21 @@ impl Appending {
         }
     }
 
-    /// Appends one batch of borrowed records (a single `RecordRef` at batch 1,
-    /// as an application would pass it).
+    /// Appends a batch of one borrowed record, passed as a single `RecordRef`
+    /// (as an application would pass it).
+    #[inline(always)]
+    fn append_one(&mut self, record: RecordRef<'_>) -> AppendOutcome {
+        self.append(record).expect("append")
+    }
+
+    /// Appends one batch of borrowed records (`append_one` at batch 1).
     #[inline]
     fn append_refs(&mut self, refs: &[RecordRef<'_>]) -> AppendOutcome {
-        let outcome = if let [record] = refs {
-            self.append(*record)
+        if let [record] = refs {
+            self.append_one(*record)
         } else {
-            self.append(refs)
-        };
-        outcome.expect("append")
+            self.append(refs).expect("append")
+        }
     }
 }
 
@@ -176,9 +181,7 @@ where
     task(move |total: u64| {
         let refs = buffer.refs();
         match refs[..] {
-            [record] => rounds.run(total, &refs, |producer, _| {
-                producer.append(record).expect("append")
-            }),
+            [record] => rounds.run(total, &refs, |producer, _| producer.append_one(record)),
             _ => rounds.run(total, &refs, Appending::append_refs),
         }
     })
