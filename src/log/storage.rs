@@ -863,6 +863,21 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_record_area_fills_a_segment_and_fits_the_header_field() {
+        // Rule 1's one comparison (`Partition::check_batch`) stands for two
+        // bounds: a record area of `max_records_len` bytes takes the whole
+        // segment and one byte more does not fit, and at the largest segment
+        // the area still fits the header's u32 length field.
+        for segment_bytes in [128, 4 << 10, tail::MAX_SEGMENT_UNITS * 8] {
+            let storage = storage(segment_bytes, 2);
+            let max = storage.max_records_len();
+            assert_eq!(batch::units_for(max), storage.segment_units);
+            assert!(batch::units_for(max + 1) > storage.segment_units);
+            assert!(u32::try_from(max).is_ok(), "{max}");
+        }
+    }
+
+    #[test]
     fn an_uncommitted_batch_stops_readers_and_the_watermark() {
         let storage = storage(1024, 4);
         let first = storage.reserve(1, 7, || {}).expect("room");
