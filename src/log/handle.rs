@@ -54,11 +54,7 @@ impl PartitionHandle {
         records: impl IntoRecords,
     ) -> Result<AppendOutcome, LogError> {
         match header {
-            Some(header) => {
-                self.partition.check_issued(header.producer_id)?;
-                self.partition
-                    .append_idempotent(&mut CachedState::one_shot(), header, &records)
-            }
+            Some(header) => self.partition.append_one_shot(header, &records),
             None => self.partition.append_plain(&records),
         }
     }
