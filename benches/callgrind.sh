@@ -30,7 +30,7 @@
 # With --memory it also simulates the caches (--cache-sim=yes) and prints the
 # data loads and stores per record (callgrind's Dr and Dw, same differential).
 # On the development VM the batch-1 append is bound by its instruction count,
-# not by memory (README, "Known costs").
+# not by memory (benches/FINDINGS.md, "Where the costs are").
 # Takes about a minute for the append rows, two for produce-e2e (--memory:
 # about three times as long).
 set -euo pipefail
