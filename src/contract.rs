@@ -344,8 +344,9 @@
 //!   [`DEFAULT_MEMORY_BUDGET`](crate::DEFAULT_MEMORY_BUDGET), 1 GiB) is charged
 //!   for segment memory (pooled segments included), each partition (its
 //!   directory and fixed structures; tests/partition_memory.rs holds the
-//!   charge within 10% of the resident set) and each producer state before they are
-//!   allocated, and [`Log::memory_usage`]
+//!   charge within 10% of the resident set), each producer state and each
+//!   consumer group and committed offset (tests/group_memory.rs: within 15%)
+//!   before they are allocated, and [`Log::memory_usage`]
 //!   reports it; a partition also holds at most [`LogConfig::max_segments`]
 //!   segments ([`LogError::PartitionFull`]). [`Log::producer_state_stats`]
 //!   reports the states as allocated plus their hash tables (measured within 1%
@@ -403,7 +404,14 @@
 //!   `max.poll.interval.ms`; a partition moves only after its owner's poll revoked
 //!   it ([`Rebalance::Revoked`], the commit chance) and is read from the committed
 //!   offset (G1-G4 in [`crate::implementation`]); commits are checked against
-//!   ownership (`commit`, `commit_offsets`, `commit_async`). Differences from
+//!   ownership (`commit`, `commit_offsets`, `commit_async`). A member that stops
+//!   polling is expired by the log's housekeeper too, so a member blocked in a
+//!   poll takes over within `max.poll.interval.ms` plus the housekeeping
+//!   interval. A group lives while it has members, and then keeps its committed
+//!   offsets for [`LogConfig::offsets_retention`] (7 days, Kafka's
+//!   `offsets.retention.minutes`); a group with no member and nothing committed
+//!   is gone at once; groups and offsets are charged to the memory budget (G5).
+//!   Differences from
 //!   Kafka: the hand-over is incremental (a member keeps, without a pause, the
 //!   partitions that stay with it, as Kafka's cooperative protocol); there are no
 //!   heartbeats (liveness is polling within `max.poll.interval.ms`, and dropping
@@ -469,6 +477,7 @@
 //! [`LogConfig::max_segments`]: crate::LogConfig::max_segments
 //! [`LogConfig::memory_budget`]: crate::LogConfig::memory_budget
 //! [`LogConfig::housekeeping`]: crate::LogConfig::housekeeping
+//! [`LogConfig::offsets_retention`]: crate::LogConfig::offsets_retention
 //! [`LogConfig::max_producer_states`]: crate::LogConfig::max_producer_states
 //! [`ProducerStateStats::evicted`]: crate::ProducerStateStats::evicted
 //! [`LogError::UnknownTopic`]: crate::LogError::UnknownTopic

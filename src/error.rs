@@ -189,9 +189,10 @@ impl fmt::Display for LogError {
             } => write!(
                 f,
                 "log full: {requested} more bytes needed, {used} of the {budget}-byte memory \
-                 budget in use (by segments, partitions and producer state: retention frees \
-                 segments no held record pins, expiry frees idle producer state); configure \
-                 retention, a shorter producer_id_expiration or a larger memory_budget"
+                 budget in use (by segments, partitions, producer state and consumer groups: \
+                 retention frees segments no held record pins, expiry frees idle producer \
+                 state, offsets_retention idle groups); configure retention, a shorter \
+                 producer_id_expiration or a larger memory_budget"
             ),
             Self::ProducerStateFull { cap } => write!(
                 f,

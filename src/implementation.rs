@@ -1,6 +1,6 @@
 //! Implementation notes: the memory-ordering protocol and the numbered
 //! invariants that the code cites as I1..I12 (the log), P1..P7 (the
-//! producer client) and G1..G4 (consumer groups). Documentation only.
+//! producer client) and G1..G5 (consumer groups). Documentation only.
 //!
 //! # The append path (src/log/partition.rs)
 //!
@@ -194,7 +194,8 @@
 //! array) is charged when it is allocated, not when it is reused from the pool, and
 //! released when it is freed; partitions (directory and fixed structures,
 //! `Partition::footprint`) are charged when a topic is created, producer states
-//! when they are admitted (I11). A charge is one CAS that never moves the total past the limit, so
+//! when they are admitted (I11), consumer groups when they are made and each
+//! committed offset when its entry is (G5). A charge is one CAS that never moves the total past the limit, so
 //! concurrent chargers cannot overshoot it; a refused charge changes nothing and the
 //! appender answers LogFull after one retention attempt.
 //!
@@ -312,7 +313,7 @@
 //! still delivers it, and dropping the producer flushes then purges, so every
 //! handle completes.
 //!
-//! # Consumer groups (src/log/group_coordinator.rs, src/consumer/membership.rs)
+//! # Consumer groups (src/log/group_coordinator.rs, src/log/group_registry.rs, src/consumer/membership.rs)
 //!
 //! One coordinator per group keeps, under one mutex (never taken by an append), the
 //! members, each member's target, the owner of each partition and the committed
@@ -324,7 +325,10 @@
 //! member's waker is woken so it syncs soon. A member is expired when it has not
 //! synced for `max.poll.interval.ms` and is not waiting inside a poll (a blocked
 //! read or a pending async wait tells the coordinator it waits, and the next poll
-//! that it stopped): waiting is polling. A member that polls skips the sync, and
+//! that it stopped): waiting is polling. Expiry is checked at every join and
+//! sync and by the housekeeper's pass over every group (src/log/housekeeper.rs),
+//! so a member waiting inside a poll, which syncs no one, is still woken by the
+//! rebalance that expires a stalled member, within the housekeeping interval. A member that polls skips the sync, and
 //! the group's lock, when the group's change count (bumped under the lock by every
 //! change that wakes members) is what its last sync saw and less than a quarter of
 //! the interval has passed, so an active member syncs at least that often.
@@ -349,6 +353,24 @@
 //! owner, and every record before it was committed by a previous owner: none is
 //! skipped, and no two live members read a partition at once. Records a previous
 //! owner read but did not commit are read again (at-least-once, as in Kafka).
+//!
+//! **G5 — one live group per name (src/log/group_registry.rs).** The registry
+//! maps a name to its group. A group is made, charged to the budget (I10), only
+//! when the registry has none under its name, and registered by
+//! `insert_if_absent` (a racing maker that loses returns its charge and takes
+//! the winner's). A group is retired under its own lock, once, when it has no
+//! member and nothing to remember: at its last member's leave if it holds no
+//! committed offset, or at the housekeeper's pass once it has had no member and
+//! no commit for `offsets_retention`. Retiring forgets the offsets and returns
+//! every charge; a retired group takes no join and no commit (`join` and
+//! `commit` check the flag under the same lock and answer "retired"). It leaves
+//! the registry by a pointer-equal removal, by its retirer or by whoever next
+//! finds it there retired, who then looks the name up again. So every
+//! non-retired group is the one registered under its name, joins and commits
+//! act only on that one (a commit is never lost to a retiring group, nor a
+//! member left in one: G2 holds per name), and distinct names that are used
+//! and left cost nothing once retired. A group's lock is never taken under the
+//! registry's (the housekeeper walks a snapshot).
 //!
 //! # Why these choices
 //! - One 128-bit tail instead of a 64-bit one: the offset, the segment and the byte

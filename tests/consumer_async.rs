@@ -722,3 +722,45 @@ async fn an_earlier_wakeup_interrupts_the_next_async_wait() {
     let record = records.next().await.unwrap().expect("the record");
     assert_eq!(text(&record), "r");
 }
+
+/// A pending `readable()` of the only member still polling resolves once the
+/// housekeeper expires a member that stopped polling and the rebalance wakes
+/// the task (review finding: expiry happened only at a member's poll or join,
+/// so the wait stayed pending until something unrelated woke the task).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_member_takes_over_from_a_stalled_one() {
+    let log = log_with(1); // the default housekeeper, every second
+    let group = group_config("g").max_poll_interval(Duration::from_millis(200));
+    let mut stalled = log.subscribe(group.clone(), &["t"]).unwrap();
+    stalled.poll(0).unwrap();
+    let mut waiter = log.subscribe(group, &["t"]).unwrap();
+    for _ in 0..4 {
+        waiter.poll(0).unwrap();
+        stalled.poll(0).unwrap();
+    }
+    assert_eq!(
+        (stalled.assignment().len(), waiter.assignment().len()),
+        (1, 0)
+    );
+    log.append("t", 0, None, Record::new("x")).unwrap();
+    // `stalled` stops polling here (it stays alive, as a hung thread would).
+    let start = Instant::now();
+    let read = timeout(GUARD, async {
+        loop {
+            waiter.readable().await.unwrap();
+            let records = waiter.poll(10).unwrap();
+            if let Some(record) = records.first() {
+                return text(record);
+            }
+        }
+    })
+    .await
+    .expect("the wait resolved");
+    assert_eq!(read, "x");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "200 ms interval, 1 s housekeeping: {:?}",
+        start.elapsed()
+    );
+    drop(stalled);
+}

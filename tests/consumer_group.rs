@@ -879,3 +879,88 @@ fn a_panicking_revoke_listener_does_not_strand_acquired_partitions() {
     );
     assert_eq!(read, 6, "every record read by someone");
 }
+
+/// A member of `group` ("g", a 200 ms `max.poll.interval.ms`) that owns the
+/// only partition of `t` and then stops polling (kept alive, as a hung thread
+/// would be), beside a member that owns nothing; the record "x" waits on the
+/// stalled member's partition.
+fn stalled_owner_and_idle_member(log: &Log) -> (MultiConsumer, MultiConsumer) {
+    log.create_topic("t", 1).unwrap();
+    let group = config("g").max_poll_interval(Duration::from_millis(200));
+    let mut stalled = log.subscribe(group.clone(), &["t"]).unwrap();
+    stalled.poll_with(0, |_| ()).unwrap();
+    let mut idle = log.subscribe(group, &["t"]).unwrap();
+    settle(&mut [&mut stalled, &mut idle]);
+    assert_eq!(
+        (stalled.assignment().len(), idle.assignment().len()),
+        (1, 0)
+    );
+    log.append("t", 0, None, Record::new("x")).unwrap();
+    (stalled, idle)
+}
+
+/// The housekeeper expires a member that stopped polling even while the only
+/// other member waits inside a blocking poll (which syncs no one), and the
+/// rebalance wakes the waiter, which takes the partition over (review finding:
+/// expiry used to happen only at another member's poll or join, so the waiter
+/// slept out its whole timeout, and `iter()` forever).
+#[test]
+fn a_blocked_member_takes_over_from_a_stalled_one_within_its_interval() {
+    let log = Log::new(); // the default housekeeper, every second
+    let (stalled, mut waiter) = stalled_owner_and_idle_member(&log);
+    let start = Instant::now();
+    let got = waiter.recv_timeout(Duration::from_secs(20)).unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(got.map(|record| record.value), Some(b"x".to_vec().into()));
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "200 ms interval, 1 s housekeeping: took over after {elapsed:?}"
+    );
+    assert_eq!(waiter.assignment().len(), 1);
+    drop(stalled);
+}
+
+/// The same through the blocking iterator, which waits with no timeout at all.
+#[test]
+fn the_blocking_iterator_of_a_member_takes_over_from_a_stalled_one() {
+    let log = Log::new();
+    let (stalled, mut waiter) = stalled_owner_and_idle_member(&log);
+    let (done, finished) = std::sync::mpsc::channel();
+    let reader = thread::spawn(move || {
+        let value = waiter.iter().next().map(|record| record.unwrap().value);
+        let _ = done.send(());
+        value
+    });
+    let ended = finished.recv_timeout(Duration::from_secs(20));
+    drop(stalled); // ends the wait in any case (a leave rebalances)
+    assert!(ended.is_ok(), "the iterator still waited after 20 s");
+    assert_eq!(reader.join().unwrap(), Some(b"x".to_vec().into()));
+}
+
+/// Expiry by the housekeeper follows the log's clock: with a manual clock, a
+/// stalled member goes when the clock passes its interval, not before.
+#[test]
+fn the_housekeeper_expires_members_by_the_logs_clock() {
+    let clock = Arc::new(ManualClock::new(0));
+    let log = Log::with_config(
+        LogConfig::default()
+            .clock(clock.clone())
+            .housekeeping(Some(Duration::from_millis(1))),
+    )
+    .unwrap();
+    let (stalled, mut waiter) = stalled_owner_and_idle_member(&log);
+    let blocked = thread::spawn(move || {
+        let got = waiter
+            .poll_with_timeout(10, Duration::from_secs(20), |_| ())
+            .unwrap();
+        (got, waiter.assignment().len())
+    });
+    thread::sleep(Duration::from_millis(100));
+    assert!(
+        !blocked.is_finished(),
+        "no one expired before the clock moved"
+    );
+    clock.advance_ms(201);
+    assert_eq!(blocked.join().unwrap(), (1, 1));
+    drop(stalled);
+}

@@ -62,8 +62,7 @@ impl LogConsumer {
             }
         }
         let mut consumer = LogConsumer::new(log, config)?;
-        let group = log.groups().get_or_create(&group);
-        let member = group.join(consumer.join_request(&names)?)?;
+        let (group, member) = log.groups().join(&group, &consumer.join_request(&names)?)?;
         consumer.membership = Some(Membership {
             group,
             member,
@@ -238,14 +237,16 @@ impl LogConsumer {
         }
     }
 
-    /// Joins `group` again as a new member (after an expiry).
+    /// Joins `group`'s name again as a new member (after an expiry; the group
+    /// may have been retired meanwhile and made again, G5).
     fn rejoin(&mut self, group: &Group) -> Result<(), ConsumerError> {
         let Some(membership) = &self.membership else {
             return Ok(());
         };
         let request = self.join_request(&membership.topics)?;
-        let member = group.join(request)?;
+        let (group, member) = self.log.groups().join(group.name(), &request)?;
         if let Some(membership) = &mut self.membership {
+            membership.group = group;
             membership.member = member;
             membership.seen_changes = u64::MAX;
             membership.waiting = false;
@@ -369,9 +370,11 @@ impl LogConsumer {
             .group_id
             .as_deref()
             .ok_or(ConsumerError::NoGroupId)?;
-        let group = self.log.groups().get_or_create(group);
+        let now_ms = self.log.now_ms();
         for (partition, offset) in offsets {
-            group.commit(partition.clone(), *offset);
+            self.log
+                .groups()
+                .commit(group, partition.clone(), *offset, now_ms)?;
         }
         Ok(())
     }
@@ -414,7 +417,9 @@ impl Drop for LogConsumer {
         self.deregister_all();
         if let Some(membership) = self.membership.take() {
             // G3: we read nothing more, so the group may hand everything over.
-            membership.group.leave(membership.member);
+            self.log
+                .groups()
+                .leave(&membership.group, membership.member, self.log.now_ms());
         }
     }
 }

@@ -32,6 +32,7 @@ pub struct LogConfig {
     pub(crate) memory_budget: u64,
     pub(crate) max_producer_states: usize,
     pub(crate) housekeeping: Option<Duration>,
+    pub(crate) offsets_retention_ms: i64,
     // std's Arc even under loom: the clock is no part of any protocol, and loom's
     // Arc cannot hold a trait object built by unsized coercion.
     pub(crate) clock: EngineClock,
@@ -51,6 +52,7 @@ impl Default for LogConfig {
             memory_budget: DEFAULT_MEMORY_BUDGET,
             max_producer_states: 1 << 20,
             housekeeping: Some(Duration::from_secs(1)),
+            offsets_retention_ms: 7 * 86_400_000,
             clock: EngineClock::Coarse,
         }
     }
@@ -106,9 +108,12 @@ impl LogConfig {
 
     /// The log's memory budget in bytes (default [`DEFAULT_MEMORY_BUDGET`], 1 GiB):
     /// segments (pooled ones included), partitions (each partition's directory
-    /// and fixed structures, a few KiB, charged by `create_topic`) and producer
-    /// states are charged against it before they are allocated. When it is full,
-    /// retention runs first; then an append answers [`LogError::LogFull`].
+    /// and fixed structures, a few KiB, charged by `create_topic`), producer
+    /// states and consumer groups (a few hundred bytes each, and 64 per
+    /// committed offset) are charged against it before they are allocated.
+    /// When it is full, retention runs first; then an append answers
+    /// [`LogError::LogFull`], and so do a commit of a new offset and a
+    /// subscription that would make a new group.
     pub fn memory_budget(mut self, bytes: u64) -> Self {
         self.memory_budget = bytes;
         self
@@ -126,15 +131,32 @@ impl LogConfig {
     }
 
     /// How often the background housekeeper runs retention (age limits
-    /// included) and producer-state expiry on every partition (default every
+    /// included) and producer-state expiry on every partition, and expires
+    /// consumer-group members that stopped polling and groups whose offsets
+    /// are past [`offsets_retention`](Self::offsets_retention) (default every
     /// second); `None` runs no thread, leaving retention to appends that open a
     /// segment and to the sweeps ([`Log::enforce_retention`],
-    /// [`Log::expire_producers`]). The thread stops with the last `Log` clone.
+    /// [`Log::expire_producers`]), and a member that stopped polling to be
+    /// expired at another member's poll or join (so a member blocked in a
+    /// poll does not take over its partitions until its wait ends), and
+    /// idle groups with committed offsets stay. The thread stops with the last
+    /// `Log` clone.
     /// The interval is at least [`MIN_HOUSEKEEPING_INTERVAL`](Self::MIN_HOUSEKEEPING_INTERVAL);
     /// each pass visits every partition, so a short one costs CPU in
     /// proportion to the partition count.
     pub fn housekeeping(mut self, interval: Option<Duration>) -> Self {
         self.housekeeping = interval;
+        self
+    }
+
+    /// How long a consumer group with no member keeps its committed offsets
+    /// (default 7 days, Kafka's `offsets.retention.minutes`), counted from when
+    /// its last member left or its last offset was committed since, in whole
+    /// milliseconds, at least 1. The housekeeper then removes the group, and
+    /// with it the offsets' charge to the memory budget. A group with no
+    /// member and no committed offset is removed when its last member leaves.
+    pub fn offsets_retention(mut self, retention: Duration) -> Self {
+        self.offsets_retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
         self
     }
 
@@ -256,6 +278,12 @@ impl LogConfig {
         if self.producer_id_expiration_ms <= 0 {
             return invalid(
                 "producer_id_expiration",
+                "must be at least 1 ms (it counts whole milliseconds)".to_string(),
+            );
+        }
+        if self.offsets_retention_ms <= 0 {
+            return invalid(
+                "offsets_retention",
                 "must be at least 1 ms (it counts whole milliseconds)".to_string(),
             );
         }

@@ -1,46 +1,38 @@
 //! The group coordinator (broker side, as Kafka's): members of consumer groups,
 //! their target assignment, which member owns each partition now, and the
 //! committed offsets. One mutex per group: only consumers' polls, commits and
-//! joins take it, never an append. The hand-over rules are G1-G4 in
-//! `crate::implementation`.
+//! joins and the housekeeper take it, never an append. The hand-over rules are
+//! G1-G4 in `crate::implementation`, a group's lifetime G5 (the registry of
+//! groups is `super::group_registry`).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::task::Waker;
 
 use crate::consumer_error::ConsumerError;
+use crate::error::LogError;
 use crate::log::assignor::{Assignor, MemberView};
-use crate::sync::{AtomicU64, ConcurrentMap, Mutex, MutexGuard, Ordering};
+use crate::log::budget::{arc_block_bytes, heap_block_bytes, Budget};
+use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::types::TopicPartition;
 
-/// Every consumer group of a log, by name.
-pub(crate) struct Groups(ConcurrentMap<String, Arc<Group>>);
+/// Bytes one committed offset is charged to the budget (I10): its hash-table
+/// slot (the partition's name pointer and index and the offset, 24 bytes, and
+/// a control byte) at the table's lowest load, just after it doubled past its
+/// 7/8 maximum (2.3 slots per entry), rounded up.
+pub(crate) const OFFSET_BYTES: u64 = 64;
 
-impl Default for Groups {
-    fn default() -> Self {
-        Self(ConcurrentMap::new())
-    }
-}
+/// Bytes of a group's slot in the registry's table (the `String` key and the
+/// `Arc`, 32 bytes, and a control byte) at the table's lowest load, rounded up.
+const REGISTRY_SLOT_BYTES: u64 = 80;
 
-impl Groups {
-    /// The group named `name`, if any member or commit ever used it.
-    pub(crate) fn get(&self, name: &str) -> Option<Arc<Group>> {
-        self.0.get(name)
-    }
-
-    /// The group named `name`, created empty on first use.
-    pub(crate) fn get_or_create(&self, name: &str) -> Arc<Group> {
-        if let Some(group) = self.0.get(name) {
-            return group;
-        }
-        // A racing creator may win: take whichever is in the map.
-        self.0
-            .insert_if_absent(name.to_string(), Arc::new(Group::new(name)));
-        self.0
-            .get(name)
-            .unwrap_or_else(|| Arc::new(Group::new(name)))
-    }
-}
+/// Bytes the offsets table's smallest block (four slots and their control
+/// bytes, 128 bytes from the allocator) takes beyond its first entry's
+/// [`OFFSET_BYTES`]: charged with the group, so a group with one offset is
+/// charged what it holds (tests/group_lifetime.rs; 200 000 groups of one
+/// offset measured 523 resident bytes each).
+const SMALLEST_OFFSETS_TABLE_BYTES: u64 = 64;
 
 /// One consumer group.
 pub(crate) struct Group {
@@ -49,6 +41,9 @@ pub(crate) struct Group {
     /// rebalance or a release. A member whose last sync saw the current value
     /// may skip its next one (G1).
     changes: AtomicU64,
+    /// The log's budget: the group and its committed offsets are charged to it
+    /// (I10, G5).
+    budget: std::sync::Arc<Budget>,
     state: Mutex<GroupState>,
 }
 
@@ -76,6 +71,12 @@ struct Member {
 
 #[derive(Default)]
 struct GroupState {
+    /// Out of the registry for good: it takes no join and no commit, and holds
+    /// no offset (G5).
+    retired: bool,
+    /// When the group last had no member, or had an offset committed while it
+    /// had none: its offsets' retention counts from here (G5).
+    idle_since_ms: i64,
     generation: u64,
     next_member_id: u64,
     /// The assignor the members agreed on (the first member's); `None` while empty.
@@ -114,12 +115,36 @@ pub(crate) struct JoinRequest {
 }
 
 impl Group {
-    fn new(name: &str) -> Self {
+    /// An empty group, idle since `now_ms`, whose charges go to `budget`; the
+    /// registry charges [`Group::footprint`] before it makes one (G5).
+    pub(crate) fn new(name: &str, budget: std::sync::Arc<Budget>, now_ms: i64) -> Self {
         Self {
             name: name.into(),
             changes: AtomicU64::new(0),
-            state: Mutex::new(GroupState::default()),
+            budget,
+            state: Mutex::new(GroupState {
+                idle_since_ms: now_ms,
+                ..GroupState::default()
+            }),
         }
+    }
+
+    /// Bytes a group named `name` is charged while it is registered (I10): its
+    /// `Arc` block, its name twice (its own `Arc<str>` and the registry's key),
+    /// its registry slot and its offsets table's smallest block. Its members
+    /// belong to live consumers and are not charged; its committed offsets
+    /// are, by [`OFFSET_BYTES`] each.
+    pub(crate) fn footprint(name: &str) -> u64 {
+        arc_block_bytes::<Self>()
+            + heap_block_bytes(2 * std::mem::size_of::<usize>() + name.len(), 8)
+            + heap_block_bytes(name.len(), 1)
+            + REGISTRY_SLOT_BYTES
+            + SMALLEST_OFFSETS_TABLE_BYTES
+    }
+
+    /// The group's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     /// The change count (G1): equal to what a member's last sync returned means
@@ -145,9 +170,13 @@ impl Group {
         }
     }
 
-    /// Adds a member (a rebalance); returns its id.
-    pub(crate) fn join(&self, request: JoinRequest) -> Result<u64, ConsumerError> {
+    /// Adds a member (a rebalance); returns its id, or `None` if the group was
+    /// retired (G5: the caller looks the group up again).
+    pub(crate) fn join(&self, request: &JoinRequest) -> Result<Option<u64>, ConsumerError> {
         let mut state = self.state.lock();
+        if state.retired {
+            return Ok(None);
+        }
         let mut wake = Vec::new();
         state.expire(request.now_ms, &mut wake);
         match state.assignor {
@@ -163,34 +192,71 @@ impl Group {
             }
             _ => state.assignor = Some(request.assignor),
         }
-        state.partition_counts.extend(request.partition_counts);
+        state
+            .partition_counts
+            .extend(request.partition_counts.iter().cloned());
         let id = state.next_member_id;
         state.next_member_id += 1;
         state.members.insert(
             id,
             Member {
-                topics: request.topics,
+                topics: request.topics.clone(),
                 target: Vec::new(),
                 last_poll_ms: request.now_ms,
                 max_poll_interval_ms: request.max_poll_interval_ms,
                 waiting: false,
-                waker: request.waker,
+                waker: request.waker.clone(),
             },
         );
         state.rebalance(&mut wake);
         self.finish(state, wake);
-        Ok(id)
+        Ok(Some(id))
     }
 
     /// Removes a member (a rebalance); its partitions are free at once (G3: the
-    /// caller has stopped reading them).
-    pub(crate) fn leave(&self, member: u64) {
+    /// caller has stopped reading them). Returns whether that retired the
+    /// group: it has no member left and no committed offset (G5).
+    pub(crate) fn leave(&self, member: u64, now_ms: i64) -> bool {
         let mut state = self.state.lock();
         let mut wake = Vec::new();
-        if state.remove_member(member) {
+        if state.remove_member(member, now_ms) {
             state.rebalance(&mut wake);
         }
+        let retired =
+            state.members.is_empty() && state.offsets.is_empty() && self.retire(&mut state);
         self.finish(state, wake);
+        retired
+    }
+
+    /// The housekeeper's pass over the group: expires the members past their
+    /// `max.poll.interval.ms` (G1; the rebalance wakes the others, so a member
+    /// waiting inside a poll takes over at once), then retires the group if it
+    /// has no member and its offsets have been idle for `retention_ms` (G5).
+    /// Returns whether it retired the group.
+    pub(crate) fn housekeep(&self, now_ms: i64, retention_ms: i64) -> bool {
+        let mut state = self.state.lock();
+        let mut wake = Vec::new();
+        state.expire(now_ms, &mut wake);
+        let retired = state.members.is_empty()
+            && (state.offsets.is_empty()
+                || now_ms.saturating_sub(state.idle_since_ms) >= retention_ms)
+            && self.retire(&mut state);
+        self.finish(state, wake);
+        retired
+    }
+
+    /// Retires the group (G5): it forgets its offsets and returns its charges
+    /// to the budget, once (false if it was retired already). Only with no
+    /// member.
+    fn retire(&self, state: &mut GroupState) -> bool {
+        debug_assert!(state.members.is_empty(), "only an empty group retires");
+        if std::mem::replace(&mut state.retired, true) {
+            return false;
+        }
+        let offsets = std::mem::take(&mut state.offsets);
+        self.budget
+            .release(Self::footprint(&self.name) + offsets.len() as u64 * OFFSET_BYTES);
+        true
     }
 
     /// A member's poll: expires members past `max.poll.interval.ms`, records the
@@ -264,6 +330,13 @@ impl Group {
                 partition: partition.clone(),
             });
         }
+        // All or nothing: the new entries' charge first (an owner's partitions
+        // are distinct, so each is counted once).
+        let new = offsets
+            .iter()
+            .filter(|(partition, _)| !state.offsets.contains_key(partition))
+            .count() as u64;
+        self.budget.try_charge(new * OFFSET_BYTES)?;
         for (partition, offset) in offsets {
             state.offsets.insert(partition.clone(), *offset);
         }
@@ -271,9 +344,36 @@ impl Group {
     }
 
     /// Commits an offset with no membership check (a consumer that is not a
-    /// member, or `Log::commit_offset`).
-    pub(crate) fn commit(&self, partition: TopicPartition, offset: u64) {
-        self.state.lock().offsets.insert(partition, offset);
+    /// member, or `Log::commit_offset`) at `now_ms`; `None` if the group was
+    /// retired (G5: the caller looks it up again). A new partition's entry is
+    /// charged to the budget ([`OFFSET_BYTES`]), so a full budget refuses it.
+    pub(crate) fn commit(
+        &self,
+        partition: TopicPartition,
+        offset: u64,
+        now_ms: i64,
+    ) -> Option<Result<(), LogError>> {
+        let mut state = self.state.lock();
+        if state.retired {
+            return None;
+        }
+        match state.offsets.entry(partition) {
+            Entry::Occupied(mut entry) => {
+                entry.insert(offset);
+            }
+            Entry::Vacant(entry) => {
+                if let Err(full) = self.budget.try_charge(OFFSET_BYTES) {
+                    return Some(Err(full));
+                }
+                entry.insert(offset);
+            }
+        }
+        if state.members.is_empty() {
+            // Kafka's retention of an empty group's offsets counts from the
+            // last commit too.
+            state.idle_since_ms = state.idle_since_ms.max(now_ms);
+        }
+        Some(Ok(()))
     }
 
     /// The committed offset of a partition, if any.
@@ -298,21 +398,27 @@ impl GroupState {
             .collect();
         let mut changed = false;
         for id in expired {
-            changed |= self.remove_member(id);
+            changed |= self.remove_member(id, now_ms);
         }
         if changed {
             self.rebalance(wake);
         }
     }
 
-    /// Drops a member and frees what it owns; false if it was not a member.
-    fn remove_member(&mut self, member: u64) -> bool {
+    /// Drops a member at `now_ms` and frees what it owns; false if it was not a
+    /// member. The last one leaves the group idle, keeping only its offsets
+    /// (the tables a membership needed are freed, G5).
+    fn remove_member(&mut self, member: u64, now_ms: i64) -> bool {
         if self.members.remove(&member).is_none() {
             return false;
         }
         self.owners.retain(|_, owner| *owner != member);
         if self.members.is_empty() {
             self.assignor = None;
+            self.idle_since_ms = now_ms;
+            self.members = BTreeMap::new();
+            self.owners = HashMap::new();
+            self.partition_counts = BTreeMap::new();
         }
         true
     }

@@ -1,12 +1,14 @@
 //! The log's housekeeper: a background thread that runs retention (age limits
-//! included) and producer-state expiry on every partition at a fixed interval,
-//! so neither waits for an append or a user's sweep. It holds the log's topics
+//! included) and producer-state expiry on every partition, and expires consumer
+//! group members and idle groups (G1, G5), at a fixed interval, so none of it
+//! waits for an append, a poll or a user's sweep. It holds the log's topics
 //! only weakly and stops as soon as the last `Log` clone is dropped.
 
 use std::sync::{Condvar, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::log::group_registry::Groups;
 use crate::log::Topics;
 use crate::sync::spawn_background;
 
@@ -35,9 +37,12 @@ impl Stop {
 }
 
 impl Housekeeper {
-    /// Starts a housekeeper over `topics` that wakes every `interval`.
+    /// Starts a housekeeper over `topics` and `groups` (whose idle offsets it
+    /// drops after `offsets_retention_ms`) that wakes every `interval`.
     pub(crate) fn start(
         topics: Weak<Topics>,
+        groups: std::sync::Arc<Groups>,
+        offsets_retention_ms: i64,
         clock: std::sync::Arc<dyn Clock>,
         interval: Duration,
     ) -> Self {
@@ -55,6 +60,7 @@ impl Housekeeper {
                 for partition in topics.all_partitions() {
                     partition.housekeep(now_ms);
                 }
+                groups.housekeep(now_ms, offsets_retention_ms);
             }
         });
         Self { stop }

@@ -6,6 +6,7 @@ pub(crate) mod batch;
 mod budget;
 mod config;
 mod group_coordinator;
+mod group_registry;
 mod handle;
 mod housekeeper;
 mod lease;
@@ -33,8 +34,8 @@ use crate::types::{BatchHeader, ProducerId, ProducerIdentity};
 pub use assignor::Assignor;
 use budget::Budget;
 pub use config::{LogConfig, TopicConfig, DEFAULT_MEMORY_BUDGET};
-use group_coordinator::Groups;
 pub(crate) use group_coordinator::{Group, JoinRequest, SyncPlan};
+use group_registry::Groups;
 pub use handle::{PartitionHandle, ProducerAppender};
 use housekeeper::Housekeeper;
 pub(crate) use partition::Partition;
@@ -93,7 +94,8 @@ pub(crate) struct LogShared {
     topics: std::sync::Weak<Topics>,
     /// The next producer id to hand out; ids below it are issued.
     next_producer_id: AtomicU64,
-    pub(crate) groups: Groups,
+    /// The consumer groups (their registry is shared with the housekeeper).
+    pub(crate) groups: std::sync::Arc<Groups>,
 }
 
 impl LogShared {
@@ -241,9 +243,13 @@ impl Log {
 
     fn build(config: LogConfig) -> Self {
         let topics = std::sync::Arc::new(Topics(ConcurrentMap::new()));
+        let budget = std::sync::Arc::new(Budget::new(config.memory_budget));
+        let groups = std::sync::Arc::new(Groups::new(std::sync::Arc::clone(&budget)));
         let housekeeper = config.housekeeping.map(|interval| {
             std::sync::Arc::new(Housekeeper::start(
                 std::sync::Arc::downgrade(&topics),
+                std::sync::Arc::clone(&groups),
+                config.offsets_retention_ms,
                 std::sync::Arc::new(config.clock.clone()),
                 interval,
             ))
@@ -253,7 +259,7 @@ impl Log {
                 max_batch_records: config.max_batch_len(),
                 clock: config.clock.clone(),
                 _ticker: matches!(config.clock, EngineClock::Coarse).then(TickerLease::acquire),
-                budget: std::sync::Arc::new(Budget::new(config.memory_budget)),
+                budget,
                 producer_limits: ProducerLimits::new(
                     config.max_producer_states,
                     ProducerState::footprint(config.dedup_window) as u64,
@@ -261,7 +267,7 @@ impl Log {
                 topics: std::sync::Arc::downgrade(&topics),
                 config,
                 next_producer_id: AtomicU64::new(0),
-                groups: Groups::default(),
+                groups,
             }),
             topics,
             _housekeeper: housekeeper,
@@ -475,7 +481,8 @@ impl Log {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryUsage {
     /// Bytes charged: segments (pooled ones included), partitions (directories
-    /// and fixed structures) and producer states.
+    /// and fixed structures), producer states, and consumer groups and their
+    /// committed offsets.
     pub used_bytes: u64,
     /// The budget ([`LogConfig::memory_budget`]).
     pub budget_bytes: u64,

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::clock::Clock;
 use crate::error::LogError;
 use crate::log::{Log, PartitionHandle};
 use crate::types::TopicPartition;
@@ -60,14 +61,15 @@ impl PartitionHandle {
     pub(crate) fn commit_offset(&self, group: &str, offset: u64) -> Result<(), LogError> {
         check_group_id(group)?;
         let partition = self.inner();
-        partition.shared.groups.get_or_create(group).commit(
+        partition.shared.groups.commit(
+            group,
             TopicPartition {
                 topic: Arc::clone(&partition.topic),
                 partition: partition.index,
             },
             offset,
-        );
-        Ok(())
+            partition.shared.clock.now_ms(),
+        )
     }
 }
 
