@@ -197,7 +197,10 @@
 //! when they are admitted (I11), consumer groups when they are made and each
 //! committed offset when its entry is (G5). A charge is one CAS that never moves the total past the limit, so
 //! concurrent chargers cannot overshoot it; a refused charge changes nothing and the
-//! appender answers LogFull after one retention attempt.
+//! appender answers LogFull after one attempt to make room: a retention pass on
+//! its partition, and freeing the other partitions' pooled segment memory (idle,
+//! but charged until freed; a pool is a lock-free queue, so any thread may pop
+//! and free what it holds).
 //!
 //! **I11 — producer-state limits (src/log/producer_limits.rs).** Every state in a
 //! partition's map was admitted once (counted and charged to the budget) and is

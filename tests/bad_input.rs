@@ -42,6 +42,7 @@
 //! | 36 | `MultiConsumer` polls (tests/consumer_group.rs `extreme_poll_arguments_return`) | max 0 and usize::MAX, timeout 0 and Duration::MAX | returns at once / everything readable |
 //! | 37 | a group member blocked in `recv_timeout`, `iter()` or an async `readable()` (tests/consumer_group.rs `a_blocked_member_takes_over_from_a_stalled_one_within_its_interval`, `the_blocking_iterator_of_a_member_takes_over_from_a_stalled_one`; tests/consumer_async.rs `a_pending_member_takes_over_from_a_stalled_one`) | the only other member stops polling while owning the partitions | the housekeeper expires it past `max.poll.interval.ms`; the waiter takes over and reads (it used to wait out its timeout, or forever) |
 //! | 38 | `Log::subscribe` + `close`, `Log::commit_offset` (tests/group_lifetime.rs, tests/group_memory.rs) | a fresh group id every time; `offsets_retention` 0 and Duration::MAX | a group with nothing committed is removed with its last member; offsets are kept for `offsets_retention` and charged to the budget, a full budget answers `LogFull`; `InvalidConfig` / accepted (groups used to pile up outside the budget) |
+//! | 39 | `Log::append` (`row39_idle_pooled_segments_of_other_partitions_do_not_fill_the_budget`) | a full budget whose memory sits in other partitions' pools of recycled segments | the appender frees those pools and gets its segment; `LogFull` only when the budget is held by live segments |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left
@@ -68,8 +69,12 @@ use idemlog::producer::{
 };
 use idemlog::{
     BatchHeader, Log, LogConfig, LogError, ManualClock, ProduceRequest, ProducerId, Record,
-    RetentionPolicy,
+    RetentionPolicy, TopicConfig,
 };
+
+#[path = "common/eventually.rs"]
+mod eventually;
+use eventually::eventually;
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -485,7 +490,7 @@ fn row12_maintenance_on_an_empty_log() {
     assert_eq!(log.producer_state_stats().entries, 0);
     log.create_topic_with(
         "r",
-        idemlog::TopicConfig::new(1).retention(RetentionPolicy::default().max_records(0)),
+        TopicConfig::new(1).retention(RetentionPolicy::default().max_records(0)),
     )
     .unwrap();
     assert_eq!(
@@ -1009,4 +1014,68 @@ fn row31_empty_partitions_allocate_no_segment() {
         "one segment charged: {segment}"
     );
     assert_eq!(log.partition("many", 0).unwrap().live_segments(), 0);
+}
+
+/// A full budget whose memory sits in another partition's pool of recycled
+/// segments (idle, still charged): the appender frees the other pools before
+/// it answers `LogFull` (review finding: with an 8-segment budget, partition
+/// `b` got `LogFull` at 5 segments while `a` held 1 live segment and 4 pooled).
+#[test]
+fn row39_idle_pooled_segments_of_other_partitions_do_not_fill_the_budget() {
+    let config = || LogConfig::default().segment_bytes(4096).housekeeping(None);
+    let retained = RetentionPolicy::default().max_records(1);
+    // The charges of the two partitions and of one segment, from a probe log.
+    let (partitions, segment) = {
+        let probe = Log::with_config(config()).unwrap();
+        probe.create_topic("a", 1).unwrap();
+        probe.create_topic("b", 1).unwrap();
+        let partitions = probe.memory_usage().used_bytes;
+        probe.append("b", 0, None, Record::new("v")).unwrap();
+        (partitions, probe.memory_usage().used_bytes - partitions)
+    };
+    let budget = partitions + 8 * segment;
+    let log = Log::with_config(config().memory_budget(budget)).unwrap();
+    log.create_topic_with("a", TopicConfig::new(1).retention(retained))
+        .unwrap();
+    log.create_topic("b", 1).unwrap();
+    let (a, b) = (
+        log.partition("a", 0).unwrap(),
+        log.partition("b", 0).unwrap(),
+    );
+    // `a` cycles through many segments: retention keeps one record, its pool
+    // fills with the evicted segments' memory.
+    let record = Record::new(vec![7u8; 1000]);
+    for _ in 0..64 {
+        a.append(None, record.clone()).unwrap();
+    }
+    // `b` appends until the budget holds nothing more. Evicted memory reaches
+    // `a`'s pool once the reclamation epoch moves (readers pin it), so the last
+    // segments may take a few tries.
+    let mut reader = log.consumer("a", 0).unwrap();
+    let filled = eventually(|| {
+        match b.append(None, record.clone()) {
+            Ok(_) => {}
+            Err(LogError::LogFull {
+                used,
+                budget: limit,
+                ..
+            }) => {
+                assert!(used <= limit, "the budget holds");
+                for _ in 0..300 {
+                    reader.seek(a.log_start_offset());
+                    let _ = reader.poll(1);
+                }
+            }
+            Err(other) => panic!("{other}"),
+        }
+        b.live_segments() + a.live_segments() >= 8
+    });
+    assert!(
+        filled,
+        "b got {} segments beside a's {} live: the rest of the 8-segment budget \
+         stayed in a's pool",
+        b.live_segments(),
+        a.live_segments()
+    );
+    assert!(log.memory_usage().used_bytes <= budget);
 }

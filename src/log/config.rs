@@ -111,7 +111,9 @@ impl LogConfig {
     /// and fixed structures, a few KiB, charged by `create_topic`), producer
     /// states and consumer groups (a few hundred bytes each, and 64 per
     /// committed offset) are charged against it before they are allocated.
-    /// When it is full, retention runs first; then an append answers
+    /// When it is full, retention runs first, and the other partitions' idle
+    /// recycled segments (each partition keeps up to four for reuse) are
+    /// freed; then an append answers
     /// [`LogError::LogFull`], and so do a commit of a new offset and a
     /// subscription that would make a new group.
     pub fn memory_budget(mut self, bytes: u64) -> Self {

@@ -105,6 +105,20 @@ impl LogShared {
         producer_id.0 < self.next_producer_id.load(Ordering::Relaxed)
     }
 
+    /// Frees the segment memory pooled by every partition but `except` (which
+    /// needs the budget's room); returns the bytes freed.
+    pub(crate) fn release_pooled_segments(&self, except: &Partition) -> u64 {
+        let Some(topics) = self.topics.upgrade() else {
+            return 0;
+        };
+        topics
+            .all_partitions()
+            .iter()
+            .filter(|partition| !std::ptr::eq(partition.as_ref(), except))
+            .map(|partition| partition.storage.release_pooled())
+            .sum()
+    }
+
     /// Evicts up to `count` of the least recently used idle producer states of
     /// the whole log (I11); returns how many went.
     pub(crate) fn evict_lru_producer_states(&self, count: usize) -> usize {

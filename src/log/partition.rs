@@ -22,7 +22,7 @@ use crate::log::batch::{self, BatchFields, Stamp};
 use crate::log::budget::{arc_block_bytes, heap_block_bytes};
 use crate::log::producer_state::{Begin, CachedState, Claim, ProducerState, ProducerStateSnapshot};
 use crate::log::retention::{self, RetentionPolicy, RetentionReport};
-use crate::log::storage::SegmentLog;
+use crate::log::storage::{SegmentLog, Shortage};
 use crate::log::wakeup::Wakeup;
 use crate::log::{AppendOutcome, LogShared};
 use crate::record::IntoRecords;
@@ -189,8 +189,8 @@ impl Partition {
     ) -> Result<AppendOutcome, LogError> {
         let reservation =
             self.storage
-                .reserve(u64::from(fields.record_count), fields.units(), || {
-                    self.make_room()
+                .reserve(u64::from(fields.record_count), fields.units(), |shortage| {
+                    self.make_room_for(shortage)
                 })?;
         fields.base_offset = reservation.base_offset;
         before_write(&fields);
@@ -417,6 +417,18 @@ impl Partition {
         self.wakeup.notify();
         if opened_segment && self.retention.is_limited() {
             self.make_room();
+        }
+    }
+
+    /// What an appender that could not install its next segment does before
+    /// it tries once more: retention here, and, when the budget refused the
+    /// memory, frees the other partitions' pooled segments (idle memory still
+    /// charged, which would otherwise answer `LogFull` while unused).
+    #[cold]
+    fn make_room_for(&self, shortage: Shortage) {
+        self.make_room();
+        if shortage == Shortage::Memory {
+            self.shared.release_pooled_segments(self);
         }
     }
 

@@ -136,6 +136,16 @@ pub(crate) struct OldestSegment {
     pub(crate) max_timestamp_ms: i64,
 }
 
+/// What a segment install lacked, for the caller's `make_room`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shortage {
+    /// The ring's next cell still holds a live segment (retention may evict it).
+    RingCell,
+    /// The memory budget refused a fresh segment (retention may free one, and
+    /// other partitions' pools may hold idle memory).
+    Memory,
+}
+
 /// The records of one partition.
 pub(crate) struct SegmentLog {
     /// The packed tail (I2, I3); every change is a CAS, so consumers can order
@@ -257,14 +267,14 @@ impl SegmentLog {
     /// Reserves offsets, units and a commit slot for a batch of `count` records
     /// taking `units` units (at most a segment), moving to a fresh segment when it
     /// does not fit the current one (I2, I3). `make_room` is called when the next
-    /// segment cannot be installed (ring or budget full), then installation is
-    /// retried once.
+    /// segment cannot be installed, with what it lacked (a ring cell, or memory
+    /// from the budget), then installation is retried once.
     #[inline]
     pub(crate) fn reserve(
         &self,
         count: u64,
         units: u64,
-        make_room: impl Fn(),
+        make_room: impl Fn(Shortage),
     ) -> Result<Reservation<'_>, LogError> {
         debug_assert!(units <= self.segment_units);
         let tail = self.tail.reserving();
@@ -337,7 +347,7 @@ impl SegmentLog {
     /// installing it if its cell is free (I3). Stale callers (the tail moved on)
     /// find a later segment or its tombstone in the cell and do nothing.
     #[cold]
-    fn install_next(&self, low: u64, make_room: &impl Fn()) -> Result<(), LogError> {
+    fn install_next(&self, low: u64, make_room: &impl Fn(Shortage)) -> Result<(), LogError> {
         let (_, start_segment) = self.head();
         let floor = start_segment - 1;
         let current = tail::expand(low, floor);
@@ -372,7 +382,7 @@ impl SegmentLog {
                     // Segment `wanted - ring_len` is still live: the ring is full.
                     if !tried_room {
                         tried_room = true;
-                        make_room();
+                        make_room(Shortage::RingCell);
                         continue;
                     }
                     return Err(LogError::PartitionFull {
@@ -388,7 +398,7 @@ impl SegmentLog {
                 Ok(segment) => segment,
                 Err(_) if !tried_room => {
                     tried_room = true;
-                    make_room();
+                    make_room(Shortage::Memory);
                     continue;
                 }
                 Err(full) => return Err(full),
@@ -749,6 +759,12 @@ impl SegmentLog {
     fn pooled(&self) -> u64 {
         self.pool.pooled()
     }
+
+    /// Frees the segment memory pooled for reuse, returning its charge to the
+    /// budget (another partition needs the memory); returns the bytes freed.
+    pub(crate) fn release_pooled(&self) -> u64 {
+        self.pool.release_all()
+    }
 }
 
 impl Drop for SegmentLog {
@@ -804,7 +820,7 @@ mod tests {
             records_len: records_len as u32,
             stamp: None,
         };
-        let reservation = storage.reserve(records.len() as u64, fields.units(), || {})?;
+        let reservation = storage.reserve(records.len() as u64, fields.units(), |_| {})?;
         fields.base_offset = reservation.base_offset;
         // SAFETY: reserved above for exactly these fields.
         unsafe { storage.write(&reservation, &fields, &records) };
@@ -880,7 +896,7 @@ mod tests {
     #[test]
     fn an_uncommitted_batch_stops_readers_and_the_watermark() {
         let storage = storage(1024, 4);
-        let first = storage.reserve(1, 7, || {}).expect("room");
+        let first = storage.reserve(1, 7, |_| {}).expect("room");
         assert_eq!(append(&storage, &[b"b"]), Ok(1));
         assert_eq!(storage.high_watermark(), 0);
         assert!(read_all(&storage, 0).is_empty());
