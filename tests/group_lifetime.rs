@@ -113,8 +113,10 @@ fn an_idle_groups_offsets_are_kept_for_the_retention_then_removed() {
     let empty = log.memory_usage().used_bytes;
     let mut member = log.subscribe(member_of("g"), &["t"]).unwrap();
     member.poll_with(0, |_| ()).unwrap();
+    // The same partition twice: one entry, charged once.
+    let first = idemlog::TopicPartition::new("t", 0);
     member
-        .commit_offsets(&[(idemlog::TopicPartition::new("t", 0), 0)])
+        .commit_offsets(&[(first.clone(), 0), (first, 0)])
         .unwrap();
     clock.advance_ms(30_000);
     member.close().unwrap(); // idle from here: t = 31 s

@@ -6,7 +6,7 @@
 //! groups is `super::group_registry`).
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::task::Waker;
 
@@ -30,7 +30,7 @@ const REGISTRY_SLOT_BYTES: u64 = 80;
 /// Bytes the offsets table's smallest block (four slots and their control
 /// bytes, 128 bytes from the allocator) takes beyond its first entry's
 /// [`OFFSET_BYTES`]: charged with the group, so a group with one offset is
-/// charged what it holds (tests/group_lifetime.rs; 200 000 groups of one
+/// charged what it holds (tests/group_memory.rs; 200 000 groups of one
 /// offset measured 523 resident bytes each).
 const SMALLEST_OFFSETS_TABLE_BYTES: u64 = 64;
 
@@ -330,13 +330,15 @@ impl Group {
                 partition: partition.clone(),
             });
         }
-        // All or nothing: the new entries' charge first (an owner's partitions
-        // are distinct, so each is counted once).
-        let new = offsets
+        // All or nothing: the new entries' charge first, each partition once
+        // however often the list names it (what `retire` releases is one per
+        // entry).
+        let new: HashSet<&TopicPartition> = offsets
             .iter()
-            .filter(|(partition, _)| !state.offsets.contains_key(partition))
-            .count() as u64;
-        self.budget.try_charge(new * OFFSET_BYTES)?;
+            .map(|(partition, _)| partition)
+            .filter(|partition| !state.offsets.contains_key(*partition))
+            .collect();
+        self.budget.try_charge(new.len() as u64 * OFFSET_BYTES)?;
         for (partition, offset) in offsets {
             state.offsets.insert(partition.clone(), *offset);
         }
