@@ -92,8 +92,10 @@
 //! number, so an installer that is a whole lap late (the segment was installed and
 //! evicted meanwhile) finds a tombstone of `n + 1` or later and installs nothing.
 //! If the cell still holds live segment `n + 1 - max_segments`, the ring is full:
-//! the appender runs retention once (`try_lock`) and otherwise answers
-//! PartitionFull, leaving the tail unchanged. A stale caller whose segment number
+//! the appender runs retention once (`try_lock`; while another thread's pass
+//! holds the lock it backs off and looks at the cell again, since that pass may
+//! be freeing it) and otherwise answers PartitionFull, leaving the tail
+//! unchanged; the same for a fresh segment the budget refused (I10). A stale caller whose segment number
 //! is more than a ring below the head returns at once (its CAS fails).
 //!
 //! **I4 — publication (src/log/segment.rs).** A batch is written once, by its
@@ -160,7 +162,8 @@
 //!
 //! **I7 — eviction (src/log/storage.rs `evict_oldest`, src/log/retention.rs).** Only one
 //! evictor runs at a time (the partition's retention mutex, never waited on by appenders:
-//! they `try_lock`, and if a pass is already running they leave it). Only a segment the
+//! they `try_lock`, and if a pass is already running they leave it; one that
+//! needs the room that pass may make backs off and looks again, I3). Only a segment the
 //! high-watermark scan has passed is evicted (I5: every batch in it is committed and
 //! its successor holds the next offset), so no appender still writes it; appenders
 //! touch a segment only between their reservation and their commit. Eviction moves

@@ -416,28 +416,36 @@ impl Partition {
     fn after_publish(&self, opened_segment: bool) {
         self.wakeup.notify();
         if opened_segment && self.retention.is_limited() {
+            // A pass already running covers this segment's opening too.
             self.make_room();
         }
     }
 
     /// What an appender that could not install its next segment does before
-    /// it tries once more: retention here, and, when the budget refused the
-    /// memory, frees the other partitions' pooled segments (idle memory still
-    /// charged, which would otherwise answer `LogFull` while unused).
+    /// it looks again: retention here, and, when the budget refused the memory,
+    /// frees the other partitions' pooled segments (idle memory still charged,
+    /// which would otherwise answer `LogFull` while unused). Returns false if
+    /// another thread's retention pass was running, so this one ran none: that
+    /// pass may be making the room, and the appender looks again rather than
+    /// answer `PartitionFull` or `LogFull` for it (it never waits on the lock).
     #[cold]
-    fn make_room_for(&self, shortage: Shortage) {
-        self.make_room();
+    fn make_room_for(&self, shortage: Shortage) -> bool {
+        let ran = self.make_room();
         if shortage == Shortage::Memory {
             self.shared.release_pooled_segments(self);
         }
+        ran
     }
 
     /// Runs retention unless a pass is already running (an appender that found
-    /// the ring or the budget full, or opened a segment, never waits for it).
-    fn make_room(&self) {
-        if let Some(_evicting) = self.retention_lock.try_lock() {
-            self.enforce_retention_locked();
-        }
+    /// the ring or the budget full, or opened a segment, never waits for it);
+    /// returns whether it ran one.
+    fn make_room(&self) -> bool {
+        let Some(_evicting) = self.retention_lock.try_lock() else {
+            return false;
+        };
+        self.enforce_retention_locked();
+        true
     }
 
     fn enforce_retention_locked(&self) -> RetentionReport {

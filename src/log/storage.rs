@@ -20,7 +20,7 @@ use crate::log::segment::{Segment, SegmentPool, SegmentTotals};
 use crate::log::tail::{self, Tail};
 use crate::log::tail_cell::TailCell;
 use crate::record::IntoRecords;
-use crate::sync::{pin, AtomicPtr, AtomicU128, Mutex, Ordering};
+use crate::sync::{pin, AtomicPtr, AtomicU128, Backoff, Mutex, Ordering};
 
 /// A ring cell's content.
 enum Cell {
@@ -268,13 +268,16 @@ impl SegmentLog {
     /// taking `units` units (at most a segment), moving to a fresh segment when it
     /// does not fit the current one (I2, I3). `make_room` is called when the next
     /// segment cannot be installed, with what it lacked (a ring cell, or memory
-    /// from the budget), then installation is retried once.
+    /// from the budget), then installation is retried; `make_room` answers
+    /// false while someone else is making room (then it is called again after
+    /// the retry, with a backoff), true once it made what room it could (then
+    /// a second failure is the answer).
     #[inline]
     pub(crate) fn reserve(
         &self,
         count: u64,
         units: u64,
-        make_room: impl Fn(Shortage),
+        make_room: impl Fn(Shortage) -> bool,
     ) -> Result<Reservation<'_>, LogError> {
         debug_assert!(units <= self.segment_units);
         let tail = self.tail.reserving();
@@ -347,7 +350,11 @@ impl SegmentLog {
     /// installing it if its cell is free (I3). Stale callers (the tail moved on)
     /// find a later segment or its tombstone in the cell and do nothing.
     #[cold]
-    fn install_next(&self, low: u64, make_room: &impl Fn(Shortage)) -> Result<(), LogError> {
+    fn install_next(
+        &self,
+        low: u64,
+        make_room: &impl Fn(Shortage) -> bool,
+    ) -> Result<(), LogError> {
         let (_, start_segment) = self.head();
         let floor = start_segment - 1;
         let current = tail::expand(low, floor);
@@ -359,6 +366,7 @@ impl SegmentLog {
         let wanted = current + 1;
         let cell = &self.ring[(wanted & self.ring_mask) as usize];
         let mut tried_room = false;
+        let mut backoff = Backoff::new();
         loop {
             // Acquire: pairs with the AcqRel install below by another writer and
             // with the evictor's Release tombstone store (I7).
@@ -381,8 +389,10 @@ impl SegmentLog {
                     }
                     // Segment `wanted - ring_len` is still live: the ring is full.
                     if !tried_room {
-                        tried_room = true;
-                        make_room(Shortage::RingCell);
+                        tried_room = make_room(Shortage::RingCell);
+                        if !tried_room {
+                            backoff.snooze();
+                        }
                         continue;
                     }
                     return Err(LogError::PartitionFull {
@@ -397,8 +407,10 @@ impl SegmentLog {
             let segment = match self.pool.segment(wanted) {
                 Ok(segment) => segment,
                 Err(_) if !tried_room => {
-                    tried_room = true;
-                    make_room(Shortage::Memory);
+                    tried_room = make_room(Shortage::Memory);
+                    if !tried_room {
+                        backoff.snooze();
+                    }
                     continue;
                 }
                 Err(full) => return Err(full),
@@ -820,7 +832,7 @@ mod tests {
             records_len: records_len as u32,
             stamp: None,
         };
-        let reservation = storage.reserve(records.len() as u64, fields.units(), |_| {})?;
+        let reservation = storage.reserve(records.len() as u64, fields.units(), |_| true)?;
         fields.base_offset = reservation.base_offset;
         // SAFETY: reserved above for exactly these fields.
         unsafe { storage.write(&reservation, &fields, &records) };
@@ -896,7 +908,7 @@ mod tests {
     #[test]
     fn an_uncommitted_batch_stops_readers_and_the_watermark() {
         let storage = storage(1024, 4);
-        let first = storage.reserve(1, 7, |_| {}).expect("room");
+        let first = storage.reserve(1, 7, |_| true).expect("room");
         assert_eq!(append(&storage, &[b"b"]), Ok(1));
         assert_eq!(storage.high_watermark(), 0);
         assert!(read_all(&storage, 0).is_empty());
