@@ -272,7 +272,10 @@
 //! and wakes every registered waker. A waiter checks `complete` under the same
 //! mutex before it parks or registers, so it either sees it or is parked
 //! (registered) before the completer takes the mutex: no wake-up is lost, and
-//! every clone's waker is woken.
+//! every clone's waker is woken. Each handle holds one registration slot, which
+//! a poll from another task overwrites and the handle's drop frees (both under
+//! the mutex), so the registrations are bounded by the pending handles that
+//! were polled, each holding its latest task's waker.
 //!
 //! **P5 — flusher wake-up (src/producer/flusher_signal.rs).** A sender that
 //! linked a batch (or appended with `linger.ms = 0`) issues a SeqCst fence and

@@ -318,3 +318,65 @@ fn a_full_log_budget_pushes_back_to_send_which_hands_the_record_back() {
         .count();
     assert!(timed_out > 0);
 }
+
+/// A waker that counts the live copies of itself.
+struct Counted(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Counted {
+    fn waker(live: &Arc<std::sync::atomic::AtomicUsize>) -> Waker {
+        live.fetch_add(1, Ordering::SeqCst);
+        Waker::from(Arc::new(Counted(Arc::clone(live))))
+    }
+}
+
+impl Wake for Counted {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A pending handle polled by one task after another (each awaiting it with a
+/// timeout, say) keeps only the last task's waker, and a pending handle that
+/// is dropped keeps none (review finding: every waker it was ever polled with
+/// was kept until the batch completed).
+#[test]
+fn a_pending_handle_keeps_one_waker_and_a_dropped_one_none() {
+    let log = log_with_topic();
+    let config = ProducerConfig::default()
+        .linger_ms(60_000)
+        .time(TimeSource::virtual_time());
+    let producer = Producer::new(&log, config).unwrap();
+    let mut handle = producer.send(ProducerRecord::new("t", "v")).unwrap();
+    let live = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for _ in 0..10_000 {
+        let waker = Counted::waker(&live);
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut handle).poll(&mut cx).is_pending());
+    }
+    assert_eq!(live.load(Ordering::SeqCst), 1, "the last task's waker only");
+    // Clones awaited once each and dropped (timed-out waits) leave nothing.
+    for _ in 0..10_000 {
+        let mut clone = handle.clone();
+        let waker = Counted::waker(&live);
+        assert!(Pin::new(&mut clone)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    assert_eq!(
+        live.load(Ordering::SeqCst),
+        1,
+        "dropped clones hold no waker"
+    );
+    // The one still registered is woken and released by the completion.
+    let flag = Arc::new(Flag(AtomicBool::new(false)));
+    assert!(!poll_once(&mut handle, &flag));
+    assert_eq!(live.load(Ordering::SeqCst), 0, "replaced by the flag's");
+    producer.flush(LONG).unwrap();
+    assert!(eventually(|| flag.0.load(Ordering::SeqCst)));
+    assert!(poll_once(&mut handle, &flag));
+    producer.close(LONG).unwrap();
+}

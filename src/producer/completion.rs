@@ -52,7 +52,11 @@ struct CallbackNode {
 struct Waiters {
     /// Set (with `done`) when the batch completes.
     complete: bool,
-    wakers: Vec<Waker>,
+    /// One slot per pending handle that was polled (its latest waker), so a
+    /// handle polled by many tasks in turn holds one, and a dropped one none.
+    wakers: Vec<Option<Waker>>,
+    /// Slots of `wakers` that are free again.
+    free: Vec<usize>,
 }
 
 /// The completion of one batch (see the module comment).
@@ -173,12 +177,13 @@ impl Completion {
             // Release: pairs with the Acquire load in `is_done`: a thread that
             // sees `done` finds the outcome set.
             self.done.store(true, Ordering::Release);
+            waiters.free = Vec::new();
             std::mem::take(&mut waiters.wakers)
         };
         // After the mutex: a waiter that checked before we stored is parked on
         // the condvar by now (it held the mutex from its check to its wait).
         self.done_cv.notify_all();
-        for waker in wakers {
+        for waker in wakers.into_iter().flatten() {
             // A waker is user code too (an executor's): same protection.
             let _panicked = run_user_code(self.owner, move || waker.wake());
         }
@@ -212,17 +217,44 @@ impl Completion {
         wait_until(&self.done_cv, waiters, deadline, POLL, |w| w.complete)
     }
 
-    /// Registers `waker` unless the batch is done (then returns true). Every
-    /// distinct waker is kept, so every task awaiting a clone is woken.
-    pub(crate) fn register(&self, waker: &Waker) -> bool {
+    /// Registers `waker` for a handle unless the batch is done (then returns
+    /// `None`): in the handle's own slot `slot` if it has one (replacing the
+    /// waker it registered before unless that one `will_wake` the same task),
+    /// else in a new one, whose number it returns. One slot per handle, so
+    /// every task awaiting a clone is woken, and a handle polled by many tasks
+    /// in turn keeps only the last one's waker.
+    pub(crate) fn register(&self, slot: Option<usize>, waker: &Waker) -> Option<usize> {
         let mut waiters = self.waiters.lock();
         if waiters.complete {
-            return true;
+            return None;
         }
-        if !waiters.wakers.iter().any(|known| known.will_wake(waker)) {
-            waiters.wakers.push(waker.clone());
+        if let Some(known) = slot.and_then(|slot| waiters.wakers.get_mut(slot)) {
+            if !known.as_ref().is_some_and(|known| known.will_wake(waker)) {
+                *known = Some(waker.clone());
+            }
+            return slot;
         }
-        false
+        let slot = match waiters.free.pop() {
+            Some(free) => {
+                waiters.wakers[free] = Some(waker.clone());
+                free
+            }
+            None => {
+                waiters.wakers.push(Some(waker.clone()));
+                waiters.wakers.len() - 1
+            }
+        };
+        Some(slot)
+    }
+
+    /// Forgets the waker a dropped handle registered in `slot`.
+    pub(crate) fn deregister(&self, slot: usize) {
+        let mut waiters = self.waiters.lock();
+        if let Some(known) = waiters.wakers.get_mut(slot) {
+            if known.take().is_some() {
+                waiters.free.push(slot);
+            }
+        }
     }
 }
 

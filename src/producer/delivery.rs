@@ -153,9 +153,29 @@ const WAIT_YIELDS: u32 = if LOOM { 0 } else { 8 };
 /// let meta = handle.wait().unwrap();
 /// assert_eq!((meta.partition, meta.offset), (0, Some(0)));
 /// ```
-#[derive(Clone)]
 pub struct DeliveryHandle {
     source: Source,
+    /// The slot its waker holds in the completion's list, once it was polled
+    /// while pending (freed when it is dropped).
+    waker_slot: Option<usize>,
+}
+
+impl Clone for DeliveryHandle {
+    /// Another handle on the same record, with no waker registered yet.
+    fn clone(&self) -> Self {
+        Self {
+            source: self.source.clone(),
+            waker_slot: None,
+        }
+    }
+}
+
+impl Drop for DeliveryHandle {
+    fn drop(&mut self) {
+        if let Some(slot) = self.waker_slot {
+            self.completion().deregister(slot);
+        }
+    }
 }
 
 /// What a handle waits for.
@@ -187,6 +207,7 @@ impl DeliveryHandle {
     pub(crate) fn new(batch: Arc<ProducerBatch>, index: u32) -> Self {
         Self {
             source: Source::Batch { batch, index },
+            waker_slot: None,
         }
     }
 
@@ -195,6 +216,7 @@ impl DeliveryHandle {
     pub(crate) fn message(delivery: Arc<MessageDelivery>) -> Self {
         Self {
             source: Source::Message(delivery),
+            waker_slot: None,
         }
     }
 
@@ -292,10 +314,16 @@ impl Future for DeliveryHandle {
     type Output = DeliveryResult;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<DeliveryResult> {
-        if self.is_done() || self.completion().register(cx.waker()) {
-            Poll::Ready(self.finished())
-        } else {
-            Poll::Pending
+        let handle = self.get_mut();
+        if handle.is_done() {
+            return Poll::Ready(handle.finished());
+        }
+        match handle.completion().register(handle.waker_slot, cx.waker()) {
+            Some(slot) => {
+                handle.waker_slot = Some(slot);
+                Poll::Pending
+            }
+            None => Poll::Ready(handle.finished()),
         }
     }
 }

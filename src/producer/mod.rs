@@ -544,6 +544,7 @@ impl Inner {
         if waiter.wait_until(deadline, || shared.signal.has_exited()) {
             Ok(())
         } else {
+            waiter.abandon();
             Err(ProducerError::FlushTimeout {
                 timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
             })

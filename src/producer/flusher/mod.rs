@@ -25,7 +25,9 @@ use super::metrics::Metrics;
 use super::time::TimeSource;
 use super::topic_table::TopicTable;
 use crate::error::LogError;
-use crate::sync::{fence, wait_until, Arc, AtomicUsize, Condvar, Mutex, Ordering, SegQueue};
+use crate::sync::{
+    fence, wait_until, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering, SegQueue,
+};
 use crate::types::{ProducerIdentity, MAX_EPOCH};
 use finish::Finisher;
 use sequencer::{stamp, InFlight, Last, Slot, State};
@@ -42,6 +44,9 @@ pub(crate) struct FlushWaiter {
     remaining: AtomicUsize,
     done: Mutex<bool>,
     cv: Condvar,
+    /// Its `flush()` timed out: no one waits for it any more, and the flusher
+    /// drops its markers at the next `flush()` it takes.
+    abandoned: AtomicBool,
 }
 
 impl FlushWaiter {
@@ -50,7 +55,20 @@ impl FlushWaiter {
             remaining: AtomicUsize::new(0),
             done: Mutex::new(false),
             cv: Condvar::new(),
+            abandoned: AtomicBool::new(false),
         }
+    }
+
+    /// Its caller gave up (a timed-out `flush()`).
+    pub(crate) fn abandon(&self) {
+        // Relaxed: a hint to drop markers; a stale read only keeps one a
+        // little longer (firing an abandoned marker is harmless).
+        self.abandoned.store(true, Ordering::Relaxed);
+    }
+
+    fn is_abandoned(&self) -> bool {
+        // Relaxed: see `abandon`.
+        self.abandoned.load(Ordering::Relaxed)
     }
 
     /// The flusher took the marker: it waits for `partitions` partitions.
@@ -257,6 +275,13 @@ impl Flusher {
             for slot in &mut self.slots {
                 let last = slot.topic.chains[slot.index as usize].last_ordinal();
                 slot.flush_through = slot.flush_through.max(last);
+                // Markers of timed-out flushes wait for nobody: drop them, so
+                // repeated timed-out flushes behind a stuck batch hold no more
+                // than the flushes still waiting.
+                slot.markers.retain(|(_, marked)| !marked.is_abandoned());
+                if slot.markers.capacity() > 2 * slot.markers.len() + 8 {
+                    slot.markers.shrink_to(slot.markers.len() + 4);
+                }
                 slot.markers.push((last, Arc::clone(&waiter)));
             }
         }
