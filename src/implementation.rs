@@ -289,6 +289,10 @@
 //! after the previous attempt was answered or its connection reset (which drops
 //! what was in transit), and the acknowledged attempt has arrived. With
 //! `acks=0`, or on failure, the area stays with the batch and is freed with it.
+//! An `acks=0` batch is done once sent, with no answer to bound it: the
+//! flusher keeps at most `max.in.flight` requests on the connection (the
+//! others wait, holding their `buffer.memory`), and a closing flusher exits
+//! only once the connection has delivered what it holds.
 //!
 //! **P7 — the first batch (src/producer/flusher/sequencer.rs).** A log with no
 //! state for a producer accepts any sequence. A fresh producer nevertheless

@@ -45,6 +45,7 @@
 //! | 39 | `Log::append` (`row39_idle_pooled_segments_of_other_partitions_do_not_fill_the_budget`) | a full budget whose memory sits in other partitions' pools of recycled segments | the appender frees those pools and gets its segment; `LogFull` only when the budget is held by live segments |
 //! | 40 | `Producer::flush` (tests/producer_memory.rs) | 200 000 calls that time out behind a stuck record, 64 partitions | `FlushTimeout` each, nothing kept (each used to leave a marker per partition: 134-207 MiB, and the flusher slowed quadratically) |
 //! | 41 | `DeliveryHandle` as a `Future` (tests/producer_liveness.rs `a_pending_handle_keeps_one_waker_and_a_dropped_one_none`) | polled by 10 000 tasks in turn; 10 000 clones polled once and dropped | one waker kept, the last; none for the dropped clones (every waker used to be kept until completion) |
+//! | 42 | `Producer::send` with `acks=0` over a link delaying every request by an hour (tests/producer_link.rs) | 20 000 sends, `buffer.memory` 64 KiB, `max.block.ms` 0; then `close` | `BufferExhausted` once 64 KiB wait and `max.in.flight` requests are on the connection; `close` answers `CloseTimeout` (the link used to queue ~30 000 requests, ~200 MiB, and `close` answered `Ok` having dropped them) |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left

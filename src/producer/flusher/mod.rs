@@ -222,7 +222,11 @@ impl Flusher {
                 continue;
             }
             if !progress {
-                if closing && self.slots.iter().all(Slot::is_idle) {
+                // With acks=0 a batch is done once sent: closing also waits
+                // for the connection to deliver what it holds (up to the
+                // close timeout, after which a forced close drops it).
+                let delivered = self.s.acks != Acks::None || self.transport.in_transit() == 0;
+                if closing && delivered && self.slots.iter().all(Slot::is_idle) {
                     if self.terminate_all() {
                         break;
                     }
@@ -455,10 +459,18 @@ impl Flusher {
         progress
     }
 
-    /// `acks=0`: send and report success at once, offset unknown.
+    /// `acks=0`: send and report success at once, offset unknown. No answer
+    /// comes back to wait for, so the connection's queue is the only bound on
+    /// what is in transit: at most `max.in.flight.requests.per.connection`
+    /// requests (as a socket's buffer bounds a real connection); the other
+    /// batches wait, holding their `buffer.memory`, which pushes back on
+    /// `send`.
     fn fire_and_forget(&mut self, slot_index: usize, now: i64) -> bool {
         let mut progress = false;
-        while let Some(batch) = self.slots[slot_index].ready.pop_front() {
+        while self.transport.in_transit() < self.s.max_in_flight {
+            let Some(batch) = self.slots[slot_index].ready.pop_front() else {
+                break;
+            };
             progress = true;
             let slot = &mut self.slots[slot_index];
             slot.chain.push_back(batch);
