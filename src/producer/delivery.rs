@@ -155,40 +155,57 @@ const WAIT_YIELDS: u32 = if LOOM { 0 } else { 8 };
 /// ```
 pub struct DeliveryHandle {
     source: Source,
-    /// The slot its waker holds in the completion's list, once it was polled
-    /// while pending (freed when it is dropped).
-    waker_slot: Option<usize>,
 }
+
+/// A handle's `waker_slot` before it was polled while pending.
+const NO_WAKER_SLOT: u32 = u32::MAX;
 
 impl Clone for DeliveryHandle {
     /// Another handle on the same record, with no waker registered yet.
     fn clone(&self) -> Self {
-        Self {
-            source: self.source.clone(),
-            waker_slot: None,
-        }
+        let mut source = self.source.clone();
+        *source.waker_slot() = NO_WAKER_SLOT;
+        Self { source }
     }
 }
 
 impl Drop for DeliveryHandle {
+    #[inline]
     fn drop(&mut self) {
-        if let Some(slot) = self.waker_slot {
-            self.completion().deregister(slot);
+        let slot = *self.source.waker_slot();
+        if slot != NO_WAKER_SLOT {
+            self.forget_waker(slot);
         }
     }
 }
 
-/// What a handle waits for.
+/// What a handle waits for, and the slot its waker holds in the completion's
+/// list once it was polled while pending (freed when it is dropped; kept in
+/// the variant, so a handle stays two words).
 #[derive(Clone)]
 enum Source {
     /// Record `index` of an in-process producer's batch.
     Batch {
         batch: Arc<ProducerBatch>,
         index: u32,
+        waker_slot: u32,
     },
     /// One message of a remote producer (the Kafka backend).
     #[cfg(feature = "kafka")]
-    Message(Arc<MessageDelivery>),
+    Message {
+        delivery: Arc<MessageDelivery>,
+        waker_slot: u32,
+    },
+}
+
+impl Source {
+    fn waker_slot(&mut self) -> &mut u32 {
+        match self {
+            Self::Batch { waker_slot, .. } => waker_slot,
+            #[cfg(feature = "kafka")]
+            Self::Message { waker_slot, .. } => waker_slot,
+        }
+    }
 }
 
 impl std::fmt::Debug for DeliveryHandle {
@@ -197,7 +214,7 @@ impl std::fmt::Debug for DeliveryHandle {
         match &self.source {
             Source::Batch { index, .. } => debug.field("index", index),
             #[cfg(feature = "kafka")]
-            Source::Message(_) => debug.field("remote", &true),
+            Source::Message { .. } => debug.field("remote", &true),
         };
         debug.field("done", &self.is_done()).finish()
     }
@@ -206,8 +223,11 @@ impl std::fmt::Debug for DeliveryHandle {
 impl DeliveryHandle {
     pub(crate) fn new(batch: Arc<ProducerBatch>, index: u32) -> Self {
         Self {
-            source: Source::Batch { batch, index },
-            waker_slot: None,
+            source: Source::Batch {
+                batch,
+                index,
+                waker_slot: NO_WAKER_SLOT,
+            },
         }
     }
 
@@ -215,9 +235,19 @@ impl DeliveryHandle {
     #[cfg(feature = "kafka")]
     pub(crate) fn message(delivery: Arc<MessageDelivery>) -> Self {
         Self {
-            source: Source::Message(delivery),
-            waker_slot: None,
+            source: Source::Message {
+                delivery,
+                waker_slot: NO_WAKER_SLOT,
+            },
         }
+    }
+
+    /// Frees the waker slot of a handle that was polled while pending (only
+    /// async waits have one: out of the way of the common drop).
+    #[cold]
+    #[inline(never)]
+    fn forget_waker(&self, slot: u32) {
+        self.completion().deregister(slot as usize);
     }
 
     #[inline]
@@ -225,7 +255,7 @@ impl DeliveryHandle {
         match &self.source {
             Source::Batch { batch, .. } => &batch.completion,
             #[cfg(feature = "kafka")]
-            Source::Message(delivery) => delivery.completion(),
+            Source::Message { delivery, .. } => delivery.completion(),
         }
     }
 
@@ -233,11 +263,11 @@ impl DeliveryHandle {
     #[inline]
     pub fn try_result(&self) -> Option<DeliveryResult> {
         match &self.source {
-            Source::Batch { batch, index } => batch
+            Source::Batch { batch, index, .. } => batch
                 .completion
                 .result(*index, |sealed, index| batch.failed_record(sealed, index)),
             #[cfg(feature = "kafka")]
-            Source::Message(delivery) => delivery.result(),
+            Source::Message { delivery, .. } => delivery.result(),
         }
     }
 
@@ -318,9 +348,13 @@ impl Future for DeliveryHandle {
         if handle.is_done() {
             return Poll::Ready(handle.finished());
         }
-        match handle.completion().register(handle.waker_slot, cx.waker()) {
+        let known = *handle.source.waker_slot();
+        let known = (known != NO_WAKER_SLOT).then_some(known as usize);
+        match handle.completion().register(known, cx.waker()) {
             Some(slot) => {
-                handle.waker_slot = Some(slot);
+                // A slot past u32's range (four billion pending handles polled
+                // at once) is left to the completion, which frees every slot.
+                *handle.source.waker_slot() = u32::try_from(slot).unwrap_or(NO_WAKER_SLOT);
                 Poll::Pending
             }
             None => Poll::Ready(handle.finished()),
