@@ -6,12 +6,9 @@
 use idemlog::consumer::ConsumerConfig;
 use idemlog::{Log, LogConfig};
 
-fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
+#[path = "common/resident.rs"]
+mod resident;
+use resident::resident_bytes;
 
 #[test]
 fn a_groups_charge_matches_its_memory_and_a_removed_group_leaves_nothing() {

@@ -5,12 +5,9 @@
 
 use idemlog::{Log, LogConfig};
 
-fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
+#[path = "common/resident.rs"]
+mod resident;
+use resident::resident_bytes;
 
 /// Creates a topic of `partitions` partitions in a new log; returns the log
 /// (kept alive, so a later measurement never reuses its freed memory), the bytes

@@ -10,12 +10,9 @@ use idemlog::producer::sim::LinkConfig;
 use idemlog::producer::{Producer, ProducerConfig, ProducerError, ProducerRecord};
 use idemlog::Log;
 
-fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
+#[path = "common/resident.rs"]
+mod resident;
+use resident::resident_bytes;
 
 #[test]
 fn timed_out_flushes_behind_a_stuck_record_hold_no_memory() {

@@ -24,24 +24,18 @@ static OUTCOMES: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
 #[test]
 fn a_commit_racing_with_the_last_leave_lands_in_the_live_group() {
     check("group_lifetime", || {
-        let (log, partition) = one_partition(
-            LogConfig::default()
+        let small_log = || {
+            let config = LogConfig::default()
                 .segment_bytes(128)
                 .max_segments(2)
-                .housekeeping(None),
-            TopicConfig::new(1),
-        );
-        drop(partition);
+                .housekeeping(None);
+            one_partition(config, TopicConfig::new(1)).0
+        };
+        let log = small_log();
         let empty = log.memory_usage().used_bytes;
         // What one group holding one offset is charged (another log, alike).
         let one_group = {
-            let (other, _) = one_partition(
-                LogConfig::default()
-                    .segment_bytes(128)
-                    .max_segments(2)
-                    .housekeeping(None),
-                TopicConfig::new(1),
-            );
+            let other = small_log();
             let before = other.memory_usage().used_bytes;
             other.commit_offset("g", "t", 0, 0).expect("commit");
             other.memory_usage().used_bytes - before
