@@ -383,7 +383,7 @@
 //! act only on that one (a commit is never lost to a retiring group, nor a
 //! member left in one: G2 holds per name), and distinct names that are used
 //! and left cost nothing once retired. A group's lock is never taken under the
-//! registry's (the housekeeper walks a snapshot).
+//! registry's (the housekeeper collects the groups first).
 //!
 //! # Why these choices
 //! - One 128-bit tail instead of a 64-bit one: the offset, the segment and the byte

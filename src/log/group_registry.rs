@@ -74,8 +74,11 @@ impl Groups {
     /// interval (G1), and a group with no member whose offsets have been idle
     /// for `retention_ms` leaves the registry (G5).
     pub(crate) fn housekeep(&self, now_ms: i64, retention_ms: i64) {
-        // A snapshot: a group's lock is never taken under the map's.
-        for (_, group) in self.map.snapshot() {
+        // The groups first (no name copied): a group's lock is never taken
+        // under the map's.
+        let mut groups = Vec::with_capacity(self.map.len());
+        self.map.for_each(|_, group| groups.push(Arc::clone(group)));
+        for group in groups {
             if group.housekeep(now_ms, retention_ms) {
                 self.forget(&group);
             }
