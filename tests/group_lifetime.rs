@@ -61,7 +61,7 @@ fn committed_offsets_are_charged_and_a_full_budget_refuses_new_ones() {
             .memory_budget(budget),
     )
     .unwrap();
-    log.create_topic("t", 1).unwrap();
+    log.create_topic("t", 64).unwrap();
     let before = log.memory_usage().used_bytes;
     log.commit_offset("first", "t", 0, 1).unwrap();
     let per_group = log.memory_usage().used_bytes - before;
@@ -89,6 +89,19 @@ fn committed_offsets_are_charged_and_a_full_budget_refuses_new_ones() {
     // What is there stays usable: an existing offset moves without a charge.
     log.commit_offset("group-1", "t", 0, 99).unwrap();
     assert_eq!(log.committed("group-1", "t", 0).unwrap(), Some(99));
+    // A commit of a consumer that is no member is all or nothing: 63 new
+    // entries do not fit, and the one that exists does not move either.
+    let mut outsider = log
+        .multi_consumer(ConsumerConfig::new().group_id("group-1"))
+        .unwrap();
+    outsider.assign_topic("t").unwrap();
+    let everywhere: Vec<_> = (0..64)
+        .map(|partition| (idemlog::TopicPartition::new("t", partition), 0))
+        .collect();
+    let refused = outsider.commit_offsets(&everywhere).unwrap_err();
+    assert!(refused.to_string().contains("log full"), "{refused}");
+    assert_eq!(log.committed("group-1", "t", 0).unwrap(), Some(99));
+    assert_eq!(log.committed("group-1", "t", 1).unwrap(), None);
     // A subscription that would make a new group is refused the same way.
     let refused = log.subscribe(member_of("one-more"), &["t"]).err();
     assert!(

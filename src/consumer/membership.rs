@@ -370,13 +370,10 @@ impl LogConsumer {
             .group_id
             .as_deref()
             .ok_or(ConsumerError::NoGroupId)?;
-        let now_ms = self.log.now_ms();
-        for (partition, offset) in offsets {
-            self.log
-                .groups()
-                .commit(group, partition.clone(), *offset, now_ms)?;
-        }
-        Ok(())
+        Ok(self
+            .log
+            .groups()
+            .commit(group, offsets, self.log.now_ms())?)
     }
 
     /// [`MultiConsumer::committed`](super::MultiConsumer::committed) in process.

@@ -5,7 +5,6 @@
 //! G1-G4 in `crate::implementation`, a group's lifetime G5 (the registry of
 //! groups is `super::group_registry`).
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::task::Waker;
@@ -330,45 +329,23 @@ impl Group {
                 partition: partition.clone(),
             });
         }
-        // All or nothing: the new entries' charge first, each partition once
-        // however often the list names it (what `retire` releases is one per
-        // entry).
-        let new: HashSet<&TopicPartition> = offsets
-            .iter()
-            .map(|(partition, _)| partition)
-            .filter(|partition| !state.offsets.contains_key(*partition))
-            .collect();
-        self.budget.try_charge(new.len() as u64 * OFFSET_BYTES)?;
-        for (partition, offset) in offsets {
-            state.offsets.insert(partition.clone(), *offset);
-        }
-        Ok(())
+        Ok(state.store_offsets(offsets, &self.budget)?)
     }
 
-    /// Commits an offset with no membership check (a consumer that is not a
-    /// member, or `Log::commit_offset`) at `now_ms`; `None` if the group was
-    /// retired (G5: the caller looks it up again). A new partition's entry is
-    /// charged to the budget ([`OFFSET_BYTES`]), so a full budget refuses it.
+    /// Commits `offsets` with no membership check (a consumer that is not a
+    /// member, or `Log::commit_offset`) at `now_ms`, all or nothing; `None` if
+    /// the group was retired (G5: the caller looks it up again).
     pub(crate) fn commit(
         &self,
-        partition: TopicPartition,
-        offset: u64,
+        offsets: &[(TopicPartition, u64)],
         now_ms: i64,
     ) -> Option<Result<(), LogError>> {
         let mut state = self.state.lock();
         if state.retired {
             return None;
         }
-        match state.offsets.entry(partition) {
-            Entry::Occupied(mut entry) => {
-                entry.insert(offset);
-            }
-            Entry::Vacant(entry) => {
-                if let Err(full) = self.budget.try_charge(OFFSET_BYTES) {
-                    return Some(Err(full));
-                }
-                entry.insert(offset);
-            }
+        if let Err(full) = state.store_offsets(offsets, &self.budget) {
+            return Some(Err(full));
         }
         if state.members.is_empty() {
             // Kafka's retention of an empty group's offsets counts from the
@@ -385,6 +362,27 @@ impl Group {
 }
 
 impl GroupState {
+    /// Stores `offsets`, all or nothing: the new entries are charged to
+    /// `budget` first ([`OFFSET_BYTES`] each, every partition once however
+    /// often the list names it, as `Group::retire` releases one per entry),
+    /// so a full budget refuses the whole commit and stores nothing.
+    fn store_offsets(
+        &mut self,
+        offsets: &[(TopicPartition, u64)],
+        budget: &Budget,
+    ) -> Result<(), LogError> {
+        let new: HashSet<&TopicPartition> = offsets
+            .iter()
+            .map(|(partition, _)| partition)
+            .filter(|partition| !self.offsets.contains_key(*partition))
+            .collect();
+        budget.try_charge(new.len() as u64 * OFFSET_BYTES)?;
+        for (partition, offset) in offsets {
+            self.offsets.insert(partition.clone(), *offset);
+        }
+        Ok(())
+    }
+
     /// Removes the members that did not poll within their interval (their
     /// partitions are free: G3 holds because an expired member's next poll
     /// fails before reading), rebalancing if any left.

@@ -48,18 +48,15 @@ impl Groups {
         })
     }
 
-    /// Commits `group`'s offset on `partition` with no membership check (made
-    /// if there is none).
+    /// Commits `group`'s `offsets` with no membership check, all or nothing
+    /// (the group is made if there is none).
     pub(crate) fn commit(
         &self,
         group: &str,
-        partition: TopicPartition,
-        offset: u64,
+        offsets: &[(TopicPartition, u64)],
         now_ms: i64,
     ) -> Result<(), LogError> {
-        self.on_live(group, now_ms, |live| {
-            live.commit(partition.clone(), offset, now_ms)
-        })
+        self.on_live(group, now_ms, |live| live.commit(offsets, now_ms))
     }
 
     /// Removes `member` from `group`; a group left with nothing to remember

@@ -61,13 +61,13 @@ impl PartitionHandle {
     pub(crate) fn commit_offset(&self, group: &str, offset: u64) -> Result<(), LogError> {
         check_group_id(group)?;
         let partition = self.inner();
+        let committed = TopicPartition {
+            topic: Arc::clone(&partition.topic),
+            partition: partition.index,
+        };
         partition.shared.groups.commit(
             group,
-            TopicPartition {
-                topic: Arc::clone(&partition.topic),
-                partition: partition.index,
-            },
-            offset,
+            &[(committed, offset)],
             partition.shared.clock.now_ms(),
         )
     }
