@@ -106,17 +106,16 @@ impl LogShared {
     }
 
     /// Frees the segment memory pooled by every partition but `except` (which
-    /// needs the budget's room); returns the bytes freed.
-    pub(crate) fn release_pooled_segments(&self, except: &Partition) -> u64 {
+    /// needs the budget's room).
+    pub(crate) fn release_pooled_segments(&self, except: &Partition) {
         let Some(topics) = self.topics.upgrade() else {
-            return 0;
+            return;
         };
         topics
             .all_partitions()
             .iter()
             .filter(|partition| !std::ptr::eq(partition.as_ref(), except))
-            .map(|partition| partition.storage.release_pooled())
-            .sum()
+            .for_each(|partition| partition.storage.release_pooled());
     }
 
     /// Evicts up to `count` of the least recently used idle producer states of

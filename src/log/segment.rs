@@ -377,18 +377,15 @@ impl SegmentPool {
         }
     }
 
-    /// Frees every pooled memory and returns its charge to the budget; returns
-    /// the bytes freed. A racing `give` may pool another one meanwhile.
-    pub(crate) fn release_all(&self) -> u64 {
-        let mut freed = 0;
+    /// Frees every pooled memory and returns its charge to the budget. A
+    /// racing `give` may pool another one meanwhile.
+    pub(crate) fn release_all(&self) {
         while let Some(memory) = self.memory.pop() {
             // Relaxed: see `segment`.
             self.len.fetch_sub(1, Ordering::Relaxed);
             drop(memory);
             self.budget.release(self.segment_footprint());
-            freed += self.segment_footprint();
         }
-        freed
     }
 
     /// Pooled memories now.

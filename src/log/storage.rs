@@ -773,9 +773,9 @@ impl SegmentLog {
     }
 
     /// Frees the segment memory pooled for reuse, returning its charge to the
-    /// budget (another partition needs the memory); returns the bytes freed.
-    pub(crate) fn release_pooled(&self) -> u64 {
-        self.pool.release_all()
+    /// budget (another partition needs the memory).
+    pub(crate) fn release_pooled(&self) {
+        self.pool.release_all();
     }
 }
 
