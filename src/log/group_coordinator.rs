@@ -20,7 +20,7 @@ use crate::types::TopicPartition;
 /// slot (the partition's name pointer and index and the offset, 24 bytes, and
 /// a control byte) at the table's lowest load, just after it doubled past its
 /// 7/8 maximum (2.3 slots per entry), rounded up.
-pub(crate) const OFFSET_BYTES: u64 = 64;
+const OFFSET_BYTES: u64 = 64;
 
 /// Bytes of a group's slot in the registry's table (the `String` key and the
 /// `Arc`, 32 bytes, and a control byte) at the table's lowest load, rounded up.
@@ -221,8 +221,7 @@ impl Group {
         if state.remove_member(member, now_ms) {
             state.rebalance(&mut wake);
         }
-        let retired =
-            state.members.is_empty() && state.offsets.is_empty() && self.retire(&mut state);
+        let retired = self.retire_if_forgotten(&mut state, now_ms, None);
         self.finish(state, wake);
         retired
     }
@@ -236,20 +235,25 @@ impl Group {
         let mut state = self.state.lock();
         let mut wake = Vec::new();
         state.expire(now_ms, &mut wake);
-        let retired = state.members.is_empty()
-            && (state.offsets.is_empty()
-                || now_ms.saturating_sub(state.idle_since_ms) >= retention_ms)
-            && self.retire(&mut state);
+        let retired = self.retire_if_forgotten(&mut state, now_ms, Some(retention_ms));
         self.finish(state, wake);
         retired
     }
 
-    /// Retires the group (G5): it forgets its offsets and returns its charges
-    /// to the budget, once (false if it was retired already). Only with no
-    /// member.
-    fn retire(&self, state: &mut GroupState) -> bool {
-        debug_assert!(state.members.is_empty(), "only an empty group retires");
-        if std::mem::replace(&mut state.retired, true) {
+    /// Retires the group (G5) if it has no member and nothing to remember: no
+    /// committed offset, or, with `retention_ms`, none committed since it has
+    /// been idle that long. It forgets its offsets and returns its charges to
+    /// the budget, once; returns whether it retired the group now.
+    fn retire_if_forgotten(
+        &self,
+        state: &mut GroupState,
+        now_ms: i64,
+        retention_ms: Option<i64>,
+    ) -> bool {
+        let expired = retention_ms
+            .is_some_and(|retention| now_ms.saturating_sub(state.idle_since_ms) >= retention);
+        let forgotten = state.members.is_empty() && (state.offsets.is_empty() || expired);
+        if !forgotten || std::mem::replace(&mut state.retired, true) {
             return false;
         }
         let offsets = std::mem::take(&mut state.offsets);
@@ -364,7 +368,7 @@ impl Group {
 impl GroupState {
     /// Stores `offsets`, all or nothing: the new entries are charged to
     /// `budget` first ([`OFFSET_BYTES`] each, every partition once however
-    /// often the list names it, as `Group::retire` releases one per entry),
+    /// often the list names it, as `Group::retire_if_forgotten` releases one per entry),
     /// so a full budget refuses the whole commit and stores nothing.
     fn store_offsets(
         &mut self,

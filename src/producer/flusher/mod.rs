@@ -222,10 +222,10 @@ impl Flusher {
                 continue;
             }
             if !progress {
-                // With acks=0 a batch is done once sent: closing also waits
-                // for the connection to deliver what it holds (up to the
-                // close timeout, after which a forced close drops it).
-                let delivered = self.s.acks != Acks::None || self.transport.in_transit() == 0;
+                // Closing also waits for the connection to deliver what it
+                // holds (an acks=0 batch is done once sent), up to the close
+                // timeout, after which a forced close drops it.
+                let delivered = self.transport.in_transit() == 0;
                 if closing && delivered && self.slots.iter().all(Slot::is_idle) {
                     if self.terminate_all() {
                         break;
