@@ -745,6 +745,63 @@ fn commit_callbacks_waiting_for_a_poll_are_bounded() {
     assert_eq!(done.load(Ordering::Relaxed), total, "the rest at the poll");
 }
 
+/// A `commit_async` callback that panics reaches the poll that runs it; the
+/// callbacks queued behind it still get their results, at the next poll and
+/// at `close` (review finding: the queue was taken whole, and a panic dropped
+/// the rest uncalled). Also when the panicking one is run early, by the bound.
+#[test]
+fn a_panicking_commit_callback_leaves_the_others_queued() {
+    let log = log_with("t", 1);
+    fill(&log, "t", 0, 3);
+    let mut member = log.subscribe(config("g"), &["t"]).unwrap();
+    member.poll_with(0, |_| ()).unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let counted = |done: &Arc<AtomicUsize>| {
+        let done = Arc::clone(done);
+        move |result: Result<(), ConsumerError>| {
+            result.unwrap();
+            done.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    member.commit_async(|_| panic!("a callback that panics"));
+    member.commit_async(counted(&done));
+    member.commit_async(|_| panic!("a second one"));
+    member.commit_async(counted(&done));
+    let polled = catch_unwind(AssertUnwindSafe(|| member.poll_with(0, |_| ())));
+    assert!(
+        polled.is_err(),
+        "the first callback's panic reaches the poll"
+    );
+    assert_eq!(done.load(Ordering::Relaxed), 0);
+    assert!(catch_unwind(AssertUnwindSafe(|| member.poll_with(0, |_| ()))).is_err());
+    assert_eq!(
+        done.load(Ordering::Relaxed),
+        1,
+        "the one behind the first ran"
+    );
+    member.poll_with(0, |_| ()).unwrap();
+    assert_eq!(
+        done.load(Ordering::Relaxed),
+        2,
+        "and the one behind the second"
+    );
+
+    // The bound runs the oldest at `commit_async`: its panic loses no other.
+    member.commit_async(|_| panic!("the oldest, run by the bound"));
+    for _ in 1..idemlog::consumer::MAX_PENDING_COMMIT_CALLBACKS {
+        member.commit_async(counted(&done));
+    }
+    let overflowed = catch_unwind(AssertUnwindSafe(|| member.commit_async(counted(&done))));
+    assert!(overflowed.is_err(), "the oldest ran at once and panicked");
+    assert_eq!(done.load(Ordering::Relaxed), 2);
+    member.close().unwrap();
+    assert_eq!(
+        done.load(Ordering::Relaxed),
+        2 + idemlog::consumer::MAX_PENDING_COMMIT_CALLBACKS,
+        "every queued callback ran at close, the one whose commit overflowed too"
+    );
+}
+
 /// Two settled members of "g" on "t": one with an hour's `max.poll.interval.ms`,
 /// one with a second's (it expires once the clock moves past it).
 fn alive_and_stalling(log: &Log) -> (MultiConsumer, MultiConsumer) {

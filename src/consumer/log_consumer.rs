@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use crate::consumer::commit_callbacks::CommitCallbacks;
 use crate::consumer::config::{ConsumerConfig, OffsetReset};
 use crate::consumer::lag::PartitionLag;
 use crate::consumer::membership::Membership;
@@ -38,16 +39,10 @@ pub(crate) struct LogConsumer {
     /// Group membership, for a consumer made by `Log::subscribe`.
     pub(super) membership: Option<Membership>,
     /// Commit callbacks waiting for the next poll, with their results.
-    pub(super) commit_callbacks: std::collections::VecDeque<CommitCallback>,
+    pub(super) commit_callbacks: CommitCallbacks,
     /// When auto commit last committed, in milliseconds of the log's clock.
     pub(super) last_auto_commit_ms: i64,
 }
-
-/// A `commit_async` callback and the result it is handed at the next poll.
-pub(super) type CommitCallback = (
-    Box<dyn FnOnce(Result<(), ConsumerError>) + Send>,
-    Result<(), ConsumerError>,
-);
 
 /// One assigned partition.
 pub(super) struct Slot {
@@ -82,7 +77,7 @@ impl LogConsumer {
             signal,
             registered: false,
             membership: None,
-            commit_callbacks: std::collections::VecDeque::new(),
+            commit_callbacks: CommitCallbacks::default(),
             last_auto_commit_ms: log.now_ms(),
         })
     }

@@ -12,9 +12,6 @@ use crate::consumer_error::ConsumerError;
 use crate::log::{Group, JoinRequest, Log, PartitionHandle, SyncPlan};
 use crate::types::TopicPartition;
 
-/// The most `commit_async` callbacks that wait for the next poll.
-pub const MAX_PENDING_COMMIT_CALLBACKS: usize = 1024;
-
 /// A rebalance listener ([`MultiConsumer::on_rebalance`](super::MultiConsumer::on_rebalance)).
 pub(super) type Listener = Box<dyn FnMut(Rebalance<'_>) + Send>;
 
@@ -129,7 +126,7 @@ impl LogConsumer {
     pub(super) fn before_poll(&mut self) -> Result<(), ConsumerError> {
         // A consumer with no group reads no clock.
         if self.config.group_id.is_none() {
-            self.run_commit_callbacks();
+            self.commit_callbacks.run();
             return Ok(());
         }
         let now = self.log.now_ms();
@@ -138,21 +135,10 @@ impl LogConsumer {
         if let Some(membership) = &mut self.membership {
             membership.set_waiting(false, now);
         }
-        self.run_commit_callbacks();
+        self.commit_callbacks.run();
         self.follow_group(now)?;
         self.auto_commit_if_due(now);
         Ok(())
-    }
-
-    /// Hands the `commit_async` callbacks waiting for a poll their results.
-    fn run_commit_callbacks(&mut self) {
-        if self.commit_callbacks.is_empty() {
-            // Every poll comes here: most find none, and pay no take and drop.
-            return;
-        }
-        for (callback, result) in std::mem::take(&mut self.commit_callbacks) {
-            callback(result);
-        }
     }
 
     /// Syncs with the coordinator and applies what it says; an expired member
@@ -353,12 +339,7 @@ impl LogConsumer {
         on_done: impl FnOnce(Result<(), ConsumerError>) + Send + 'static,
     ) {
         let result = self.commit();
-        if self.commit_callbacks.len() >= MAX_PENDING_COMMIT_CALLBACKS {
-            if let Some((oldest, its_result)) = self.commit_callbacks.pop_front() {
-                oldest(its_result);
-            }
-        }
-        self.commit_callbacks.push_back((Box::new(on_done), result));
+        self.commit_callbacks.push(Box::new(on_done), result);
     }
 
     fn commit_to_group(&self, offsets: &[(TopicPartition, u64)]) -> Result<(), ConsumerError> {
@@ -391,7 +372,7 @@ impl LogConsumer {
 
     /// [`MultiConsumer::close`](super::MultiConsumer::close) in process.
     pub(super) fn close(mut self) -> Result<(), ConsumerError> {
-        self.run_commit_callbacks();
+        self.commit_callbacks.run();
         let committed = match (self.config.auto_commit, &self.config.group_id) {
             (true, Some(_)) => self.commit(),
             _ => Ok(()),

@@ -20,6 +20,8 @@
 //! records (`Readable`, `RecordStream`); both are woken by the append path and
 //! by the group coordinator.
 
+// Crate-visible for the Kafka backend (feature `kafka`).
+pub(crate) mod commit_callbacks;
 mod config;
 mod lag;
 mod log_consumer;
@@ -41,9 +43,9 @@ pub(crate) mod visit;
 pub use crate::consumer_error::ConsumerError;
 pub use crate::log::Assignor;
 pub use crate::types::TopicPartition;
+pub use commit_callbacks::MAX_PENDING_COMMIT_CALLBACKS;
 pub use config::{ConsumerConfig, OffsetReset, KEYS};
 pub use lag::PartitionLag;
-pub use membership::MAX_PENDING_COMMIT_CALLBACKS;
 pub use multi::MultiConsumer;
 pub use partition_consumer::Consumer;
 pub use rebalance::{Rebalance, Revocation};

@@ -437,7 +437,9 @@ impl MultiConsumer {
     /// next poll (or at [`close`](Self::close)). In process the commit itself is
     /// done by this call. At most [`MAX_PENDING_COMMIT_CALLBACKS`] wait for a
     /// poll: beyond that, the oldest is handed its result at once (memory stays
-    /// bounded when an application commits without polling).
+    /// bounded when an application commits without polling). Callbacks run
+    /// oldest first; one that panics unwinds out of the call that ran it (the
+    /// poll, `close` or this one), and those queued behind it wait for the next.
     ///
     /// [`MAX_PENDING_COMMIT_CALLBACKS`]: super::MAX_PENDING_COMMIT_CALLBACKS
     pub fn commit_async(

@@ -6,6 +6,7 @@
 use std::ops::ControlFlow;
 use std::time::Duration;
 
+pub(crate) use super::commit_callbacks::CommitDone;
 use super::lag::PartitionLag;
 use super::rebalance::Rebalance;
 use super::signal::WakeupHandle;
@@ -21,7 +22,6 @@ pub(crate) type Visit<'v> = &'v mut dyn FnMut(RecordView<'_>) -> ControlFlow<()>
 pub(crate) type Listener = Box<dyn FnMut(Rebalance<'_>) + Send>;
 
 /// A `commit_async` callback, boxed.
-pub(crate) type CommitDone = Box<dyn FnOnce(Result<(), ConsumerError>) + Send>;
 
 /// A remote consumer client; each method is the same-named method of
 /// [`MultiConsumer`](super::MultiConsumer), with the same contract.

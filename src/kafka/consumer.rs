@@ -30,7 +30,6 @@
 //!   commit waits for the broker's answer, which librdkafka bounds by its
 //!   `socket.timeout.ms` (60 s by default).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,11 +42,11 @@ use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use super::admin::CLUSTER_TIMEOUT;
 use super::consumer_config::client_config;
 use super::metadata::partition_count;
-use crate::consumer::remote::{CommitDone, Listener, RemoteConsumer, Visit};
+use crate::consumer::commit_callbacks::{CommitCallbacks, CommitDone};
+use crate::consumer::remote::{Listener, RemoteConsumer, Visit};
 use crate::consumer::signal::{Signal, WakeupHandle};
 use crate::consumer::{
     ConsumerConfig, OffsetReset, PartitionLag, Rebalance, RecordView, Revocation, VisitFlow,
-    MAX_PENDING_COMMIT_CALLBACKS,
 };
 use crate::consumer_error::ConsumerError;
 use crate::error::LogError;
@@ -67,9 +66,6 @@ const POLL_SLICE: Duration = Duration::from_millis(50);
 /// fetcher has not started yet (it answers "Erroneous state" just after an
 /// assign); the tries stop after [`CLUSTER_TIMEOUT`].
 const SEEK_RETRY_PAUSE: Duration = Duration::from_millis(10);
-
-/// A `commit_async` callback and the result it is handed at the next poll.
-type CommitCallback = (CommitDone, Result<(), ConsumerError>);
 
 /// Where the consumer is on one assigned partition.
 #[derive(Clone, Debug)]
@@ -346,7 +342,7 @@ pub(crate) struct KafkaConsumer {
     /// One name per topic assigned or subscribed, lent to every record of it.
     topics: Vec<Arc<str>>,
     signal: Arc<Signal>,
-    commit_callbacks: VecDeque<CommitCallback>,
+    commit_callbacks: CommitCallbacks,
     last_auto_commit: Instant,
     /// A failure after records were handed out, reported by the next poll.
     pending_error: Option<ConsumerError>,
@@ -430,7 +426,7 @@ impl KafkaConsumer {
             member,
             topics,
             signal: Arc::new(Signal::default()),
-            commit_callbacks: VecDeque::new(),
+            commit_callbacks: CommitCallbacks::default(),
             last_auto_commit: Instant::now(),
             pending_error: None,
             closed: false,
@@ -638,9 +634,7 @@ impl KafkaConsumer {
     /// Before every poll: commit callbacks, errors left by the previous poll or
     /// a rebalance, auto commit, and the checks of what can be read.
     fn before_poll(&mut self) -> Result<(), ConsumerError> {
-        for (callback, result) in std::mem::take(&mut self.commit_callbacks) {
-            callback(result);
-        }
+        self.commit_callbacks.run();
         let left = self.pending_error.take();
         if let Some(error) = left.or_else(|| self.shared.lock().error.take()) {
             return Err(error);
@@ -1151,12 +1145,7 @@ impl RemoteConsumer for KafkaConsumer {
     /// its result at once.
     fn commit_async(&mut self, on_done: CommitDone) {
         let result = self.commit();
-        if self.commit_callbacks.len() >= MAX_PENDING_COMMIT_CALLBACKS {
-            if let Some((oldest, its_result)) = self.commit_callbacks.pop_front() {
-                oldest(its_result);
-            }
-        }
-        self.commit_callbacks.push_back((on_done, result));
+        self.commit_callbacks.push(on_done, result);
     }
 
     /// The group's committed offset on a partition (`None` if it has none).
@@ -1176,9 +1165,7 @@ impl RemoteConsumer for KafkaConsumer {
     /// too, within the same bound, but commits nothing and tells no listener (a
     /// drop during a panic must not commit records that were not processed).
     fn close(mut self: Box<Self>) -> Result<(), ConsumerError> {
-        for (callback, result) in std::mem::take(&mut self.commit_callbacks) {
-            callback(result);
-        }
+        self.commit_callbacks.run();
         let committed = match (self.config.auto_commit, &self.config.group_id) {
             (true, Some(_)) => self.commit(),
             _ => Ok(()),
