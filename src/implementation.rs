@@ -373,8 +373,9 @@
 //! `insert_if_absent` (a racing maker that loses returns its charge and takes
 //! the winner's). A group is retired under its own lock, once, when it has no
 //! member and nothing to remember: at its last member's leave if it holds no
-//! committed offset, or at the housekeeper's pass once it has had no member and
-//! no commit for `offsets_retention`. Retiring forgets the offsets and returns
+//! committed offset, after a refused join or commit that left it so (a first
+//! commit refused by the budget, say), or at the housekeeper's pass once it has
+//! had no member and no commit for `offsets_retention`. Retiring forgets the offsets and returns
 //! every charge; a retired group takes no join and no commit (`join` and
 //! `commit` check the flag under the same lock and answer "retired"). It leaves
 //! the registry by a pointer-equal removal, by its retirer or by whoever next

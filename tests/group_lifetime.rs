@@ -112,6 +112,57 @@ fn committed_offsets_are_charged_and_a_full_budget_refuses_new_ones() {
     );
 }
 
+/// A commit that makes a group and is then refused its first offset by the
+/// budget leaves no group behind: without a housekeeper nothing else would
+/// remove it, and each refusal kept the group's charge (review finding: about
+/// 7 KiB after one refusal near a full budget).
+#[test]
+fn a_first_commit_the_budget_refuses_leaves_no_group_charged() {
+    let budget = 1 << 20;
+    let log = Log::with_config(
+        LogConfig::default()
+            .segment_bytes(4096)
+            .memory_budget(budget)
+            .housekeeping(None),
+    )
+    .unwrap();
+    log.create_topic("t", 1).unwrap();
+    // Groups with long names until the budget refuses one.
+    let mut filled = 0;
+    while log
+        .commit_offset(&format!("{filled:08}{}", "n".repeat(4000)), "t", 0, 0)
+        .is_ok()
+    {
+        filled += 1;
+    }
+    // Names of every length down to one: each group's own charge is a little
+    // more than its name, so some fit the budget but their first offset does
+    // not. Every refusal leaves the charge as it was.
+    let mut refusals = 0;
+    let mut left_charged = Vec::new();
+    for len in (1..=5000).rev() {
+        let used = log.memory_usage().used_bytes;
+        match log.commit_offset(&"q".repeat(len), "t", 0, 0) {
+            Ok(()) => {}
+            Err(LogError::LogFull { .. }) => {
+                refusals += 1;
+                let after = log.memory_usage().used_bytes;
+                if after != used {
+                    left_charged.push((len, after - used));
+                }
+            }
+            Err(other) => panic!("a clear LogFull, not {other}"),
+        }
+    }
+    assert!(filled > 0 && refusals > 0, "{filled} groups, {refusals} refusals");
+    assert!(
+        left_charged.is_empty(),
+        "refused first commits left {} groups charged, e.g. (name length, bytes) {:?}",
+        left_charged.len(),
+        &left_charged[..left_charged.len().min(3)]
+    );
+}
+
 #[test]
 fn an_idle_groups_offsets_are_kept_for_the_retention_then_removed() {
     let clock = Arc::new(ManualClock::new(1_000));

@@ -240,6 +240,14 @@ impl Group {
         retired
     }
 
+    /// Retires the group (G5) if it has no member and no committed offset:
+    /// what a refused join or commit may leave (a group made for it). Returns
+    /// whether it retired the group now.
+    pub(crate) fn retire_if_unused(&self, now_ms: i64) -> bool {
+        let mut state = self.state.lock();
+        self.retire_if_forgotten(&mut state, now_ms, None)
+    }
+
     /// Retires the group (G5) if it has no member and nothing to remember: no
     /// committed offset, or, with `retention_ms`, none committed since it has
     /// been idle that long. It forgets its offsets and returns its charges to

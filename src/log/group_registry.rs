@@ -86,7 +86,8 @@ impl Groups {
     /// none. `op` answers `None` when it found the group retired (G5): then that
     /// group leaves the registry, if it is still there, and `op` runs again on
     /// the group found or made next. So `op` only ever acts on a live group,
-    /// and there is at most one per name.
+    /// and there is at most one per name. A group that `op` refused and left
+    /// with no member and no offset is retired and leaves.
     fn on_live<T, E: From<LogError>>(
         &self,
         name: &str,
@@ -115,7 +116,15 @@ impl Groups {
                 }
             };
             match op(&group) {
-                Some(done) => return done,
+                Some(Ok(done)) => return Ok(done),
+                Some(Err(refused)) => {
+                    // A refused first use (a commit the budget refused, say)
+                    // leaves no group with nothing to remember (G5).
+                    if group.retire_if_unused(now_ms) {
+                        self.forget(&group);
+                    }
+                    return Err(refused);
+                }
                 None => self.forget(&group),
             }
         }
