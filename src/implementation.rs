@@ -1,5 +1,5 @@
 //! Implementation notes: the memory-ordering protocol and the numbered
-//! invariants that the code cites as I1..I12 (the log), P1..P7 (the
+//! invariants that the code cites as I1..I12 (the log), P1..P9 (the
 //! producer client) and G1..G5 (consumer groups). Documentation only.
 //!
 //! # The append path (src/log/partition.rs)
@@ -261,7 +261,11 @@
 //! terminal), and by P1 every claim that succeeded precedes the seal, so its
 //! record is in a batch the flusher drained: no record is accepted and then
 //! left behind. A forced close fails what is held (`Abandoned` if a request of
-//! it was sent, else `Closed`) and terminates the chains the same way.
+//! it was sent, else `Closed`) and terminates the chains the same way. The
+//! flusher records whether that failed any record (or left acks=0 requests in
+//! transit, or it died) before it marks itself exited (under the `exited`
+//! mutex, which every `close` takes before it reads the record), so each
+//! `close` answers `Ok` only if nothing was lost, whichever call forced it.
 //!
 //! **P4 — completion (src/producer/completion.rs).** A batch completes once: the
 //! first `complete` wins a swap of `claimed`; it takes the callback stack
@@ -281,7 +285,11 @@
 //! linked a batch (or appended with `linger.ms = 0`) issues a SeqCst fence and
 //! reads `sleeping`; the flusher stores `sleeping`, issues a SeqCst fence and
 //! re-checks the chains before it waits (under the idle mutex, which the waker
-//! takes to notify). By the fence-fence rule one of them sees the other.
+//! takes to notify). By the fence-fence rule one of them sees the other. A
+//! sender that must wait for `buffer.memory` counts itself a waiter (SeqCst)
+//! and then wakes the flusher the same way; while any sender waits, the
+//! flusher takes every batch as due (Kafka's accumulator rule "exhausted"), so
+//! the lingering batches that hold the memory go out and give it back.
 //!
 //! **P6 — area reuse (src/producer/flusher/finish.rs).** A batch's area goes
 //! back to the pool only when the batch is acknowledged (acks >= 1). Then no
@@ -325,6 +333,16 @@
 //! store) may hand its message over after close's flush returned: librdkafka
 //! still delivers it, and dropping the producer flushes then purges, so every
 //! handle completes.
+//!
+//! **P9 — pending batches (src/producer/pending_batches.rs).** A sender counts
+//! a batch it makes before `BatchChain::append` can link it (the link's
+//! Release CAS follows the count), and uncounts one it did not link; the
+//! flusher uncounts a linked batch after completing it (Release). A sender
+//! whose record went into a batch reached it through the link (Acquire), so a
+//! later Acquire load of the count by that thread reads at or after the
+//! batch's increment, and reads 0 only after its decrement, hence after its
+//! completion: `flush` answers at once, without waking the flusher, when
+//! nothing is pending.
 //!
 //! # Consumer groups (src/log/group_coordinator.rs, src/log/group_registry.rs, src/consumer/membership.rs)
 //!

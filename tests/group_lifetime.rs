@@ -154,7 +154,10 @@ fn a_first_commit_the_budget_refuses_leaves_no_group_charged() {
             Err(other) => panic!("a clear LogFull, not {other}"),
         }
     }
-    assert!(filled > 0 && refusals > 0, "{filled} groups, {refusals} refusals");
+    assert!(
+        filled > 0 && refusals > 0,
+        "{filled} groups, {refusals} refusals"
+    );
     assert!(
         left_charged.is_empty(),
         "refused first commits left {} groups charged, e.g. (name length, bytes) {:?}",

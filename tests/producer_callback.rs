@@ -267,3 +267,41 @@ fn callbacks_of_records_failed_by_close_get_closed() {
         assert_eq!(failure.record().unwrap().value, format!("{i}"));
     }
 }
+
+/// A panic payload whose own drop panics (review finding).
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("the payload's drop panics on purpose");
+        }
+    }
+}
+
+/// A callback that panics with a payload whose drop panics too: the payload is
+/// user code, dropped on the flusher thread. That second panic used to escape
+/// `catch_unwind` and kill the flusher mid-completion: the record was in the
+/// log but its handle never completed, later sends and flushes answered
+/// `Closed`, and `close` answered `Ok`.
+#[test]
+fn a_callback_whose_panic_payload_panics_when_dropped_does_not_kill_the_flusher() {
+    let log = log_with_topic(1);
+    let producer = Producer::new(&log, ProducerConfig::default().linger_ms(0)).unwrap();
+    let first = producer
+        .send_with_callback(ProducerRecord::new("t", "a"), |_| {
+            std::panic::panic_any(PanicsWhenDropped)
+        })
+        .unwrap();
+    let (done, finished) = mpsc::channel();
+    let waited = first.clone();
+    std::thread::spawn(move || done.send(waited.wait()).unwrap());
+    let result = finished
+        .recv_timeout(LONG)
+        .expect("the handle completes: the flusher lived");
+    assert_eq!(result.unwrap().offset, Some(0));
+    let second = producer.send(ProducerRecord::new("t", "b")).unwrap();
+    producer.flush(LONG).unwrap();
+    assert_eq!(second.wait().unwrap().offset, Some(1));
+    producer.close(LONG).unwrap();
+}

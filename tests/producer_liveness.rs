@@ -380,3 +380,90 @@ fn a_pending_handle_keeps_one_waker_and_a_dropped_one_none() {
     assert!(poll_once(&mut handle, &flag));
     producer.close(LONG).unwrap();
 }
+
+/// `close` answers `Ok` only if nothing was lost, whichever call's timeout ran
+/// out: a `close(10 s)` overtaken by a `close(ZERO)` that failed the record in
+/// flight used to answer `Ok` (review finding), since it saw the flusher exit
+/// within its own timeout.
+#[test]
+fn a_close_overtaken_by_a_forcing_close_reports_the_records_it_failed() {
+    let log = log_with_topic();
+    let config = ProducerConfig::default()
+        .linger_ms(0)
+        .request_timeout_ms(3_000)
+        .link(LinkConfig::new().script(vec![Fault::DropRequest]));
+    let producer = Producer::new(&log, config).unwrap();
+    let record = producer.send(ProducerRecord::new("t", "a")).unwrap();
+    // The request is lost: the record waits 3 s (real time) for its retry.
+    assert!(eventually(|| producer.metrics().record_send_total == 1));
+    let patient = producer.clone();
+    let long = std::thread::spawn(move || patient.close(Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        producer.close(Duration::ZERO),
+        Err(ProducerError::CloseTimeout { timeout_ms: 0 })
+    );
+    assert!(record.wait().is_err(), "the forced close failed the record");
+    assert_eq!(
+        long.join().unwrap(),
+        Err(ProducerError::CloseTimeout { timeout_ms: 0 }),
+        "the long close reports the loss, and the timeout that ran out"
+    );
+}
+
+/// With nothing pending, `flush` and `close` succeed at once, with a zero
+/// timeout too (review finding: `flush(ZERO)` answered `FlushTimeout` on an
+/// idle producer every time, even with every handle completed, and
+/// `close(ZERO)` answered `CloseTimeout` now and then). With a record still
+/// pending, a zero timeout still answers the timeout.
+#[test]
+fn flush_and_close_with_nothing_pending_succeed_with_a_zero_timeout() {
+    let log = log_with_topic();
+    for _ in 0..20 {
+        let producer = Producer::new(&log, ProducerConfig::default()).unwrap();
+        assert_eq!(producer.flush(Duration::ZERO), Ok(()), "never sent");
+        let sent = producer.send(ProducerRecord::new("t", "v")).unwrap();
+        sent.wait().unwrap();
+        assert_eq!(producer.flush(Duration::ZERO), Ok(()), "all completed");
+        assert_eq!(producer.close(Duration::ZERO), Ok(()), "nothing left");
+    }
+    let lingering = ProducerConfig::default().linger_ms(60_000);
+    let producer = Producer::new(&log, lingering).unwrap();
+    let pending = producer.send(ProducerRecord::new("t", "v")).unwrap();
+    assert_eq!(
+        producer.flush(Duration::ZERO),
+        Err(ProducerError::FlushTimeout { timeout_ms: 0 })
+    );
+    producer.flush(LONG).unwrap();
+    assert!(pending.is_done());
+    producer.close(LONG).unwrap();
+}
+
+/// A sender waiting for `buffer.memory` makes every batch due, as Kafka's
+/// accumulator does (`exhausted`): the batch lingering with the whole buffer
+/// goes out, gives its memory back, and the send goes ahead (review finding:
+/// it waited out `max.block.ms` and failed with `BufferExhausted`).
+#[test]
+fn a_send_waiting_for_buffer_memory_sends_the_lingering_batch_that_holds_it() {
+    let log = log_with_topic();
+    let config = ProducerConfig::default()
+        .linger_ms(60_000)
+        .batch_size(1024)
+        .buffer_memory(1024)
+        .max_block_ms(30_000);
+    let producer = Producer::new(&log, config).unwrap();
+    let first = producer.send(ProducerRecord::new("t", "small")).unwrap();
+    // Too big for what the open batch has left: it needs a batch of its own.
+    let big = vec![0u8; 1015];
+    let started = Instant::now();
+    let second = producer.send(ProducerRecord::new("t", &big)).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the send waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(first.wait().unwrap().offset, Some(0));
+    producer.flush(LONG).unwrap();
+    assert_eq!(second.wait().unwrap().offset, Some(1));
+    producer.close(LONG).unwrap();
+}

@@ -296,7 +296,7 @@ mod tests {
     const OWNER: u64 = 7;
 
     fn batch(pool: &BufferPool, len: usize) -> Arc<ProducerBatch> {
-        let area = pool.take(len, true, || false).unwrap();
+        let area = pool.take(len, true, || false, || ()).unwrap();
         Arc::new(ProducerBatch::new(area, 0, 0, 1_000, OWNER))
     }
 

@@ -70,6 +70,9 @@ pub(crate) struct BufferPool {
     used: crossbeam::utils::CachePadded<AtomicUsize>,
     /// Areas of `batch_size` bytes ready for reuse.
     free: SegQueue<Area>,
+    /// Senders waiting for space: while there are any, every batch is due
+    /// (Kafka's `RecordAccumulator` "exhausted" rule), so lingering batches
+    /// go out and give their memory back.
     waiters: AtomicUsize,
     space: Mutex<()>,
     space_cv: Condvar,
@@ -92,12 +95,15 @@ impl BufferPool {
     /// An area for a batch whose first record takes `record_len` bytes. Blocks
     /// up to `max.block.ms` while the buffer is full (not at all when
     /// `no_wait`: a delivery callback, which the flusher is waiting for);
-    /// `closed` ends the wait with [`ProducerError::Closed`].
+    /// `closed` ends the wait with [`ProducerError::Closed`]. A sender that
+    /// waits counts in [`has_waiters`](Self::has_waiters) and then runs
+    /// `wake_flusher`, which sends the batches that hold the memory.
     pub(crate) fn take(
         &self,
         record_len: usize,
         no_wait: bool,
         closed: impl Fn() -> bool,
+        wake_flusher: impl Fn(),
     ) -> Result<Area, ProducerError> {
         let capacity = record_len.max(self.batch_size);
         if capacity > self.limit {
@@ -120,6 +126,9 @@ impl BufferPool {
         // releaser sees us waiting or our re-check sees its space.
         self.waiters.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
+        // After the count: the flusher's sleep re-checks `has_waiters` after
+        // its fence (P5), so it either sees us or is woken here.
+        wake_flusher();
         let mut guard = self.space.lock();
         let outcome = loop {
             match self.try_take(capacity) {
@@ -209,6 +218,15 @@ impl BufferPool {
         // in `take`.
         self.used.fetch_sub(size, Ordering::Relaxed);
         self.notify();
+    }
+
+    /// True while a sender waits for space: the flusher then takes every
+    /// batch as due.
+    pub(crate) fn has_waiters(&self) -> bool {
+        // SeqCst: pairs with the SeqCst increment in `take`, which then wakes
+        // the flusher (its wake-up fence pairs with the one in the flusher's
+        // sleep, after which this is read).
+        self.waiters.load(Ordering::SeqCst) > 0
     }
 
     /// Wakes the senders waiting for space, if any.

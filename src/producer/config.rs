@@ -396,7 +396,8 @@ impl ProducerConfig {
 
     /// `buffer.memory` in bytes: the batches not yet acknowledged; `send`
     /// blocks (up to `max.block.ms`) when it must open a batch and this much
-    /// is in use.
+    /// is in use. While a sender waits, every batch is sent at once, lingering
+    /// or not (Kafka's rule), so that memory comes back.
     pub fn buffer_memory(mut self, bytes: usize) -> Self {
         self.buffer_memory = bytes;
         self

@@ -10,10 +10,17 @@
 //!   fall between the check and the wait) or the flusher sees the batch.
 //! - `close` sets `closed`; the flusher drains, then terminates every chain
 //!   (P3), so no record is appended after its last drain.
+//! - A `close` whose timeout ran out sets `force` and the first such timeout;
+//!   the flusher fails what is left, says whether that was anything
+//!   (`lost_records`), and exits. Each `close` reports `Ok` only if the
+//!   flusher exited and lost nothing, whichever call forced it.
 
 use std::time::{Duration, Instant};
 
-use crate::sync::{fence, wait_until, AtomicBool, Condvar, Mutex, Ordering};
+use crate::sync::{fence, wait_until, AtomicBool, AtomicU64, Condvar, Mutex, Ordering};
+
+/// `forced_after_ms` before any close timed out.
+const NOT_FORCED: u64 = u64::MAX;
 
 /// See the module comment.
 #[derive(Debug)]
@@ -26,6 +33,12 @@ pub(crate) struct FlusherSignal {
     closed: AtomicBool,
     /// `close` timed out: fail what is left and exit now.
     force: AtomicBool,
+    /// The timeout of the first `close` that ran out, in ms ([`NOT_FORCED`]:
+    /// none did).
+    forced_after_ms: AtomicU64,
+    /// The flusher failed records at its exit, or lost acks=0 requests still
+    /// in transit, or died: not everything drained.
+    lost_records: AtomicBool,
     exited: Mutex<bool>,
     exited_cv: Condvar,
 }
@@ -38,6 +51,8 @@ impl FlusherSignal {
             idle_cv: Condvar::new(),
             closed: AtomicBool::new(false),
             force: AtomicBool::new(false),
+            forced_after_ms: AtomicU64::new(NOT_FORCED),
+            lost_records: AtomicBool::new(false),
             exited: Mutex::new(false),
             exited_cv: Condvar::new(),
         }
@@ -102,11 +117,51 @@ impl FlusherSignal {
         self.wake();
     }
 
-    /// `close` timed out: the flusher fails what is left and exits.
-    pub(crate) fn force(&self) {
+    /// A `close` of `timeout_ms` timed out: the flusher fails what is left
+    /// and exits.
+    pub(crate) fn force(&self, timeout_ms: u64) {
+        // Relaxed: read by `forced_after_ms` for the error's text only; the
+        // first forcer's timeout wins.
+        let _first = self.forced_after_ms.compare_exchange(
+            NOT_FORCED,
+            timeout_ms.min(NOT_FORCED - 1),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
         // SeqCst: pairs with the loads in the flusher's loop and in `sleep`.
         self.force.store(true, Ordering::SeqCst);
         self.close();
+    }
+
+    /// The flusher died (a bug): what it held is lost, and the producer acts
+    /// as closed.
+    pub(crate) fn died(&self) {
+        self.set_lost_records();
+        // SeqCst: as in `force`.
+        self.force.store(true, Ordering::SeqCst);
+        self.close();
+    }
+
+    /// The timeout of the first `close` that ran out, if one did.
+    pub(crate) fn forced_after_ms(&self) -> Option<u64> {
+        // Relaxed: see `force`.
+        let ms = self.forced_after_ms.load(Ordering::Relaxed);
+        (ms != NOT_FORCED).then_some(ms)
+    }
+
+    /// The flusher lost records (failed them at a forced close, or died):
+    /// called before `set_exited`.
+    pub(crate) fn set_lost_records(&self) {
+        // Relaxed: published by the `exited` mutex, which `set_exited` takes
+        // after this store and `wait_exited` before the load in
+        // `lost_records`.
+        self.lost_records.store(true, Ordering::Relaxed);
+    }
+
+    /// True if the flusher, which has exited, lost records.
+    pub(crate) fn lost_records(&self) -> bool {
+        // Relaxed: see `set_lost_records`.
+        self.lost_records.load(Ordering::Relaxed)
     }
 
     /// The flusher has exited.

@@ -61,6 +61,7 @@ mod flusher_signal;
 mod message_delivery;
 mod metrics;
 mod partitioner;
+mod pending_batches;
 mod record;
 mod record_appender;
 #[cfg(feature = "kafka")]
@@ -98,6 +99,7 @@ pub(crate) use delivery::Callback;
 use flusher::{FlushWaiter, Flusher, Shared};
 use flusher_signal::FlusherSignal;
 pub(crate) use metrics::Metrics;
+use pending_batches::PendingBatches;
 use record_appender::AppendSettings;
 use topic_table::{TopicBatches, TopicTable};
 pub(crate) use user_code::{in_callback_of, new_owner};
@@ -291,6 +293,7 @@ impl Producer {
             ),
             signal: FlusherSignal::new(),
             metrics: Metrics::default(),
+            pending: PendingBatches::default(),
             flushes: SegQueue::new(),
         });
         let broker = LogBroker::new(log);
@@ -416,7 +419,9 @@ impl Producer {
     /// Sends everything batched now, ignoring `linger.ms`, and waits up to
     /// `timeout` (real time; `Duration::MAX` waits as long as it takes) until
     /// every record sent before this call has completed (success or error).
-    /// From a delivery callback of this producer it returns
+    /// When nothing is pending it returns `Ok` at once, with a zero
+    /// `timeout` too; `flush(Duration::ZERO)` thus asks "has everything sent
+    /// so far completed?". From a delivery callback of this producer it returns
     /// [`ProducerError::InCallback`] at once (it would wait for itself).
     pub fn flush(&self, timeout: Duration) -> Result<(), ProducerError> {
         match &self.backend {
@@ -434,7 +439,10 @@ impl Producer {
     /// [`CLOSE_GRACE`] more for the flusher to finish failing the records
     /// (it stays detached if a callback holds it). Closing twice, or from
     /// several clones, is fine; a `timeout` too large for the clock (e.g.
-    /// `Duration::MAX`) waits as long as the drain takes.
+    /// `Duration::MAX`) waits as long as the drain takes. Each call answers
+    /// `Ok` only if nothing was failed: a call whose own timeout has not run
+    /// out still answers `CloseTimeout` (with the timeout that ran out) when
+    /// another call's close forced the flusher to fail records.
     ///
     /// From a delivery callback of this producer (its flusher thread) `close`
     /// cannot wait: it stops the producer accepting records, leaves the
@@ -537,6 +545,10 @@ impl Inner {
         if in_callback_of(shared.owner) {
             return Err(ProducerError::InCallback { operation: "flush" });
         }
+        if shared.pending.none() {
+            // Every record sent before this call has completed (P9).
+            return Ok(());
+        }
         let waiter = Arc::new(FlushWaiter::new());
         shared.flushes.push(Arc::clone(&waiter));
         shared.signal.wake();
@@ -559,11 +571,12 @@ impl Inner {
             drop(self.flusher.lock().take());
             return Err(ProducerError::InCallback { operation: "close" });
         }
-        let drained = signal.wait_exited(timeout);
-        if !drained {
-            signal.force();
-        }
-        if drained || signal.wait_exited(CLOSE_GRACE) {
+        let timeout_ms = timeout.as_millis().min(u128::from(u64::MAX)) as u64;
+        let exited = signal.wait_exited(timeout) || {
+            signal.force(timeout_ms);
+            signal.wait_exited(CLOSE_GRACE)
+        };
+        if exited {
             if let Some(thread) = self.flusher.lock().take() {
                 // The flusher body does not panic on input; a panic would be a
                 // bug, and `ExitGuard` has then failed what it could.
@@ -574,11 +587,13 @@ impl Inner {
             // rest once the callback returns.
             drop(self.flusher.lock().take());
         }
-        if drained {
+        // Whichever call's timeout ran out: `Ok` only if nothing was lost
+        // (a forced flusher that found nothing left to fail lost nothing).
+        if exited && !signal.lost_records() {
             Ok(())
         } else {
             Err(ProducerError::CloseTimeout {
-                timeout_ms: timeout.as_millis().min(u128::from(u64::MAX)) as u64,
+                timeout_ms: signal.forced_after_ms().unwrap_or(timeout_ms),
             })
         }
     }
@@ -591,7 +606,7 @@ struct ExitGuard(Arc<Shared>);
 impl Drop for ExitGuard {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.0.signal.force();
+            self.0.signal.died();
         }
         self.0.signal.set_exited();
     }

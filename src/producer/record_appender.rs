@@ -81,10 +81,17 @@ pub(crate) fn append(
                 // From a delivery callback (the flusher thread) nothing frees
                 // space while we wait: fail at once instead of stalling it.
                 let no_wait = in_callback_of(shared.owner);
-                let area = match shared.pool.take(len, no_wait, || shared.signal.is_closed()) {
+                let area = match shared.pool.take(
+                    len,
+                    no_wait,
+                    || shared.signal.is_closed(),
+                    || shared.signal.wake(),
+                ) {
                     Ok(area) => area,
                     Err(error) => break Err(error),
                 };
+                // Counted before `chain.append` can link it (flush's shortcut).
+                shared.pending.made();
                 spare = Some(Arc::new(ProducerBatch::new(
                     area,
                     0,
@@ -100,6 +107,7 @@ pub(crate) fn append(
     // A batch made for us that another thread's batch made unnecessary.
     if let Some(batch) = spare {
         batch.recycle_area(&shared.pool);
+        shared.pending.unused();
     }
     outcome
 }

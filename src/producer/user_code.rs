@@ -3,11 +3,14 @@
 //!
 //! User code runs inside `catch_unwind`: a panic there is caught (and reported
 //! by the panic hook as usual), the flusher goes on, and every other record
-//! still completes. While it runs, the thread is marked as being "inside a
+//! still completes. The panic's payload is user data too, dropped under
+//! `catch_unwind` as well: a payload whose drop panics in turn is leaked
+//! rather than let that second panic unwind the flusher. While it runs, the thread is marked as being "inside a
 //! callback of this producer", so that `flush`, `close`, `wait` and a blocking
 //! `send` called from there do not wait for the very thread they run on (see
 //! [`ProducerError::InCallback`](super::ProducerError::InCallback)).
 
+use std::any::Any;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -49,7 +52,22 @@ pub(crate) fn in_callback_of(owner: u64) -> bool {
 /// whether it panicked.
 pub(crate) fn run_user_code(owner: u64, f: impl FnOnce()) -> bool {
     let outer = IN_CALLBACK_OF.with(|cell| cell.replace(owner));
-    let panicked = catch_unwind(AssertUnwindSafe(f)).is_err();
+    let panicked = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(()) => false,
+        Err(payload) => {
+            drop_payload(payload);
+            true
+        }
+    };
     IN_CALLBACK_OF.with(|cell| cell.set(outer));
     panicked
+}
+
+/// Drops a caught panic's payload, whose `Drop` is user code that may panic
+/// too; the payload of that second panic is leaked, not dropped (its drop
+/// could panic again, without end).
+fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
 }

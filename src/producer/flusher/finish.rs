@@ -8,12 +8,14 @@ use super::super::buffer_pool::BufferPool;
 use super::super::completion::Outcome;
 use super::super::error::ProducerError;
 use super::super::metrics::Metrics;
+use super::super::pending_batches::PendingBatches;
 use crate::log::AppendOutcome;
 
 /// Completes batches (borrowed from the flusher for one call).
 pub(crate) struct Finisher<'a> {
     pub(crate) pool: &'a BufferPool,
     pub(crate) metrics: &'a Metrics,
+    pub(crate) pending: &'a PendingBatches,
 }
 
 impl Finisher<'_> {
@@ -50,6 +52,7 @@ impl Finisher<'_> {
             },
             |sealed, index| batch.failed_record(sealed, index),
         );
+        self.pending.completed();
     }
 
     /// `batch` failed with `error`: its records go back to the application.
@@ -72,10 +75,12 @@ impl Finisher<'_> {
             },
             |sealed, index| batch.failed_record(sealed, index),
         );
+        self.pending.completed();
     }
 
     /// A batch sealed before any record went in: nothing to complete.
     pub(crate) fn discard_empty(&self, batch: SealedBatch) {
         batch.batch.recycle_area(self.pool);
+        self.pending.completed();
     }
 }

@@ -22,6 +22,7 @@ use super::config::{Acks, ProducerConfig};
 use super::error::ProducerError;
 use super::flusher_signal::FlusherSignal;
 use super::metrics::Metrics;
+use super::pending_batches::PendingBatches;
 use super::time::TimeSource;
 use super::topic_table::TopicTable;
 use crate::error::LogError;
@@ -115,6 +116,8 @@ pub(crate) struct Shared {
     pub(crate) pool: BufferPool,
     pub(crate) signal: FlusherSignal,
     pub(crate) metrics: Metrics,
+    /// Batches made and not yet completed (`flush`'s shortcut).
+    pub(crate) pending: PendingBatches,
     /// `flush()` calls waiting for the flusher to take them.
     pub(crate) flushes: SegQueue<Arc<FlushWaiter>>,
 }
@@ -188,6 +191,7 @@ impl Flusher {
         Finisher {
             pool: &self.shared.pool,
             metrics: &self.shared.metrics,
+            pending: &self.shared.pending,
         }
     }
 
@@ -236,7 +240,10 @@ impl Flusher {
                 self.idle(now, closing);
             }
         }
-        self.abort_all();
+        // A forced close may leave acks=0 requests in transit: lost too.
+        if self.abort_all() || self.transport.in_transit() > 0 {
+            self.shared.signal.set_lost_records();
+        }
         self.shared.signal.set_exited();
     }
 
@@ -297,6 +304,9 @@ impl Flusher {
         self.unfinished = false;
         let mut progress = false;
         let linger = self.s.linger;
+        // A sender waits for buffer memory: every batch is due, so that the
+        // lingering ones go out and give theirs back (P5).
+        let exhausted = self.shared.pool.has_waiters();
         for slot_index in 0..self.slots.len() {
             loop {
                 let slot = &self.slots[slot_index];
@@ -304,6 +314,7 @@ impl Flusher {
                 let chain = &slot.topic.chains[slot.index as usize];
                 let due = |batch: &super::batch::ProducerBatch| {
                     closing
+                        || exhausted
                         || batch.ordinal() <= flush_through
                         || now >= batch.created_ms().saturating_add(linger)
                 };
@@ -707,6 +718,7 @@ impl Flusher {
 
     /// The earliest time a batch chain has a batch due (linger), if any.
     fn chains_due(&self, now: i64, closing: bool) -> Option<i64> {
+        let exhausted = self.shared.pool.has_waiters();
         self.slots
             .iter()
             .filter_map(|slot| {
@@ -714,7 +726,10 @@ impl Flusher {
                 if next.is_sentinel() {
                     return Some(now); // a terminator to pass over
                 }
-                let due = closing || next.is_sealed() || next.ordinal() <= slot.flush_through;
+                let due = closing
+                    || exhausted
+                    || next.is_sealed()
+                    || next.ordinal() <= slot.flush_through;
                 Some(if due {
                     now
                 } else {
@@ -801,8 +816,9 @@ impl Flusher {
 
     /// Fails everything left (forced close, or the closing drain ended): the
     /// batches held, then whatever senders still link until every chain is
-    /// terminated.
-    fn abort_all(&mut self) {
+    /// terminated. Returns whether that failed any record.
+    fn abort_all(&mut self) -> bool {
+        let mut failed_any = false;
         loop {
             self.discover(false);
             let closed = ProducerError::Closed;
@@ -828,6 +844,7 @@ impl Flusher {
                         &closed
                     };
                     if let Some(batch) = in_flight.batch {
+                        failed_any |= batch.len() > 0;
                         finisher.fail(&topic, partition, batch, error);
                     }
                 }
@@ -835,6 +852,7 @@ impl Flusher {
                     if batch.len() == 0 {
                         finisher.discard_empty(batch);
                     } else {
+                        failed_any = true;
                         finisher.fail(&topic, partition, batch, &closed);
                     }
                 }
@@ -843,7 +861,7 @@ impl Flusher {
                 waiter.expect(0);
             }
             if self.terminate_all() {
-                break;
+                return failed_any;
             }
             crate::sync::yield_now();
         }
