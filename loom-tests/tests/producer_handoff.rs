@@ -7,7 +7,9 @@
 //! 0, or `send` fails with `Closed` and the log stays empty; never lost, never
 //! sent twice, and `close()` drains and returns. A send to a topic the flusher
 //! has not seen yet must wake it by itself (the main thread closes only after
-//! the handle completed). And `flush()` waits for a record sent just before it.
+//! the handle completed). And `flush()` waits for a record sent just before it,
+//! and `flush(Duration::ZERO)` answers `Ok` only once that record completed
+//! (P9: the pending-batch count against the flusher's completion).
 //!
 //! At-least-once (no producer-id handshake), `linger.ms = 0` (every record
 //! wakes the flusher), `batch.size = 0` (a batch holds one record), virtual
@@ -20,7 +22,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{check, one_record_producer, read_all};
+use common::{assert_every_outcome, check, one_record_producer, read_all};
 use idemlog::producer::{ProducerError, ProducerRecord};
 use idemlog::Log;
 
@@ -102,6 +104,38 @@ fn flush_waits_for_a_concurrent_send() {
         producer.close(Duration::MAX).unwrap();
         assert_eq!(handle.wait().unwrap(), meta);
     });
+}
+
+/// How often `flush(Duration::ZERO)` answered `Ok` and `FlushTimeout`.
+static ZERO_FLUSH: [std::sync::atomic::AtomicUsize; 2] = [
+    std::sync::atomic::AtomicUsize::new(0),
+    std::sync::atomic::AtomicUsize::new(0),
+];
+
+#[test]
+fn a_zero_flush_answers_ok_only_after_the_record_completed() {
+    check("producer_handoff_flush_zero", || {
+        let (log, producer) = one_record_producer();
+        let handle = producer.send(ProducerRecord::new("t", "a")).unwrap();
+        let outcome = match producer.flush(Duration::ZERO) {
+            Ok(()) => {
+                // P9: no batch pending, so the record's batch completed.
+                let meta = handle.try_result().expect("complete").unwrap();
+                assert_eq!((meta.partition, meta.offset), (0, Some(0)));
+                0
+            }
+            Err(ProducerError::FlushTimeout { .. }) => 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        };
+        ZERO_FLUSH[outcome].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        producer.close(Duration::MAX).unwrap();
+        assert_eq!(log_contents(&log), vec![(0, b"a".to_vec())]);
+    });
+    assert_every_outcome(
+        "a_zero_flush_answers_ok_only_after_the_record_completed",
+        "ok, still pending",
+        &ZERO_FLUSH,
+    );
 }
 
 #[test]
