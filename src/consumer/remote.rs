@@ -21,8 +21,6 @@ pub(crate) type Visit<'v> = &'v mut dyn FnMut(RecordView<'_>) -> ControlFlow<()>
 /// A rebalance listener, boxed.
 pub(crate) type Listener = Box<dyn FnMut(Rebalance<'_>) + Send>;
 
-/// A `commit_async` callback, boxed.
-
 /// A remote consumer client; each method is the same-named method of
 /// [`MultiConsumer`](super::MultiConsumer), with the same contract.
 pub(crate) trait RemoteConsumer: Send + std::fmt::Debug {
