@@ -86,9 +86,22 @@ impl ManualClock {
         }
     }
 
-    /// Moves the clock forward (or backward, with a negative delta).
+    /// Moves the clock forward (or backward, with a negative delta),
+    /// saturating at `i64::MAX` and `i64::MIN` (it never wraps around).
+    ///
+    /// ```
+    /// use idemlog::ManualClock;
+    /// let clock = ManualClock::new(i64::MAX - 1);
+    /// clock.advance_ms(10);
+    /// assert_eq!(idemlog::Clock::now_ms(&clock), i64::MAX);
+    /// ```
     pub fn advance_ms(&self, delta_ms: i64) {
-        self.now.fetch_add(delta_ms, Ordering::Relaxed);
+        // Relaxed: as for every access to `now` (see the field).
+        let _previous = self
+            .now
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+                Some(now.saturating_add(delta_ms))
+            });
     }
 
     /// Sets the clock.

@@ -196,7 +196,8 @@
 //! **I10 — the memory budget (src/log/budget.rs).** Segment memory (buffer and commit
 //! array) is charged when it is allocated, not when it is reused from the pool, and
 //! released when it is freed; partitions (directory and fixed structures,
-//! `Partition::footprint`) are charged when a topic is created, producer states
+//! `Partition::footprint`) and the topic's own structures and name
+//! (`Topic::footprint`) are charged when a topic is created, producer states
 //! when they are admitted (I11), consumer groups when they are made and each
 //! committed offset when its entry is (G5). A charge is one CAS that never moves the total past the limit, so
 //! concurrent chargers cannot overshoot it; a refused charge changes nothing and the

@@ -52,6 +52,8 @@
 //! | 46 | `Producer::close` (tests/producer_liveness.rs) | `close(10 s)` overtaken by `close(ZERO)` that fails a record in flight | both answer `CloseTimeout { timeout_ms: 0 }` (the long one used to answer `Ok`) |
 //! | 47 | `Producer::flush` and `close` with `Duration::ZERO` (tests/producer_liveness.rs) | nothing sent; every record completed | `Ok` at once (`flush` answered `FlushTimeout` every time, `close` `CloseTimeout` now and then) |
 //! | 48 | `Producer::send` (tests/producer_liveness.rs) | `buffer.memory` = `batch.size` = 1 KiB held by one batch lingering 60 s; a record that needs a new batch | the lingering batch is sent at once and the send goes ahead (it waited out `max.block.ms` and failed `BufferExhausted`) |
+//! | 49 | `Log::create_topic` (tests/topic_memory.rs) | topics with 1 MiB names under a 64 MiB budget | charged with both copies of the name (within 10% of the resident set), then `LogFull` (names were not charged: 64 topics of 4 MiB names took 518 MiB under an 8 MiB budget) |
+//! | 50 | `ManualClock::advance_ms` | a step past `i64::MAX` or below `i64::MIN` | saturates at the end (it wrapped around to the far past) |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left
@@ -77,7 +79,7 @@ use idemlog::producer::{
     TimeSource,
 };
 use idemlog::{
-    BatchHeader, Log, LogConfig, LogError, ManualClock, ProduceRequest, ProducerId, Record,
+    BatchHeader, Clock, Log, LogConfig, LogError, ManualClock, ProduceRequest, ProducerId, Record,
     RetentionPolicy, TopicConfig,
 };
 
@@ -1087,4 +1089,18 @@ fn row39_idle_pooled_segments_of_other_partitions_do_not_fill_the_budget() {
         a.live_segments()
     );
     assert!(log.memory_usage().used_bytes <= budget);
+}
+
+#[test]
+fn row50_a_manual_clock_saturates_instead_of_wrapping() {
+    let clock = ManualClock::new(i64::MAX - 1);
+    clock.advance_ms(10);
+    assert_eq!(clock.now_ms(), i64::MAX);
+    clock.advance_ms(i64::MAX);
+    assert_eq!(clock.now_ms(), i64::MAX);
+    clock.set_ms(i64::MIN + 1);
+    clock.advance_ms(-10);
+    assert_eq!(clock.now_ms(), i64::MIN);
+    clock.advance_ms(5);
+    assert_eq!(clock.now_ms(), i64::MIN + 5);
 }

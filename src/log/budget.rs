@@ -92,6 +92,11 @@ mod tests {
     }
 }
 
+/// Bytes of one entry's slot in a table keyed by name (a `String` key and an
+/// `Arc`, 32 bytes, and a control byte) at the table's lowest load, rounded
+/// up: the registries of groups and of topics.
+pub(crate) const NAMED_SLOT_BYTES: u64 = 80;
+
 /// Bytes a heap block of `size` bytes aligned to `align` takes from a
 /// malloc-style allocator (glibc's): an 8-byte chunk header and 16-byte
 /// granules, and for an alignment beyond 16 the alignment once more, the slack

@@ -12,7 +12,7 @@ use std::task::Waker;
 use crate::consumer_error::ConsumerError;
 use crate::error::LogError;
 use crate::log::assignor::{Assignor, MemberView};
-use crate::log::budget::{arc_block_bytes, heap_block_bytes, Budget};
+use crate::log::budget::{arc_block_bytes, heap_block_bytes, Budget, NAMED_SLOT_BYTES};
 use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::types::TopicPartition;
 
@@ -21,10 +21,6 @@ use crate::types::TopicPartition;
 /// a control byte) at the table's lowest load, just after it doubled past its
 /// 7/8 maximum (2.3 slots per entry), rounded up.
 const OFFSET_BYTES: u64 = 64;
-
-/// Bytes of a group's slot in the registry's table (the `String` key and the
-/// `Arc`, 32 bytes, and a control byte) at the table's lowest load, rounded up.
-const REGISTRY_SLOT_BYTES: u64 = 80;
 
 /// Bytes the offsets table's smallest block (four slots and their control
 /// bytes, 128 bytes from the allocator) takes beyond its first entry's
@@ -137,7 +133,7 @@ impl Group {
         arc_block_bytes::<Self>()
             + heap_block_bytes(2 * std::mem::size_of::<usize>() + name.len(), 8)
             + heap_block_bytes(name.len(), 1)
-            + REGISTRY_SLOT_BYTES
+            + NAMED_SLOT_BYTES
             + SMALLEST_OFFSETS_TABLE_BYTES
     }
 

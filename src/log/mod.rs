@@ -32,7 +32,7 @@ use crate::ticker::TickerLease;
 use crate::types::{BatchHeader, ProducerId, ProducerIdentity};
 
 pub use assignor::Assignor;
-use budget::Budget;
+use budget::{arc_block_bytes, heap_block_bytes, Budget, NAMED_SLOT_BYTES};
 pub use config::{LogConfig, TopicConfig, DEFAULT_MEMORY_BUDGET};
 pub(crate) use group_coordinator::{Group, JoinRequest, SyncPlan};
 use group_registry::Groups;
@@ -187,6 +187,19 @@ struct Topic {
     partitions: Box<[Arc<Partition>]>,
 }
 
+impl Topic {
+    /// What a topic named `name` costs beside its partitions (each of which
+    /// counts its own place in the list): its block, its name (shared by the
+    /// partitions) and its entry in the topics map (key and slot). Charged
+    /// with the partitions (I10).
+    fn footprint(name: &str) -> u64 {
+        arc_block_bytes::<Self>()
+            + heap_block_bytes(2 * std::mem::size_of::<usize>() + name.len(), 8)
+            + heap_block_bytes(name.len(), 1)
+            + NAMED_SLOT_BYTES
+    }
+}
+
 /// The topics of a log, by name.
 pub(crate) struct Topics(ConcurrentMap<String, Arc<Topic>>);
 
@@ -321,17 +334,18 @@ impl Log {
                 reason: "a topic needs at least one partition".to_string(),
             });
         }
-        // Each partition (its directory and fixed structures) is charged to the
-        // budget before it is allocated: a topic too large for it is refused,
-        // not an abort (I10).
-        let partition_bytes = u64::from(config.partitions)
-            .saturating_mul(Partition::footprint(self.shared.config.max_segments));
+        // Each partition (its directory and fixed structures) and the topic's
+        // own structures and name are charged to the budget before they are
+        // allocated: a topic too large for it is refused, not an abort (I10).
+        let topic_bytes = u64::from(config.partitions)
+            .saturating_mul(Partition::footprint(self.shared.config.max_segments))
+            .saturating_add(Topic::footprint(name));
         if self.topics.0.get(&name.to_string()).is_some() {
             return Err(LogError::TopicAlreadyExists {
                 topic: name.to_string(),
             });
         }
-        self.shared.budget.try_charge(partition_bytes)?;
+        self.shared.budget.try_charge(topic_bytes)?;
         // std's Arc even under loom (immutable name, no protocol; loom has no Arc<str>).
         let topic_name: std::sync::Arc<str> = std::sync::Arc::from(name);
         let topic = Arc::new(Topic {
@@ -350,7 +364,7 @@ impl Log {
             Ok(())
         } else {
             // Lost a race with a concurrent create of the same name.
-            self.shared.budget.release(partition_bytes);
+            self.shared.budget.release(topic_bytes);
             Err(LogError::TopicAlreadyExists {
                 topic: name.to_string(),
             })
