@@ -251,7 +251,11 @@
 //!   batch was never sent, or every attempt of it was answered with a refusal
 //!   (a refused append writes nothing). One attempt without an answer (a lost
 //!   request or response, a request still awaited at the timeout) leaves the
-//!   outcome unknown, whatever the later attempts were answered.
+//!   outcome unknown, whatever the later attempts were answered. The same
+//!   holds when the retries run out, or the log refuses the batch for good,
+//!   after such an attempt: the error is then
+//!   [`ProducerError::Unresolved`] (the log's last answer as its cause), not
+//!   the plain refusal (tests/producer_delivery.rs).
 //!
 //! **Differs from Kafka**: after an epoch bump the batches of the partition
 //! whose sequence was unresolved are re-sequenced and retried (as Kafka does for
@@ -554,6 +558,7 @@
 //! [`ProducerError`]: crate::producer::ProducerError
 //! [`ProducerError::DeliveryTimeout`]: crate::producer::ProducerError::DeliveryTimeout
 //! [`ProducerError::RequestTimeout`]: crate::producer::ProducerError::RequestTimeout
+//! [`ProducerError::Unresolved`]: crate::producer::ProducerError::Unresolved
 //! [`ProducerError::Closed`]: crate::producer::ProducerError::Closed
 //! [`ProducerError::BufferExhausted`]: crate::producer::ProducerError::BufferExhausted
 //! [`ProducerError::Log`]: crate::producer::ProducerError::Log

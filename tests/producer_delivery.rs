@@ -648,3 +648,59 @@ fn a_topic_handle_of_a_dropped_producer_is_looked_up_by_name() {
         assert!(matches!(done, Some(Ok(_))), "{done:?}");
     }
 }
+
+/// A lost response, then a refusal of the last retry: the first attempt was
+/// written, so the record's error must say it may be in the log. It used to be
+/// the plain refusal (`Log(Unavailable)`, "certainly not in the log") with the
+/// record in the log (review finding), in both modes that retry.
+#[test]
+fn retries_that_run_out_on_a_refusal_after_a_lost_response_say_the_record_may_be_in_the_log() {
+    for (mode, config) in [
+        ("exactly-once", ProducerConfig::exactly_once()),
+        ("at-least-once", ProducerConfig::at_least_once()),
+    ] {
+        let out = produce(
+            config.retries(1),
+            vec![Fault::DropResponse, Fault::RetriableError { delay_ms: 0 }],
+            &["a0"],
+        );
+        assert_eq!(out.log, ["a0"], "{mode}: the first attempt was written");
+        let failure = out.results[0].clone().unwrap_err();
+        assert!(
+            matches!(
+                failure.error(),
+                ProducerError::Unresolved {
+                    last_error: LogError::Unavailable { .. }
+                }
+            ),
+            "{mode}: {:?}",
+            failure.error()
+        );
+        assert!(failure.error().may_be_in_log(), "{mode}");
+        assert_eq!(failure.record().unwrap().value, "a0");
+    }
+}
+
+/// Every attempt refused: the plain refusal, and certainly not in the log.
+#[test]
+fn retries_that_run_out_on_refusals_alone_say_the_record_is_not_in_the_log() {
+    let out = produce(
+        ProducerConfig::exactly_once().retries(1),
+        vec![
+            Fault::RetriableError { delay_ms: 0 },
+            Fault::RetriableError { delay_ms: 0 },
+        ],
+        &["a0"],
+    );
+    assert!(out.log.is_empty());
+    let failure = out.results[0].clone().unwrap_err();
+    assert!(
+        matches!(
+            failure.error(),
+            ProducerError::Log(LogError::Unavailable { .. })
+        ),
+        "{:?}",
+        failure.error()
+    );
+    assert!(!failure.error().may_be_in_log());
+}

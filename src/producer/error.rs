@@ -77,6 +77,15 @@ pub enum ProducerError {
     /// batch too large, partition full, ...), or answered a sequence error after
     /// the retries ran out.
     Log(LogError),
+    /// The log refused the record's batch (for good, or with no retry left)
+    /// after an earlier attempt of it went unanswered (a lost request or
+    /// response): that attempt may have been written, so the record may be in
+    /// the log whatever the later answers were. `last_error` is the log's
+    /// final answer (also [`source`](std::error::Error::source)).
+    Unresolved {
+        /// The log's answer to the batch's last attempt.
+        last_error: LogError,
+    },
     /// No response within `request.timeout.ms` and no retry left: the record may
     /// or may not be in the log.
     RequestTimeout {
@@ -200,6 +209,11 @@ impl fmt::Display for ProducerError {
                 f,
                 "record of {size} bytes is larger than buffer.memory = {limit}"
             ),
+            Self::Unresolved { last_error } => write!(
+                f,
+                "the log refused the last attempt ({last_error}) after an earlier attempt \
+                 went unanswered (the record may be in the log)"
+            ),
             Self::Closed => write!(f, "the producer is closed (the record was not sent)"),
             Self::Abandoned => write!(
                 f,
@@ -234,6 +248,7 @@ impl std::error::Error for ProducerError {
         match self {
             Self::Config(err) => Some(err),
             Self::Log(err)
+            | Self::Unresolved { last_error: err }
             | Self::DeliveryTimeout {
                 last_error: Some(err),
                 ..
@@ -261,7 +276,7 @@ impl ProducerError {
     /// `not_written`.
     pub fn may_be_in_log(&self) -> bool {
         match self {
-            Self::Abandoned | Self::RequestTimeout { .. } => true,
+            Self::Abandoned | Self::RequestTimeout { .. } | Self::Unresolved { .. } => true,
             Self::DeliveryTimeout { not_written, .. } => !not_written,
             #[cfg(feature = "kafka")]
             Self::Kafka(err) => err.outcome_unknown(),

@@ -575,7 +575,10 @@ impl Flusher {
                 // budget, full partition): retry after the backoff.
                 self.attempt_failed(token.slot, pos, now, Some(error));
             }
-            Err(error) => self.fail_at(token.slot, pos, &ProducerError::Log(error), true),
+            Err(error) => {
+                let error = final_refusal_error(&self.slots[token.slot].chain[pos], error);
+                self.fail_at(token.slot, pos, &error, true);
+            }
         }
     }
 
@@ -626,12 +629,12 @@ impl Flusher {
             };
             return false;
         }
-        let error = refusal.map_or(
-            ProducerError::RequestTimeout {
+        let error = match refusal {
+            Some(refusal) => final_refusal_error(in_flight, refusal),
+            None => ProducerError::RequestTimeout {
                 timeout_ms: self.s.request_timeout as u64,
             },
-            ProducerError::Log,
-        );
+        };
         self.fail_at(slot_index, pos, &error, true);
         true
     }
@@ -865,6 +868,19 @@ impl Flusher {
             }
             crate::sync::yield_now();
         }
+    }
+}
+
+/// The error of a batch the log answered with `refusal` for the last time:
+/// the refusal itself if every attempt was answered (none was written), else
+/// `Unresolved` (an unanswered attempt may have been written).
+fn final_refusal_error(in_flight: &InFlight, refusal: LogError) -> ProducerError {
+    if in_flight.unanswered {
+        ProducerError::Unresolved {
+            last_error: refusal,
+        }
+    } else {
+        ProducerError::Log(refusal)
     }
 }
 
