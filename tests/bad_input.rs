@@ -54,6 +54,8 @@
 //! | 48 | `Producer::send` (tests/producer_liveness.rs) | `buffer.memory` = `batch.size` = 1 KiB held by one batch lingering 60 s; a record that needs a new batch | the lingering batch is sent at once and the send goes ahead (it waited out `max.block.ms` and failed `BufferExhausted`) |
 //! | 49 | `Log::create_topic` (tests/topic_memory.rs) | topics with 1 MiB names under a 64 MiB budget | charged with both copies of the name (within 10% of the resident set), then `LogFull` (names were not charged: 64 topics of 4 MiB names took 518 MiB under an 8 MiB budget) |
 //! | 50 | `ManualClock::advance_ms` | a step past `i64::MAX` or below `i64::MIN` | saturates at the end (it wrapped around to the far past) |
+//! | 51 | `DeliveryHandle` result (tests/producer_delivery.rs) | a lost response, then the last retry refused (`Unavailable`) | `Unresolved { last_error }`, `may_be_in_log()` true (it was `Log(Unavailable)`, "certainly not in the log", with the record in the log) |
+//! | 52 | `MultiConsumer::close` of a member the group expired (tests/consumer_group.rs) | its partitions already another member's | the listener hears `Lost` (it heard `Revoked`, and its commit failed with `MemberExpired`) |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left

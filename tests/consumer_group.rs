@@ -844,6 +844,42 @@ fn refused_join_that_expired_a_member_still_wakes_the_group() {
     drop(stalled);
 }
 
+/// Closing a member that was expired tells its listener `Lost` for the
+/// partitions it still held, not `Revoked`: they belong to another member
+/// already, and a commit from a `Revoked` listener failed with
+/// `MemberExpired` (review finding; the README's listener
+/// `revocation.commit().expect(..)` panicked on it).
+#[test]
+fn closing_an_expired_member_tells_lost_not_revoked() {
+    let clock = Arc::new(ManualClock::new(0));
+    let log = manual_log(&clock);
+    log.create_topic("t", 2).unwrap();
+    let (mut alive, mut stalled) = alive_and_stalling(&log);
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let listener = Arc::clone(&heard);
+    stalled
+        .on_rebalance(move |event| {
+            let heard = match event {
+                Rebalance::Revoked(revocation) => {
+                    format!("revoked, commit {:?}", revocation.commit())
+                }
+                Rebalance::Lost(lost) => format!("lost {}", lost.len()),
+                _ => return,
+            };
+            listener.lock().unwrap().push(heard);
+        })
+        .unwrap();
+    // Past `stalled`'s interval, and past a quarter of `alive`'s, so that
+    // `alive`'s poll syncs with the group (G1), which expires `stalled`.
+    clock.advance_ms(16 * 60_000);
+    for _ in 0..10 {
+        alive.poll_with(10, |_| ()).unwrap();
+    }
+    assert_eq!(alive.assignment().len(), 2, "the live member took both");
+    stalled.close().unwrap();
+    assert_eq!(*heard.lock().unwrap(), ["lost 1"]);
+}
+
 /// The same with the survivor blocked in `poll_with_timeout`: the refused join's
 /// rebalance wakes it, and it reads the record on its new partition at once.
 #[test]

@@ -379,10 +379,16 @@ impl LogConsumer {
         };
         if let Some(membership) = &self.membership {
             let (group, member) = (Arc::clone(&membership.group), membership.member);
-            let partitions = self.assignment();
-            if !partitions.is_empty() {
-                let positions = self.positions_of(&partitions);
-                self.tell_revoked(&group, member, &partitions, &positions);
+            if group.is_member(member) {
+                let partitions = self.assignment();
+                if !partitions.is_empty() {
+                    let positions = self.positions_of(&partitions);
+                    self.tell_revoked(&group, member, &partitions, &positions);
+                }
+            } else {
+                // Expired (G1): its partitions belong to others already, so
+                // the listener hears `Lost`, as at a poll, not `Revoked`.
+                self.lose_all();
             }
         }
         // Drop deregisters and leaves.

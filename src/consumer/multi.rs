@@ -465,7 +465,9 @@ impl MultiConsumer {
     /// Closes the consumer (Kafka's `close`): runs pending commit callbacks,
     /// commits the positions if auto commit is on, and a member revokes its
     /// partitions (the listener's commit chance) and leaves its group, which
-    /// hands them over at once. Dropping a consumer leaves too, but commits
+    /// hands them over at once; a member the group has expired hears
+    /// [`Rebalance::Lost`](super::Rebalance::Lost) instead, as at a poll (its
+    /// partitions are another member's already). Dropping a consumer leaves too, but commits
     /// nothing and tells no listener (a drop during a panic must not commit
     /// records that were not processed).
     pub fn close(self) -> Result<(), ConsumerError> {

@@ -288,6 +288,11 @@ impl Group {
         })
     }
 
+    /// True while `member` is a member (not left, not expired: G1).
+    pub(crate) fn is_member(&self, member: u64) -> bool {
+        self.state.lock().members.contains_key(&member)
+    }
+
     /// Records whether `member` now waits inside a poll (then it is not expired
     /// while it waits) or has stopped waiting (a poll at `now_ms`).
     pub(crate) fn set_waiting(&self, member: u64, waiting: bool, now_ms: i64) {
