@@ -94,8 +94,16 @@ mod tests {
 
 /// Bytes of one entry's slot in a table keyed by name (a `String` key and an
 /// `Arc`, 32 bytes, and a control byte) at the table's lowest load, rounded
-/// up: the registries of groups and of topics.
-pub(crate) const NAMED_SLOT_BYTES: u64 = 80;
+/// up.
+const NAMED_SLOT_BYTES: u64 = 80;
+
+/// What a name costs an entry of the registries of groups and of topics: the
+/// entry's own `Arc<str>` copy of it, the map's `String` key and the slot.
+pub(crate) fn named_entry_bytes(name: &str) -> u64 {
+    heap_block_bytes(2 * std::mem::size_of::<usize>() + name.len(), 8)
+        + heap_block_bytes(name.len(), 1)
+        + NAMED_SLOT_BYTES
+}
 
 /// Bytes a heap block of `size` bytes aligned to `align` takes from a
 /// malloc-style allocator (glibc's): an 8-byte chunk header and 16-byte

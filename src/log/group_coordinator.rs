@@ -12,7 +12,7 @@ use std::task::Waker;
 use crate::consumer_error::ConsumerError;
 use crate::error::LogError;
 use crate::log::assignor::{Assignor, MemberView};
-use crate::log::budget::{arc_block_bytes, heap_block_bytes, Budget, NAMED_SLOT_BYTES};
+use crate::log::budget::{arc_block_bytes, named_entry_bytes, Budget};
 use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::types::TopicPartition;
 
@@ -130,11 +130,7 @@ impl Group {
     /// belong to live consumers and are not charged; its committed offsets
     /// are, by [`OFFSET_BYTES`] each.
     pub(crate) fn footprint(name: &str) -> u64 {
-        arc_block_bytes::<Self>()
-            + heap_block_bytes(2 * std::mem::size_of::<usize>() + name.len(), 8)
-            + heap_block_bytes(name.len(), 1)
-            + NAMED_SLOT_BYTES
-            + SMALLEST_OFFSETS_TABLE_BYTES
+        arc_block_bytes::<Self>() + named_entry_bytes(name) + SMALLEST_OFFSETS_TABLE_BYTES
     }
 
     /// The group's name.

@@ -32,7 +32,7 @@ use crate::ticker::TickerLease;
 use crate::types::{BatchHeader, ProducerId, ProducerIdentity};
 
 pub use assignor::Assignor;
-use budget::{arc_block_bytes, heap_block_bytes, Budget, NAMED_SLOT_BYTES};
+use budget::{arc_block_bytes, named_entry_bytes, Budget};
 pub use config::{LogConfig, TopicConfig, DEFAULT_MEMORY_BUDGET};
 pub(crate) use group_coordinator::{Group, JoinRequest, SyncPlan};
 use group_registry::Groups;
@@ -193,10 +193,7 @@ impl Topic {
     /// partitions) and its entry in the topics map (key and slot). Charged
     /// with the partitions (I10).
     fn footprint(name: &str) -> u64 {
-        arc_block_bytes::<Self>()
-            + heap_block_bytes(2 * std::mem::size_of::<usize>() + name.len(), 8)
-            + heap_block_bytes(name.len(), 1)
-            + NAMED_SLOT_BYTES
+        arc_block_bytes::<Self>() + named_entry_bytes(name)
     }
 }
 

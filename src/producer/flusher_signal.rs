@@ -128,16 +128,19 @@ impl FlusherSignal {
             Ordering::Relaxed,
             Ordering::Relaxed,
         );
-        // SeqCst: pairs with the loads in the flusher's loop and in `sleep`.
-        self.force.store(true, Ordering::SeqCst);
-        self.close();
+        self.stop_now();
     }
 
     /// The flusher died (a bug): what it held is lost, and the producer acts
     /// as closed.
     pub(crate) fn died(&self) {
         self.set_lost_records();
-        // SeqCst: as in `force`.
+        self.stop_now();
+    }
+
+    /// The flusher fails what is left and exits; no record is accepted.
+    fn stop_now(&self) {
+        // SeqCst: pairs with the loads in the flusher's loop and in `sleep`.
         self.force.store(true, Ordering::SeqCst);
         self.close();
     }
