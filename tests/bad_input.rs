@@ -89,6 +89,10 @@ use idemlog::{
 mod eventually;
 use eventually::eventually;
 
+#[path = "common/topic_charges.rs"]
+mod topic_charges;
+use topic_charges::charges_of_a_partition_and_a_topic;
+
 const LONG: Duration = Duration::from_secs(30);
 
 fn log1() -> Log {
@@ -981,22 +985,23 @@ fn row30_topic_directories_beyond_the_memory_budget() {
             topic: "huge".into()
         })
     );
-    // The log still works for a small topic.
-    log.create_topic("small", 1).unwrap();
-    let directory = log.memory_usage().used_bytes;
+    // The log still works for small topics (names as long as "huge", so the
+    // topic's own part, its structures and name, is the same).
+    let (directory, topic) = charges_of_a_partition_and_a_topic(&log);
     assert!(directory > 0, "a partition's directory is charged");
+    assert!(topic > 0, "a topic's structures and name are charged");
     assert_eq!(
         refused,
         LogError::LogFull {
-            requested: 100_000 * directory,
+            requested: 100_000 * directory + topic,
             used: 0,
             budget: 1 << 20,
         }
     );
     assert!(refused.to_string().contains("memory_budget"));
-    let outcome = log.append("small", 0, None, Record::new("v")).unwrap();
+    let outcome = log.append("hug1", 0, None, Record::new("v")).unwrap();
     assert_eq!(outcome.base_offset, 0);
-    let records = log.consumer("small", 0).unwrap().poll(10).unwrap();
+    let records = log.consumer("hug1", 0).unwrap().poll(10).unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(&records[0].value[..], b"v");
     assert_eq!(log.memory_usage().budget_bytes, 1 << 20);
@@ -1006,12 +1011,16 @@ fn row30_topic_directories_beyond_the_memory_budget() {
 fn row31_empty_partitions_allocate_no_segment() {
     let log = Log::new();
     let segment_bytes = log.config().segment_len() as u64;
-    log.create_topic("one", 1).unwrap();
-    let directory = log.memory_usage().used_bytes;
+    let (directory, topic) = charges_of_a_partition_and_a_topic(&log);
     assert!(directory > 0);
+    let before = log.memory_usage().used_bytes;
     log.create_topic("many", 1000).unwrap();
-    let created = log.memory_usage().used_bytes - directory;
-    assert_eq!(created, 1000 * directory, "only the 1000 directories");
+    let created = log.memory_usage().used_bytes - before;
+    assert_eq!(
+        created,
+        1000 * directory + topic,
+        "only the 1000 directories and the topic's own part"
+    );
     assert!(
         created < 1000 * segment_bytes / 100,
         "{created} bytes: far less than 1000 segments"

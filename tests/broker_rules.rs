@@ -18,6 +18,10 @@ use idemlog::{
     DEFAULT_MEMORY_BUDGET,
 };
 
+#[path = "common/topic_charges.rs"]
+mod topic_charges;
+use topic_charges::charges_of_a_partition_and_a_topic;
+
 fn header(producer_id: ProducerId, epoch: u16, base_sequence: i32) -> Option<BatchHeader> {
     Some(BatchHeader {
         producer_id,
@@ -521,12 +525,13 @@ fn invalid_configurations_and_topics_are_errors() {
     // topic whose directories exceed it is LogFull (was InvalidConfig for a
     // fixed directory limit), and charges nothing.
     let huge = log.create_topic("huge", u32::MAX).unwrap_err();
+    // The directories and the topic's own part (structures and name).
+    let (directory, topic) = charges_of_a_partition_and_a_topic(&log);
     log.create_topic("x", 1).unwrap();
-    let directory = log.memory_usage().used_bytes;
     assert_eq!(
         huge,
         LogError::LogFull {
-            requested: u64::from(u32::MAX) * directory,
+            requested: u64::from(u32::MAX) * directory + topic,
             used: 0,
             budget: DEFAULT_MEMORY_BUDGET,
         }
@@ -535,7 +540,7 @@ fn invalid_configurations_and_topics_are_errors() {
         log.create_topic("x", 1),
         Err(LogError::TopicAlreadyExists { topic: "x".into() })
     );
-    assert_eq!(log.topics(), vec!["x".to_string()]);
+    assert_eq!(log.topics(), ["hug1", "hug2", "x"]);
     assert_eq!(log.partition_count("x"), Ok(1));
     assert!(log.partition("t", 0).is_err());
     assert!(log
