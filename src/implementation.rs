@@ -338,12 +338,16 @@
 //! **P9 — pending batches (src/producer/pending_batches.rs).** A sender counts
 //! a batch it makes before `BatchChain::append` can link it (the link's
 //! Release CAS follows the count), and uncounts one it did not link; the
-//! flusher uncounts a linked batch after completing it (Release). A sender
-//! whose record went into a batch reached it through the link (Acquire), so a
-//! later Acquire load of the count by that thread reads at or after the
-//! batch's increment, and reads 0 only after its decrement, hence after its
-//! completion: `flush` answers at once, without waking the flusher, when
-//! nothing is pending.
+//! flusher uncounts a linked batch (Release) as it completes it, under the
+//! batch's waiters mutex after marking it complete and before storing `done`
+//! (P4). A sender whose record went into a batch reached it through the link
+//! (Acquire), so a later Acquire load of the count by that thread reads at or
+//! after the batch's increment, and reads 0 only after its decrement, hence
+//! after it was marked complete, which a handle's `is_done` then finds (under
+//! the mutex if `done` is not yet visible: that lock comes after the
+//! completer's); and a thread that saw `done` reads a count without the
+//! batch. So `flush` answers at once, without waking the flusher, exactly
+//! when nothing sent before it is pending.
 //!
 //! # Consumer groups (src/log/group_coordinator.rs, src/log/group_registry.rs, src/consumer/membership.rs)
 //!

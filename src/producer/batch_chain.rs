@@ -384,10 +384,15 @@ mod tests {
             duplicate: false,
         };
         let batch = &sealed.batch;
-        assert!(batch
-            .completion
-            .complete(outcome.clone(), |s, i| batch.failed_record(s, i)));
-        assert!(!batch.completion.complete(outcome, |_, _| None), "once");
+        assert!(batch.completion.complete(
+            outcome.clone(),
+            |s, i| batch.failed_record(s, i),
+            || ()
+        ));
+        assert!(
+            !batch.completion.complete(outcome, |_, _| None, || ()),
+            "once"
+        );
         assert_eq!(
             *seen.lock().unwrap(),
             [(0, Some(10)), (1, Some(11)), (2, Some(12))]

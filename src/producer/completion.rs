@@ -153,11 +153,17 @@ impl Completion {
 
     /// Completes the batch with `outcome`; `failed` turns record `index` into
     /// the record handed back on failure. Only the first call acts; returns
-    /// whether this one did.
+    /// whether this one did. `marked` runs under the waiters mutex once the
+    /// batch is marked complete, before `done` is stored: the producer's
+    /// pending-batch count is released there (P9), so a thread that sees
+    /// `done` sees the count without this batch, and one that sees the count
+    /// without it and then takes the mutex (`is_done`'s slow path) sees the
+    /// batch complete.
     pub(crate) fn complete(
         &self,
         outcome: Outcome,
         failed: impl Fn(Sealed, u32) -> Option<RecordBytes>,
+        marked: impl FnOnce(),
     ) -> bool {
         // AcqRel: one completer wins; the loser does nothing.
         if self.claimed.swap(true, Ordering::AcqRel) {
@@ -174,6 +180,7 @@ impl Completion {
         let wakers = {
             let mut waiters = self.waiters.lock();
             waiters.complete = true;
+            marked();
             // Release: pairs with the Acquire load in `is_done`: a thread that
             // sees `done` finds the outcome set.
             self.done.store(true, Ordering::Release);
@@ -192,8 +199,11 @@ impl Completion {
 
     #[inline]
     pub(crate) fn is_done(&self) -> bool {
-        // Acquire: pairs with the Release store in `complete`.
-        self.done.load(Ordering::Acquire)
+        // Acquire: pairs with the Release store in `complete`. Not done yet:
+        // ask under the mutex, where `complete` is set before `marked` runs
+        // (P9: a thread that learned of the completion from the pending
+        // count finds it here).
+        self.done.load(Ordering::Acquire) || self.waiters.lock().complete
     }
 
     /// The result of record `index`, if the batch is done (no lock).

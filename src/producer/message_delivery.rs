@@ -56,6 +56,7 @@ impl MessageDelivery {
                 duplicate: false,
             },
             |_, _| None,
+            || (),
         );
     }
 
@@ -84,6 +85,7 @@ impl MessageDelivery {
                 },
             },
             |_, _| self.failed.get().cloned(),
+            || (),
         );
     }
 }

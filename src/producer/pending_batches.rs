@@ -5,12 +5,16 @@
 //!
 //! A sender counts a batch when it makes it, before it can link it into a
 //! chain, and uncounts a made batch it did not link; the flusher uncounts a
-//! linked batch after completing it (or discarding it empty). A record's batch
-//! is counted before any sender can see the batch (the link's Release CAS
-//! follows the count in program order, and the sender that appends reached
-//! the batch through an Acquire load of the link), so a reader that reads the
-//! count after its own sends returned, and finds 0, has read it after the
-//! completion of every batch its records went into.
+//! linked batch as it completes it, under the batch's waiters mutex, after
+//! marking it complete and before storing its `done` flag (or when it discards
+//! it empty). A record's batch is counted before any sender can see the batch
+//! (the link's Release CAS follows the count in program order, and the sender
+//! that appends reached the batch through an Acquire load of the link), so a
+//! reader that reads the count after its own sends returned, and finds 0, has
+//! read it after every batch its records went into was marked complete (which
+//! the handles' `is_done` finds, under that mutex if `done` is not yet
+//! visible); and a thread that saw a handle done reads a count without its
+//! batch.
 
 use crate::sync::{AtomicU64, Ordering};
 
@@ -35,7 +39,8 @@ impl PendingBatches {
         self.count.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// The flusher completed (or discarded) a linked batch.
+    /// The flusher completed (under the batch's waiters mutex, before `done`)
+    /// or discarded a linked batch.
     pub(crate) fn completed(&self) {
         // Release: pairs with the Acquire load in `none`: a reader that sees
         // this (or any later RMW) sees the batch's completion.

@@ -51,8 +51,8 @@ impl Finisher<'_> {
                 duplicate,
             },
             |sealed, index| batch.failed_record(sealed, index),
+            || self.pending.completed(),
         );
-        self.pending.completed();
     }
 
     /// `batch` failed with `error`: its records go back to the application.
@@ -74,8 +74,8 @@ impl Finisher<'_> {
                 sealed,
             },
             |sealed, index| batch.failed_record(sealed, index),
+            || self.pending.completed(),
         );
-        self.pending.completed();
     }
 
     /// A batch sealed before any record went in: nothing to complete.
