@@ -199,11 +199,18 @@ impl Completion {
 
     #[inline]
     pub(crate) fn is_done(&self) -> bool {
-        // Acquire: pairs with the Release store in `complete`. Not done yet:
-        // ask under the mutex, where `complete` is set before `marked` runs
-        // (P9: a thread that learned of the completion from the pending
-        // count finds it here).
-        self.done.load(Ordering::Acquire) || self.waiters.lock().complete
+        // Not done yet by the flag: ask under the mutex, where `complete` is
+        // set before `marked` runs (P9: a thread that learned of the
+        // completion from the pending count finds it here).
+        self.done_seen() || self.waiters.lock().complete
+    }
+
+    /// The lock-free half of `is_done`, for loops that poll it (a waiter's
+    /// spin) and end under the mutex anyway.
+    #[inline]
+    pub(crate) fn done_seen(&self) -> bool {
+        // Acquire: pairs with the Release store in `complete`.
+        self.done.load(Ordering::Acquire)
     }
 
     /// The result of record `index`, if the batch is done (no lock).

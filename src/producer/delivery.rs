@@ -310,7 +310,9 @@ impl DeliveryHandle {
         // Spin, then yield, before parking: the flusher completes a batch's
         // records in one go, so the wait is usually short.
         for round in 0..WAIT_SPINS + WAIT_YIELDS {
-            if self.is_done() {
+            // The flag only: a lock per spin would contend with the completer,
+            // and the wait below decides under the mutex.
+            if self.completion().done_seen() {
                 return self.finished();
             }
             if round < WAIT_SPINS {
