@@ -229,6 +229,14 @@
 //! with more than one batch in flight, a retry can land after a later batch
 //! (reordering): the demo shows it.
 //!
+//! In every mode, as Kafka promises, the records sent to one partition
+//! complete (callbacks run, handles finish) in send order, even where the
+//! log's order differs: a batch acknowledged while an earlier batch of its
+//! partition still waits for an answer (a lost response, a retriable
+//! refusal) completes right after that one does, successfully or not
+//! (tests/producer_delivery.rs, and per sending thread over random faults in
+//! tests/producer_stress.rs).
+//!
 //! ## Failures handled like Kafka's
 //!
 //! - `OutOfOrderSequence` caused by an earlier failed batch: plain retry in

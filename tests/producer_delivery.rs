@@ -10,6 +10,7 @@
 //! a lost request also loses the requests sent after it until the producer
 //! reconnects on its request timeout.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use idemlog::producer::sim::{Fault, LinkConfig};
@@ -26,6 +27,8 @@ struct Outcome {
     results: Vec<DeliveryResult>,
     log: Vec<String>,
     metrics: MetricsSnapshot,
+    /// The records' values in the order their callbacks ran.
+    completed: Vec<String>,
 }
 
 fn produce(config: ProducerConfig, script: Vec<Fault>, values: &[&str]) -> Outcome {
@@ -38,13 +41,23 @@ fn produce(config: ProducerConfig, script: Vec<Fault>, values: &[&str]) -> Outco
         .link(LinkConfig::new().script(script))
         .time(TimeSource::virtual_time());
     let producer = Producer::new(&log, config).unwrap();
+    let completed = Arc::new(Mutex::new(Vec::new()));
     let handles: Vec<_> = values
         .iter()
-        .map(|v| producer.send(ProducerRecord::new("t", *v)).unwrap())
+        .map(|v| {
+            let completed = Arc::clone(&completed);
+            let value = v.to_string();
+            producer
+                .send_with_callback(ProducerRecord::new("t", *v), move |_| {
+                    completed.lock().unwrap().push(value);
+                })
+                .unwrap()
+        })
         .collect();
     producer.flush(Duration::MAX).unwrap();
     let results = handles.iter().map(|h| h.wait()).collect();
     producer.close(Duration::from_secs(10)).unwrap();
+    let completed = std::mem::take(&mut *completed.lock().unwrap());
     let log = log
         .consumer("t", 0)
         .unwrap()
@@ -57,6 +70,7 @@ fn produce(config: ProducerConfig, script: Vec<Fault>, values: &[&str]) -> Outco
         results,
         log,
         metrics: producer.metrics(),
+        completed,
     }
 }
 
@@ -231,6 +245,36 @@ fn without_idempotence_a_retry_lands_after_a_later_batch() {
     let script = vec![Fault::Delay(1), Fault::RetriableError { delay_ms: 0 }];
     let out = produce(ProducerConfig::at_least_once(), script, &["a0", "a1", "a2"]);
     assert_eq!(out.log, ["a0", "a2", "a1"]);
+    // The log's order is not send order, but the callbacks' is (Kafka's).
+    assert_eq!(out.completed, ["a0", "a1", "a2"]);
+}
+
+/// Kafka's promise: the callbacks of records sent to one partition run in
+/// send order. Here a0's response is lost while a1's and a2's are heard (a0's
+/// delay holds the connection, so all three are sent before any answer): a1
+/// and a2 are in the log first-hand, but complete only after a0, whose retry
+/// is answered (a duplicate with idempotence, a second copy without) or whose
+/// failure is reported (no retries).
+#[test]
+fn callbacks_of_one_partition_run_in_send_order_when_an_earlier_response_is_lost() {
+    let values = ["a0", "a1", "a2"];
+    let script = vec![Fault::DropResponse, Fault::None, Fault::None];
+    for (config, log) in [
+        (ProducerConfig::exactly_once(), vec!["a0", "a1", "a2"]),
+        (
+            ProducerConfig::at_least_once(),
+            vec!["a0", "a1", "a2", "a0"],
+        ),
+        (ProducerConfig::at_most_once(), vec!["a0", "a1", "a2"]),
+    ] {
+        let out = produce(config.clone(), script.clone(), &values);
+        assert_eq!(out.log, log, "{config:?}");
+        assert_eq!(out.completed, values, "{config:?}");
+        // The handles agree with the log: a0 at 0 (its duplicate answer, or
+        // its second copy), or failed without retries.
+        let offsets: Vec<_> = out.results.iter().map(offset).collect();
+        assert_eq!(offsets[1..], [Some(1), Some(2)], "{config:?}");
+    }
 }
 
 #[test]

@@ -3,14 +3,17 @@
 //! Virtual time: no real sleeps.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use idemlog::producer::sim::LinkConfig;
 use idemlog::producer::{Producer, ProducerConfig, ProducerRecord, TimeSource};
 use idemlog::Log;
 
-/// Sends `threads * per_thread` records and audits the log: returns
-/// (acked, duplicates, lost, reordered, metrics).
+/// Sends `threads * per_thread` records and audits the log and the
+/// callbacks: returns (acked, duplicates, lost, reordered, metrics), after
+/// checking that the callbacks of each thread's acknowledged records on each
+/// partition ran in that thread's send order (Kafka's callback order).
 fn run(
     config: ProducerConfig,
     partitions: u32,
@@ -20,16 +23,27 @@ fn run(
     let log = Log::new();
     log.create_topic("s", partitions).unwrap();
     let producer = Producer::new(&log, config).unwrap();
+    // (thread, record, partition) of each acknowledged record, in callback order.
+    let completed = Arc::new(Mutex::new(Vec::new()));
     let acked: u64 = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 let producer = &producer;
+                let completed = &completed;
                 scope.spawn(move || {
                     let handles: Vec<_> = (0..per_thread)
                         .map(|i| {
                             let (value, key) = (format!("{t}:{i}"), format!("k{t}-{}", i % 7));
+                            let completed = Arc::clone(completed);
                             producer
-                                .send(ProducerRecord::new("s", &value).key(&key))
+                                .send_with_callback(
+                                    ProducerRecord::new("s", &value).key(&key),
+                                    move |result| {
+                                        if let Ok(meta) = result {
+                                            completed.lock().unwrap().push((t, i, meta.partition));
+                                        }
+                                    },
+                                )
                                 .unwrap()
                         })
                         .collect();
@@ -42,6 +56,15 @@ fn run(
     });
     producer.close(Duration::from_secs(30)).unwrap();
     let metrics = producer.metrics();
+    let mut last_completed: HashMap<(u64, u32), u64> = HashMap::new();
+    for &(t, i, p) in completed.lock().unwrap().iter() {
+        if let Some(previous) = last_completed.insert((t, p), i) {
+            assert!(
+                previous < i,
+                "thread {t}'s record {i} on partition {p} completed after its record {previous}: {metrics:?}"
+            );
+        }
+    }
     let mut seen: HashMap<(u64, u64), u32> = HashMap::new();
     let mut reordered = 0;
     for p in 0..partitions {

@@ -349,6 +349,9 @@ impl Producer {
     /// - The callback runs on the producer's flusher thread (the I/O thread, as
     ///   in Kafka), so it should be quick: while it runs no record of this
     ///   producer makes progress.
+    /// - The callbacks of records sent to one partition run in send order, as
+    ///   Kafka promises, also when an earlier batch's answer was lost and
+    ///   a later one's heard first (the contract, "Ordering under retries").
     /// - If `send_with_callback` itself returns an error, the callback is never
     ///   called (it is dropped); the error is the outcome.
     /// - A panicking callback is caught with `catch_unwind` (the panic hook

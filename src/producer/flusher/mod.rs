@@ -414,7 +414,7 @@ impl Flusher {
         while pos < self.slots[slot_index].chain.len() {
             let slot = &self.slots[slot_index];
             match &slot.chain[pos].state {
-                State::Acked => {
+                State::Acked { .. } => {
                     pos += 1;
                     continue;
                 }
@@ -522,8 +522,12 @@ impl Flusher {
         let slot = &mut self.slots[slot_index];
         slot.reset_view(current);
         let mut chain = std::mem::take(&mut slot.chain);
-        chain.retain(|batch| !matches!(batch.state, State::Acked));
-        for batch in chain.iter_mut() {
+        // An acknowledged batch stays in the log under the old epoch; it
+        // waits, unsequenced, to complete after the batches ahead of it.
+        for batch in chain
+            .iter_mut()
+            .filter(|batch| !matches!(batch.state, State::Acked { .. }))
+        {
             batch.header = Some(stamp(current, &mut slot.next_seq, batch.len()));
             batch.state = State::Idle {
                 not_before: now,
@@ -548,15 +552,10 @@ impl Flusher {
         match response.result {
             Ok(outcome) => {
                 let in_flight = &mut slot.chain[pos];
-                in_flight.state = State::Acked;
+                in_flight.state = State::Acked { outcome };
                 let ordinal = in_flight.ordinal;
-                let batch = in_flight.batch.take();
-                slot.pop_acked();
                 slot.acknowledged(ordinal);
-                let partition = slot.index;
-                if let Some(batch) = batch {
-                    self.finisher().succeed(partition, batch, Some(outcome));
-                }
+                self.complete_acked_front(token.slot);
             }
             Err(error) if self.s.idempotent && error.is_sequence_error() => {
                 // The log holds no copy of it within its window: not written.
@@ -589,13 +588,23 @@ impl Flusher {
         let Some(in_flight) = slot.chain.remove(pos) else {
             return;
         };
-        slot.pop_acked();
         if self.s.idempotent && sent {
             slot.mark_unknown(in_flight.ordinal);
         }
         let (topic, partition) = (std::sync::Arc::clone(&slot.topic.name), slot.index);
         if let Some(batch) = in_flight.batch {
             self.finisher().fail(&topic, partition, batch, error);
+        }
+        // The batches acknowledged behind it complete after it, in send order.
+        self.complete_acked_front(slot_index);
+    }
+
+    /// Completes the acknowledged batches at the front of `slot`'s chain, in
+    /// send order (see [`State::Acked`]).
+    fn complete_acked_front(&mut self, slot_index: usize) {
+        let partition = self.slots[slot_index].index;
+        while let Some((batch, outcome)) = self.slots[slot_index].pop_acked_front() {
+            self.finisher().succeed(partition, batch, Some(outcome));
         }
     }
 
@@ -670,6 +679,22 @@ impl Flusher {
         let timeout_ms = delivery as u64;
         let expired = |batch: &InFlight| batch.created_ms.saturating_add(delivery) <= now;
         for slot_index in 0..self.slots.len() {
+            // The chain first: its batches were made before the ready ones, and
+            // a partition's batches complete in send order.
+            let mut pos = 0;
+            while pos < self.slots[slot_index].chain.len() {
+                let batch = &mut self.slots[slot_index].chain[pos];
+                if !matches!(batch.state, State::Acked { .. }) && expired(batch) {
+                    progress = true;
+                    let sent = batch.attempts > 0;
+                    // An awaited request is given up as on a request timeout.
+                    reset |= matches!(batch.state, State::Awaiting { .. });
+                    let error = batch.delivery_timeout(timeout_ms);
+                    self.fail_at(slot_index, pos, &error, sent);
+                } else {
+                    pos += 1;
+                }
+            }
             while self.slots[slot_index].ready.front().is_some_and(expired) {
                 let slot = &mut self.slots[slot_index];
                 let (topic, partition) = (std::sync::Arc::clone(&slot.topic.name), slot.index);
@@ -680,20 +705,6 @@ impl Flusher {
                         progress = true;
                         self.finisher().fail(&topic, partition, batch, &error);
                     }
-                }
-            }
-            let mut pos = 0;
-            while pos < self.slots[slot_index].chain.len() {
-                let batch = &mut self.slots[slot_index].chain[pos];
-                if !matches!(batch.state, State::Acked) && expired(batch) {
-                    progress = true;
-                    let sent = batch.attempts > 0;
-                    // An awaited request is given up as on a request timeout.
-                    reset |= matches!(batch.state, State::Awaiting { .. });
-                    let error = batch.delivery_timeout(timeout_ms);
-                    self.fail_at(slot_index, pos, &error, sent);
-                } else {
-                    pos += 1;
                 }
             }
         }
@@ -752,7 +763,7 @@ impl Flusher {
                 let t = match batch.state {
                     State::Awaiting { deadline, .. } => deadline,
                     State::Idle { not_before, .. } => not_before,
-                    State::Acked => continue,
+                    State::Acked { .. } => continue,
                 };
                 network = min_opt(network, later(t));
             }
@@ -760,7 +771,7 @@ impl Flusher {
                 .chain
                 .iter()
                 .chain(slot.ready.iter())
-                .filter(|batch| !matches!(batch.state, State::Acked))
+                .filter(|batch| !matches!(batch.state, State::Acked { .. }))
                 .map(|batch| batch.created_ms)
                 .min();
             if let Some(created) = oldest {
@@ -830,7 +841,7 @@ impl Flusher {
                 let slot = &mut self.slots[slot_index];
                 let (topic, partition) = (std::sync::Arc::clone(&slot.topic.name), slot.index);
                 let held: Vec<InFlight> =
-                    slot.ready.drain(..).chain(slot.chain.drain(..)).collect();
+                    slot.chain.drain(..).chain(slot.ready.drain(..)).collect();
                 let chain = &slot.topic.chains[slot.index as usize];
                 let mut queued = Vec::new();
                 while let Ok(Taken::Batch(batch)) = chain.take(|_| true) {
@@ -841,15 +852,22 @@ impl Flusher {
                 }
                 let finisher = self.finisher();
                 for in_flight in held {
+                    let Some(batch) = in_flight.batch else {
+                        continue;
+                    };
+                    if let State::Acked { outcome } = in_flight.state {
+                        // In the log: it completes as such, after the
+                        // batches ahead of it failed.
+                        finisher.succeed(partition, batch, Some(outcome));
+                        continue;
+                    }
                     let error = if in_flight.attempts > 0 {
                         &abandoned
                     } else {
                         &closed
                     };
-                    if let Some(batch) = in_flight.batch {
-                        failed_any |= batch.len() > 0;
-                        finisher.fail(&topic, partition, batch, error);
-                    }
+                    failed_any |= batch.len() > 0;
+                    finisher.fail(&topic, partition, batch, error);
                 }
                 for batch in queued {
                     if batch.len() == 0 {

@@ -13,6 +13,9 @@
 //!   by every retry in the same epoch.
 //! - Re-sends go out in chain order and never overtake an older request still
 //!   awaiting its response. New batches wait while any chain batch is idle.
+//! - Batches complete in chain order: one acknowledged behind an unfinished
+//!   one stays in the chain ([`State::Acked`]) until the batches ahead of it
+//!   completed (the contract's callback order).
 //! - The connection keeps send order (a lost request breaks it: sim/), so a
 //!   batch reaches the log only after every batch sent before it did. A fresh
 //!   producer therefore sends up to `max.in.flight` batches at once from the
@@ -36,6 +39,7 @@ use super::super::error::ProducerError;
 use super::super::topic_table::TopicBatches;
 use super::FlushWaiter;
 use crate::error::LogError;
+use crate::log::AppendOutcome;
 use crate::sync::Arc;
 use crate::types::{BatchHeader, ProducerIdentity};
 
@@ -61,10 +65,17 @@ pub(super) enum State {
         not_before: i64,
         last: Last,
     },
-    /// Completed while an earlier batch is not: kept as a placeholder so the
-    /// in-flight bound counts from the oldest unacknowledged batch (which keeps
-    /// that batch inside the log's dedup window).
-    Acked,
+    /// Acknowledged (`outcome`) while an earlier batch of the chain is not:
+    /// kept, uncompleted, so that the partition's batches complete in send
+    /// order (Kafka's callback order; an earlier batch's lost response is
+    /// retried and answered later), and so that the in-flight bound counts
+    /// from the oldest unacknowledged batch (which keeps that batch inside the
+    /// log's dedup window). The chain's first batch is never `Acked`: an
+    /// acknowledged first batch is completed at once, with the `Acked` ones
+    /// behind it ([`Slot::pop_acked_front`]).
+    Acked {
+        outcome: AppendOutcome,
+    },
 }
 
 /// A batch the flusher holds.
@@ -73,7 +84,7 @@ pub(super) struct InFlight {
     pub(super) id: u64,
     /// Creation order within the partition.
     pub(super) ordinal: u64,
-    /// `None` for an `Acked` placeholder.
+    /// `None` once handed to its completion (or, with `acks=0`, sent).
     pub(super) batch: Option<SealedBatch>,
     /// When its first record was sent (delivery timeout counts from it).
     pub(super) created_ms: i64,
@@ -155,7 +166,7 @@ impl Slot {
         let held = self
             .chain
             .iter()
-            .find(|batch| !matches!(batch.state, State::Acked))
+            .find(|batch| !matches!(batch.state, State::Acked { .. }))
             .or(self.ready.front())
             .map(|batch| batch.ordinal);
         let queued = self.topic.chains[self.index as usize]
@@ -165,15 +176,18 @@ impl Slot {
         held.or(queued).unwrap_or(u64::MAX)
     }
 
-    /// Drops completed placeholders from the front of the chain.
-    pub(super) fn pop_acked(&mut self) {
-        while self
-            .chain
-            .front()
-            .is_some_and(|batch| matches!(batch.state, State::Acked))
-        {
-            self.chain.pop_front();
-        }
+    /// Removes the chain's first batch if it is acknowledged, with its
+    /// outcome; the caller completes it, and asks again until `None`, so the
+    /// batches complete in send order. Asked whenever the front may have
+    /// become acknowledged (an answer to the first batch, the first batch
+    /// failed), so only a batch with an unfinished batch ahead of it waits as
+    /// `Acked`.
+    pub(super) fn pop_acked_front(&mut self) -> Option<(SealedBatch, AppendOutcome)> {
+        let State::Acked { outcome } = self.chain.front()?.state else {
+            return None;
+        };
+        let batch = self.chain.pop_front()?.batch?;
+        Some((batch, outcome))
     }
 
     pub(super) fn awaiting(&self) -> bool {
@@ -194,7 +208,7 @@ impl Slot {
             && !self
                 .chain
                 .iter()
-                .any(|batch| batch.maybe_written && !matches!(batch.state, State::Acked))
+                .any(|batch| batch.maybe_written && !matches!(batch.state, State::Acked { .. }))
     }
 
     /// The batch `ordinal` failed after it may have been sent: its sequence
