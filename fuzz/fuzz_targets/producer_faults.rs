@@ -9,6 +9,8 @@
 //!   handle has completed, and a clone of a handle sees the same outcome;
 //!   with a forced close (a close timeout of a few ms, no final flush) every
 //!   handle completes within 5 s of it;
+//! - every callback runs once, and the callbacks of one partition's records
+//!   run in send order (Kafka's promise, in every mode and on a forced close);
 //! - every record in the log is one we sent, in the partition it was sent to
 //!   (with the producer's metadata exactly when idempotent); an acknowledged
 //!   offset holds that very record; the ack/error/duplicate counters match the
@@ -402,6 +404,8 @@ fn run(input: &Input) {
         .collect();
     let mut targets = Vec::with_capacity(input.sends.len());
     let mut handles = Vec::with_capacity(input.sends.len());
+    // Send indices in the order their callbacks ran.
+    let completed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     for (i, (target, after)) in input.sends.iter().enumerate() {
         let record = ProducerRecord::new("t", &values[i]);
         let (record, partition) = match (*target, &keys[i]) {
@@ -413,7 +417,11 @@ fn run(input: &Input) {
             (Target::Key(_), None) => unreachable!(),
         };
         targets.push(partition);
-        handles.push(producer.send(record).expect("send"));
+        let completed = std::sync::Arc::clone(&completed);
+        let handle = producer
+            .send_with_callback(record, move |_| completed.lock().unwrap().push(i))
+            .expect("send");
+        handles.push(handle);
         match *after {
             After::Nothing => {}
             After::Flush => producer.flush(Duration::MAX).expect("flush"),
@@ -456,6 +464,21 @@ fn run(input: &Input) {
     }
     let metrics = producer.metrics();
     drop(producer);
+    // Every callback ran once, and those of a partition in send order.
+    let completed = std::mem::take(&mut *completed.lock().unwrap());
+    let mut ran = completed.clone();
+    ran.sort_unstable();
+    assert!(
+        ran.iter().copied().eq(0..targets.len()),
+        "callbacks ran for {completed:?}"
+    );
+    for p in 0..input.partitions {
+        let of_p: Vec<usize> = completed.iter().copied().filter(|&i| targets[i] == p).collect();
+        assert!(
+            of_p.windows(2).all(|w| w[0] < w[1]),
+            "partition {p}'s callbacks ran out of send order: {of_p:?}\n{input:?}\n{results:?}"
+        );
+    }
 
     // The log, per partition: record index and producer metadata at each offset.
     let idempotent = input.mode == Mode::ExactlyOnce;
