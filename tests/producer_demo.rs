@@ -1,6 +1,6 @@
 //! The demo's own check, small, through the real `idemlog` binary: exactly-once
 //! shows no duplicate, loss or reordering (the demo's exit status) under its
-//! default fault rates, and bad flags are refused.
+//! default fault rates, and bad flags of the demo and the bench are refused.
 
 use std::process::{Command, Output};
 
@@ -39,6 +39,42 @@ fn demo_rejects_bad_flags() {
     assert_eq!(idemlog(&["nonsense"]).status.code(), Some(2));
     assert!(idemlog(&["demo", "--help"]).status.success());
     assert!(idemlog(&["help"]).status.success());
+}
+
+#[test]
+fn top_level_help_names_every_command() {
+    let out = idemlog(&["--help"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("bench") && stdout.contains("demo"),
+        "{stdout}"
+    );
+}
+
+/// The bench refuses what it cannot run instead of running nothing: a
+/// selection without a workload (with or without `--records`), a record
+/// count whose rounding would overflow, a memory probe of batch 0.
+#[test]
+fn bench_rejects_what_it_cannot_run() {
+    for args in [
+        &["bench", "--only", "nonsense"][..],
+        &["bench", "--only", "nonsense", "--json"],
+        &["bench", "--only", "nonsense", "--records", "5"],
+        &[
+            "bench",
+            "--only",
+            "append-p1-64B-b1",
+            "--records",
+            "18446744073709551615",
+        ],
+        &["bench", "--memory-probe", "log-b0"],
+    ] {
+        let out = idemlog(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("idemlog bench: "), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

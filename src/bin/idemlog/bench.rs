@@ -42,6 +42,10 @@ options:
                the engine's
   --help       this text";
 
+/// The largest `--records`: far beyond any run's patience, and small enough
+/// that rounding it up to whole units of a runner cannot overflow.
+const MAX_RECORDS: u64 = 1 << 40;
+
 /// `--memory-probe NAME` (internal): measure one memory figure in this fresh
 /// process and print its numbers.
 const MEMORY_PROBE: &str = "--memory-probe";
@@ -81,8 +85,10 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
                     records
                         .parse()
                         .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or(format!("--records: '{records}' is not a record count"))?,
+                        .filter(|&n| (1..=MAX_RECORDS).contains(&n))
+                        .ok_or(format!(
+                            "--records: '{records}' is not a record count in 1..={MAX_RECORDS}"
+                        ))?,
                 );
             }
             "--peer" => options.peer = Some(value("--peer")?),
@@ -128,7 +134,11 @@ fn memory_probe(name: &str) -> ExitCode {
             let figures = memory::budget_under_stalled_reader(MEMORY_BUDGET);
             vec![figures.peak_growth, figures.log_full]
         }
-        batch => match batch.strip_prefix("log-b").and_then(|b| b.parse().ok()) {
+        batch => match batch
+            .strip_prefix("log-b")
+            .and_then(|b| b.parse().ok())
+            .filter(|&batch| batch > 0)
+        {
             Some(batch) => vec![memory::log_bytes_per_record(MEMORY_RECORDS, 64, batch)],
             None => {
                 eprintln!("idemlog bench: unknown memory probe '{name}'");
@@ -306,6 +316,12 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         return memory_probe(name);
     }
     let selected = selector(options.only.as_deref());
+    if let Some(only) = &options.only {
+        if !targets::WORKLOAD_IDS.iter().any(|id| selected(id)) {
+            eprintln!("idemlog bench: --only '{only}' selects no workload\n\n{HELP}");
+            return ExitCode::from(2);
+        }
+    }
     if let Some(records) = options.records {
         return run_records(
             targets::groups(),
@@ -439,6 +455,8 @@ mod tests {
         assert!(parse(&args(&["--only"])).is_err());
         assert!(parse(&args(&["--records", "x"])).is_err());
         assert!(parse(&args(&["--records", "0"])).is_err());
+        assert!(parse(&args(&["--records", &u64::MAX.to_string()])).is_err());
+        assert!(parse(&args(&["--records", &MAX_RECORDS.to_string()])).is_ok());
         let peer = parse(&args(&["--records", "5", "--peer", "disruptor"]))
             .expect("valid")
             .expect("not help");

@@ -55,6 +55,10 @@ fn main() -> ExitCode {
     let command = if args.first().is_some_and(|a| !a.starts_with('-')) {
         args.remove(0)
     } else {
+        if matches!(&args[..], [help] if help == "-h" || help == "--help") {
+            // `idemlog --help`: the commands first, then the default's options.
+            println!("{USAGE}\n");
+        }
         "demo".to_string()
     };
     match command.as_str() {
