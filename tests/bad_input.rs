@@ -56,6 +56,9 @@
 //! | 50 | `ManualClock::advance_ms` | a step past `i64::MAX` or below `i64::MIN` | saturates at the end (it wrapped around to the far past) |
 //! | 51 | `DeliveryHandle` result (tests/producer_delivery.rs) | a lost response, then the last retry refused (`Unavailable`) | `Unresolved { last_error }`, `may_be_in_log()` true (it was `Log(Unavailable)`, "certainly not in the log", with the record in the log) |
 //! | 52 | `MultiConsumer::close` of a member the group expired (tests/consumer_group.rs) | its partitions already another member's | the listener hears `Lost` (it heard `Revoked`, and its commit failed with `MemberExpired`) |
+//! | 53 | `Log::create_topic_with` | `RetentionPolicy { max_age_ms: Some(-1) }` (Kafka's "no limit" spelling) | `InvalidConfig` naming `retention.max_age_ms` (it was accepted and evicted every complete segment) |
+//! | 54 | `Producer::new` | typed `retries(u32::MAX)`, `max_in_flight(2^31)` | `ConfigError::InvalidValue` naming the key, as the properties answer (accepted beyond the documented range) |
+//! | 55 | `idemlog bench`, `idemlog demo` (tests/producer_demo.rs) | `--only` matching nothing, `--records u64::MAX`, `--memory-probe log-b0`; fault rates summing to 1 | exit 2 with a message (an empty table, 0 records run, a division by zero, a demo where no request got through and exactly-once was blamed) |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left
@@ -1114,4 +1117,49 @@ fn row50_a_manual_clock_saturates_instead_of_wrapping() {
     assert_eq!(clock.now_ms(), i64::MIN);
     clock.advance_ms(5);
     assert_eq!(clock.now_ms(), i64::MIN + 5);
+}
+
+#[test]
+fn row53_a_negative_retention_age_is_refused() {
+    let log = Log::new();
+    let negative = RetentionPolicy {
+        max_age_ms: Some(-1),
+        ..RetentionPolicy::default()
+    };
+    let refused = log.create_topic_with("t", TopicConfig::new(1).retention(negative));
+    assert!(
+        matches!(
+            refused,
+            Err(LogError::InvalidConfig {
+                setting: "retention.max_age_ms",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert!(log.partition("t", 0).is_err(), "no topic was made");
+    let zero = RetentionPolicy::default().max_age(Duration::ZERO);
+    log.create_topic_with("t", TopicConfig::new(1).retention(zero))
+        .expect("an age of 0 is a limit");
+}
+
+#[test]
+fn row54_typed_producer_counts_beyond_kafkas_int_range_are_refused() {
+    let log = log1();
+    for (key, config) in [
+        ("retries", ProducerConfig::new().retries(u32::MAX)),
+        (
+            "max.in.flight.requests.per.connection",
+            ProducerConfig::at_least_once().max_in_flight(i32::MAX as u32 + 1),
+        ),
+    ] {
+        match Producer::new(&log, config) {
+            Err(ProducerError::Config(ConfigError::InvalidValue { key: k, .. })) => {
+                assert_eq!(k, key)
+            }
+            other => panic!("{key}: {:?}", other.map(|_| "a producer")),
+        }
+    }
+    let at_most = ProducerConfig::new().retries(i32::MAX as u32);
+    Producer::new(&log, at_most).expect("i32::MAX retries is Kafka's default");
 }

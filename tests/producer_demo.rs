@@ -36,6 +36,13 @@ fn demo_rejects_bad_flags() {
         Some(2)
     );
     assert_eq!(idemlog(&["demo", "--bogus"]).status.code(), Some(2));
+    // Each request draws one fault from the rates' shares: summed to 1, no
+    // request would get through (and exactly-once would seem to fail).
+    let all_lost = ["demo", "--request-loss", "0.5", "--response-loss", "0.5"];
+    let out = idemlog(&all_lost);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("add up to 1"), "{stderr}");
     assert_eq!(idemlog(&["nonsense"]).status.code(), Some(2));
     assert!(idemlog(&["demo", "--help"]).status.success());
     assert!(idemlog(&["help"]).status.success());

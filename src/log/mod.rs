@@ -331,6 +331,7 @@ impl Log {
                 reason: "a topic needs at least one partition".to_string(),
             });
         }
+        config.retention.validate()?;
         // Each partition (its directory and fixed structures) and the topic's
         // own structures and name are charged to the budget before they are
         // allocated: a topic too large for it is refused, not an abort (I10).

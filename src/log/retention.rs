@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use crate::error::LogError;
 use crate::log::storage::SegmentLog;
 
 /// Per-partition retention limits; `None` means unlimited.
@@ -26,7 +27,8 @@ pub struct RetentionPolicy {
     pub max_records: Option<u64>,
     /// Keep at least this many payload bytes (key + value), evicting older segments beyond it.
     pub max_bytes: Option<u64>,
-    /// Evict segments whose newest record is older than this (log clock).
+    /// Evict segments whose newest record is older than this (log clock);
+    /// at least 0 (`create_topic_with` refuses a negative age).
     pub max_age_ms: Option<i64>,
 }
 
@@ -47,6 +49,19 @@ impl RetentionPolicy {
     pub fn max_age(mut self, age: Duration) -> Self {
         self.max_age_ms = Some(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
         self
+    }
+
+    /// Refuses a negative age: the field is public, and Kafka's
+    /// `retention.ms = -1` ("no age limit") is `None` here, whereas a negative
+    /// age would evict every complete segment at once.
+    pub(crate) fn validate(&self) -> Result<(), LogError> {
+        match self.max_age_ms {
+            Some(ms) if ms < 0 => Err(LogError::InvalidConfig {
+                setting: "retention.max_age_ms",
+                reason: format!("{ms} ms is negative; None means no age limit"),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// True if any limit is set.

@@ -353,7 +353,8 @@ impl ProducerConfig {
         self
     }
 
-    /// `max.in.flight.requests.per.connection`: unacknowledged batches per partition.
+    /// `max.in.flight.requests.per.connection`: unacknowledged batches per
+    /// partition (1..=2147483647).
     pub fn max_in_flight(mut self, batches: u32) -> Self {
         self.max_in_flight = batches;
         self
@@ -603,6 +604,20 @@ impl ProducerConfig {
                 "0",
                 "must be at least 1",
             ));
+        }
+        // Kafka's int range, which the properties enforce too (and librdkafka
+        // takes nothing larger).
+        for (key, value) in [
+            ("retries", self.retries),
+            ("max.in.flight.requests.per.connection", self.max_in_flight),
+        ] {
+            if value > i32::MAX as u32 {
+                return Err(ConfigError::invalid(
+                    key,
+                    &value.to_string(),
+                    "out of range: must be at most 2147483647",
+                ));
+            }
         }
         if self.buffer_memory == 0 {
             return Err(ConfigError::invalid(

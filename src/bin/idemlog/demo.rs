@@ -146,7 +146,7 @@ fn value<T: std::str::FromStr>(flag: &str, raw: Option<&String>) -> Result<T, St
 
 fn rate(flag: &str, raw: Option<&String>) -> Result<f64, String> {
     let p: f64 = value(flag, raw)?;
-    if (0.0..=0.5).contains(&p) {
+    if (0.0..=MAX_FAULT_RATE).contains(&p) {
         Ok(p)
     } else {
         Err(format!("{flag}: {p} is outside 0..=0.5"))
@@ -257,11 +257,24 @@ fn check(options: &mut Options) -> Result<(), String> {
             options.records
         ));
     }
+    // The link draws one fault per request from these as shares of one draw
+    // (`LinkConfig`): at a sum of 1 no request would get through unharmed.
+    let faults = options.request_loss + options.response_loss + options.refusals + options.delay;
+    if faults > MAX_FAULT_RATE {
+        return Err(format!(
+            "--request-loss, --response-loss, --refusals and --delay add up to {faults}: \
+             each request draws at most one of them, so together they must stay within \
+             0..={MAX_FAULT_RATE}"
+        ));
+    }
     if options.records >= 500_000 {
         options.progress = true;
     }
     Ok(())
 }
+
+/// The largest fault rate, alone or summed over the kinds.
+const MAX_FAULT_RATE: f64 = 0.5;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {

@@ -49,6 +49,12 @@ pub enum Fault {
 /// while the script lasts, then a fault drawn from the rates with a SplitMix64
 /// RNG seeded by `seed` (same seed, same faults for the same request order).
 ///
+/// A request gets at most one fault: the rates are shares of one draw, taken
+/// in the order drop request, drop response, retriable error, delay. Their
+/// sum is the probability of a fault, so keep it below 1: at 1 no request goes
+/// through unharmed (a share past what the earlier ones left of 1 counts only
+/// that remainder).
+///
 /// ```
 /// use idemlog::producer::sim::{Fault, LinkConfig};
 /// // The first request's response is lost; afterwards 1% of requests are dropped.
