@@ -16,10 +16,10 @@
 //!   after each batch.
 //!
 //! The waits are woken by the appends (no polling loop, no sleep); the
-//! `tokio::time::timeout`s only turn a bug into an error instead of a hang. In a
-//! long-running service, the same timeout (shorter than
-//! `max.poll.interval.ms`) also keeps a member of an idle group alive: an async
-//! wait does not poll the group by itself.
+//! `tokio::time::timeout`s only turn a bug into an error instead of a hang. A
+//! member of an idle group needs no timeout to stay alive: a pending async
+//! wait counts as polling, so the group does not expire it while it waits
+//! (G1 in `idemlog::implementation`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;

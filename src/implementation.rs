@@ -361,7 +361,10 @@
 //! member's waker is woken so it syncs soon. A member is expired when it has not
 //! synced for `max.poll.interval.ms` and is not waiting inside a poll (a blocked
 //! read or a pending async wait tells the coordinator it waits, and the next poll
-//! that it stopped): waiting is polling. Expiry is checked at every join and
+//! that it stopped): waiting is polling. A member marks itself waiting under the
+//! group's lock only while it is a member; one expired between its poll's sync
+//! and its wait (a slow rebalance listener) learns so there and polls again,
+//! which reports `MemberExpired`, instead of a wait no rebalance would end. Expiry is checked at every join and
 //! sync and by the housekeeper's pass over every group (src/log/housekeeper.rs),
 //! so a member waiting inside a poll, which syncs no one, is still woken by the
 //! rebalance that expires a stalled member, within the housekeeping interval. A member that polls skips the sync, and

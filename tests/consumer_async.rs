@@ -764,3 +764,47 @@ async fn a_pending_member_takes_over_from_a_stalled_one() {
     );
     drop(stalled);
 }
+
+/// A member the group expires between its poll's sync and its wait (its
+/// `Revoked` listener is slow, and the other member syncs meanwhile): the
+/// pending `readable()` is woken at once and then reports `MemberExpired` (it
+/// stayed pending for good, marked waiting by itself but unknown to the
+/// group, which wakes only its members).
+#[test]
+fn a_member_expired_during_its_own_poll_is_woken_to_report_it() {
+    let clock = Arc::new(idemlog::ManualClock::new(0));
+    let log = manual_log(&clock);
+    log.create_topic("t", 2).unwrap();
+    let config = group_config("g").max_poll_interval(Duration::from_millis(1_000));
+    let mut slow = log.subscribe(config.clone(), &["t"]).unwrap();
+    slow.poll(0).unwrap();
+    assert_eq!(slow.assignment().len(), 2);
+    let other = Arc::new(std::sync::Mutex::new(
+        log.subscribe(config, &["t"]).unwrap(),
+    ));
+    {
+        let (other, clock) = (Arc::clone(&other), Arc::clone(&clock));
+        slow.on_rebalance(move |event| {
+            if let idemlog::consumer::Rebalance::Revoked(_) = event {
+                clock.advance_ms(5_000);
+                other.lock().unwrap().poll(0).unwrap();
+            }
+        })
+        .unwrap();
+    }
+    let counter = Arc::new(Counter::default());
+    let waker = Waker::from(Arc::clone(&counter));
+    let mut readable = slow.readable();
+    // This poll syncs (the listener runs and the member is expired), then
+    // finds it may not wait.
+    assert!(poll_once(&mut readable, &waker).is_pending());
+    assert!(counter.count() >= 1, "the task was not woken");
+    let answer = poll_once(&mut readable, &waker);
+    assert!(
+        matches!(
+            answer,
+            Poll::Ready(Err(ConsumerError::MemberExpired { .. }))
+        ),
+        "{answer:?}"
+    );
+}

@@ -726,6 +726,46 @@ fn a_member_waiting_inside_a_poll_is_not_expired() {
     assert_eq!(blocked.join().unwrap(), (1, vec![theirs], 1));
 }
 
+/// A member the group expires during its own poll (its `Revoked` listener is
+/// slow, and the other member syncs meanwhile) is no member when it would
+/// start waiting, and no rebalance would end that wait: the blocking poll
+/// reports `MemberExpired` at once. (Its spin before parking polls again and
+/// finds the expiry here; `start_waiting` closes the window after the spin,
+/// which the async twin in tests/consumer_async.rs hits deterministically.)
+#[test]
+fn a_member_expired_during_its_own_poll_reports_it_instead_of_waiting() {
+    let clock = Arc::new(ManualClock::new(0));
+    let log = manual_log(&clock);
+    log.create_topic("t", 2).unwrap();
+    let group = config("g").max_poll_interval(Duration::from_millis(1_000));
+    let mut slow = log.subscribe(group.clone(), &["t"]).unwrap();
+    slow.poll(0).unwrap();
+    assert_eq!(slow.assignment().len(), 2);
+    let other = Arc::new(Mutex::new(log.subscribe(group, &["t"]).unwrap()));
+    {
+        let (other, clock) = (Arc::clone(&other), Arc::clone(&clock));
+        slow.on_rebalance(move |event| {
+            if let Rebalance::Revoked(_) = event {
+                // A slow listener: 5 s pass, and the other member syncs.
+                clock.advance_ms(5_000);
+                other.lock().unwrap().poll(0).unwrap();
+            }
+        })
+        .unwrap();
+    }
+    let started = Instant::now();
+    let answer = slow.poll_timeout(Duration::from_secs(30));
+    assert!(
+        matches!(answer, Err(ConsumerError::MemberExpired { .. })),
+        "{answer:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "it waited");
+    // Its next poll rejoined: it follows the group again.
+    slow.poll(0).unwrap();
+    settle(&mut [&mut slow, &mut other.lock().unwrap()]);
+    assert_eq!(slow.assignment().len(), 1);
+}
+
 #[test]
 fn commit_callbacks_waiting_for_a_poll_are_bounded() {
     let log = log_with("t", 1);

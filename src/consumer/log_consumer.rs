@@ -314,7 +314,7 @@ impl LogConsumer {
             }
         };
         self.deregister_all();
-        self.set_waiting(false);
+        self.stop_waiting();
         result
     }
 
@@ -331,10 +331,13 @@ impl LogConsumer {
             // An appender is mid-append on a partition: it may have missed our
             // registration, so spin instead of sleeping.
             Readiness::Reserved => backoff.snooze(),
+            // Waiting inside the poll is polling: not expired (G1). A member
+            // expired since the poll's sync polls again instead, which
+            // reports it (no rebalance would end this wait).
             Readiness::Empty => {
-                // Waiting inside the poll is polling: not expired (G1).
-                self.set_waiting(true);
-                self.signal.wait(deadline);
+                if self.start_waiting() {
+                    self.signal.wait(deadline);
+                }
             }
         }
         Ok(())

@@ -31,12 +31,16 @@ pub(super) struct Membership {
 
 impl Membership {
     /// Starts (`true`) or ends a wait inside a poll: a waiting member is
-    /// polling, so it is not expired however long it waits (G1).
-    pub(super) fn set_waiting(&mut self, waiting: bool, now_ms: i64) {
-        if self.waiting != waiting {
-            self.waiting = waiting;
-            self.group.set_waiting(self.member, waiting, now_ms);
+    /// polling, so it is not expired however long it waits (G1). Returns
+    /// false if the group expired the member since its last sync (then it is
+    /// not marked as waiting, and must poll again rather than wait).
+    pub(super) fn set_waiting(&mut self, waiting: bool, now_ms: i64) -> bool {
+        if self.waiting == waiting {
+            return true;
         }
+        let member = self.group.set_waiting(self.member, waiting, now_ms);
+        self.waiting = waiting && member;
+        member
     }
 }
 
@@ -92,12 +96,27 @@ impl LogConsumer {
         })
     }
 
-    /// Tells the group this member starts (`true`) or ended a wait inside a
-    /// poll (G1); nothing for a consumer that is not a member.
-    pub(super) fn set_waiting(&mut self, waiting: bool) {
+    /// Tells the group this member starts a wait inside a poll (G1). Returns
+    /// false if it may not wait: the group expired it after the poll's sync
+    /// (a slow rebalance listener, say), so no rebalance would wake it; the
+    /// caller polls again, which reports [`ConsumerError::MemberExpired`] and
+    /// rejoins. True for a consumer that is not a member.
+    #[must_use]
+    pub(super) fn start_waiting(&mut self) -> bool {
+        match &mut self.membership {
+            Some(membership) if !membership.waiting => {
+                membership.set_waiting(true, self.log.now_ms())
+            }
+            _ => true,
+        }
+    }
+
+    /// Tells the group this member ended a wait inside a poll (G1).
+    pub(super) fn stop_waiting(&mut self) {
         if let Some(membership) = &mut self.membership {
-            if membership.waiting != waiting {
-                membership.set_waiting(waiting, self.log.now_ms());
+            if membership.waiting {
+                // An expired member has nothing to unmark.
+                let _member = membership.set_waiting(false, self.log.now_ms());
             }
         }
     }
@@ -133,7 +152,8 @@ impl LogConsumer {
         // First: a panicking callback below must not leave the member marked
         // as waiting (never expired).
         if let Some(membership) = &mut self.membership {
-            membership.set_waiting(false, now);
+            // An expired member is reported by the sync below.
+            let _member = membership.set_waiting(false, now);
         }
         self.commit_callbacks.run();
         self.follow_group(now)?;

@@ -105,9 +105,13 @@ impl LogConsumer {
             }
             // Every appender that reserves a waited-for offset sees our
             // registration, takes it and wakes the task. Waiting inside the
-            // poll is polling: the group does not expire the member (G1).
+            // poll is polling: the group does not expire the member (G1). A
+            // member expired since this poll's sync would never be woken by
+            // the group: poll again at once, which reports the expiry.
             Ok(Readiness::Empty) => {
-                self.set_waiting(true);
+                if !self.start_waiting() {
+                    cx.waker().wake_by_ref();
+                }
                 Poll::Pending
             }
             Err(error) => {
@@ -124,7 +128,7 @@ impl LogConsumer {
         let woken = self.signal.take_wakeup();
         if woken {
             self.deregister_all();
-            self.set_waiting(false);
+            self.stop_waiting();
         }
         woken
     }
@@ -135,7 +139,7 @@ impl LogConsumer {
     pub(super) fn end_async_wait(&mut self) {
         self.deregister_all();
         self.signal.set_task(None);
-        self.set_waiting(false);
+        self.stop_waiting();
     }
 }
 

@@ -290,12 +290,17 @@ impl Group {
     }
 
     /// Records whether `member` now waits inside a poll (then it is not expired
-    /// while it waits) or has stopped waiting (a poll at `now_ms`).
-    pub(crate) fn set_waiting(&self, member: u64, waiting: bool, now_ms: i64) {
-        if let Some(registered) = self.state.lock().members.get_mut(&member) {
-            registered.waiting = waiting;
-            registered.last_poll_ms = registered.last_poll_ms.max(now_ms);
-        }
+    /// while it waits) or has stopped waiting (a poll at `now_ms`). Returns
+    /// whether it is still a member: one expired since its last sync is not
+    /// marked, and no rebalance will wake it (G1), so it must not wait.
+    pub(crate) fn set_waiting(&self, member: u64, waiting: bool, now_ms: i64) -> bool {
+        let mut state = self.state.lock();
+        let Some(registered) = state.members.get_mut(&member) else {
+            return false;
+        };
+        registered.waiting = waiting;
+        registered.last_poll_ms = registered.last_poll_ms.max(now_ms);
+        true
     }
 
     /// Gives up partitions the member revoked (G3) and wakes the members whose
