@@ -344,8 +344,9 @@
 //! - Errors say whether the record may be in the log: a timeout or a close that
 //!   abandoned an in-flight request means "not known", never "not written".
 //!   *Built*: [`ProducerError::may_be_in_log`]; a close that times out fails
-//!   the records it never sent with [`ProducerError::Closed`] (certainly not in
-//!   the log) and those whose request was in flight with
+//!   the records it never sent, or whose every attempt the log refused, with
+//!   [`ProducerError::Closed`] (certainly not in the log) and those whose
+//!   request was in flight or went unanswered with
 //!   [`ProducerError::Abandoned`].
 //!
 //! ## Memory

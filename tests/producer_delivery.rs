@@ -745,3 +745,68 @@ fn retries_that_run_out_on_refusals_alone_say_the_record_is_not_in_the_log() {
     );
     assert!(!failure.error().may_be_in_log());
 }
+
+/// A forced close fails what is left by what the log may hold: a record
+/// whose every attempt was refused (the partition full, so nothing was
+/// appended) is certainly not in the log, `Closed`, like a delivery timeout's
+/// `not_written` (it was `Abandoned`, "may be in the log"); one whose answer
+/// was lost is `Abandoned`. Real time: each waits in a 60 s retry backoff
+/// when the close comes.
+#[test]
+fn a_forced_close_says_closed_for_a_refused_record_and_abandoned_for_an_unanswered_one() {
+    let full_log = || {
+        let log = Log::with_config(
+            LogConfig::default()
+                .segment_bytes(1024)
+                .max_segments(2)
+                .housekeeping(None),
+        )
+        .unwrap();
+        log.create_topic("t", 1).unwrap();
+        while log
+            .append("t", 0, None, Record::new(vec![1u8; 100]))
+            .is_ok()
+        {}
+        log
+    };
+    let backing_off = ProducerConfig::exactly_once()
+        .linger_ms(0)
+        .request_timeout_ms(100)
+        .retry_backoff_ms(60_000);
+    for (link, log, expected) in [
+        (LinkConfig::new(), full_log(), ProducerError::Closed),
+        (
+            LinkConfig::new().script(vec![Fault::DropResponse]),
+            log_with_topic(),
+            ProducerError::Abandoned,
+        ),
+    ] {
+        let end = log.partition("t", 0).unwrap().log_end_offset();
+        let producer = Producer::new(&log, backing_off.clone().link(link)).unwrap();
+        // As large as the records that filled the partition.
+        let value = [3u8; 100];
+        let handle = producer.send(ProducerRecord::new("t", &value[..])).unwrap();
+        let sent = std::time::Instant::now();
+        while producer.metrics().record_send_total == 0 {
+            assert!(sent.elapsed() < Duration::from_secs(10), "never sent");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Past the request timeout: the answer was heard, or given up on.
+        std::thread::sleep(Duration::from_millis(400));
+        let closed = producer.close(Duration::ZERO);
+        assert!(
+            closed.is_err(),
+            "{expected:?}: {closed:?} {:?} {:?}",
+            handle.try_result(),
+            producer.metrics()
+        );
+        let failure = handle.wait().unwrap_err();
+        assert_eq!(failure.error(), &expected);
+        assert_eq!(
+            failure.error().may_be_in_log(),
+            expected == ProducerError::Abandoned
+        );
+        let written = log.partition("t", 0).unwrap().log_end_offset() - end;
+        assert_eq!(written, u64::from(expected == ProducerError::Abandoned));
+    }
+}

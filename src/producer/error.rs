@@ -123,12 +123,13 @@ pub enum ProducerError {
         /// `buffer.memory`.
         limit: usize,
     },
-    /// The producer is closed, or closed before the record was sent: the
-    /// record is certainly not in the log.
+    /// The producer is closed, or closed before the record was written: it
+    /// was never sent, or the log refused every attempt. The record is
+    /// certainly not in the log.
     Closed,
     /// The producer was closed (its `close` timed out) while the record's
-    /// request was in flight: it may or may not be in the log. Resending it
-    /// may create a duplicate.
+    /// request was in flight, or after an attempt of it went unanswered: it
+    /// may or may not be in the log. Resending it may create a duplicate.
     Abandoned,
     /// The allocator could not provide a batch's memory.
     AllocationFailed {
@@ -214,10 +215,10 @@ impl fmt::Display for ProducerError {
                 "the log refused the last attempt ({last_error}) after an earlier attempt \
                  went unanswered (the record may be in the log)"
             ),
-            Self::Closed => write!(f, "the producer is closed (the record was not sent)"),
+            Self::Closed => write!(f, "the producer is closed (the record was not written)"),
             Self::Abandoned => write!(
                 f,
-                "the producer closed while the record's request was in flight \
+                "the producer closed while the record's request was in flight or unanswered \
                  (the record may be in the log)"
             ),
             Self::AllocationFailed { bytes } => {

@@ -436,9 +436,10 @@ impl Producer {
 
     /// Stops accepting records, drains everything batched or in flight, and
     /// stops the flusher. If that takes longer than `timeout` (real time),
-    /// what is left fails ([`ProducerError::Closed`] if it was never sent,
-    /// [`ProducerError::Abandoned`] if its request was in flight: it may be
-    /// in the log) and `CloseTimeout` is returned; `close` then waits at most
+    /// what is left fails ([`ProducerError::Closed`] if it is certainly not
+    /// in the log: never sent, or every attempt refused;
+    /// [`ProducerError::Abandoned`] if its request was in flight or went
+    /// unanswered: it may be in the log) and `CloseTimeout` is returned; `close` then waits at most
     /// [`CLOSE_GRACE`] more for the flusher to finish failing the records
     /// (it stays detached if a callback holds it). Closing twice, or from
     /// several clones, is fine; a `timeout` too large for the clock (e.g.

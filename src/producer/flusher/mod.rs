@@ -851,8 +851,8 @@ impl Flusher {
                     waiter.fire();
                 }
                 let finisher = self.finisher();
-                for in_flight in held {
-                    let Some(batch) = in_flight.batch else {
+                for mut in_flight in held {
+                    let Some(batch) = in_flight.batch.take() else {
                         continue;
                     };
                     if let State::Acked { outcome } = in_flight.state {
@@ -861,7 +861,9 @@ impl Flusher {
                         finisher.succeed(partition, batch, Some(outcome));
                         continue;
                     }
-                    let error = if in_flight.attempts > 0 {
+                    // Certainly not written (never sent, or every attempt
+                    // refused) as a delivery timeout judges it: `Closed`.
+                    let error = if in_flight.may_be_written() {
                         &abandoned
                     } else {
                         &closed

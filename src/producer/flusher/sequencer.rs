@@ -116,9 +116,15 @@ impl InFlight {
     pub(super) fn delivery_timeout(&mut self, timeout_ms: u64) -> ProducerError {
         ProducerError::DeliveryTimeout {
             timeout_ms,
-            not_written: !self.unanswered && !matches!(self.state, State::Awaiting { .. }),
+            not_written: !self.may_be_written(),
             last_error: self.last_error.take(),
         }
+    }
+
+    /// Whether the log may hold the batch: an attempt went unanswered or is
+    /// awaited now (else none was sent, or every one was refused).
+    pub(super) fn may_be_written(&self) -> bool {
+        self.unanswered || matches!(self.state, State::Awaiting { .. })
     }
 }
 
