@@ -34,6 +34,7 @@
 //! ```
 
 mod asymmetric_fence;
+mod client_keys;
 mod client_properties;
 pub mod clock;
 mod cluster;

@@ -61,6 +61,7 @@
 //! | 55 | `idemlog bench`, `idemlog demo` (tests/producer_demo.rs) | `--only` matching nothing, `--records u64::MAX`, `--memory-probe log-b0`; fault rates summing to 1 | exit 2 with a message (an empty table, 0 records run, a division by zero, a demo where no request got through and exactly-once was blamed) |
 //! | 56 | `MultiConsumer::readable()` of a member expired during that very poll (tests/consumer_async.rs) | its `Revoked` listener slow, the other member syncing meanwhile | woken at once, then `MemberExpired` (it stayed pending for good: the group wakes only members) |
 //! | 57 | `Producer::close(ZERO)` (tests/producer_delivery.rs) | a record in retry backoff whose every attempt the log refused (`PartitionFull`) | `Closed`, `may_be_in_log()` false, as its delivery timeout says `not_written` (it was `Abandoned`, "may be in the log") |
+//! | 58 | `ConsumerConfig::set` / `from_properties` (tests/multi_consumer.rs) | the producer's shared client keys (`security.protocol`, `ssl.*`, `sasl.*`, socket and metadata keys); `partition.assignment.strategy=range,bogus` | accepted and ignored, so one set of properties configures both clients (they were `unknown key`); the unknown strategy refused (it was dropped silently) |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left

@@ -368,6 +368,9 @@ fn bad_input_gets_clear_errors() {
         ("group.id", " "),
         ("enable.auto.commit", "yes"),
         ("partition.assignment.strategy", "fastest"),
+        // Kafka refuses an unknown entry anywhere in the list.
+        ("partition.assignment.strategy", "range,fastest"),
+        ("partition.assignment.strategy", "fastest,roundrobin"),
         ("no.such.key", "1"),
     ] {
         let error = ConsumerConfig::new().set(key, value).unwrap_err();
@@ -379,6 +382,46 @@ fn bad_input_gets_clear_errors() {
     assert!(ConsumerConfig::new()
         .set("session.timeout.ms", "45000")
         .is_ok());
+    let strategies = ConsumerConfig::new()
+        .set("partition.assignment.strategy", "roundrobin, range")
+        .unwrap();
+    // The first of the list is used.
+    assert!(
+        format!("{strategies:?}").contains("assignor: RoundRobin"),
+        "{strategies:?}"
+    );
+}
+
+/// One set of Kafka client properties configures both clients: the keys every
+/// client shares (identity, metrics, network, security) are ignored by the
+/// consumer as by the producer (the consumer refused `security.protocol`,
+/// every `ssl.*` and `sasl.*` key, the socket keys...), and each client's own
+/// ignored keys stay its own.
+#[test]
+fn the_consumer_ignores_the_client_keys_the_producer_ignores() {
+    use idemlog::producer::ProducerConfig;
+    for &key in ConsumerConfig::IGNORED_KEYS {
+        assert!(ConsumerConfig::new().set(key, "x").is_ok(), "{key}");
+    }
+    let shared = [
+        ("client.id", "billing"),
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "PLAIN"),
+        (
+            "sasl.jaas.config",
+            "org.apache.kafka.common.security.plain.PlainLoginModule required;",
+        ),
+        ("ssl.truststore.location", "/etc/kafka/truststore.jks"),
+        ("send.buffer.bytes", "131072"),
+        ("reconnect.backoff.ms", "50"),
+        ("metadata.max.age.ms", "300000"),
+    ];
+    ConsumerConfig::from_properties(shared).unwrap();
+    ProducerConfig::from_properties(shared).unwrap();
+    let producer_only = ConsumerConfig::new().set("compression.type", "lz4");
+    assert!(producer_only.is_err(), "{producer_only:?}");
+    let consumer_only = ProducerConfig::new().set("fetch.min.bytes", "1");
+    assert!(consumer_only.is_err(), "{consumer_only:?}");
 }
 
 /// A seek or a commit out of range says what is wrong with that offset, not

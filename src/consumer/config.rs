@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::client_keys::{with_connection_keys, CONNECTION_KEYS};
 use crate::client_properties::ClientProperties;
 use crate::consumer_error::ConsumerError;
 use crate::log::Assignor;
@@ -35,11 +36,32 @@ pub const KEYS: [&str; 7] = [
     "partition.assignment.strategy",
 ];
 
+/// [`ConsumerConfig::IGNORED_KEYS`]: the keys every client shares, then the
+/// consumer's own.
+const CONSUMER_IGNORED_KEYS: [&str; CONNECTION_KEYS.len() + 15] = with_connection_keys([
+    "key.deserializer",
+    "value.deserializer",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "fetch.min.bytes",
+    "fetch.max.wait.ms",
+    "fetch.max.bytes",
+    "max.partition.fetch.bytes",
+    "check.crcs",
+    "client.rack",
+    "isolation.level",
+    "request.timeout.ms",
+    "default.api.timeout.ms",
+    "retry.backoff.ms",
+    "retry.backoff.max.ms",
+]);
+
 /// Settings of a [`MultiConsumer`](super::MultiConsumer): typed setters or
 /// Kafka's keys ([`KEYS`]), with Kafka's defaults. Keys of Kafka's Java consumer
-/// that change nothing in process ([`ConsumerConfig::IGNORED_KEYS`]: liveness is
-/// `max.poll.interval.ms` and dropping the consumer, with no heartbeats) are
-/// accepted and ignored; any other key is an error naming it.
+/// that change nothing in process ([`ConsumerConfig::IGNORED_KEYS`]: the
+/// connection and security keys the producer ignores too, the deserializers,
+/// heartbeats and fetch tuning) are accepted and ignored; any other key is an
+/// error naming it.
 ///
 /// ```
 /// use idemlog::consumer::{ConsumerConfig, OffsetReset};
@@ -72,19 +94,31 @@ impl Default for ConsumerConfig {
 }
 
 impl ConsumerConfig {
-    /// Keys of Kafka's Java consumer accepted and ignored in process.
-    pub const IGNORED_KEYS: [&'static str; 10] = [
-        "client.id",
-        "key.deserializer",
-        "value.deserializer",
-        "session.timeout.ms",
-        "heartbeat.interval.ms",
-        "fetch.min.bytes",
-        "fetch.max.wait.ms",
-        "fetch.max.bytes",
-        "max.partition.fetch.bytes",
-        "isolation.level",
-    ];
+    /// Keys of Kafka's Java consumer (Apache Kafka 3.x) accepted and ignored
+    /// in process, because there they change nothing. Their values are not
+    /// interpreted. By group:
+    ///
+    /// - The keys every client shares, as the producer's
+    ///   [`IGNORED_KEYS`](crate::producer::ProducerConfig::IGNORED_KEYS) has
+    ///   them: identity and metrics (`client.id`, `metric.reporters`,
+    ///   `metrics.*`, ...), network, connections and metadata
+    ///   (`send.buffer.bytes`, `reconnect.backoff.*`, `metadata.max.age.ms`,
+    ///   ...) and security (`security.protocol`, `ssl.*`, `sasl.*`): there is
+    ///   no network. So one set of properties configures both clients.
+    /// - Deserializers (`key.deserializer`, `value.deserializer`): records
+    ///   are bytes; the application deserializes.
+    /// - Liveness (`session.timeout.ms`, `heartbeat.interval.ms`): a member's
+    ///   liveness is `max.poll.interval.ms` and dropping the consumer; there
+    ///   are no heartbeats.
+    /// - Fetching (`fetch.min.bytes`, `fetch.max.wait.ms`, `fetch.max.bytes`,
+    ///   `max.partition.fetch.bytes`, `check.crcs`, `client.rack`): a poll
+    ///   reads the log's memory directly, up to `max.poll.records`.
+    /// - `isolation.level`: there are no transactions, so every record is
+    ///   committed.
+    /// - Requests (`request.timeout.ms`, `default.api.timeout.ms`,
+    ///   `retry.backoff.ms`, `retry.backoff.max.ms`): no request leaves the
+    ///   process.
+    pub const IGNORED_KEYS: &'static [&'static str] = &CONSUMER_IGNORED_KEYS;
 
     /// Kafka's defaults: no group, `auto.offset.reset=latest`, auto commit every
     /// 5 s, `max.poll.interval.ms=300000`, `max.poll.records=500`, the range
@@ -199,12 +233,15 @@ impl ConsumerConfig {
                     .ok_or_else(|| invalid("expected a positive number of records"))?,
             ),
             "partition.assignment.strategy" => {
-                // Kafka takes a list in preference order; the first one we know wins.
-                let assignor = value
+                // Kafka takes a list in preference order and refuses an
+                // unknown entry anywhere in it; the first one is used.
+                let expected = "expected a list of range, roundrobin or cooperative-sticky";
+                let assignors = value
                     .split(',')
-                    .find_map(Assignor::from_kafka_name)
-                    .ok_or_else(|| invalid("expected range, roundrobin or cooperative-sticky"))?;
-                self.assignor(assignor)
+                    .map(|name| Assignor::from_kafka_name(name).ok_or_else(|| invalid(expected)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                // `split` yields at least one name.
+                self.assignor(assignors[0])
             }
             "bootstrap.servers" => {
                 let mut config = self;

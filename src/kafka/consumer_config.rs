@@ -3,6 +3,7 @@
 
 use rdkafka::ClientConfig;
 
+use crate::client_keys::PASSED_CONNECTION_KEYS;
 use crate::consumer::{ConsumerConfig, OffsetReset};
 use crate::consumer_error::ConsumerError;
 
@@ -25,9 +26,10 @@ pub(crate) const ASSIGN_ONLY_GROUP: &str = "idemlog.assign-only";
 /// | `max.poll.interval.ms` | `max.poll.interval.ms` |
 /// | `partition.assignment.strategy` | `partition.assignment.strategy`: `range`, `roundrobin`, `cooperative-sticky` |
 /// | `max.poll.records` | kept by the backend (the most records an owned poll returns) |
-/// | `client.id`, `session.timeout.ms`, `heartbeat.interval.ms`, `fetch.min.bytes`, `fetch.max.bytes`, `max.partition.fetch.bytes`, `isolation.level` | the same key, as set |
+/// | `session.timeout.ms`, `heartbeat.interval.ms`, `fetch.min.bytes`, `fetch.max.bytes`, `max.partition.fetch.bytes`, `isolation.level`, `check.crcs`, `client.rack`, `retry.backoff.ms`, `retry.backoff.max.ms` | the same key, as set ([`PASSED`]) |
 /// | `fetch.max.wait.ms` | `fetch.wait.max.ms` |
-/// | `key.deserializer`, `value.deserializer` | dropped: records are bytes, nothing is deserialized |
+/// | `client.id`, the socket, reconnect and metadata keys, `security.protocol`, `sasl.mechanism` and the `ssl.*` keys librdkafka shares ([`PASSED_CONNECTION_KEYS`]) | passed as the producer passes them (`send.buffer.bytes` is `socket.send.buffer.bytes`) |
+/// | the other ignored keys (deserializers, metrics, Java classes, JKS stores, `request.timeout.ms`, `default.api.timeout.ms`) | dropped: librdkafka has no such consumer setting; records are bytes |
 ///
 /// And always: `enable.auto.offset.store=false` (the backend commits explicit
 /// offsets from its own positions, never librdkafka's store),
@@ -69,18 +71,32 @@ pub(crate) fn client_config(config: &ConsumerConfig) -> Result<ClientConfig, Con
         .set("reconnect.backoff.ms", "50")
         .set("reconnect.backoff.max.ms", "1000");
     for (key, value) in config.client.ignored() {
-        match key {
-            "fetch.max.wait.ms" => {
-                client.set("fetch.wait.max.ms", value);
-            }
-            "key.deserializer" | "value.deserializer" => {}
-            _ => {
-                client.set(key, value);
-            }
+        if let Some((_, librdkafka)) = PASSED_CONNECTION_KEYS
+            .iter()
+            .chain(PASSED)
+            .find(|(java, _)| *java == key)
+        {
+            client.set(*librdkafka, value);
         }
     }
     Ok(client)
 }
+
+/// The consumer's own ignored keys (in process) that librdkafka honours, as
+/// (Java key, librdkafka key), beside the shared ones.
+const PASSED: &[(&str, &str)] = &[
+    ("session.timeout.ms", "session.timeout.ms"),
+    ("heartbeat.interval.ms", "heartbeat.interval.ms"),
+    ("fetch.min.bytes", "fetch.min.bytes"),
+    ("fetch.max.wait.ms", "fetch.wait.max.ms"),
+    ("fetch.max.bytes", "fetch.max.bytes"),
+    ("max.partition.fetch.bytes", "max.partition.fetch.bytes"),
+    ("isolation.level", "isolation.level"),
+    ("check.crcs", "check.crcs"),
+    ("client.rack", "client.rack"),
+    ("retry.backoff.ms", "retry.backoff.ms"),
+    ("retry.backoff.max.ms", "retry.backoff.max.ms"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -131,6 +147,32 @@ mod tests {
         assert_eq!(get("fetch.max.wait.ms"), None);
         assert_eq!(get("client.id"), Some("billing-1"));
         assert_eq!(get("key.deserializer"), None);
+    }
+
+    #[test]
+    fn passes_the_shared_security_keys_and_drops_the_java_only_ones() {
+        let client = translated(&[
+            ("bootstrap.servers", "localhost:9092"),
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "PLAIN"),
+            (
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.plain.PlainLoginModule",
+            ),
+            ("send.buffer.bytes", "131072"),
+            ("default.api.timeout.ms", "60000"),
+        ]);
+        let get = |key| client.get(key);
+        assert_eq!(get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(get("sasl.mechanism"), Some("PLAIN"));
+        assert_eq!(get("socket.send.buffer.bytes"), Some("131072"));
+        for dropped in [
+            "sasl.jaas.config",
+            "send.buffer.bytes",
+            "default.api.timeout.ms",
+        ] {
+            assert_eq!(get(dropped), None, "{dropped}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use rdkafka::config::ClientConfig;
 
+use crate::client_keys::PASSED_CONNECTION_KEYS;
 use crate::producer::{Acks, ConfigError, ProducerConfig, TimeSource};
 
 /// Kafka's broker-side dedup window: the most in-flight batches an idempotent
@@ -15,38 +16,17 @@ const MAX_LIBRDKAFKA_MS: u64 = 900_000;
 /// librdkafka's ceiling for `retry.backoff.ms`.
 const MAX_RETRY_BACKOFF_MS: u64 = 300_000;
 
-/// The ignored keys (in process) that librdkafka honours, as (Java key,
-/// librdkafka key).
+/// The producer's own ignored keys (in process) that librdkafka honours, as
+/// (Java key, librdkafka key), beside the shared ones
+/// ([`PASSED_CONNECTION_KEYS`]).
 const PASSED: &[(&str, &str)] = &[
-    ("client.id", "client.id"),
     ("compression.type", "compression.type"),
     ("compression.gzip.level", "compression.level"),
     ("compression.lz4.level", "compression.level"),
     ("compression.zstd.level", "compression.level"),
-    ("send.buffer.bytes", "socket.send.buffer.bytes"),
-    ("receive.buffer.bytes", "socket.receive.buffer.bytes"),
-    ("reconnect.backoff.ms", "reconnect.backoff.ms"),
-    ("reconnect.backoff.max.ms", "reconnect.backoff.max.ms"),
-    (
-        "socket.connection.setup.timeout.ms",
-        "socket.connection.setup.timeout.ms",
-    ),
-    ("connections.max.idle.ms", "connections.max.idle.ms"),
-    ("metadata.max.age.ms", "metadata.max.age.ms"),
     ("max.request.size", "message.max.bytes"),
     ("retry.backoff.max.ms", "retry.backoff.max.ms"),
-    ("security.protocol", "security.protocol"),
-    ("sasl.mechanism", "sasl.mechanism"),
-    ("ssl.key.password", "ssl.key.password"),
-    ("ssl.keystore.location", "ssl.keystore.location"),
-    ("ssl.keystore.password", "ssl.keystore.password"),
-    (
-        "ssl.endpoint.identification.algorithm",
-        "ssl.endpoint.identification.algorithm",
-    ),
-    ("ssl.cipher.suites", "ssl.cipher.suites"),
 ];
-
 /// librdkafka's properties for a producer with the effective (resolved)
 /// `config` on the cluster at `bootstrap_servers`.
 ///
@@ -65,7 +45,7 @@ const PASSED: &[(&str, &str)] = &[
 /// | `max.block.ms` | kept by the backend: a send into a full queue is retried until it passes, then fails with `BufferExhausted` |
 /// | — | `allow.auto.create.topics=false`: a missing topic is an error, as in process (a producer's metadata request would have the broker create it) |
 /// | — | `partitioner=murmur2_random`: a keyed record lands on murmur2(key) as with Java's client and in process ([`partition_for_key`](crate::producer::partition_for_key)); librdkafka's default `consistent_random` would not |
-/// | `client.id`, `compression.type`, the socket, reconnect and metadata keys, `max.request.size` (`message.max.bytes`), `retry.backoff.max.ms`, `security.protocol`, `sasl.mechanism` and the `ssl.*` keys librdkafka shares ([`PASSED`] lists them) | passed, renamed where librdkafka's name differs (`send.buffer.bytes` is `socket.send.buffer.bytes`, the compression levels are `compression.level`) |
+/// | `client.id`, `compression.type`, the socket, reconnect and metadata keys, `max.request.size` (`message.max.bytes`), `retry.backoff.max.ms`, `security.protocol`, `sasl.mechanism` and the `ssl.*` keys librdkafka shares ([`PASSED_CONNECTION_KEYS`] and [`PASSED`] list them) | passed, renamed where librdkafka's name differs (`send.buffer.bytes` is `socket.send.buffer.bytes`, the compression levels are `compression.level`) |
 /// | the other ignored keys (serializers, metrics, Java classes, JKS stores) | dropped: librdkafka has no such setting; records are bytes |
 ///
 /// The in-process extras are refused: a simulated link ([`ProducerConfig::link`])
@@ -137,7 +117,11 @@ pub(crate) fn client_config(
         // producer default would have the broker create it.
         .set("allow.auto.create.topics", "false");
     for (key, value) in config.client.ignored() {
-        if let Some((_, librdkafka)) = PASSED.iter().find(|(java, _)| *java == key) {
+        if let Some((_, librdkafka)) = PASSED_CONNECTION_KEYS
+            .iter()
+            .chain(PASSED)
+            .find(|(java, _)| *java == key)
+        {
             client.set(*librdkafka, value);
         }
     }

@@ -9,6 +9,28 @@ use std::fmt;
 use super::error::ConfigError;
 use super::sim::LinkConfig;
 use super::time::TimeSource;
+use crate::client_keys::{with_connection_keys, CONNECTION_KEYS};
+
+/// [`ProducerConfig::IGNORED_KEYS`]: the keys every client shares, then the
+/// producer's own.
+const PRODUCER_IGNORED_KEYS: [&str; CONNECTION_KEYS.len() + 12] = with_connection_keys([
+    // Serializers.
+    "key.serializer",
+    "value.serializer",
+    // Compression.
+    "compression.type",
+    "compression.gzip.level",
+    "compression.lz4.level",
+    "compression.zstd.level",
+    // Metadata of idle topics.
+    "metadata.max.idle.ms",
+    // Requests, backoff, partitioner tuning, transactions.
+    "max.request.size",
+    "retry.backoff.max.ms",
+    "partitioner.adaptive.partitioning.enable",
+    "partitioner.availability.timeout.ms",
+    "transaction.timeout.ms",
+]);
 
 /// How many acknowledgements the producer waits for (Kafka's `acks`).
 ///
@@ -193,93 +215,7 @@ impl ProducerConfig {
     ///   or availability to adapt to.
     /// - `transaction.timeout.ms`: used only with `transactional.id`, which is
     ///   unsupported.
-    pub const IGNORED_KEYS: &'static [&'static str] = &[
-        // Identity and metrics.
-        "client.id",
-        "metric.reporters",
-        "metrics.num.samples",
-        "metrics.recording.level",
-        "metrics.sample.window.ms",
-        "auto.include.jmx.reporter",
-        "enable.metrics.push",
-        // Serializers.
-        "key.serializer",
-        "value.serializer",
-        // Compression.
-        "compression.type",
-        "compression.gzip.level",
-        "compression.lz4.level",
-        "compression.zstd.level",
-        // Network, connections and metadata.
-        "send.buffer.bytes",
-        "receive.buffer.bytes",
-        "reconnect.backoff.ms",
-        "reconnect.backoff.max.ms",
-        "socket.connection.setup.timeout.ms",
-        "socket.connection.setup.timeout.max.ms",
-        "connections.max.idle.ms",
-        "client.dns.lookup",
-        "metadata.max.age.ms",
-        "metadata.max.idle.ms",
-        "metadata.recovery.strategy",
-        // Security.
-        "security.protocol",
-        "security.providers",
-        "ssl.protocol",
-        "ssl.provider",
-        "ssl.cipher.suites",
-        "ssl.enabled.protocols",
-        "ssl.keystore.type",
-        "ssl.keystore.location",
-        "ssl.keystore.password",
-        "ssl.keystore.key",
-        "ssl.keystore.certificate.chain",
-        "ssl.key.password",
-        "ssl.truststore.type",
-        "ssl.truststore.location",
-        "ssl.truststore.password",
-        "ssl.truststore.certificates",
-        "ssl.keymanager.algorithm",
-        "ssl.trustmanager.algorithm",
-        "ssl.endpoint.identification.algorithm",
-        "ssl.secure.random.implementation",
-        "ssl.engine.factory.class",
-        "sasl.mechanism",
-        "sasl.jaas.config",
-        "sasl.client.callback.handler.class",
-        "sasl.login.callback.handler.class",
-        "sasl.login.class",
-        "sasl.login.connect.timeout.ms",
-        "sasl.login.read.timeout.ms",
-        "sasl.login.retry.backoff.ms",
-        "sasl.login.retry.backoff.max.ms",
-        "sasl.login.refresh.window.factor",
-        "sasl.login.refresh.window.jitter",
-        "sasl.login.refresh.min.period.seconds",
-        "sasl.login.refresh.buffer.seconds",
-        "sasl.kerberos.service.name",
-        "sasl.kerberos.kinit.cmd",
-        "sasl.kerberos.ticket.renew.window.factor",
-        "sasl.kerberos.ticket.renew.jitter",
-        "sasl.kerberos.min.time.before.relogin",
-        "sasl.oauthbearer.scope.claim.name",
-        "sasl.oauthbearer.sub.claim.name",
-        "sasl.oauthbearer.token.endpoint.url",
-        "sasl.oauthbearer.jwks.endpoint.url",
-        "sasl.oauthbearer.jwks.endpoint.refresh.ms",
-        "sasl.oauthbearer.jwks.endpoint.retry.backoff.ms",
-        "sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms",
-        "sasl.oauthbearer.clock.skew.seconds",
-        "sasl.oauthbearer.expected.audience",
-        "sasl.oauthbearer.expected.issuer",
-        "sasl.oauthbearer.header.urlencode",
-        // Requests, backoff, partitioner tuning, transactions.
-        "max.request.size",
-        "retry.backoff.max.ms",
-        "partitioner.adaptive.partitioning.enable",
-        "partitioner.availability.timeout.ms",
-        "transaction.timeout.ms",
-    ];
+    pub const IGNORED_KEYS: &'static [&'static str] = &PRODUCER_IGNORED_KEYS;
 
     /// Keys of Kafka's Java producer client (Apache Kafka 3.x) that idemlog
     /// cannot honour: a value other than Kafka's default is
