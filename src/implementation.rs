@@ -290,7 +290,9 @@
 //! sender that must wait for `buffer.memory` counts itself a waiter (SeqCst)
 //! and then wakes the flusher the same way; while any sender waits, the
 //! flusher takes every batch as due (Kafka's accumulator rule "exhausted"), so
-//! the lingering batches that hold the memory go out and give it back.
+//! the lingering batches that hold the memory go out and give it back. A
+//! sender with no time to wait (`max.block.ms = 0`, or inside a callback)
+//! fails at once and is no waiter, as in Kafka.
 //!
 //! **P6 — area reuse (src/producer/flusher/finish.rs).** A batch's area goes
 //! back to the pool only when the batch is acknowledged (acks >= 1). Then no
@@ -370,7 +372,11 @@
 //! rebalance that expires a stalled member, within the housekeeping interval. A member that polls skips the sync, and
 //! the group's lock, when the group's change count (bumped under the lock by every
 //! change that wakes members) is what its last sync saw and less than a quarter of
-//! the interval has passed, so an active member syncs at least that often.
+//! the interval has passed, so an active member syncs at least that often. Expiry
+//! reads each member's own poll clock (`LastPoll`, src/log/group_coordinator.rs),
+//! which the member records at every poll without the lock, so a poll that skips
+//! the sync counts for liveness too (expiry measured from the last sync came up
+//! to a quarter interval early).
 //!
 //! **G2 — one owner.** The `owners` map gives each partition at most one owning
 //! member; only an owner reads a partition (a member reads only partitions it

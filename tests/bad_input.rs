@@ -62,6 +62,9 @@
 //! | 56 | `MultiConsumer::readable()` of a member expired during that very poll (tests/consumer_async.rs) | its `Revoked` listener slow, the other member syncing meanwhile | woken at once, then `MemberExpired` (it stayed pending for good: the group wakes only members) |
 //! | 57 | `Producer::close(ZERO)` (tests/producer_delivery.rs) | a record in retry backoff whose every attempt the log refused (`PartitionFull`) | `Closed`, `may_be_in_log()` false, as its delivery timeout says `not_written` (it was `Abandoned`, "may be in the log") |
 //! | 58 | `ConsumerConfig::set` / `from_properties` (tests/multi_consumer.rs) | the producer's shared client keys (`security.protocol`, `ssl.*`, `sasl.*`, socket and metadata keys); `partition.assignment.strategy=range,bogus` | accepted and ignored, so one set of properties configures both clients (they were `unknown key`); the unknown strategy refused (it was dropped silently) |
+//! | 59 | `Log::with_config` | the smallest `memory_budget` it accepts | holds a one-partition topic and its first record (one segment was accepted, and the first append answered `LogFull`) |
+//! | 60 | `Producer::send` with `max.block.ms = 0` (row 20) | a full `buffer.memory` | `BufferExhausted` at once, and no batch made due (the sender counted itself a waiter, so the flusher sometimes freed the memory in time and the send went through: row 20 failed under load) |
+//! | 61 | group liveness (tests/consumer_group.rs) | a member polling within `max.poll.interval.ms` but skipping the sync (an idle group) | kept (it was expired up to a quarter interval early: expiry counted syncs, not polls) |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left
@@ -1165,4 +1168,34 @@ fn row54_typed_producer_counts_beyond_kafkas_int_range_are_refused() {
     }
     let at_most = ProducerConfig::new().retries(i32::MAX as u32);
     Producer::new(&log, at_most).expect("i32::MAX retries is Kafka's default");
+}
+
+/// The smallest budget `Log::with_config` accepts holds what it promises: a
+/// one-partition topic and its first record (one segment's worth used to be
+/// accepted, and then the first append answered `LogFull`).
+#[test]
+fn row59_the_smallest_accepted_budget_holds_a_partition_and_a_record() {
+    let config = |budget: u64| {
+        LogConfig::default()
+            .segment_bytes(4096)
+            .memory_budget(budget)
+            .housekeeping(None)
+    };
+    let (mut refused, mut accepted) = (1u64, 1u64 << 30);
+    assert!(Log::with_config(config(accepted)).is_ok());
+    while accepted - refused > 1 {
+        let middle = refused + (accepted - refused) / 2;
+        match Log::with_config(config(middle)) {
+            Ok(_) => accepted = middle,
+            Err(LogError::InvalidConfig { setting, .. }) => {
+                assert_eq!(setting, "memory_budget");
+                refused = middle;
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    let log = Log::with_config(config(accepted)).unwrap();
+    log.create_topic("t", 1).unwrap();
+    log.append("t", 0, None, Record::new("the first record"))
+        .unwrap();
 }

@@ -726,6 +726,37 @@ fn a_member_waiting_inside_a_poll_is_not_expired() {
     assert_eq!(blocked.join().unwrap(), (1, vec![theirs], 1));
 }
 
+/// Liveness counts every poll, also one that skips the group sync (an idle
+/// group's member syncs only every quarter interval): a member that polled
+/// 752 ms ago with `max.poll.interval.ms` 1000 keeps its partition (its last
+/// *sync* 1001 ms ago expired it, a quarter interval early).
+#[test]
+fn a_poll_that_skips_the_sync_still_keeps_the_member_alive() {
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let log = manual_log(&clock);
+    log.create_topic("t", 2).unwrap();
+    let group = config("g").max_poll_interval(Duration::from_millis(1_000));
+    let mut a = log.subscribe(group.clone(), &["t"]).unwrap();
+    let mut b = log.subscribe(group, &["t"]).unwrap();
+    settle(&mut [&mut a, &mut b]);
+    assert_eq!((a.assignment().len(), b.assignment().len()), (1, 1));
+    clock.advance_ms(249);
+    a.poll(1).unwrap(); // within a quarter interval of its last sync: no sync
+    clock.advance_ms(752);
+    b.poll(1).unwrap();
+    b.poll(1).unwrap();
+    assert_eq!(b.assignment().len(), 1, "b took a's partition");
+    assert!(a.poll(1).is_ok());
+    assert_eq!(a.assignment().len(), 1);
+    // Past the interval since its last poll, it is expired.
+    clock.advance_ms(1_001);
+    b.poll(1).unwrap();
+    assert!(matches!(
+        a.poll(1),
+        Err(ConsumerError::MemberExpired { .. })
+    ));
+}
+
 /// A member the group expires during its own poll (its `Revoked` listener is
 /// slow, and the other member syncs meanwhile) is no member when it would
 /// start waiting, and no rebalance would end that wait: the blocking poll

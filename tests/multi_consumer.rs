@@ -416,8 +416,8 @@ fn the_consumer_ignores_the_client_keys_the_producer_ignores() {
         ("reconnect.backoff.ms", "50"),
         ("metadata.max.age.ms", "300000"),
     ];
-    ConsumerConfig::from_properties(shared).unwrap();
-    ProducerConfig::from_properties(shared).unwrap();
+    let _consumer = ConsumerConfig::from_properties(shared).unwrap();
+    let _producer = ProducerConfig::from_properties(shared).unwrap();
     let producer_only = ConsumerConfig::new().set("compression.type", "lz4");
     assert!(producer_only.is_err(), "{producer_only:?}");
     let consumer_only = ProducerConfig::new().set("fetch.min.bytes", "1");

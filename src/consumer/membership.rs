@@ -9,7 +9,7 @@ use crate::consumer::config::ConsumerConfig;
 use crate::consumer::log_consumer::LogConsumer;
 use crate::consumer::rebalance::{Rebalance, Revocation};
 use crate::consumer_error::ConsumerError;
-use crate::log::{Group, JoinRequest, Log, PartitionHandle, SyncPlan};
+use crate::log::{Group, JoinRequest, LastPoll, Log, PartitionHandle, SyncPlan};
 use crate::types::TopicPartition;
 
 /// A rebalance listener ([`MultiConsumer::on_rebalance`](super::MultiConsumer::on_rebalance)).
@@ -26,6 +26,9 @@ pub(super) struct Membership {
     last_sync_ms: i64,
     /// Whether it told the coordinator it waits inside a poll (G1).
     waiting: bool,
+    /// Its poll clock, which the group's expiry reads (G1): recorded at every
+    /// poll, also one that skips the sync.
+    last_poll: Arc<LastPoll>,
     listener: Option<Listener>,
 }
 
@@ -63,7 +66,9 @@ impl LogConsumer {
             }
         }
         let mut consumer = LogConsumer::new(log, config)?;
-        let (group, member) = log.groups().join(&group, &consumer.join_request(&names)?)?;
+        let last_poll = Arc::new(LastPoll::new(log.now_ms()));
+        let request = consumer.join_request(&names, &last_poll)?;
+        let (group, member) = log.groups().join(&group, &request)?;
         consumer.membership = Some(Membership {
             group,
             member,
@@ -73,13 +78,18 @@ impl LogConsumer {
             seen_changes: u64::MAX,
             last_sync_ms: 0,
             waiting: false,
+            last_poll,
             listener: None,
         });
         Ok(consumer)
     }
 
     /// What joining the group with `topics` asks for.
-    fn join_request(&self, topics: &[Arc<str>]) -> Result<JoinRequest, ConsumerError> {
+    fn join_request(
+        &self,
+        topics: &[Arc<str>],
+        last_poll: &Arc<LastPoll>,
+    ) -> Result<JoinRequest, ConsumerError> {
         let partition_counts = topics
             .iter()
             .map(|topic| Ok((Arc::clone(topic), self.log.partition_count(topic)?)))
@@ -93,6 +103,7 @@ impl LogConsumer {
             now_ms: self.log.now_ms(),
             // The consumer's own parking spot: it forwards to a waiting task.
             waker: self.waker.clone(),
+            last_poll: Arc::clone(last_poll),
         })
     }
 
@@ -152,6 +163,8 @@ impl LogConsumer {
         // First: a panicking callback below must not leave the member marked
         // as waiting (never expired).
         if let Some(membership) = &mut self.membership {
+            // This poll counts for liveness even if it skips the sync (G1).
+            membership.last_poll.record(now);
             // An expired member is reported by the sync below.
             let _member = membership.set_waiting(false, now);
         }
@@ -249,7 +262,7 @@ impl LogConsumer {
         let Some(membership) = &self.membership else {
             return Ok(());
         };
-        let request = self.join_request(&membership.topics)?;
+        let request = self.join_request(&membership.topics, &membership.last_poll)?;
         let (group, member) = self.log.groups().join(group.name(), &request)?;
         if let Some(membership) = &mut self.membership {
             membership.group = group;

@@ -223,7 +223,17 @@ impl LogConfig {
         self.batches_per_segment() as u64
     }
 
-    /// Checks every setting's range ([`Log::with_config`] calls it).
+    /// Bytes one segment of this config takes (what the budget is charged
+    /// for it, I10).
+    pub(crate) fn segment_footprint(&self) -> u64 {
+        segment::SegmentMemory::footprint(
+            self.segment_units() as usize,
+            self.segment_batch_capacity() as usize,
+        )
+    }
+
+    /// Checks every setting's range ([`Log::with_config`] calls it, and also
+    /// refuses a budget too small for one partition and its first segment).
     pub fn validate(&self) -> Result<(), LogError> {
         let invalid = |setting, reason: String| Err(LogError::InvalidConfig { setting, reason });
         if !(1..=1024).contains(&self.dedup_window) {
@@ -264,10 +274,7 @@ impl LogConfig {
                 format!("{max_batch} is outside 1..=16777216"),
             );
         }
-        let segment_footprint = segment::SegmentMemory::footprint(
-            self.segment_units() as usize,
-            self.segment_batch_capacity() as usize,
-        );
+        let segment_footprint = self.segment_footprint();
         if self.memory_budget < segment_footprint {
             return invalid(
                 "memory_budget",

@@ -13,7 +13,7 @@ use crate::consumer_error::ConsumerError;
 use crate::error::LogError;
 use crate::log::assignor::{Assignor, MemberView};
 use crate::log::budget::{arc_block_bytes, named_entry_bytes, Budget};
-use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::sync::{AtomicI64, AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::types::TopicPartition;
 
 /// Bytes one committed offset is charged to the budget (I10): its hash-table
@@ -53,7 +53,9 @@ struct Member {
     topics: Vec<Arc<str>>,
     /// What the last rebalance assigns it (G1).
     target: Vec<TopicPartition>,
-    last_poll_ms: i64,
+    /// When the member last polled, as the member itself records it at every
+    /// poll (G1): a poll that skips the sync counts too.
+    last_poll: std::sync::Arc<LastPoll>,
     max_poll_interval_ms: i64,
     /// Waiting inside a poll (blocked, or an async wait pending): polling, so
     /// never expired, however long it waits (G1).
@@ -100,6 +102,29 @@ pub(crate) struct SyncPlan {
 }
 
 /// What a join asks for.
+/// When a consumer last polled (log clock, ms): written by the consumer at
+/// every poll without the group's lock, read by the group's expiry (G1).
+#[derive(Debug)]
+pub(crate) struct LastPoll(AtomicI64);
+
+impl LastPoll {
+    pub(crate) fn new(now_ms: i64) -> Self {
+        Self(AtomicI64::new(now_ms))
+    }
+
+    /// A poll at `now_ms` (a later one never moves it back).
+    pub(crate) fn record(&self, now_ms: i64) {
+        // Relaxed: a timestamp, read by `get` under the group's lock; nothing
+        // is published with it (a poll racing its own expiry is that boundary).
+        self.0.fetch_max(now_ms, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> i64 {
+        // Relaxed: pairs with `record`'s fetch_max (a timestamp, see there).
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 pub(crate) struct JoinRequest {
     pub(crate) topics: Vec<Arc<str>>,
     pub(crate) partition_counts: Vec<(Arc<str>, u32)>,
@@ -107,6 +132,8 @@ pub(crate) struct JoinRequest {
     pub(crate) max_poll_interval_ms: i64,
     pub(crate) now_ms: i64,
     pub(crate) waker: Waker,
+    /// The consumer's own poll clock (the same one across its rejoins).
+    pub(crate) last_poll: std::sync::Arc<LastPoll>,
 }
 
 impl Group {
@@ -193,7 +220,10 @@ impl Group {
             Member {
                 topics: request.topics.clone(),
                 target: Vec::new(),
-                last_poll_ms: request.now_ms,
+                last_poll: {
+                    request.last_poll.record(request.now_ms);
+                    std::sync::Arc::clone(&request.last_poll)
+                },
                 max_poll_interval_ms: request.max_poll_interval_ms,
                 waiting: false,
                 waker: request.waker.clone(),
@@ -268,8 +298,8 @@ impl Group {
         let mut state = self.state.lock();
         let mut wake = Vec::new();
         // This poll keeps the caller alive before anyone is expired.
-        if let Some(caller) = state.members.get_mut(&member) {
-            caller.last_poll_ms = now_ms;
+        if let Some(caller) = state.members.get(&member) {
+            caller.last_poll.record(now_ms);
         }
         state.expire(now_ms, &mut wake);
         let mut plan = state.plan(member);
@@ -299,7 +329,7 @@ impl Group {
             return false;
         };
         registered.waiting = waiting;
-        registered.last_poll_ms = registered.last_poll_ms.max(now_ms);
+        registered.last_poll.record(now_ms);
         true
     }
 
@@ -406,7 +436,7 @@ impl GroupState {
             .iter()
             .filter(|(_, member)| {
                 !member.waiting
-                    && now_ms.saturating_sub(member.last_poll_ms) > member.max_poll_interval_ms
+                    && now_ms.saturating_sub(member.last_poll.get()) > member.max_poll_interval_ms
             })
             .map(|(&id, _)| id)
             .collect();

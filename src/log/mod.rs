@@ -34,7 +34,7 @@ use crate::types::{BatchHeader, ProducerId, ProducerIdentity};
 pub use assignor::Assignor;
 use budget::{arc_block_bytes, named_entry_bytes, Budget};
 pub use config::{LogConfig, TopicConfig, DEFAULT_MEMORY_BUDGET};
-pub(crate) use group_coordinator::{Group, JoinRequest, SyncPlan};
+pub(crate) use group_coordinator::{Group, JoinRequest, LastPoll, SyncPlan};
 use group_registry::Groups;
 pub use handle::{PartitionHandle, ProducerAppender};
 use housekeeper::Housekeeper;
@@ -261,6 +261,22 @@ impl Log {
     /// A log with `config`, validated.
     pub fn with_config(config: LogConfig) -> Result<Self, LogError> {
         config.validate()?;
+        // The smallest useful log: a one-partition topic (named with one
+        // byte) and its first segment, as `create_topic` and the first append
+        // charge them (I10). A smaller budget would refuse that append.
+        let smallest = config
+            .segment_footprint()
+            .saturating_add(Partition::footprint(config.max_segments))
+            .saturating_add(Topic::footprint("t"));
+        if config.memory_budget < smallest {
+            return Err(LogError::InvalidConfig {
+                setting: "memory_budget",
+                reason: format!(
+                    "{} bytes cannot hold one partition and its first segment ({smallest} bytes)",
+                    config.memory_budget
+                ),
+            });
+        }
         Ok(Self::build(config))
     }
 

@@ -120,6 +120,12 @@ impl BufferPool {
         } else {
             self.max_block
         };
+        if max_block.is_zero() {
+            // No wait: the answer is now, and a sender that does not wait
+            // makes no batch due (Kafka's accumulator is "exhausted" only
+            // while a thread waits for memory, P5).
+            return Err(ProducerError::BufferExhausted { max_block_ms: 0 });
+        }
         // `None`: a max.block.ms beyond the clock's range blocks without limit.
         let deadline = Instant::now().checked_add(max_block);
         // SeqCst: pairs with the fence in `release` (Dekker): either the
