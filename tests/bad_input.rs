@@ -65,6 +65,8 @@
 //! | 59 | `Log::with_config` | the smallest `memory_budget` it accepts | holds a one-partition topic and its first record (one segment was accepted, and the first append answered `LogFull`) |
 //! | 60 | `Producer::send` with `max.block.ms = 0` (row 20) | a full `buffer.memory` | `BufferExhausted` at once, and no batch made due (the sender counted itself a waiter, so the flusher sometimes freed the memory in time and the send went through: row 20 failed under load) |
 //! | 61 | group liveness (tests/consumer_group.rs) | a member polling within `max.poll.interval.ms` but skipping the sync (an idle group) | kept (it was expired up to a quarter interval early: expiry counted syncs, not polls) |
+//! | 62 | `Producer::close` (tests/producer_liveness.rs) | a `send` blocked on a full `buffer.memory` | it fails `Closed` at once (it slept until memory or `max.block.ms` ran out, then was accepted after `close` began) |
+//! | 63 | `Producer::metrics` (tests/producer_liveness.rs) | `requests_in_flight` after a `flush` that returned `Ok`, and after a forced close | 0 (it lagged one flusher pass, and kept its last value once the flusher exited) |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left

@@ -467,3 +467,72 @@ fn a_send_waiting_for_buffer_memory_sends_the_lingering_batch_that_holds_it() {
     assert_eq!(second.wait().unwrap().offset, Some(1));
     producer.close(LONG).unwrap();
 }
+
+/// A link that loses every request, with timeouts far beyond the test: what
+/// is sent stays in flight.
+fn stalled() -> ProducerConfig {
+    ProducerConfig::new()
+        .linger_ms(0)
+        .request_timeout_ms(3_600_000)
+        .delivery_timeout_ms(7_200_000)
+        .link(LinkConfig::new().drop_request_rate(1.0))
+}
+
+/// `close` wakes a `send` blocked on a full `buffer.memory`: it fails with
+/// `Closed` at once (it slept until memory came back or `max.block.ms` ran
+/// out, and was then accepted after `close` began).
+#[test]
+fn close_fails_a_send_blocked_on_buffer_memory_at_once() {
+    let log = log_with_topic();
+    let producer = Producer::new(
+        &log,
+        stalled()
+            .buffer_memory(4096)
+            .batch_size(1024)
+            .max_block_ms(60_000),
+    )
+    .unwrap();
+    let value = [1u8; 1000];
+    let _in_flight: Vec<_> = (0..4)
+        .map(|_| producer.send(ProducerRecord::new("t", &value[..])).unwrap())
+        .collect();
+    let sender = producer.clone();
+    let blocked = std::thread::spawn(move || {
+        let started = Instant::now();
+        let sent = sender.send(ProducerRecord::new("t", &value[..]));
+        (started.elapsed(), sent.map_err(|e| e.error().clone()).err())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let closing = Instant::now();
+    assert!(producer.close(Duration::from_millis(100)).is_err());
+    let (blocked_for, error) = blocked.join().unwrap();
+    assert_eq!(error, Some(ProducerError::Closed));
+    assert!(
+        blocked_for < Duration::from_secs(10),
+        "it waited {blocked_for:?}, {:?} after close began",
+        closing.elapsed()
+    );
+}
+
+/// The in-flight gauge is current after a `flush` that returned `Ok`, and 0
+/// once the flusher exited, also after a forced close gave up a request (it
+/// lagged one flusher pass behind, and kept its last value at exit).
+#[test]
+fn the_in_flight_gauge_is_current_after_flush_and_zero_after_close() {
+    let log = log_with_topic();
+    let producer = Producer::new(&log, ProducerConfig::new().linger_ms(0)).unwrap();
+    for i in 0..200 {
+        producer
+            .send(ProducerRecord::new("t", &format!("{i}")))
+            .unwrap();
+        producer.flush(LONG).unwrap();
+        assert_eq!(producer.metrics().requests_in_flight, 0, "round {i}");
+    }
+    producer.close(LONG).unwrap();
+    let producer = Producer::new(&log, stalled()).unwrap();
+    let handle = producer.send(ProducerRecord::new("t", "v")).unwrap();
+    assert!(eventually(|| producer.metrics().requests_in_flight == 1));
+    assert!(producer.close(Duration::from_millis(50)).is_err());
+    assert!(handle.wait().is_err());
+    assert_eq!(producer.metrics().requests_in_flight, 0);
+}

@@ -137,13 +137,16 @@ impl BufferPool {
         wake_flusher();
         let mut guard = self.space.lock();
         let outcome = loop {
+            // Closed first: a sender still waiting when `close` began is not
+            // accepted, even if memory came back meanwhile (`close` wakes it:
+            // `notify`).
+            if closed() {
+                break Err(ProducerError::Closed);
+            }
             match self.try_take(capacity) {
                 Ok(Some(area)) => break Ok(area),
                 Ok(None) => {}
                 Err(error) => break Err(error),
-            }
-            if closed() {
-                break Err(ProducerError::Closed);
             }
             let left = deadline.map_or(Duration::from_secs(1), |deadline| {
                 deadline.saturating_duration_since(Instant::now())
@@ -235,7 +238,9 @@ impl BufferPool {
         self.waiters.load(Ordering::SeqCst) > 0
     }
 
-    /// Wakes the senders waiting for space, if any.
+    /// Wakes the senders waiting for space, if any: space came back, or the
+    /// producer closed (its SeqCst store of `closed` precedes this call, so a
+    /// waiter either is woken here or finds it closed before it waits).
     pub(crate) fn notify(&self) {
         // SeqCst: pairs with the fence after the waiter count in `take`.
         fence(Ordering::SeqCst);

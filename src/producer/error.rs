@@ -137,7 +137,8 @@ pub enum ProducerError {
         bytes: usize,
     },
     /// `close` did not drain within its timeout; what was left failed with
-    /// [`ProducerError::Closed`].
+    /// [`ProducerError::Closed`] (certainly not in the log) or
+    /// [`ProducerError::Abandoned`] (may be), as `Producer::close` says.
     CloseTimeout {
         /// The timeout given to `close`.
         timeout_ms: u64,

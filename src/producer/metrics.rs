@@ -80,7 +80,10 @@ pub struct MetricsSnapshot {
     pub record_duplicate_total: u64,
     /// `producer-epoch-bump-total`: local epoch bumps (pid renewals included).
     pub producer_epoch_bump_total: u64,
-    /// `requests-in-flight`: requests awaiting a response now.
+    /// `requests-in-flight`: requests awaiting a response, as of the
+    /// flusher's latest pass (a gauge: a handle that just completed may still
+    /// be counted; after a `flush` that returned `Ok` it is current, and
+    /// after the flusher exited it is 0).
     pub requests_in_flight: u64,
 }
 

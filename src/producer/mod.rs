@@ -570,6 +570,9 @@ impl Inner {
     fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
         let signal = &self.shared.signal;
         signal.close();
+        // A sender blocked on `buffer.memory` fails with `Closed` now, not
+        // once memory or `max.block.ms` runs out.
+        self.shared.pool.notify();
         if in_callback_of(self.shared.owner) {
             // Detach: joining would wait for the thread we may be running on.
             drop(self.flusher.lock().take());

@@ -219,8 +219,9 @@ impl Flusher {
             for slot in 0..self.slots.len() {
                 progress |= self.ship(slot, now);
             }
-            self.fire_markers();
+            // The gauges first: a flush that returns has them current.
             self.publish_gauges();
+            self.fire_markers();
             if self.unfinished {
                 crate::sync::yield_now();
                 continue;
@@ -244,6 +245,8 @@ impl Flusher {
         if self.abort_all() || self.transport.in_transit() > 0 {
             self.shared.signal.set_lost_records();
         }
+        // Nothing is awaited any more (a forced close gave it up).
+        self.publish_gauges();
         self.shared.signal.set_exited();
     }
 
