@@ -335,6 +335,13 @@ impl ProducerConfig {
     /// blocks (up to `max.block.ms`) when it must open a batch and this much
     /// is in use. While a sender waits, every batch is sent at once, lingering
     /// or not (Kafka's rule), so that memory comes back.
+    ///
+    /// A batch leaves `buffer.memory` when it completes. An acknowledged one
+    /// gives its memory back; one that failed (its records are handed back
+    /// from it) or was sent with `acks=0` keeps it until the last
+    /// [`DeliveryHandle`](super::DeliveryHandle) into it is dropped, so
+    /// handles kept of such records hold memory beyond this bound (P6 in
+    /// [`crate::implementation`]).
     pub fn buffer_memory(mut self, bytes: usize) -> Self {
         self.buffer_memory = bytes;
         self
