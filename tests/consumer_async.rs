@@ -23,6 +23,10 @@ use tokio::time::timeout;
 /// Long enough never to fire when the wake-ups work.
 const GUARD: Duration = Duration::from_secs(20);
 
+#[path = "common/slow_revoke.rs"]
+mod slow_revoke;
+use slow_revoke::slow_revoker;
+
 fn log_with(partitions: u32) -> Log {
     let log = Log::new();
     log.create_topic("t", partitions).unwrap();
@@ -773,25 +777,7 @@ async fn a_pending_member_takes_over_from_a_stalled_one() {
 #[test]
 fn a_member_expired_during_its_own_poll_is_woken_to_report_it() {
     let clock = Arc::new(idemlog::ManualClock::new(0));
-    let log = manual_log(&clock);
-    log.create_topic("t", 2).unwrap();
-    let config = group_config("g").max_poll_interval(Duration::from_millis(1_000));
-    let mut slow = log.subscribe(config.clone(), &["t"]).unwrap();
-    slow.poll(0).unwrap();
-    assert_eq!(slow.assignment().len(), 2);
-    let other = Arc::new(std::sync::Mutex::new(
-        log.subscribe(config, &["t"]).unwrap(),
-    ));
-    {
-        let (other, clock) = (Arc::clone(&other), Arc::clone(&clock));
-        slow.on_rebalance(move |event| {
-            if let idemlog::consumer::Rebalance::Revoked(_) = event {
-                clock.advance_ms(5_000);
-                other.lock().unwrap().poll(0).unwrap();
-            }
-        })
-        .unwrap();
-    }
+    let (_log, mut slow, _other) = slow_revoker(&clock);
     let counter = Arc::new(Counter::default());
     let waker = Waker::from(Arc::clone(&counter));
     let mut readable = slow.readable();

@@ -36,6 +36,10 @@ fn fill(log: &Log, topic: &str, partition: u32, count: usize) {
     }
 }
 
+#[path = "common/slow_revoke.rs"]
+mod slow_revoke;
+use slow_revoke::slow_revoker;
+
 fn manual_log(clock: &Arc<ManualClock>) -> Log {
     Log::with_config(LogConfig::default().clock(clock.clone()).housekeeping(None)).unwrap()
 }
@@ -692,15 +696,22 @@ fn extreme_poll_arguments_return() {
     assert_eq!(member.poll_timeout(Duration::ZERO), Ok(vec![]));
 }
 
+/// A log on `clock` with topic "t" of 2 partitions and two members of group
+/// "g" (interval 1 s) that own one each.
+fn two_settled_members(clock: &Arc<ManualClock>) -> (Log, MultiConsumer, MultiConsumer) {
+    let log = manual_log(clock);
+    log.create_topic("t", 2).unwrap();
+    let group = config("g").max_poll_interval(Duration::from_millis(1_000));
+    let mut first = log.subscribe(group.clone(), &["t"]).unwrap();
+    let mut second = log.subscribe(group, &["t"]).unwrap();
+    settle(&mut [&mut first, &mut second]);
+    (log, first, second)
+}
+
 #[test]
 fn a_member_waiting_inside_a_poll_is_not_expired() {
     let clock = Arc::new(ManualClock::new(0));
-    let log = manual_log(&clock);
-    log.create_topic("t", 2).unwrap();
-    let group = config("g").max_poll_interval(Duration::from_millis(1_000));
-    let mut active = log.subscribe(group.clone(), &["t"]).unwrap();
-    let mut waiting = log.subscribe(group, &["t"]).unwrap();
-    settle(&mut [&mut active, &mut waiting]);
+    let (log, mut active, mut waiting) = two_settled_members(&clock);
     let theirs = waiting.assignment()[0].partition;
     let blocked = thread::spawn(move || {
         let mut read = Vec::new();
@@ -733,12 +744,7 @@ fn a_member_waiting_inside_a_poll_is_not_expired() {
 #[test]
 fn a_poll_that_skips_the_sync_still_keeps_the_member_alive() {
     let clock = Arc::new(ManualClock::new(1_000_000));
-    let log = manual_log(&clock);
-    log.create_topic("t", 2).unwrap();
-    let group = config("g").max_poll_interval(Duration::from_millis(1_000));
-    let mut a = log.subscribe(group.clone(), &["t"]).unwrap();
-    let mut b = log.subscribe(group, &["t"]).unwrap();
-    settle(&mut [&mut a, &mut b]);
+    let (_log, mut a, mut b) = two_settled_members(&clock);
     assert_eq!((a.assignment().len(), b.assignment().len()), (1, 1));
     clock.advance_ms(249);
     a.poll(1).unwrap(); // within a quarter interval of its last sync: no sync
@@ -766,24 +772,7 @@ fn a_poll_that_skips_the_sync_still_keeps_the_member_alive() {
 #[test]
 fn a_member_expired_during_its_own_poll_reports_it_instead_of_waiting() {
     let clock = Arc::new(ManualClock::new(0));
-    let log = manual_log(&clock);
-    log.create_topic("t", 2).unwrap();
-    let group = config("g").max_poll_interval(Duration::from_millis(1_000));
-    let mut slow = log.subscribe(group.clone(), &["t"]).unwrap();
-    slow.poll(0).unwrap();
-    assert_eq!(slow.assignment().len(), 2);
-    let other = Arc::new(Mutex::new(log.subscribe(group, &["t"]).unwrap()));
-    {
-        let (other, clock) = (Arc::clone(&other), Arc::clone(&clock));
-        slow.on_rebalance(move |event| {
-            if let Rebalance::Revoked(_) = event {
-                // A slow listener: 5 s pass, and the other member syncs.
-                clock.advance_ms(5_000);
-                other.lock().unwrap().poll(0).unwrap();
-            }
-        })
-        .unwrap();
-    }
+    let (_log, mut slow, other) = slow_revoker(&clock);
     let started = Instant::now();
     let answer = slow.poll_timeout(Duration::from_secs(30));
     assert!(
