@@ -12,7 +12,7 @@
 use super::buffer_pool::{Area, BufferPool};
 use super::completion::Completion;
 use crate::log::batch::{encode_record, encoded_len, EncodedRecords};
-use crate::record::RecordRef;
+use crate::record::{IntoRecords, RecordRef};
 use crate::sync::{AtomicPtr, AtomicU64, Mutex, Ordering};
 
 /// `reserved` bit: the batch takes no more records.
@@ -55,6 +55,11 @@ pub(crate) struct ProducerBatch {
     /// The memory behind `data`: taken back by the flusher once the batch is
     /// acknowledged, kept (with the records) when it failed.
     area: Mutex<Option<Area>>,
+    /// Where the latest failed-record look-up found its record (index, byte
+    /// offset in the area), taken under `area`'s lock: looking records up in
+    /// order (the callbacks run in record order) walks the batch once. From
+    /// the start each time, a failed batch of 65 536 records took seconds.
+    failed_cursor: Mutex<(u32, usize)>,
     /// The batch's outcome, its waiters and its callbacks.
     pub(crate) completion: Completion,
 }
@@ -88,6 +93,7 @@ impl ProducerBatch {
             created_ms,
             next: AtomicPtr::new(std::ptr::null_mut()),
             area: Mutex::new(Some(area)),
+            failed_cursor: Mutex::new((0, 0)),
             completion: Completion::new(owner),
         }
     }
@@ -107,6 +113,7 @@ impl ProducerBatch {
             created_ms: 0,
             next: AtomicPtr::new(std::ptr::null_mut()),
             area: Mutex::new(None),
+            failed_cursor: Mutex::new((0, 0)),
             completion: Completion::new(owner),
         }
     }
@@ -236,11 +243,24 @@ impl ProducerBatch {
         // after it was sealed and fully written (`Completion`'s outcome is set
         // by the flusher from `sealed`).
         let records = unsafe { self.records(sealed) };
-        let record = records.iter().nth(index as usize)?;
-        Some((
-            record.key.map(bytes::Bytes::copy_from_slice),
-            bytes::Bytes::copy_from_slice(record.value),
-        ))
+        let encoded = records.encoded()?;
+        let mut cursor = self.failed_cursor.lock();
+        // From the latest look-up's record if this one is not before it.
+        let (mut at, mut offset) = if index >= cursor.0 { *cursor } else { (0, 0) };
+        // The records from a record's start are an encoding of their own.
+        let rest = EncodedRecords::new(encoded.get(offset..)?, sealed.records.checked_sub(at)?);
+        for record in rest.iter() {
+            if at == index {
+                *cursor = (at, offset);
+                return Some((
+                    record.key.map(bytes::Bytes::copy_from_slice),
+                    bytes::Bytes::copy_from_slice(record.value),
+                ));
+            }
+            at += 1;
+            offset += encoded_len(record);
+        }
+        None
     }
 
     /// Gives the area back to `pool` (the batch was acknowledged, discarded
