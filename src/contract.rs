@@ -231,11 +231,12 @@
 //!
 //! In every mode, as Kafka promises, the records sent to one partition
 //! complete (callbacks run, handles finish) in send order, even where the
-//! log's order differs: a batch acknowledged while an earlier batch of its
-//! partition still waits for an answer (a lost response, a retriable
-//! refusal) completes right after that one does, successfully or not
-//! (tests/producer_delivery.rs, and per sending thread over random faults in
-//! tests/producer_stress.rs).
+//! log's order differs: a batch acknowledged, or failed, while an earlier
+//! batch of its partition still waits for an answer (a lost response, a
+//! retriable refusal) completes right after that one does, successfully or
+//! not (tests/producer_delivery.rs, per sending thread over random faults in
+//! tests/producer_stress.rs, and in every mode in the `producer_faults` fuzz
+//! target).
 //!
 //! ## Failures handled like Kafka's
 //!

@@ -277,6 +277,21 @@ fn callbacks_of_one_partition_run_in_send_order_when_an_earlier_response_is_lost
     }
 }
 
+/// The same order when the later batch fails: without retries, a1's refusal
+/// fails it at once while a0's lost answer is still awaited; a1 completes
+/// after a0 does (it completed first, out of send order).
+#[test]
+fn a_failure_behind_an_unanswered_batch_completes_after_it() {
+    let script = vec![Fault::DropResponse, Fault::RetriableError { delay_ms: 0 }];
+    let out = produce(ProducerConfig::at_most_once(), script, &["a0", "a1", "a2"]);
+    assert_eq!(out.completed, ["a0", "a1", "a2"]);
+    assert_eq!(out.log, ["a0", "a2"]);
+    assert!(matches!(
+        out.results[1].as_ref().unwrap_err().error(),
+        ProducerError::Log(LogError::Unavailable)
+    ));
+}
+
 #[test]
 fn a_later_batch_reaching_a_log_with_no_state_is_accepted_and_the_first_follows_it() {
     // The first-batch case of the contract (P7): the log has no state for a

@@ -323,6 +323,12 @@ impl Model {
         if self.max_in_flight == 0 {
             return (Expect::InvalidValue(KEYS[3].to_string()), out);
         }
+        // Kafka's int range, as the properties enforce it.
+        for (key, value) in [(KEYS[2], self.retries), (KEYS[3], self.max_in_flight)] {
+            if value > i32::MAX as u64 {
+                return (Expect::InvalidValue(key.to_string()), out);
+            }
+        }
         if self.buffer_memory == 0 {
             return (Expect::InvalidValue(KEYS[9].to_string()), out);
         }

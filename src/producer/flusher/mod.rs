@@ -31,7 +31,7 @@ use crate::sync::{
 };
 use crate::types::{ProducerIdentity, MAX_EPOCH};
 use finish::Finisher;
-use sequencer::{stamp, InFlight, Last, Slot, State};
+use sequencer::{stamp, Finish, InFlight, Last, Slot, State};
 
 /// Longest idle sleep when no deadline is pending.
 const IDLE_SLEEP: Duration = Duration::from_millis(100);
@@ -417,7 +417,7 @@ impl Flusher {
         while pos < self.slots[slot_index].chain.len() {
             let slot = &self.slots[slot_index];
             match &slot.chain[pos].state {
-                State::Acked { .. } => {
+                State::Finished(_) => {
                     pos += 1;
                     continue;
                 }
@@ -529,7 +529,7 @@ impl Flusher {
         // waits, unsequenced, to complete after the batches ahead of it.
         for batch in chain
             .iter_mut()
-            .filter(|batch| !matches!(batch.state, State::Acked { .. }))
+            .filter(|batch| !matches!(batch.state, State::Finished(_)))
         {
             batch.header = Some(stamp(current, &mut slot.next_seq, batch.len()));
             batch.state = State::Idle {
@@ -555,10 +555,10 @@ impl Flusher {
         match response.result {
             Ok(outcome) => {
                 let in_flight = &mut slot.chain[pos];
-                in_flight.state = State::Acked { outcome };
+                in_flight.state = State::Finished(Finish::Acked(outcome));
                 let ordinal = in_flight.ordinal;
                 slot.acknowledged(ordinal);
-                self.complete_acked_front(token.slot);
+                self.complete_finished_front(token.slot);
             }
             Err(error) if self.s.idempotent && error.is_sequence_error() => {
                 // The log holds no copy of it within its window: not written.
@@ -584,37 +584,39 @@ impl Flusher {
         }
     }
 
-    /// Removes chain batch `pos` and fails it; `sent` if it may be written
-    /// (the sequence is then unresolved).
+    /// Fails chain batch `pos`; `sent` if it may be written (the sequence is
+    /// then unresolved). It completes now if it is the chain's first, else
+    /// once the batches ahead of it did ([`State::Finished`]).
     fn fail_at(&mut self, slot_index: usize, pos: usize, error: &ProducerError, sent: bool) {
         let slot = &mut self.slots[slot_index];
-        let Some(in_flight) = slot.chain.remove(pos) else {
+        let Some(in_flight) = slot.chain.get_mut(pos) else {
             return;
         };
+        in_flight.state = State::Finished(Finish::Failed(error.clone()));
+        let ordinal = in_flight.ordinal;
         if self.s.idempotent && sent {
-            slot.mark_unknown(in_flight.ordinal);
+            slot.mark_unknown(ordinal);
         }
-        let (topic, partition) = (std::sync::Arc::clone(&slot.topic.name), slot.index);
-        if let Some(batch) = in_flight.batch {
-            self.finisher().fail(&topic, partition, batch, error);
-        }
-        // The batches acknowledged behind it complete after it, in send order.
-        self.complete_acked_front(slot_index);
+        self.complete_finished_front(slot_index);
     }
 
-    /// Completes the acknowledged batches at the front of `slot`'s chain, in
-    /// send order (see [`State::Acked`]).
-    fn complete_acked_front(&mut self, slot_index: usize) {
-        let partition = self.slots[slot_index].index;
-        while let Some((batch, outcome)) = self.slots[slot_index].pop_acked_front() {
-            self.finisher().succeed(partition, batch, Some(outcome));
+    /// Completes the finished batches at the front of `slot`'s chain, in
+    /// send order (see [`State::Finished`]).
+    fn complete_finished_front(&mut self, slot_index: usize) {
+        let slot = &self.slots[slot_index];
+        let (topic, partition) = (std::sync::Arc::clone(&slot.topic.name), slot.index);
+        while let Some((batch, finish)) = self.slots[slot_index].pop_finished_front() {
+            match finish {
+                Finish::Acked(outcome) => self.finisher().succeed(partition, batch, Some(outcome)),
+                Finish::Failed(error) => self.finisher().fail(&topic, partition, batch, &error),
+            }
         }
     }
 
     /// The latest attempt of chain batch `pos` failed: the log refused it
     /// with `refusal` (nothing appended), or it went unanswered (`None`: maybe
     /// written). Retry later, or fail it when the retries ran out. Returns
-    /// true if the batch was removed.
+    /// true if the batch finished (failed: it is no longer awaited).
     fn attempt_failed(
         &mut self,
         slot_index: usize,
@@ -687,7 +689,7 @@ impl Flusher {
             let mut pos = 0;
             while pos < self.slots[slot_index].chain.len() {
                 let batch = &mut self.slots[slot_index].chain[pos];
-                if !matches!(batch.state, State::Acked { .. }) && expired(batch) {
+                if !matches!(batch.state, State::Finished(_)) && expired(batch) {
                     progress = true;
                     let sent = batch.attempts > 0;
                     // An awaited request is given up as on a request timeout.
@@ -766,7 +768,7 @@ impl Flusher {
                 let t = match batch.state {
                     State::Awaiting { deadline, .. } => deadline,
                     State::Idle { not_before, .. } => not_before,
-                    State::Acked { .. } => continue,
+                    State::Finished(_) => continue,
                 };
                 network = min_opt(network, later(t));
             }
@@ -774,7 +776,7 @@ impl Flusher {
                 .chain
                 .iter()
                 .chain(slot.ready.iter())
-                .filter(|batch| !matches!(batch.state, State::Acked { .. }))
+                .filter(|batch| !matches!(batch.state, State::Finished(_)))
                 .map(|batch| batch.created_ms)
                 .min();
             if let Some(created) = oldest {
@@ -858,10 +860,17 @@ impl Flusher {
                     let Some(batch) = in_flight.batch.take() else {
                         continue;
                     };
-                    if let State::Acked { outcome } = in_flight.state {
-                        // In the log: it completes as such, after the
-                        // batches ahead of it failed.
-                        finisher.succeed(partition, batch, Some(outcome));
+                    if let State::Finished(finish) = in_flight.state {
+                        // It finished before the close: it completes so,
+                        // after the batches ahead of it failed.
+                        match finish {
+                            Finish::Acked(outcome) => {
+                                finisher.succeed(partition, batch, Some(outcome));
+                            }
+                            Finish::Failed(error) => {
+                                finisher.fail(&topic, partition, batch, &error);
+                            }
+                        }
                         continue;
                     }
                     // Certainly not written (never sent, or every attempt

@@ -13,8 +13,8 @@
 //!   by every retry in the same epoch.
 //! - Re-sends go out in chain order and never overtake an older request still
 //!   awaiting its response. New batches wait while any chain batch is idle.
-//! - Batches complete in chain order: one acknowledged behind an unfinished
-//!   one stays in the chain ([`State::Acked`]) until the batches ahead of it
+//! - Batches complete in chain order: one acknowledged or failed behind an
+//!   unfinished one stays in the chain ([`State::Finished`]) until the batches ahead of it
 //!   completed (the contract's callback order).
 //! - The connection keeps send order (a lost request breaks it: sim/), so a
 //!   batch reaches the log only after every batch sent before it did. A fresh
@@ -65,17 +65,25 @@ pub(super) enum State {
         not_before: i64,
         last: Last,
     },
-    /// Acknowledged (`outcome`) while an earlier batch of the chain is not:
-    /// kept, uncompleted, so that the partition's batches complete in send
-    /// order (Kafka's callback order; an earlier batch's lost response is
+    /// Acknowledged or failed while an earlier batch of the chain is not
+    /// done: kept, uncompleted, so that the partition's batches complete in
+    /// send order (Kafka's callback order; an earlier batch's lost response is
     /// retried and answered later), and so that the in-flight bound counts
-    /// from the oldest unacknowledged batch (which keeps that batch inside the
-    /// log's dedup window). The chain's first batch is never `Acked`: an
-    /// acknowledged first batch is completed at once, with the `Acked` ones
-    /// behind it ([`Slot::pop_acked_front`]).
-    Acked {
-        outcome: AppendOutcome,
-    },
+    /// from the oldest unfinished batch (which keeps that batch inside the
+    /// log's dedup window). Never sent again nor re-sequenced. The chain's
+    /// first batch is never `Finished`: a finished first batch is completed
+    /// at once, with the `Finished` ones behind it
+    /// ([`Slot::pop_finished_front`]).
+    Finished(Finish),
+}
+
+/// How a [`State::Finished`] batch completes.
+#[derive(Debug)]
+pub(super) enum Finish {
+    /// In the log, as the log answered.
+    Acked(AppendOutcome),
+    /// Failed with this error.
+    Failed(ProducerError),
 }
 
 /// A batch the flusher holds.
@@ -172,7 +180,7 @@ impl Slot {
         let held = self
             .chain
             .iter()
-            .find(|batch| !matches!(batch.state, State::Acked { .. }))
+            .find(|batch| !matches!(batch.state, State::Finished(_)))
             .or(self.ready.front())
             .map(|batch| batch.ordinal);
         let queued = self.topic.chains[self.index as usize]
@@ -182,18 +190,20 @@ impl Slot {
         held.or(queued).unwrap_or(u64::MAX)
     }
 
-    /// Removes the chain's first batch if it is acknowledged, with its
-    /// outcome; the caller completes it, and asks again until `None`, so the
+    /// Removes the chain's first batch if it is finished, with how it
+    /// finished; the caller completes it, and asks again until `None`, so the
     /// batches complete in send order. Asked whenever the front may have
-    /// become acknowledged (an answer to the first batch, the first batch
-    /// failed), so only a batch with an unfinished batch ahead of it waits as
-    /// `Acked`.
-    pub(super) fn pop_acked_front(&mut self) -> Option<(SealedBatch, AppendOutcome)> {
-        let State::Acked { outcome } = self.chain.front()?.state else {
+    /// finished, so only a batch with an unfinished batch ahead of it waits
+    /// as `Finished`.
+    pub(super) fn pop_finished_front(&mut self) -> Option<(SealedBatch, Finish)> {
+        if !matches!(self.chain.front()?.state, State::Finished(_)) {
+            return None;
+        }
+        let in_flight = self.chain.pop_front()?;
+        let State::Finished(finish) = in_flight.state else {
             return None;
         };
-        let batch = self.chain.pop_front()?.batch?;
-        Some((batch, outcome))
+        Some((in_flight.batch?, finish))
     }
 
     pub(super) fn awaiting(&self) -> bool {
@@ -214,7 +224,7 @@ impl Slot {
             && !self
                 .chain
                 .iter()
-                .any(|batch| batch.maybe_written && !matches!(batch.state, State::Acked { .. }))
+                .any(|batch| batch.maybe_written && !matches!(batch.state, State::Finished(_)))
     }
 
     /// The batch `ordinal` failed after it may have been sent: its sequence
