@@ -525,8 +525,8 @@ impl Flusher {
         let slot = &mut self.slots[slot_index];
         slot.reset_view(current);
         let mut chain = std::mem::take(&mut slot.chain);
-        // An acknowledged batch stays in the log under the old epoch; it
-        // waits, unsequenced, to complete after the batches ahead of it.
+        // A finished batch (acknowledged under the old epoch, or failed) is
+        // not re-sequenced: it waits to complete after the batches ahead of it.
         for batch in chain
             .iter_mut()
             .filter(|batch| !matches!(batch.state, State::Finished(_)))
