@@ -2,7 +2,7 @@
 //! nothing in process: the client's identity and metrics, its network
 //! connections and their security. Each config's `IGNORED_KEYS` starts with
 //! them ([`with_connection_keys`]); the Kafka backend passes on the ones
-//! librdkafka shares ([`PASSED_CONNECTION_KEYS`]).
+//! librdkafka shares ([`librdkafka_key`]).
 
 /// The shared keys, Kafka's exact spelling (Apache Kafka 3.x Java clients).
 pub(crate) const CONNECTION_KEYS: [&str; 67] = [
@@ -106,7 +106,7 @@ pub(crate) const fn with_connection_keys<const OWN: usize, const ALL: usize>(
 /// others (metrics, Java classes, JKS stores) have no librdkafka setting and
 /// are dropped.
 #[cfg(feature = "kafka")]
-pub(crate) const PASSED_CONNECTION_KEYS: &[(&str, &str)] = &[
+const PASSED_CONNECTION_KEYS: &[(&str, &str)] = &[
     ("client.id", "client.id"),
     ("send.buffer.bytes", "socket.send.buffer.bytes"),
     ("receive.buffer.bytes", "socket.receive.buffer.bytes"),
@@ -129,6 +129,18 @@ pub(crate) const PASSED_CONNECTION_KEYS: &[(&str, &str)] = &[
     ),
     ("ssl.cipher.suites", "ssl.cipher.suites"),
 ];
+
+/// librdkafka's name for the ignored key `key` a client passes on: from the
+/// shared keys or the client's `own` (Java key, librdkafka key) table; `None`
+/// for a key librdkafka has no setting for (dropped).
+#[cfg(feature = "kafka")]
+pub(crate) fn librdkafka_key(key: &str, own: &[(&str, &'static str)]) -> Option<&'static str> {
+    PASSED_CONNECTION_KEYS
+        .iter()
+        .chain(own)
+        .find(|(java, _)| *java == key)
+        .map(|&(_, librdkafka)| librdkafka)
+}
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 
 use rdkafka::ClientConfig;
 
-use crate::client_keys::PASSED_CONNECTION_KEYS;
+use crate::client_keys::librdkafka_key;
 use crate::consumer::{ConsumerConfig, OffsetReset};
 use crate::consumer_error::ConsumerError;
 
@@ -28,7 +28,7 @@ pub(crate) const ASSIGN_ONLY_GROUP: &str = "idemlog.assign-only";
 /// | `max.poll.records` | kept by the backend (the most records an owned poll returns) |
 /// | `session.timeout.ms`, `heartbeat.interval.ms`, `fetch.min.bytes`, `fetch.max.bytes`, `max.partition.fetch.bytes`, `isolation.level`, `check.crcs`, `client.rack`, `retry.backoff.ms`, `retry.backoff.max.ms` | the same key, as set ([`PASSED`]) |
 /// | `fetch.max.wait.ms` | `fetch.wait.max.ms` |
-/// | `client.id`, the socket, reconnect and metadata keys, `security.protocol`, `sasl.mechanism` and the `ssl.*` keys librdkafka shares ([`PASSED_CONNECTION_KEYS`]) | passed as the producer passes them (`send.buffer.bytes` is `socket.send.buffer.bytes`) |
+/// | `client.id`, the socket, reconnect and metadata keys, `security.protocol`, `sasl.mechanism` and the `ssl.*` keys librdkafka shares ([`librdkafka_key`]) | passed as the producer passes them (`send.buffer.bytes` is `socket.send.buffer.bytes`) |
 /// | the other ignored keys (deserializers, metrics, Java classes, JKS stores, `request.timeout.ms`, `default.api.timeout.ms`) | dropped: librdkafka has no such consumer setting; records are bytes |
 ///
 /// And always: `enable.auto.offset.store=false` (the backend commits explicit
@@ -71,12 +71,8 @@ pub(crate) fn client_config(config: &ConsumerConfig) -> Result<ClientConfig, Con
         .set("reconnect.backoff.ms", "50")
         .set("reconnect.backoff.max.ms", "1000");
     for (key, value) in config.client.ignored() {
-        if let Some((_, librdkafka)) = PASSED_CONNECTION_KEYS
-            .iter()
-            .chain(PASSED)
-            .find(|(java, _)| *java == key)
-        {
-            client.set(*librdkafka, value);
+        if let Some(librdkafka) = librdkafka_key(key, PASSED) {
+            client.set(librdkafka, value);
         }
     }
     Ok(client)

@@ -3,7 +3,7 @@
 
 use rdkafka::config::ClientConfig;
 
-use crate::client_keys::PASSED_CONNECTION_KEYS;
+use crate::client_keys::librdkafka_key;
 use crate::producer::{Acks, ConfigError, ProducerConfig, TimeSource};
 
 /// Kafka's broker-side dedup window: the most in-flight batches an idempotent
@@ -18,7 +18,7 @@ const MAX_RETRY_BACKOFF_MS: u64 = 300_000;
 
 /// The producer's own ignored keys (in process) that librdkafka honours, as
 /// (Java key, librdkafka key), beside the shared ones
-/// ([`PASSED_CONNECTION_KEYS`]).
+/// ([`librdkafka_key`]).
 const PASSED: &[(&str, &str)] = &[
     ("compression.type", "compression.type"),
     ("compression.gzip.level", "compression.level"),
@@ -45,7 +45,7 @@ const PASSED: &[(&str, &str)] = &[
 /// | `max.block.ms` | kept by the backend: a send into a full queue is retried until it passes, then fails with `BufferExhausted` |
 /// | — | `allow.auto.create.topics=false`: a missing topic is an error, as in process (a producer's metadata request would have the broker create it) |
 /// | — | `partitioner=murmur2_random`: a keyed record lands on murmur2(key) as with Java's client and in process ([`partition_for_key`](crate::producer::partition_for_key)); librdkafka's default `consistent_random` would not |
-/// | `client.id`, `compression.type`, the socket, reconnect and metadata keys, `max.request.size` (`message.max.bytes`), `retry.backoff.max.ms`, `security.protocol`, `sasl.mechanism` and the `ssl.*` keys librdkafka shares ([`PASSED_CONNECTION_KEYS`] and [`PASSED`] list them) | passed, renamed where librdkafka's name differs (`send.buffer.bytes` is `socket.send.buffer.bytes`, the compression levels are `compression.level`) |
+/// | `client.id`, `compression.type`, the socket, reconnect and metadata keys, `max.request.size` (`message.max.bytes`), `retry.backoff.max.ms`, `security.protocol`, `sasl.mechanism` and the `ssl.*` keys librdkafka shares ([`librdkafka_key`] and [`PASSED`] list them) | passed, renamed where librdkafka's name differs (`send.buffer.bytes` is `socket.send.buffer.bytes`, the compression levels are `compression.level`) |
 /// | the other ignored keys (serializers, metrics, Java classes, JKS stores) | dropped: librdkafka has no such setting; records are bytes |
 ///
 /// The in-process extras are refused: a simulated link ([`ProducerConfig::link`])
@@ -117,12 +117,8 @@ pub(crate) fn client_config(
         // producer default would have the broker create it.
         .set("allow.auto.create.topics", "false");
     for (key, value) in config.client.ignored() {
-        if let Some((_, librdkafka)) = PASSED_CONNECTION_KEYS
-            .iter()
-            .chain(PASSED)
-            .find(|(java, _)| *java == key)
-        {
-            client.set(*librdkafka, value);
+        if let Some(librdkafka) = librdkafka_key(key, PASSED) {
+            client.set(librdkafka, value);
         }
     }
     Ok(client)
