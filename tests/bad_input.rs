@@ -14,7 +14,7 @@
 //! | 8  | `Log::produce`                                | empty request list; mixed good and bad requests      | one result per request, in order |
 //! | 9  | `Consumer::seek` + `poll`                     | offset u64::MAX, offset past the end                 | `OffsetOutOfRange` |
 //! | 10 | `Consumer::poll` / `poll_with` / `poll_timeout` | max 0, max usize::MAX, timeout 0 and Duration::MAX | empty / everything readable / returns |
-//! | 11 | `Log::commit_offset` / `committed` / `consumer_for_group` | unknown topic; unknown group; offset u64::MAX | `UnknownTopic`; `Ok(None)` / log start; poll -> `OffsetOutOfRange` |
+//! | 11 | `Log::commit_offset` / `committed` / `consumer_for_group` | unknown topic; unknown group; offset u64::MAX; an empty or blank group id | `UnknownTopic`; `Ok(None)` / log start; poll -> `OffsetOutOfRange`; `InvalidConfig` naming `group.id` (a blank one was accepted) |
 //! | 12 | `Log::enforce_retention` / `expire_producers` / `producer_state_stats` | empty log, no limits | zero reports |
 //! | 13 | `ProducerConfig::set` / `from_properties`     | unknown key, "", "-1", "2", 1e40, "maybe"           | `UnknownKey` / `InvalidValue` naming the key |
 //! | 14 | `Producer::new` (typed setters)               | in-flight 0, buffer 0, delivery < linger + request   | `Config(InvalidValue / Conflict)` |
@@ -68,6 +68,9 @@
 //! | 62 | `Producer::close` (tests/producer_liveness.rs) | a `send` blocked on a full `buffer.memory` | it fails `Closed` at once (it slept until memory or `max.block.ms` ran out, then was accepted after `close` began) |
 //! | 63 | `Producer::metrics` (tests/producer_liveness.rs) | `requests_in_flight` after a `flush` that returned `Ok`, and after a forced close | 0 (it lagged one flusher pass, and kept its last value once the flusher exited) |
 //! | 64 | a failed batch's records (tests/producer_callback.rs) | 20 000 records in one failed batch, handed back to callbacks in order and handles in any order | each record its own, the look-ups walking on from the previous one (each walked from the batch's start: quadratic, seconds of the flusher's time at 65 536 records) |
+//! | 65 | `Log::multi_consumer` / `Log::subscribe` (`ConsumerConfig`) | `enable.auto.commit=true` set explicitly (property or typed `auto_commit(true)`) without a `group.id` | `Config` naming `enable.auto.commit` and `group.id`, as Kafka's `InvalidConfigurationException` (it was accepted; `subscribe` answers `NoGroupId` first, as before); left unset, auto commit is off without a group and the config accepted |
+//! | 66 | `Log::multi_consumer` / `Log::subscribe` (`ConsumerConfig`) | typed `max_poll_interval` or `auto_commit_interval` below 1 ms (1 ns, 999 µs, 0) | `Config` naming `max.poll.interval.ms` / `auto.commit.interval.ms` with the reason the property set to 0 gives (a non-zero one became 0 ms and was accepted: a member expired at once, an auto commit at every poll; 0 was refused with another reason) |
+//! | 67 | `Log::multi_consumer` / `Log::subscribe` (`ConsumerConfig`) | typed `group_id` all blank ("   ", a tab) | `Config` naming `group.id`, as the property `group.id` with a blank value answers (it was accepted) |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left
@@ -87,14 +90,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use idemlog::consumer::ConsumerConfig;
 use idemlog::producer::sim::{Fault, LinkConfig};
 use idemlog::producer::{
     partition_for_key, ConfigError, Producer, ProducerConfig, ProducerError, ProducerRecord,
     TimeSource,
 };
 use idemlog::{
-    BatchHeader, Clock, Log, LogConfig, LogError, ManualClock, ProduceRequest, ProducerId, Record,
-    RetentionPolicy, TopicConfig,
+    BatchHeader, Clock, ConsumerError, Log, LogConfig, LogError, ManualClock, ProduceRequest,
+    ProducerId, Record, RetentionPolicy, TopicConfig,
 };
 
 #[path = "common/eventually.rs"]
@@ -493,16 +497,18 @@ fn row11_committed_offsets() {
         consumer.poll(1),
         Err(LogError::OffsetOutOfRange { .. })
     ));
-    // An empty group id is refused everywhere, as ConsumerConfig refuses it
-    // (no member could read what it committed).
-    let empty = LogError::InvalidConfig {
-        setting: "group.id",
-        reason: "a group id is not empty".to_string(),
-    };
-    assert_eq!(log.commit_offset("", "t", 0, 0), Err(empty.clone()));
-    assert_eq!(log.committed("", "t", 0), Err(empty.clone()));
-    assert_eq!(consumer.commit(""), Err(empty.clone()));
-    assert!(log.consumer_for_group("", "t", 0).is_err());
+    // An empty or blank group id is refused everywhere, as ConsumerConfig
+    // refuses it (no member could read what it committed).
+    for blank in ["", "  ", "\t"] {
+        let refused = LogError::InvalidConfig {
+            setting: "group.id",
+            reason: format!("'{blank}': a group id is not empty or blank"),
+        };
+        assert_eq!(log.commit_offset(blank, "t", 0, 0), Err(refused.clone()));
+        assert_eq!(log.committed(blank, "t", 0), Err(refused.clone()));
+        assert_eq!(consumer.commit(blank), Err(refused.clone()));
+        assert!(log.consumer_for_group(blank, "t", 0).is_err());
+    }
     // A consumer made from a partition handle commits to that partition's log.
     let other = log1();
     let handle = other.partition("t", 0).unwrap();
@@ -1201,4 +1207,143 @@ fn row59_the_smallest_accepted_budget_holds_a_partition_and_a_record() {
     log.create_topic("t", 1).unwrap();
     log.append("t", 0, None, Record::new("the first record"))
         .unwrap();
+}
+
+/// The key and reason of a consumer config error, or a panic naming what came
+/// instead.
+fn consumer_config_error<T: std::fmt::Debug>(result: Result<T, ConsumerError>) -> (String, String) {
+    match result {
+        Err(ConsumerError::Config { key, reason }) => (key, reason),
+        other => panic!("expected ConsumerError::Config, got {other:?}"),
+    }
+}
+
+/// Both ways a consumer is made from a config: by hand (`multi_consumer`) and
+/// as a group member (`subscribe`, which needs a `group.id` first).
+fn make_consumer(log: &Log, config: &ConsumerConfig) -> Result<(), ConsumerError> {
+    log.multi_consumer(config.clone())?;
+    if config.group().is_some() {
+        log.subscribe(config.clone(), &["t"])?;
+    }
+    Ok(())
+}
+
+/// Kafka refuses `enable.auto.commit=true` set explicitly without a `group.id`
+/// (`InvalidConfigurationException`); left unset, auto commit defaults to off
+/// without a group. The explicit one used to be accepted.
+#[test]
+fn row65_explicit_auto_commit_without_a_group_id_is_refused() {
+    let log = log1();
+    let typed = ConsumerConfig::new().auto_commit(true);
+    let property = ConsumerConfig::from_properties([("enable.auto.commit", "true")]).unwrap();
+    let upper = ConsumerConfig::from_properties([("enable.auto.commit", " TRUE ")]).unwrap();
+    for config in [typed, property, upper] {
+        let (key, reason) = consumer_config_error(log.multi_consumer(config));
+        assert_eq!(key, "enable.auto.commit");
+        assert!(
+            reason.contains("true") && reason.contains("group.id"),
+            "{reason}"
+        );
+    }
+    let error = log
+        .multi_consumer(ConsumerConfig::new().auto_commit(true))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("enable.auto.commit") && error.contains("group.id"),
+        "{error}"
+    );
+    // Without a group id, subscribe answers NoGroupId as before.
+    assert_eq!(
+        log.subscribe(ConsumerConfig::new().auto_commit(true), &["t"])
+            .unwrap_err(),
+        ConsumerError::NoGroupId
+    );
+    // Accepted: the default (unset), explicitly off, or with a group id, in
+    // either order of the properties.
+    for config in [
+        ConsumerConfig::new(),
+        ConsumerConfig::new().auto_commit(false),
+        ConsumerConfig::from_properties([("enable.auto.commit", "false")]).unwrap(),
+        ConsumerConfig::new().auto_commit(true).group_id("g"),
+        ConsumerConfig::new().group_id("g").auto_commit(true),
+        ConsumerConfig::from_properties([("enable.auto.commit", "true"), ("group.id", "g")])
+            .unwrap(),
+        ConsumerConfig::from_properties([("group.id", "g"), ("enable.auto.commit", "true")])
+            .unwrap(),
+    ] {
+        make_consumer(&log, &config).unwrap_or_else(|error| panic!("{config:?}: {error}"));
+    }
+}
+
+/// Kafka's `max.poll.interval.ms` is at least 1, and both intervals are used
+/// in whole milliseconds: a typed `max_poll_interval` or
+/// `auto_commit_interval` below 1 ms is refused as the property set to 0 is
+/// (a non-zero one used to become 0 ms and be accepted: an auto commit at
+/// every poll, or a member expired at once).
+#[test]
+fn row66_typed_intervals_below_a_millisecond_are_refused() {
+    let log = log1();
+    type Setter = fn(ConsumerConfig, Duration) -> ConsumerConfig;
+    let settings: [(&str, Setter); 2] = [
+        ("max.poll.interval.ms", ConsumerConfig::max_poll_interval),
+        (
+            "auto.commit.interval.ms",
+            ConsumerConfig::auto_commit_interval,
+        ),
+    ];
+    // "'<value>': why": the same why for the typed value.
+    let why = |reason: &str| {
+        let (value, why) = reason
+            .split_once("': ")
+            .unwrap_or_else(|| panic!("not '<value>': <why>: {reason}"));
+        assert!(value.starts_with('\'') && value.len() > 1, "{reason}");
+        why.to_string()
+    };
+    for (setting, set) in settings {
+        let (key, property) = consumer_config_error(ConsumerConfig::new().set(setting, "0"));
+        assert_eq!(key, setting);
+        for interval in [
+            Duration::from_nanos(1),
+            Duration::from_micros(999),
+            Duration::from_nanos(999_999),
+            Duration::ZERO,
+        ] {
+            for group in [None, Some("g")] {
+                let mut config = set(ConsumerConfig::new(), interval);
+                if let Some(group) = group {
+                    config = config.group_id(group);
+                }
+                let (key, reason) = consumer_config_error(log.multi_consumer(config.clone()));
+                assert_eq!(key, setting, "{interval:?}");
+                assert_eq!(why(&reason), why(&property), "{setting} {interval:?}");
+                if group.is_some() {
+                    let (key, _) = consumer_config_error(log.subscribe(config, &["t"]));
+                    assert_eq!(key, setting, "{interval:?}");
+                }
+            }
+        }
+        for interval in [Duration::from_millis(1), Duration::from_nanos(1_000_001)] {
+            let config = set(ConsumerConfig::new().group_id("g"), interval);
+            make_consumer(&log, &config)
+                .unwrap_or_else(|error| panic!("{setting} {interval:?}: {error}"));
+        }
+    }
+}
+
+/// A blank typed `group_id` is refused as the property `group.id` with a
+/// blank value is (it used to be accepted).
+#[test]
+fn row67_typed_blank_group_id_is_refused() {
+    let log = log1();
+    for blank in ["", " ", "   ", "\t", " \n "] {
+        let (key, _) = consumer_config_error(ConsumerConfig::new().set("group.id", blank));
+        assert_eq!(key, "group.id", "{blank:?}");
+        let config = ConsumerConfig::new().group_id(blank);
+        let (key, _) = consumer_config_error(log.multi_consumer(config.clone()));
+        assert_eq!(key, "group.id", "{blank:?}");
+        let (key, _) = consumer_config_error(log.subscribe(config, &["t"]));
+        assert_eq!(key, "group.id", "{blank:?}");
+    }
+    make_consumer(&log, &ConsumerConfig::new().group_id(" g ")).unwrap();
 }

@@ -36,6 +36,15 @@ pub const KEYS: [&str; 7] = [
     "partition.assignment.strategy",
 ];
 
+/// Why a duration below 1 ms is refused: the properties
+/// `max.poll.interval.ms` and `auto.commit.interval.ms`, and their typed
+/// setters (Kafka's `max.poll.interval.ms` is at least 1; the intervals are
+/// used in whole milliseconds).
+const POSITIVE_MILLIS: &str = "expected a positive number of milliseconds";
+
+/// Why a `group.id` is refused, set as a property or typed.
+const BLANK_GROUP: &str = "a group id is not empty or blank";
+
 /// [`ConsumerConfig::IGNORED_KEYS`]: the keys every client shares, then the
 /// consumer's own.
 const CONSUMER_IGNORED_KEYS: [&str; CONNECTION_KEYS.len() + 15] = with_connection_keys([
@@ -63,6 +72,11 @@ const CONSUMER_IGNORED_KEYS: [&str; CONNECTION_KEYS.len() + 15] = with_connectio
 /// heartbeats and fetch tuning) are accepted and ignored; any other key is an
 /// error naming it.
 ///
+/// Making a consumer checks the values as Kafka does, set either way
+/// ([`ConsumerError::Config`] naming the key): a `group.id` is not blank,
+/// `max.poll.interval.ms` and `auto.commit.interval.ms` are at least 1 ms, and `enable.auto.commit=true` set
+/// explicitly needs a `group.id` (left unset, auto commit is off without one).
+///
 /// ```
 /// use idemlog::consumer::{ConsumerConfig, OffsetReset};
 /// let config = ConsumerConfig::new()
@@ -79,6 +93,11 @@ pub struct ConsumerConfig {
     pub(crate) group_id: Option<Arc<str>>,
     pub(crate) offset_reset: OffsetReset,
     pub(crate) auto_commit: bool,
+    /// `enable.auto.commit` was set (a property or the typed setter), not left
+    /// at its default: an explicit `true` without a `group.id` is an error, an
+    /// unset one is off without a group (Kafka's
+    /// `maybeOverrideEnableAutoCommit`).
+    pub(crate) auto_commit_explicit: bool,
     pub(crate) auto_commit_interval: Duration,
     pub(crate) max_poll_interval: Duration,
     pub(crate) max_poll_records: usize,
@@ -121,13 +140,14 @@ impl ConsumerConfig {
     pub const IGNORED_KEYS: &'static [&'static str] = &CONSUMER_IGNORED_KEYS;
 
     /// Kafka's defaults: no group, `auto.offset.reset=latest`, auto commit every
-    /// 5 s, `max.poll.interval.ms=300000`, `max.poll.records=500`, the range
-    /// assignor.
+    /// 5 s (with a `group.id`: without one it is off), `max.poll.interval.ms=300000`,
+    /// `max.poll.records=500`, the range assignor.
     pub fn new() -> Self {
         Self {
             group_id: None,
             offset_reset: OffsetReset::Latest,
             auto_commit: true,
+            auto_commit_explicit: false,
             auto_commit_interval: Duration::from_secs(5),
             max_poll_interval: Duration::from_secs(300),
             max_poll_records: 500,
@@ -137,7 +157,9 @@ impl ConsumerConfig {
     }
 
     /// `group.id`: the group whose committed offsets this consumer uses and
-    /// commits, and which [`subscribe`](crate::Log::subscribe) joins.
+    /// commits, and which [`subscribe`](crate::Log::subscribe) joins. An empty
+    /// or blank one is refused when the consumer is made
+    /// ([`ConsumerError::Config`] naming `group.id`, as the property answers).
     pub fn group_id(mut self, group: &str) -> Self {
         self.group_id = Some(group.into());
         self
@@ -152,13 +174,21 @@ impl ConsumerConfig {
     /// `enable.auto.commit`: commit the positions at the start of a poll once
     /// `auto.commit.interval.ms` has passed, before partitions are revoked, and
     /// at [`close`](super::MultiConsumer::close) (the records handed out by earlier polls
-    /// count as processed, as in Kafka: at-least-once).
+    /// count as processed, as in Kafka: at-least-once). Auto commit needs a
+    /// `group.id`: left unset, it is on with one and off without; set to `true`
+    /// here (or by the property) without a `group.id`, making the consumer is
+    /// an error ([`ConsumerError::Config`] naming `enable.auto.commit`), as
+    /// Kafka's `InvalidConfigurationException`.
     pub fn auto_commit(mut self, enabled: bool) -> Self {
         self.auto_commit = enabled;
+        self.auto_commit_explicit = true;
         self
     }
 
-    /// `auto.commit.interval.ms`.
+    /// `auto.commit.interval.ms`: how often a poll commits the positions.
+    /// Whole milliseconds count: below 1 ms is refused when the consumer is
+    /// made ([`ConsumerError::Config`] naming `auto.commit.interval.ms`, as the
+    /// property `auto.commit.interval.ms=0` answers).
     pub fn auto_commit_interval(mut self, interval: Duration) -> Self {
         self.auto_commit_interval = interval;
         self
@@ -166,7 +196,10 @@ impl ConsumerConfig {
 
     /// `max.poll.interval.ms`: a group member that does not poll for this long
     /// is removed from its group and its partitions are handed over. Waiting
-    /// inside a poll (a blocking read, a pending async wait) is polling.
+    /// inside a poll (a blocking read, a pending async wait) is polling. Whole
+    /// milliseconds count: below 1 ms (Kafka's minimum) is refused when the
+    /// consumer is made ([`ConsumerError::Config`] naming
+    /// `max.poll.interval.ms`, as the property `max.poll.interval.ms=0` answers).
     pub fn max_poll_interval(mut self, interval: Duration) -> Self {
         self.max_poll_interval = interval;
         self
@@ -207,10 +240,10 @@ impl ConsumerConfig {
                 .ok()
                 .filter(|&ms| ms > 0)
                 .map(Duration::from_millis)
-                .ok_or_else(|| invalid("expected a positive number of milliseconds"))
+                .ok_or_else(|| invalid(POSITIVE_MILLIS))
         };
         Ok(match key {
-            "group.id" if value.is_empty() => return Err(invalid("a group id is not empty")),
+            "group.id" if value.is_empty() => return Err(invalid(BLANK_GROUP)),
             "group.id" => self.group_id(value),
             "auto.offset.reset" => self.offset_reset(match value.to_ascii_lowercase().as_str() {
                 "earliest" => OffsetReset::Earliest,
@@ -292,7 +325,11 @@ impl ConsumerConfig {
         self.validate_values()
     }
 
-    /// Rejects values set through the typed setters that Kafka would reject.
+    /// Rejects values set through the typed setters that Kafka would reject,
+    /// with the property's reason where the property refuses the same value,
+    /// and the combination Kafka refuses: `enable.auto.commit=true` set
+    /// explicitly without a `group.id` (the properties are set one at a time,
+    /// in any order, so only the whole config can be checked).
     pub(crate) fn validate_values(&self) -> Result<(), ConsumerError> {
         let invalid = |key: &str, reason: &str| {
             Err(ConsumerError::Config {
@@ -303,14 +340,35 @@ impl ConsumerConfig {
         if self.max_poll_records == 0 {
             return invalid("max.poll.records", "must be at least 1");
         }
-        if self.max_poll_interval.is_zero() {
-            return invalid("max.poll.interval.ms", "must be positive");
+        // Kafka's minimum is 1 ms; the interval is used in whole milliseconds,
+        // so a shorter one would be 0 ms.
+        if self.max_poll_interval.as_millis() == 0 {
+            let interval = self.max_poll_interval;
+            return invalid(
+                "max.poll.interval.ms",
+                &format!("'{interval:?}': {POSITIVE_MILLIS}"),
+            );
         }
-        if self.auto_commit_interval.is_zero() {
-            return invalid("auto.commit.interval.ms", "must be positive");
+        // Whole milliseconds too: a shorter interval would commit at every poll.
+        if self.auto_commit_interval.as_millis() == 0 {
+            let interval = self.auto_commit_interval;
+            return invalid(
+                "auto.commit.interval.ms",
+                &format!("'{interval:?}': {POSITIVE_MILLIS}"),
+            );
         }
-        if self.group_id.as_deref() == Some("") {
-            return invalid("group.id", "a group id is not empty");
+        if let Some(group) = self.group_id.as_deref() {
+            // The property trims its value, so a blank one is empty there.
+            if group.trim().is_empty() {
+                return invalid("group.id", &format!("'{group}': {BLANK_GROUP}"));
+            }
+        } else if self.auto_commit && self.auto_commit_explicit {
+            return invalid(
+                "enable.auto.commit",
+                "'true': auto commit needs a group.id (without a group.id, \
+                 enable.auto.commit defaults to false); set group.id, or leave \
+                 enable.auto.commit unset or false",
+            );
         }
         Ok(())
     }

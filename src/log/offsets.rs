@@ -73,13 +73,13 @@ impl PartitionHandle {
     }
 }
 
-/// A group id is not empty, as `ConsumerConfig` requires of `group.id`: no
-/// member could ever read what an empty one committed.
+/// A group id is not empty or blank, as `ConsumerConfig` requires of
+/// `group.id`: no member could ever read what such a one committed.
 fn check_group_id(group: &str) -> Result<(), LogError> {
-    if group.is_empty() {
+    if group.trim().is_empty() {
         return Err(LogError::InvalidConfig {
             setting: "group.id",
-            reason: "a group id is not empty".to_string(),
+            reason: format!("'{group}': a group id is not empty or blank"),
         });
     }
     Ok(())

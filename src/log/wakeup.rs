@@ -6,6 +6,7 @@
 //! A producer pays one plain load of `waiters` per batch; it takes the mutex
 //! only when someone actually waits.
 
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -48,7 +49,9 @@ impl Wakeup {
     }
 
     /// Producer side, after publishing a batch whose offsets came from
-    /// `SegmentLog::reserve`: wakes waiters, if there are any.
+    /// `SegmentLog::reserve`: wakes waiters, if there are any. A registered
+    /// waker that panics does not keep the others asleep: all are woken, then
+    /// the (first) panic goes on to the caller.
     #[inline]
     pub(crate) fn notify(&self) {
         // Acquire: our reservation RMW on the tail (AcqRel) read-from or followed a
@@ -73,9 +76,25 @@ impl Wakeup {
             self.waiters.fetch_sub(woken.len(), Ordering::Relaxed);
         }
         drop(wakers);
-        // Outside the lock: a waker runs foreign code (an executor's schedule).
+        // Outside the lock: a waker runs foreign code (an executor's schedule),
+        // which may panic. Its registration is taken already, so a waker
+        // skipped by the unwinding would never be woken: its task would hang.
+        // So every waker is woken, each under `catch_unwind` (a drop guard
+        // waking the rest while unwinding would abort the process on a second
+        // panicking waker), and then the first panic goes on.
+        let mut panic = None;
         for waker in woken {
-            waker.wake();
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                match panic {
+                    None => panic = Some(payload),
+                    // A later panic's payload is leaked, not dropped: its drop
+                    // is user code too, which could panic in turn.
+                    Some(_) => std::mem::forget(payload),
+                }
+            }
+        }
+        if let Some(payload) = panic {
+            resume_unwind(payload);
         }
     }
 
@@ -179,5 +198,69 @@ impl Wakeup {
             // lock needlessly, never a stale zero while we sleep (I6).
             self.waiters.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(all(test, not(all(loom, feature = "loom"))))]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use super::*;
+    use crate::log::budget::Budget;
+
+    /// A waker whose `wake` panics.
+    struct Panics;
+
+    impl Wake for Panics {
+        fn wake(self: Arc<Self>) {
+            panic!("a user waker panics");
+        }
+    }
+
+    /// A waker that records it was woken.
+    #[derive(Default)]
+    struct Records(AtomicBool);
+
+    impl Wake for Records {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            // Relaxed: the test's loads run on this thread, after `notify`.
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A panicking waker registered before others does not leave them
+    /// unwoken: `notify` wakes every registered waker, then the panic goes on
+    /// to the appender.
+    #[test]
+    fn a_panicking_waker_does_not_strand_the_wakers_after_it() {
+        let storage = SegmentLog::new(16, 2, 2, Arc::new(Budget::new(1 << 20)), false);
+        let cursor = storage.cursor_at(0).expect("the log start");
+        let wakeup = Wakeup::new();
+        let first = Arc::new(Records::default());
+        let last = Arc::new(Records::default());
+        for waker in [
+            Waker::from(Arc::clone(&first)),
+            Waker::from(Arc::new(Panics)),
+            Waker::from(Arc::new(Panics)),
+            Waker::from(Arc::clone(&last)),
+        ] {
+            assert_eq!(wakeup.register(&waker, &storage, &cursor), Readiness::Empty);
+        }
+        let panic = catch_unwind(AssertUnwindSafe(|| wakeup.notify()))
+            .expect_err("the waker's panic reaches the appender");
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"a user waker panics"));
+        // Relaxed: the stores in `Records::wake_by_ref` ran on this thread.
+        assert!(first.0.load(Ordering::Relaxed), "woken before the panic");
+        assert!(last.0.load(Ordering::Relaxed), "woken after the panics");
+        // Every registration was taken: the next append finds nobody.
+        // Relaxed: the `fetch_sub` in `notify_waiters` ran on this thread.
+        assert_eq!(wakeup.waiters.load(Ordering::Relaxed), 0);
+        assert!(wakeup.wakers.lock().is_empty());
     }
 }
