@@ -107,8 +107,10 @@
 //! readers Acquire the word and read the bytes only if the tag is the current
 //! lap's. Commit words live in their own array, never in the byte buffer, so no
 //! record byte can pose as one; a recycled buffer needs no clearing, because its
-//! earlier laps' words carry other tags (a stale match needs 2^31 reuses of one
-//! memory). Fresh memory is zeroed (no tag matches zero).
+//! earlier laps' words carry other tags, except once in 2^31 reuses of one
+//! memory: when its lap would wrap, its commit words are cleared and the laps
+//! start again at 1 (`SegmentMemory::next_incarnation`), so no stale word ever
+//! matches. Fresh memory is zeroed (no tag matches zero).
 //!
 //! **I5 — visibility.** Readers walk batches in order through a cursor (segment,
 //! batch index, unit, offset) and stop at the first batch not committed. At the end

@@ -83,6 +83,26 @@ impl SegmentMemory {
             lap: 0,
         }
     }
+
+    /// Starts this memory's next incarnation; returns its commit tag. The lap
+    /// has 31 bits: when it would wrap, the commit words are cleared and the
+    /// laps start again at 1, so a word written 2^31 incarnations ago (a batch
+    /// slot that no later incarnation reached) can never pose as committed in
+    /// this one (I4). The memory is ours alone here: it came out of the pool
+    /// or was just made, and no segment refers to it any more.
+    fn next_incarnation(&mut self) -> u64 {
+        self.lap = (self.lap + 1) & LAP_MASK;
+        if self.lap == 0 {
+            // Relaxed: the words are unshared until the new segment is
+            // installed, whose install CAS (AcqRel, `install_next`) publishes
+            // them to every reader that Acquires the cell.
+            self.commits
+                .iter()
+                .for_each(|word| word.store(0, Ordering::Relaxed));
+            self.lap = 1;
+        }
+        COMMITTED | (self.lap << LAP_SHIFT)
+    }
 }
 
 impl Drop for SegmentMemory {
@@ -354,10 +374,10 @@ impl SegmentPool {
                 SegmentMemory::new(self.units, self.batch_capacity)
             }
         };
-        memory.lap = (memory.lap + 1) & LAP_MASK;
+        let tag = memory.next_incarnation();
         Ok(Segment {
             number,
-            tag: COMMITTED | (memory.lap << LAP_SHIFT),
+            tag,
             memory: std::mem::ManuallyDrop::new(memory),
             summary: Summary::new(),
             pool: std::sync::Arc::clone(self),
@@ -401,6 +421,36 @@ impl Drop for SegmentPool {
         while let Some(memory) = self.memory.pop() {
             drop(memory);
             self.budget.release(self.segment_footprint());
+        }
+    }
+}
+
+#[cfg(all(test, not(all(loom, feature = "loom"))))]
+mod tests {
+    use super::*;
+
+    /// A batch slot written in one incarnation and never reached again (later
+    /// incarnations held fewer batches) must not pose as committed when the
+    /// 31-bit lap comes round to that incarnation's value again: the laps
+    /// wrapped to 0 and then 1, the first lap's tag, in 2^31 incarnations.
+    #[test]
+    fn a_wrapped_lap_never_matches_a_stale_commit_word() {
+        let mut memory = SegmentMemory::new(16, 4);
+        let first = memory.next_incarnation();
+        // Relaxed: one thread.
+        memory.commits[3].store(first | 2, Ordering::Relaxed);
+        // The incarnations in between reached batch 2 at most.
+        memory.lap = LAP_MASK - 1;
+        for _ in 0..4 {
+            let tag = memory.next_incarnation();
+            let stale = memory.commits[3].load(Ordering::Relaxed);
+            assert_ne!(
+                stale & !(u32::MAX as u64),
+                tag,
+                "lap {} reads the stale word of batch 3 as committed",
+                memory.lap
+            );
+            assert_ne!(memory.lap, 0, "lap 0 is no incarnation's");
         }
     }
 }
