@@ -21,7 +21,7 @@
 //! | 15 | `Producer::new`                               | in-flight > the log's dedup window, idempotence explicit / unset | `Conflict` / idempotence silently off |
 //! | 16 | `ProducerConfig` typed setters                | batch.size 0 and usize::MAX, linger/delivery u64::MAX | accepted; records still delivered on flush |
 //! | 17 | `LinkConfig`                                  | rates NaN, -1, 2.0; delay u64::MAX ms                | clamped to 0..=1; records time out, no hang |
-//! | 18 | `TimeSource::Virtual`                         | clock at i64::MIN / near i64::MAX, moved backwards   | no overflow panic, no hang; delivered (near i64::MAX a retried record can fail with `DeliveryTimeout`: timers saturate) |
+//! | 18 | `TimeSource::Virtual`                         | clock at i64::MIN / near i64::MAX, moved backwards   | no overflow panic, no hang; delivered, near i64::MAX too (a retried record there failed with `DeliveryTimeout` before row 68's fix) |
 //! | 19 | `Producer::send`                              | unknown topic, "" topic, partition u32::MAX, empty value, value > buffer.memory | `Log(UnknownTopic / UnknownPartition)`, Ok, `RecordTooLarge` |
 //! | 20 | `Producer::send`                              | buffer full, max.block.ms 0                          | `BufferExhausted` at once |
 //! | 21 | `Producer::send` / `flush` / `close`          | after close; close twice                             | `Closed`; second close Ok |
@@ -71,6 +71,7 @@
 //! | 65 | `Log::multi_consumer` / `Log::subscribe` (`ConsumerConfig`) | `enable.auto.commit=true` set explicitly (property or typed `auto_commit(true)`) without a `group.id` | `Config` naming `enable.auto.commit` and `group.id`, as Kafka's `InvalidConfigurationException` (it was accepted; `subscribe` answers `NoGroupId` first, as before); left unset, auto commit is off without a group and the config accepted |
 //! | 66 | `Log::multi_consumer` / `Log::subscribe` (`ConsumerConfig`) | typed `max_poll_interval` or `auto_commit_interval` below 1 ms (1 ns, 999 µs, 0) | `Config` naming `max.poll.interval.ms` / `auto.commit.interval.ms` with the reason the property set to 0 gives (a non-zero one became 0 ms and was accepted: a member expired at once, an auto commit at every poll; 0 was refused with another reason) |
 //! | 67 | `Log::multi_consumer` / `Log::subscribe` (`ConsumerConfig`) | typed `group_id` all blank ("   ", a tab) | `Config` naming `group.id`, as the property `group.id` with a blank value answers (it was accepted) |
+//! | 68 | `TimeSource::Virtual` | the clock at exactly `i64::MAX` (and 1 ms, 120 s below), no fault, a lost request, a lost response | delivered at offset 0 (every record failed at once with `DeliveryTimeout`: the delivery deadline saturated at `i64::MAX`) |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left
@@ -678,13 +679,15 @@ fn row18_virtual_clock_at_the_extremes_and_moved_backwards() {
         let producer = Producer::new(&log, config).unwrap();
         let first = producer.send(ProducerRecord::new("t", "a")).unwrap();
         producer.flush(Duration::MAX).unwrap();
-        match first.wait().map_err(|e| e.error().clone()) {
-            Ok(_) => {}
-            // Timers saturate at i64::MAX: the retry's deadline and the
-            // delivery deadline coincide there, and the delivery timeout wins.
-            Err(ProducerError::DeliveryTimeout { .. }) if start > 0 => {}
-            other => panic!("start {start}: {other:?}"),
-        }
+        // Delivered, near i64::MAX too: the delivery timeout counts elapsed
+        // time, so it no longer coincides with the retry's saturated deadline
+        // (row 68).
+        let delivered = first.wait().map(|meta| meta.offset);
+        assert_eq!(
+            delivered.map_err(|e| e.error().clone()),
+            Ok(Some(0)),
+            "start {start}"
+        );
         clock.set_ms(start.saturating_sub(1_000_000)); // backwards
         let second = producer.send(ProducerRecord::new("t", "b")).unwrap();
         producer.flush(Duration::MAX).unwrap();
@@ -1346,4 +1349,39 @@ fn row67_typed_blank_group_id_is_refused() {
         assert_eq!(key, "group.id", "{blank:?}");
     }
     make_consumer(&log, &ConsumerConfig::new().group_id(" g ")).unwrap();
+}
+
+/// A virtual producer clock at the very end of time (where `advance_ms`
+/// saturates): a record made there is delivered, and a lost response is
+/// retried and answered, not awaited forever. The delivery timeout used to
+/// be a deadline `created + delivery.timeout.ms`, which saturated at
+/// `i64::MAX`: every record made there failed with `DeliveryTimeout` at once.
+#[test]
+fn row68_a_virtual_clock_at_i64_max_still_delivers() {
+    for start in [
+        i64::MAX,
+        i64::MAX - 1,
+        i64::MAX - 120_000,
+        i64::MAX - 120_001,
+    ] {
+        for faults in [vec![], vec![Fault::DropResponse], vec![Fault::DropRequest]] {
+            let log = log1();
+            let clock = ManualClock::new(start);
+            let config = ProducerConfig::new()
+                .linger_ms(0)
+                .link(LinkConfig::new().script(faults.clone()))
+                .time(TimeSource::Virtual(clock.clone()));
+            let producer = Producer::new(&log, config).unwrap();
+            let handle = producer.send(ProducerRecord::new("t", "a")).unwrap();
+            producer.flush(LONG).unwrap();
+            let offset = handle.wait().map(|meta| meta.offset);
+            assert_eq!(
+                offset.map_err(|e| e.error().clone()),
+                Ok(Some(0)),
+                "clock at {start}, faults {faults:?}"
+            );
+            producer.close(LONG).unwrap();
+            assert_eq!(log.partition("t", 0).unwrap().log_end_offset(), 1);
+        }
+    }
 }

@@ -67,10 +67,11 @@
 //! delay length rules out an unbounded delivery timeout. Except with acks=0:
 //! a loss is noticed at once, but nothing times out a delayed request, so the
 //! flusher waits the delay out (jumping the virtual clock to its arrival);
-//! after a delay near `u64::MAX` the clock sits at its end, where every new
-//! record has expired at once. With acks=0 the delivery timeout is therefore
-//! unbounded only if no delay exceeds 2^40 ms (64 of them keep the clock far
-//! from its end). A bounded delivery timeout is linger + request timeout +
+//! after a delay near `u64::MAX` the clock sits at its end, where a record
+//! still expires once the delivery timeout has passed since it was made
+//! (elapsed time, so not at once) but no more time can pass. With acks=0 the
+//! delivery timeout is therefore unbounded only if no delay exceeds 2^40 ms
+//! (64 of them keep the clock far from its end). A bounded delivery timeout is linger + request timeout +
 //! `(b / 4) * request timeout / 2`, at most linger + 33 request timeouts.
 //!
 //! Byte format (every read yields 0 once the input runs out), 10 header bytes:

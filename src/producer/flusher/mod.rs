@@ -682,7 +682,12 @@ impl Flusher {
         }
         let delivery = self.s.delivery_timeout;
         let timeout_ms = delivery as u64;
-        let expired = |batch: &InFlight| batch.created_ms.saturating_add(delivery) <= now;
+        // Elapsed time, not a deadline `created + delivery`: that saturates at
+        // i64::MAX, where a virtual clock's saturating moves end, and every
+        // record made there would expire the moment it was made. (A request's
+        // deadline does saturate: at the end of time it fires, so a lost
+        // response is still retried rather than awaited forever.)
+        let expired = |batch: &InFlight| now.saturating_sub(batch.created_ms) >= delivery;
         for slot_index in 0..self.slots.len() {
             // The chain first: its batches were made before the ready ones, and
             // a partition's batches complete in send order.
