@@ -35,6 +35,13 @@ impl Clock for SystemClock {
 /// thread (it exits a millisecond or two after the last user goes) and
 /// `now_ms` reads the exact [`SystemClock`] instead, so a caller with no log
 /// alive still gets the current time. Use [`SystemClock`] for exact time.
+///
+/// While the thread runs the clock never moves back: if the system clock
+/// steps back (NTP, a VM resumed from a snapshot), it holds its latest value
+/// until the system clock passes it again, so a log's append times never
+/// decrease (age retention, producer-state expiry and the producer-state cap's
+/// least-recently-used order read them). With no thread it reads
+/// [`SystemClock`] as it is.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CoarseClock;
 

@@ -71,8 +71,12 @@ const NO_NS: u64 = 0;
 
 #[derive(Debug)]
 struct Ticker {
-    /// Wall-clock milliseconds at the last tick, or [`NO_MS`].
+    /// Wall-clock milliseconds at the last tick, or [`NO_MS`]. Never less
+    /// than an earlier tick's, whatever the system clock does (`latest_ms`).
     wall_ms: AtomicI64,
+    /// The latest wall-clock milliseconds any tick stored, kept across stops
+    /// and restarts (only ever touched under `leases`, so a plain maximum).
+    latest_ms: AtomicI64,
     /// Nanoseconds from `base` to the last tick, or [`NO_NS`].
     mono_ns: AtomicU64,
     /// The origin of `mono_ns`, set at the first start.
@@ -86,6 +90,7 @@ impl Ticker {
     const fn new() -> Self {
         Self {
             wall_ms: AtomicI64::new(NO_MS),
+            latest_ms: AtomicI64::new(NO_MS),
             mono_ns: AtomicU64::new(NO_NS),
             base: OnceLock::new(),
             leases: Mutex::new(Leases::IDLE),
@@ -139,8 +144,23 @@ impl Ticker {
         // and `instant`; no other data travels with them. Their order against
         // `clear`'s stores is the lock's (all are made under it), so a stopping
         // ticker's sentinels never land after a restart's values.
-        self.wall_ms.store(SystemClock.now_ms(), Ordering::Relaxed);
+        self.wall_ms
+            .store(self.monotone_ms(SystemClock.now_ms()), Ordering::Relaxed);
         self.mono_ns.store(ns.max(1), Ordering::Relaxed);
+    }
+
+    /// `system_ms`, or the latest tick's time if the system clock stepped back
+    /// below it (NTP, a VM resumed from a snapshot): the coarse clock then
+    /// holds still until the system clock passes it again, so log-append
+    /// times never decrease, and neither do the producer states' last-append
+    /// times that LRU eviction orders them by (a step back made every state
+    /// appended since look older than the idle ones). Under the lock.
+    fn monotone_ms(&self, system_ms: i64) -> i64 {
+        // Relaxed, both: only the ticker, under `leases`, touches `latest_ms`;
+        // the lock orders one tick's accesses before the next's.
+        let ms = system_ms.max(self.latest_ms.load(Ordering::Relaxed));
+        self.latest_ms.store(ms, Ordering::Relaxed);
+        ms
     }
 
     /// Stores the sentinels, sending readers to the exact clock (the lock held).
@@ -244,6 +264,19 @@ mod tests {
         leases.release();
         assert!(!leases.keep_ticking());
         assert_eq!(leases, Leases::IDLE);
+    }
+
+    /// The coarse clock never moves back: a system clock stepped back is
+    /// held at the latest time until it passes it, across a restart too.
+    #[test]
+    fn the_coarse_wall_time_never_steps_back() {
+        let ticker = Ticker::new();
+        let _held = ticker.lock();
+        assert_eq!(ticker.monotone_ms(1_000_000), 1_000_000);
+        assert_eq!(ticker.monotone_ms(5), 1_000_000, "a step back is held");
+        ticker.clear();
+        assert_eq!(ticker.monotone_ms(999_999), 1_000_000, "across a restart");
+        assert_eq!(ticker.monotone_ms(1_000_001), 1_000_001, "then it moves on");
     }
 
     #[test]

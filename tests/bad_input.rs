@@ -72,6 +72,7 @@
 //! | 66 | `Log::multi_consumer` / `Log::subscribe` (`ConsumerConfig`) | typed `max_poll_interval` or `auto_commit_interval` below 1 ms (1 ns, 999 µs, 0) | `Config` naming `max.poll.interval.ms` / `auto.commit.interval.ms` with the reason the property set to 0 gives (a non-zero one became 0 ms and was accepted: a member expired at once, an auto commit at every poll; 0 was refused with another reason) |
 //! | 67 | `Log::multi_consumer` / `Log::subscribe` (`ConsumerConfig`) | typed `group_id` all blank ("   ", a tab) | `Config` naming `group.id`, as the property `group.id` with a blank value answers (it was accepted) |
 //! | 68 | `TimeSource::Virtual` | the clock at exactly `i64::MAX` (and 1 ms, 120 s below), no fault, a lost request, a lost response | delivered at offset 0 (every record failed at once with `DeliveryTimeout`: the delivery deadline saturated at `i64::MAX`) |
+//! | 69 | the default clock (`CoarseClock`; unit test in src/ticker.rs) | the system clock stepped back (NTP, a VM resume) | the clock holds its latest value until the system clock passes it (append times fell, so the producer-state cap's LRU eviction took the states appended since the step, the active ones, first, and their retries were appended again); a clock of your own that moves back is documented to have that effect (`LogConfig::max_producer_states`) |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left

@@ -127,6 +127,13 @@ impl LogConfig {
     /// [`ProducerStateStats::evicted`]. **A later retry of an evicted producer is
     /// accepted as new data, so it can duplicate**, exactly as after expiry. Only
     /// if nothing is idle does the append fail with [`LogError::ProducerStateFull`].
+    /// "Least recently used" is read off each state's last-append time on the
+    /// log's clock: the default clock never moves back (a system clock
+    /// stepped back is held still, see [`CoarseClock`](crate::CoarseClock)),
+    /// but a [`clock`](Self::clock) of your own that moves back (a
+    /// [`ManualClock`](crate::ManualClock) set earlier, a raw
+    /// [`SystemClock`](crate::SystemClock)) makes the states appended since look
+    /// older than the idle ones, and they are evicted first.
     pub fn max_producer_states(mut self, states: usize) -> Self {
         self.max_producer_states = states;
         self
