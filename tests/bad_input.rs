@@ -73,6 +73,7 @@
 //! | 67 | `Log::multi_consumer` / `Log::subscribe` (`ConsumerConfig`) | typed `group_id` all blank ("   ", a tab) | `Config` naming `group.id`, as the property `group.id` with a blank value answers (it was accepted) |
 //! | 68 | `TimeSource::Virtual` | the clock at exactly `i64::MAX` (and 1 ms, 120 s below), no fault, a lost request, a lost response | delivered at offset 0 (every record failed at once with `DeliveryTimeout`: the delivery deadline saturated at `i64::MAX`) |
 //! | 69 | the default clock (`CoarseClock`; unit test in src/ticker.rs) | the system clock stepped back (NTP, a VM resume) | the clock holds its latest value until the system clock passes it (append times fell, so the producer-state cap's LRU eviction took the states appended since the step, the active ones, first, and their retries were appended again); a clock of your own that moves back is documented to have that effect (`LogConfig::max_producer_states`) |
+//! | 70 | `ProducerConfig` / `ConsumerConfig` properties | `delivery.timeout.ms`, `request.timeout.ms`, `max.poll.interval.ms`, `auto.commit.interval.ms` above `i32::MAX` (Kafka `int`s); `linger.ms`, `retry.backoff.ms`, `max.block.ms` at `i64::MAX` (Kafka `long`s) | the `int`s refused naming the key (accepted up to `i32::MAX * 1000` or `u64::MAX`); the `long`s accepted up to `i64::MAX` (refused above `i32::MAX * 1000`), and a producer with all three at `Long.MAX_VALUE` delivers on flush |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left
@@ -1385,4 +1386,50 @@ fn row68_a_virtual_clock_at_i64_max_still_delivers() {
             assert_eq!(log.partition("t", 0).unwrap().log_end_offset(), 1);
         }
     }
+}
+
+/// Properties take Kafka's types: an `int` key above `i32::MAX` is refused,
+/// a `long` key takes up to `i64::MAX` (Kafka Connect sets `max.block.ms` to
+/// `Long.MAX_VALUE`). `delivery.timeout.ms` and `request.timeout.ms`, and the
+/// consumer's two intervals, took up to `i32::MAX * 1000` or `u64::MAX`; the
+/// producer's `long` keys refused more than `i32::MAX * 1000`.
+#[test]
+fn row70_properties_take_kafkas_int_and_long_ranges() {
+    for key in ["delivery.timeout.ms", "request.timeout.ms"] {
+        assert!(
+            ProducerConfig::new().set(key, "2147483647").is_ok(),
+            "{key}"
+        );
+        let error = ProducerConfig::new().set(key, "2147483648").unwrap_err();
+        assert!(error.to_string().contains(key), "{error}");
+    }
+    for key in ["max.poll.interval.ms", "auto.commit.interval.ms"] {
+        assert!(
+            ConsumerConfig::new().set(key, "2147483647").is_ok(),
+            "{key}"
+        );
+        for value in ["2147483648", "18446744073709551615"] {
+            let (named, reason) = consumer_config_error(ConsumerConfig::new().set(key, value));
+            assert_eq!(named, key);
+            assert!(reason.contains("2147483647"), "{reason}");
+        }
+    }
+    let longs = ["linger.ms", "retry.backoff.ms", "max.block.ms"];
+    for key in longs {
+        let error = ProducerConfig::new()
+            .set(key, "9223372036854775808")
+            .unwrap_err();
+        assert!(error.to_string().contains(key), "{error}");
+    }
+    // All three at Long.MAX_VALUE at once: the producer is made, and a flush
+    // still sends the lingering record.
+    let log = log1();
+    let config = ProducerConfig::from_properties(longs.map(|key| (key, "9223372036854775807")))
+        .unwrap()
+        .time(TimeSource::virtual_time());
+    let producer = Producer::new(&log, config).unwrap();
+    let handle = producer.send(ProducerRecord::new("t", "a")).unwrap();
+    producer.flush(LONG).unwrap();
+    assert_eq!(handle.wait().map(|meta| meta.offset).ok(), Some(Some(0)));
+    producer.close(LONG).unwrap();
 }

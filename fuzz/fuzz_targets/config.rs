@@ -34,7 +34,9 @@ use idemlog::producer::{Acks, ConfigError, ProducerConfig, KEYS};
 use libfuzzer_sys::fuzz_target;
 
 const MAX_OPS: usize = 24;
-const MAX_MS: u64 = i32::MAX as u64 * 1000;
+/// Kafka's `int` and `long` keys' largest values (src/producer/config.rs).
+const KAFKA_INT: u64 = i32::MAX as u64;
+const KAFKA_LONG: u64 = i64::MAX as u64;
 
 type R<T> = arbitrary::Result<T>;
 
@@ -284,19 +286,19 @@ impl Model {
                 (&mut self.max_in_flight, 1, i32::MAX as u64)
             }
             "delivery.timeout.ms" => {
-                let Some(n) = number(value, 0, MAX_MS) else {
+                let Some(n) = number(value, 0, KAFKA_INT) else {
                     return invalid();
                 };
                 self.delivery_timeout_ms = n;
                 self.delivery_timeout_set = true;
                 return Expect::Ok;
             }
-            "request.timeout.ms" => (&mut self.request_timeout_ms, 0, MAX_MS),
-            "linger.ms" => (&mut self.linger_ms, 0, MAX_MS),
+            "request.timeout.ms" => (&mut self.request_timeout_ms, 0, KAFKA_INT),
+            "linger.ms" => (&mut self.linger_ms, 0, KAFKA_LONG),
             "batch.size" => (&mut self.batch_size, 0, i32::MAX as u64),
-            "retry.backoff.ms" => (&mut self.retry_backoff_ms, 0, MAX_MS),
+            "retry.backoff.ms" => (&mut self.retry_backoff_ms, 0, KAFKA_LONG),
             "buffer.memory" => (&mut self.buffer_memory, 1, i64::MAX as u64),
-            "max.block.ms" => (&mut self.max_block_ms, 0, MAX_MS),
+            "max.block.ms" => (&mut self.max_block_ms, 0, KAFKA_LONG),
             _ if ProducerConfig::IGNORED_KEYS.contains(&key) => return Expect::Ok,
             _ => return Expect::UnknownKey(key.to_string()),
         };

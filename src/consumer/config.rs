@@ -234,13 +234,15 @@ impl ConsumerConfig {
             key: key.to_string(),
             reason: format!("'{value}': {reason}"),
         };
-        let millis = || {
-            value
-                .parse::<u64>()
-                .ok()
-                .filter(|&ms| ms > 0)
-                .map(Duration::from_millis)
-                .ok_or_else(|| invalid(POSITIVE_MILLIS))
+        // Both interval keys are `int`s in Kafka's consumer config: above
+        // i32::MAX ms Kafka refuses them (a typed `Duration` may be longer).
+        let millis = || match value.parse::<u64>() {
+            Ok(ms) if ms > i32::MAX as u64 => Err(invalid(&format!(
+                "out of range: at most {} ms (Kafka's int)",
+                i32::MAX
+            ))),
+            Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+            _ => Err(invalid(POSITIVE_MILLIS)),
         };
         Ok(match key {
             "group.id" if value.is_empty() => return Err(invalid(BLANK_GROUP)),

@@ -461,15 +461,15 @@ impl ProducerConfig {
                 self.max_in_flight = parse(key, value, 1, i32::MAX as u64)? as u32;
             }
             "delivery.timeout.ms" => {
-                self.delivery_timeout_ms = parse(key, value, 0, MAX_MS)?;
+                self.delivery_timeout_ms = parse(key, value, 0, KAFKA_INT)?;
                 self.delivery_timeout_set = true;
             }
-            "request.timeout.ms" => self.request_timeout_ms = parse(key, value, 0, MAX_MS)?,
-            "linger.ms" => self.linger_ms = parse(key, value, 0, MAX_MS)?,
+            "request.timeout.ms" => self.request_timeout_ms = parse(key, value, 0, KAFKA_INT)?,
+            "linger.ms" => self.linger_ms = parse(key, value, 0, KAFKA_LONG)?,
             "batch.size" => self.batch_size = parse(key, value, 0, i32::MAX as u64)? as usize,
-            "retry.backoff.ms" => self.retry_backoff_ms = parse(key, value, 0, MAX_MS)?,
+            "retry.backoff.ms" => self.retry_backoff_ms = parse(key, value, 0, KAFKA_LONG)?,
             "buffer.memory" => self.buffer_memory = parse(key, value, 1, i64::MAX as u64)? as usize,
-            "max.block.ms" => self.max_block_ms = parse(key, value, 0, MAX_MS)?,
+            "max.block.ms" => self.max_block_ms = parse(key, value, 0, KAFKA_LONG)?,
             // One of IGNORED_KEYS, but its value must still be one of Kafka's.
             "compression.type" => {
                 if !["none", "gzip", "snappy", "lz4", "zstd"]
@@ -614,8 +614,16 @@ impl ProducerConfig {
     }
 }
 
-/// The largest millisecond setting (keeps deadlines inside i64 arithmetic).
-const MAX_MS: u64 = i32::MAX as u64 * 1000;
+/// The largest value of a key that is an `int` in Kafka's producer config
+/// (`delivery.timeout.ms`, `request.timeout.ms`): Kafka refuses more.
+const KAFKA_INT: u64 = i32::MAX as u64;
+
+/// The largest value of a key that is a `long` in Kafka's producer config
+/// (`linger.ms`, `retry.backoff.ms`, `max.block.ms`; Kafka Connect sets
+/// `max.block.ms` to `Long.MAX_VALUE`). Every time computed from one
+/// saturates (or, for `max.block.ms`, blocks without limit past the clock's
+/// range), as for the typed setters, which take any `u64`.
+const KAFKA_LONG: u64 = i64::MAX as u64;
 
 /// A decimal integer (ASCII digits, optionally signed) in `min..=max`. An
 /// integer too large even for `i128` is out of range like any other.
