@@ -74,6 +74,7 @@
 //! | 68 | `TimeSource::Virtual` | the clock at exactly `i64::MAX` (and 1 ms, 120 s below), no fault, a lost request, a lost response | delivered at offset 0 (every record failed at once with `DeliveryTimeout`: the delivery deadline saturated at `i64::MAX`) |
 //! | 69 | the default clock (`CoarseClock`; unit test in src/ticker.rs) | the system clock stepped back (NTP, a VM resume) | the clock holds its latest value until the system clock passes it (append times fell, so the producer-state cap's LRU eviction took the states appended since the step, the active ones, first, and their retries were appended again); a clock of your own that moves back is documented to have that effect (`LogConfig::max_producer_states`) |
 //! | 70 | `ProducerConfig` / `ConsumerConfig` properties | `delivery.timeout.ms`, `request.timeout.ms`, `max.poll.interval.ms`, `auto.commit.interval.ms` above `i32::MAX` (Kafka `int`s); `linger.ms`, `retry.backoff.ms`, `max.block.ms` at `i64::MAX` (Kafka `long`s) | the `int`s refused naming the key (accepted up to `i32::MAX * 1000` or `u64::MAX`); the `long`s accepted up to `i64::MAX` (refused above `i32::MAX * 1000`), and a producer with all three at `Long.MAX_VALUE` delivers on flush |
+//! | 71 | `TimeSource::Real` | an origin an hour in the future | negative milliseconds up to it; a 5 ms linger sends the record without a flush (its time stood still at 0 until the origin passed, so lingers and timeouts waited an hour) |
 //!
 //! Found and fixed in src/producer: row 22 and 23 (`Instant + Duration::MAX`
 //! panicked), a forced `close` right after the first send to a topic left
@@ -1431,5 +1432,24 @@ fn row70_properties_take_kafkas_int_and_long_ranges() {
     let handle = producer.send(ProducerRecord::new("t", "a")).unwrap();
     producer.flush(LONG).unwrap();
     assert_eq!(handle.wait().map(|meta| meta.offset).ok(), Some(Some(0)));
+    producer.close(LONG).unwrap();
+}
+
+/// A real time source whose origin is in the future counts negative
+/// milliseconds up to it: lingers and timeouts run as from any origin. Its
+/// time used to stand still at 0 until the origin passed, so a lingering
+/// record waited for a flush (an hour here).
+#[test]
+fn row71_a_real_time_source_with_a_future_origin_runs() {
+    let log = log1();
+    let origin = std::time::Instant::now() + Duration::from_secs(3600);
+    let time = TimeSource::Real(origin);
+    assert!(time.now_ms() <= -3_599_000, "{}", time.now_ms());
+    let config = ProducerConfig::new().linger_ms(5).time(time);
+    let producer = Producer::new(&log, config).unwrap();
+    let handle = producer.send(ProducerRecord::new("t", "a")).unwrap();
+    // No flush: the 5 ms linger alone sends it (LONG is 30 s, far beyond).
+    let delivered = handle.wait_timeout(LONG).expect("sent after its linger");
+    assert_eq!(delivered.map(|meta| meta.offset).ok(), Some(Some(0)));
     producer.close(LONG).unwrap();
 }

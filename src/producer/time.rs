@@ -33,7 +33,9 @@ use crate::ticker;
 /// ```
 #[derive(Clone, Debug)]
 pub enum TimeSource {
-    /// Real monotonic time, measured from when the source was made.
+    /// Real monotonic time in milliseconds from this instant (negative
+    /// before it, for an instant in the future), usually when the source
+    /// was made.
     Real(Instant),
     /// Virtual time: the flusher jumps the clock instead of sleeping.
     Virtual(ManualClock),
@@ -59,7 +61,7 @@ impl TimeSource {
     /// Milliseconds on this source.
     pub fn now_ms(&self) -> i64 {
         match self {
-            Self::Real(start) => i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX),
+            Self::Real(start) => signed_ms(*start, Instant::now()),
             Self::Virtual(clock) => clock.now_ms(),
         }
     }
@@ -74,8 +76,7 @@ impl TimeSource {
     pub(crate) fn stamp_ms(&self) -> i64 {
         match self {
             Self::Real(start) => match ticker::instant() {
-                Some(now) => i64::try_from(now.saturating_duration_since(*start).as_millis())
-                    .unwrap_or(i64::MAX),
+                Some(now) => signed_ms(*start, now),
                 None => self.now_ms(),
             },
             Self::Virtual(clock) => clock.now_ms(),
@@ -95,5 +96,20 @@ impl TimeSource {
                 true
             }
         }
+    }
+}
+
+/// Milliseconds from `origin` to `now`, negative if `now` is earlier (an
+/// origin in the future), saturating at the ends of `i64`: a saturating
+/// `elapsed()` would stand still at 0 until the origin passed, and with it
+/// every linger and timeout.
+fn signed_ms(origin: Instant, now: Instant) -> i64 {
+    let millis = |later: Instant, earlier: Instant| {
+        i64::try_from(later.duration_since(earlier).as_millis()).unwrap_or(i64::MAX)
+    };
+    if now >= origin {
+        millis(now, origin)
+    } else {
+        -millis(origin, now)
     }
 }

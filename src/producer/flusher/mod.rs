@@ -808,7 +808,8 @@ impl Flusher {
         let timeout = match (&self.time, next) {
             (TimeSource::Virtual(_), Some(_)) => VIRTUAL_POLL,
             (TimeSource::Real(_), Some(t)) => {
-                Duration::from_millis(u64::try_from(t - now).unwrap_or(0)).min(IDLE_SLEEP)
+                Duration::from_millis(u64::try_from(t.saturating_sub(now)).unwrap_or(0))
+                    .min(IDLE_SLEEP)
             }
             (_, None) => IDLE_SLEEP,
         };
