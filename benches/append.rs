@@ -15,7 +15,7 @@ mod common;
 #[cfg_attr(test, allow(unused_imports))]
 mod support;
 
-use common::{configured, measure, quick};
+use common::{measure, quick};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use support::engine::Mode;
 use support::shape::AppendShape;
@@ -45,7 +45,7 @@ fn shapes() -> Vec<AppendShape> {
 }
 
 fn group(c: &mut Criterion, name: &str, shapes: Vec<AppendShape>) {
-    let mut group = configured(c, name);
+    let mut group = c.benchmark_group(name);
     for shape in shapes {
         for target in std::iter::once(AppendTarget::Engine(Mode::Idempotent)).chain(PEERS) {
             measure(
@@ -74,7 +74,7 @@ fn owned(c: &mut Criterion) {
 }
 
 fn idempotence(c: &mut Criterion) {
-    let mut group = configured(c, "append/idempotence");
+    let mut group = c.benchmark_group("append/idempotence");
     for batch in [1, 16, 64] {
         let shape = AppendShape::new(64, batch, 1, true);
         for mode in [Mode::Idempotent, Mode::Plain, Mode::IdempotentRetries] {
@@ -90,5 +90,9 @@ fn idempotence(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, direct, owned, idempotence);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = direct, owned, idempotence
+}
 criterion_main!(benches);

@@ -16,12 +16,12 @@ mod common;
 #[cfg_attr(test, allow(unused_imports))]
 mod support;
 
-use common::{configured, measure};
+use common::measure;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use support::workloads::{GroupTailTarget, ScanTarget, TailTarget};
 
 fn scan(c: &mut Criterion) {
-    let mut group = configured(c, "consume/scan");
+    let mut group = c.benchmark_group("consume/scan");
     for size in [64, 1024] {
         for target in [ScanTarget::Engine, ScanTarget::MutexVec] {
             measure(
@@ -36,7 +36,7 @@ fn scan(c: &mut Criterion) {
 }
 
 fn tail(c: &mut Criterion) {
-    let mut group = configured(c, "consume/tail");
+    let mut group = c.benchmark_group("consume/tail");
     for batch in [1, 16] {
         for target in [
             TailTarget::Engine,
@@ -59,7 +59,7 @@ fn tail(c: &mut Criterion) {
 const TAIL_GROUP_UNIT: u64 = 16;
 
 fn tail_group(c: &mut Criterion) {
-    let mut group = configured(c, "consume/tail-group");
+    let mut group = c.benchmark_group("consume/tail-group");
     for target in [GroupTailTarget::Engine, GroupTailTarget::Channel] {
         measure(
             &mut group,
@@ -71,5 +71,9 @@ fn tail_group(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, scan, tail, tail_group);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = scan, tail, tail_group
+}
 criterion_main!(benches);

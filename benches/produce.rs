@@ -15,12 +15,12 @@ mod common;
 #[cfg_attr(test, allow(unused_imports))]
 mod support;
 
-use common::{configured, measure};
+use common::measure;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use support::workloads::ProduceTarget;
 
 fn end_to_end(c: &mut Criterion) {
-    let mut group = configured(c, "produce/end-to-end");
+    let mut group = c.benchmark_group("produce/end-to-end");
     for threads in [1, 2] {
         for target in [
             ProduceTarget::Idempotent,
@@ -38,5 +38,9 @@ fn end_to_end(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, end_to_end);
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = end_to_end
+}
 criterion_main!(benches);

@@ -2,8 +2,10 @@
 //! one runner as one benchmark. The workloads are the shared harness in
 //! `support` (also run by `idemlog bench`).
 //!
-//! Quick mode: `IDEMLOG_BENCH_QUICK=1` shrinks the sample times and the
-//! `append/direct` grid to 64 B records (criterion 0.5 has no `--quick`).
+//! Quick mode: `IDEMLOG_BENCH_QUICK=1` shrinks the default sample times and the
+//! `append/direct` grid to 64 B records. Criterion's own `--quick` (after
+//! `--`) also works: it runs each benchmark only until its estimate is stable
+//! (at most the measurement time), over the full grid.
 
 use std::time::Duration;
 
@@ -20,20 +22,22 @@ pub(crate) fn quick() -> bool {
     std::env::var(QUICK_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-/// A benchmark group of 10 samples over 2 s after 0.5 s of warm-up, or in
-/// quick mode 10 samples over 0.3 s after 0.1 s.
-pub(crate) fn configured<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+/// The bench targets' `Criterion` (their `criterion_group!` config): 10
+/// samples over 2 s after 0.5 s of warm-up, or in quick mode 10 samples over
+/// 0.3 s after 0.1 s. These are defaults on the `Criterion` itself, which
+/// `configure_from_args` then overrides from the command line
+/// (`--warm-up-time`, `--measurement-time`, `--sample-size`); set on a group
+/// they would override the command line instead.
+pub(crate) fn criterion() -> Criterion {
     let (warm_up, measurement) = if quick() {
         (Duration::from_millis(100), Duration::from_millis(300))
     } else {
         (Duration::from_millis(500), Duration::from_secs(2))
     };
-    let mut group = c.benchmark_group(name);
-    group
+    Criterion::default()
         .sample_size(10)
         .warm_up_time(warm_up)
-        .measurement_time(measurement);
-    group
+        .measurement_time(measurement)
 }
 
 /// Benchmarks the runner `build` makes, one criterion iteration being `unit`

@@ -79,7 +79,7 @@ use parking_lot::Mutex;
 
 use super::channel::CHANNEL_CAPACITY;
 use super::crew::{prefilled, task, wait_until, Crew, CrewRunner, Runner, Task, Timing};
-use super::engine::bench_log;
+use super::engine::{bench_log, Holding};
 use super::latency::{stamp, Histogram};
 use super::payload::AppBuffer;
 use super::{POLL_MAX, PREFILL_LAPS, RETAINED_RECORDS, TOPIC};
@@ -272,7 +272,10 @@ pub(crate) fn settled_group(log: &Log) -> Vec<MultiConsumer> {
 
 /// The engine pipeline.
 pub(crate) fn engine() -> TailRunner {
-    let log = bench_log(PARTITIONS, Some(RETAINED_RECORDS / PARTITIONS as u64));
+    let log = bench_log(
+        PARTITIONS,
+        Holding::retained(RETAINED_RECORDS / PARTITIONS as u64, RECORD_SIZE, 1),
+    );
     let origin = Instant::now();
     let flow = Arc::new(Flow::default());
     let latency = Arc::new(Mutex::new(Histogram::default()));
@@ -400,7 +403,7 @@ mod tests {
 
     #[test]
     fn the_group_settles_four_and_four() {
-        let log = bench_log(PARTITIONS, None);
+        let log = bench_log(PARTITIONS, Holding::filled(0, RECORD_SIZE, 1));
         let members = settled_group(&log);
         let mut all: Vec<_> = members.iter().flat_map(|m| m.assignment()).collect();
         all.sort_by_key(|tp| tp.partition);

@@ -12,7 +12,7 @@ use std::hint::black_box;
 
 use idemlog::{
     AppendOutcome, Consumer, IntoRecords, Log, LogConfig, LogError, PartitionHandle,
-    ProducerAppender, Record, RecordRef, RetentionPolicy, TopicConfig,
+    ProducerAppender, Record, RecordRef, RetentionPolicy, TopicConfig, DEFAULT_MEMORY_BUDGET,
 };
 
 use super::crew::{prefilled, task, Crew, CrewRunner, Runner, Task, Timing};
@@ -37,13 +37,97 @@ pub(crate) enum Mode {
 /// Every k-th batch is retried in [`Mode::IdempotentRetries`].
 const RETRY_EVERY: u64 = 100;
 
-/// A log whose topic [`TOPIC`] has `partitions` partitions retaining
-/// `retained` records each (`None`: unlimited), default engine settings.
-pub(crate) fn bench_log(partitions: usize, retained: Option<u64>) -> Log {
-    let log = Log::with_config(LogConfig::default()).expect("default config is valid");
+/// What each partition of a bench log holds at most: `records` records of
+/// `record_size` value bytes, appended in batches of `batch` (if the batches
+/// vary, the smallest: it takes the most room per record).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Holding {
+    records: u64,
+    record_size: usize,
+    batch: usize,
+    /// True: the topic's retention keeps `records` (the steady state of a
+    /// runner that appends without end); false: no retention, and `records`
+    /// are all the partition is given.
+    retained: bool,
+}
+
+/// The ring the published 64 B figures were measured with (`LogConfig`'s
+/// default `max_segments`, which has no getter; a test checks that those
+/// shapes still get the default config): a log gets a larger ring only when
+/// its records need one.
+const PUBLISHED_MAX_SEGMENTS: u64 = 256;
+
+/// Recycled segments a partition keeps beside its live ones (`LogConfig::memory_budget`).
+const RECYCLED_SEGMENTS: u64 = 4;
+
+/// Budget beyond the segments: each partition's directory and fixed
+/// structures, the producer states and groups (a few KiB at most each here).
+const FIXED_BYTES: u64 = 64 << 20;
+
+impl Holding {
+    /// Retention keeps `records` per partition.
+    pub(crate) fn retained(records: u64, record_size: usize, batch: usize) -> Self {
+        Self {
+            records,
+            record_size,
+            batch,
+            retained: true,
+        }
+    }
+
+    /// No retention; each partition is given `records` in all.
+    pub(crate) fn filled(records: u64, record_size: usize, batch: usize) -> Self {
+        Self {
+            records,
+            record_size,
+            batch,
+            retained: false,
+        }
+    }
+
+    /// The most segments of `config`'s size one partition holds at once: its
+    /// records' segments, the tail segment being written and the next one an
+    /// append installs (retention evicts only complete segments, and only
+    /// while the rest still holds `records`).
+    fn segments(&self, config: &LogConfig) -> u64 {
+        let value = vec![0u8; self.record_size];
+        let batch = vec![RecordRef::new(&value); self.batch];
+        // A batch takes its header and records rounded up to a multiple of 8
+        // (`LogConfig::batch_bytes`), and never straddles two segments.
+        let batch_bytes = (LogConfig::BATCH_HEADER_BYTES + LogConfig::batch_bytes(&batch[..]))
+            .next_multiple_of(8);
+        let batches = (config.segment_len() / batch_bytes).min(config.batches_per_segment());
+        self.records.div_ceil((batches * self.batch) as u64) + 2
+    }
+
+    /// `LogConfig::default()` with a ring and a memory budget large enough for
+    /// `partitions` partitions of these records: the default ring and budget
+    /// unless they are too small (the 64 B shapes keep the default, under which
+    /// their published figures were measured).
+    fn config(&self, partitions: usize) -> LogConfig {
+        let config = LogConfig::default();
+        let segments = self.segments(&config);
+        // What the budget is charged per segment: its buffer, a commit word per
+        // batch it can hold and a cache line of alignment.
+        let segment_bytes = (config.segment_len() + 8 * config.batches_per_segment() + 64) as u64;
+        let bytes =
+            partitions as u64 * (segments + RECYCLED_SEGMENTS) * segment_bytes + FIXED_BYTES;
+        config
+            .max_segments(segments.next_power_of_two().max(PUBLISHED_MAX_SEGMENTS) as usize)
+            .memory_budget(bytes.max(DEFAULT_MEMORY_BUDGET))
+    }
+}
+
+/// A log whose topic [`TOPIC`] has `partitions` partitions, each holding
+/// `holding` (with record retention if `holding` is retained), its ring and
+/// memory budget sized for them ([`Holding::config`]).
+pub(crate) fn bench_log(partitions: usize, holding: Holding) -> Log {
+    let log = Log::with_config(holding.config(partitions)).unwrap_or_else(|error| {
+        panic!("no log holds {partitions} partitions of {holding:?}: {error}")
+    });
     let mut retention = RetentionPolicy::default();
-    if let Some(records) = retained {
-        retention = retention.max_records(records);
+    if holding.retained {
+        retention = retention.max_records(holding.records);
     }
     log.create_topic_with(
         TOPIC,
@@ -114,7 +198,10 @@ pub(crate) fn append(shape: AppendShape, mode: Mode) -> CrewRunner {
         mode != Mode::IdempotentRetries || shape.flavour == Flavour::Borrowed,
         "retries are measured with borrowed records"
     );
-    let log = bench_log(shape.partitions(), Some(RETAINED_RECORDS));
+    let log = bench_log(
+        shape.partitions(),
+        Holding::retained(RETAINED_RECORDS, shape.record_size, shape.batch),
+    );
     let tasks = (0..shape.producers)
         .map(|index| {
             let (handle, appender) = appender(&log, shape.partition_of(index));
@@ -229,17 +316,20 @@ fn owned_appends(shape: AppendShape, mut producer: Appending, buffer: AppBuffer)
     })
 }
 
+/// Records per batch of the scanned partition.
+const SCAN_BATCH: usize = 64;
+
 /// Fills partition 0 of a fresh unlimited log with [`SCAN_RECORDS`] borrowed
-/// records of `record_size` bytes, in idempotent batches of 64.
+/// records of `record_size` bytes, in idempotent batches of [`SCAN_BATCH`].
 fn filled_log(record_size: usize) -> Log {
-    let log = bench_log(1, None);
+    let log = bench_log(1, Holding::filled(SCAN_RECORDS, record_size, SCAN_BATCH));
     let (_, mut appender) = appender(&log, 0);
-    let buffer = AppBuffer::new(record_size, 64);
+    let buffer = AppBuffer::new(record_size, SCAN_BATCH);
     let refs = buffer.refs();
-    for batch in 0..SCAN_RECORDS / 64 {
-        appender
-            .append(0, (batch * 64) as i32, &refs[..])
-            .expect("fill");
+    let mut sequence = 0;
+    for _ in 0..SCAN_RECORDS / SCAN_BATCH as u64 {
+        appender.append(0, sequence, &refs[..]).expect("fill");
+        sequence = next_sequence(sequence, SCAN_BATCH);
     }
     log
 }
@@ -289,7 +379,7 @@ impl Runner for Scan {
 /// polling (spinning) behind it; the producer stays at most
 /// [`super::throttle::TAIL_MAX_LAG`] records ahead.
 pub(crate) fn tail(record_size: usize, batch: usize) -> CrewRunner {
-    let log = bench_log(1, Some(RETAINED_RECORDS));
+    let log = bench_log(1, Holding::retained(RETAINED_RECORDS, record_size, batch));
     let (handle, appender) = appender(&log, 0);
     let throttle = Throttle::default();
     let buffer = AppBuffer::new(record_size, batch);
@@ -345,8 +435,60 @@ mod tests {
     }
 
     #[test]
+    fn the_64_byte_shapes_keep_the_default_config() {
+        // LogConfig has no PartialEq; its Debug shows every setting.
+        let default = format!("{:?}", LogConfig::default());
+        for (partitions, holding) in [
+            (1, Holding::retained(RETAINED_RECORDS, 64, 1)),
+            (2, Holding::retained(RETAINED_RECORDS, 64, 16)),
+            (2, Holding::retained(RETAINED_RECORDS, 16, 64)),
+            (8, Holding::retained(RETAINED_RECORDS / 8, 64, 1)),
+            (1, Holding::filled(SCAN_RECORDS, 64, SCAN_BATCH)),
+        ] {
+            assert_eq!(
+                format!("{:?}", holding.config(partitions)),
+                default,
+                "{holding:?}"
+            );
+        }
+        let large = Holding::retained(RETAINED_RECORDS, 1024, 64).config(2);
+        assert!(large.memory_budget_bytes() > DEFAULT_MEMORY_BUDGET);
+        assert!(Log::with_config(large).is_ok());
+    }
+
+    #[test]
+    fn a_partition_never_holds_more_segments_than_sized_for() {
+        for (record_size, batch) in [(1024, 64), (256, 1), (0, 1)] {
+            let records = 20_000;
+            for holding in [
+                Holding::filled(records, record_size, batch),
+                Holding::retained(records, record_size, batch),
+            ] {
+                let log = bench_log(1, holding);
+                let (handle, mut appender) = appender(&log, 0);
+                let buffer = vec![7u8; record_size];
+                let refs = vec![RecordRef::new(&buffer); batch];
+                let laps = if holding.retained { 3 } else { 1 };
+                let mut sequence = 0;
+                let mut most = 0;
+                for _ in 0..laps * records / batch as u64 {
+                    appender.append(0, sequence, &refs[..]).expect("append");
+                    sequence = next_sequence(sequence, batch);
+                    most = most.max(handle.live_segments());
+                }
+                let sized = holding.segments(log.config());
+                // The estimate is exact but for the two spare segments.
+                assert!(
+                    (sized - 2..=sized).contains(&most),
+                    "{holding:?}: {most} of {sized}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn owned_and_retried_appends_land_in_the_log() {
-        let log = bench_log(1, None);
+        let log = bench_log(1, Holding::filled(408, 16, 4));
         let producer = || {
             let (handle, appender) = appender(&log, 0);
             Appending {

@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use idemlog::{Log, RecordRef};
 
-use super::engine::{appender, bench_log, next_sequence};
+use super::engine::{appender, bench_log, next_sequence, Holding};
 use super::payload::AppBuffer;
 use super::process::resident_bytes;
 use super::TOPIC;
@@ -18,7 +18,7 @@ use super::TOPIC;
 /// minus `record_size`. It counts whatever the log keeps per record and per
 /// batch (headers, slots, indexes, allocator overhead).
 pub(crate) fn log_bytes_per_record(records: u64, record_size: usize, batch: usize) -> f64 {
-    let log = bench_log(1, None);
+    let log = bench_log(1, Holding::filled(records, record_size, batch));
     let (_, mut appender) = appender(&log, 0);
     let buffer = AppBuffer::new(record_size, batch);
     let refs = buffer.refs();
@@ -59,12 +59,13 @@ pub(crate) fn producer_state_bytes(producers: usize) -> ProducerStateBytes {
         resident_bytes().saturating_sub(before)
     };
     let empty = RecordRef::new(&[]);
-    let plain = bench_log(1, None);
+    let holding = Holding::filled(producers as u64, 0, 1);
+    let plain = bench_log(1, holding);
     let handle = plain.partition(TOPIC, 0).expect("partition");
     let plain_growth = grown(&plain, &mut |_| {
         black_box(handle.append(None, empty).expect("append"));
     });
-    let idempotent = bench_log(1, None);
+    let idempotent = bench_log(1, holding);
     let idempotent_growth = grown(&idempotent, &mut |log| {
         let (_, mut appender) = appender(log, 0);
         black_box(appender.append(0, 0, empty).expect("append"));

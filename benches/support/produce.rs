@@ -11,7 +11,7 @@ use std::time::Duration;
 use idemlog::producer::{DeliveryHandle, Producer, ProducerConfig, ProducerRecord};
 
 use super::crew::{prefilled, task, Crew, CrewRunner};
-use super::engine::bench_log;
+use super::engine::{bench_log, Holding};
 use super::payload::AppBuffer;
 use super::{RETAINED_RECORDS, TOPIC};
 
@@ -23,7 +23,8 @@ pub(crate) const PRODUCE_OUTSTANDING: usize = 8192;
 /// [`RETAINED_RECORDS`]. A round ends when each thread has flushed after its
 /// last send and every one of its handles has completed (`black_box`ed).
 pub(crate) fn end_to_end(threads: usize, record_size: usize, config: ProducerConfig) -> CrewRunner {
-    let log = bench_log(1, Some(RETAINED_RECORDS));
+    // The producer's batches vary; at one record each they take the most room.
+    let log = bench_log(1, Holding::retained(RETAINED_RECORDS, record_size, 1));
     let producer = Producer::new(&log, config).expect("producer");
     let tasks = (0..threads)
         .map(|_| {

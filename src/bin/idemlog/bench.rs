@@ -35,8 +35,10 @@ options:
   --only TEXT  only the rows of workload TEXT, or, if TEXT is no workload id,
                of the workloads whose ids contain it
   --records N  no peers, no table: build the engine runner of each selected
-               workload (with its prefill) and run N records once; for
-               valgrind (benches/callgrind.sh)
+               workload (with its prefill) and run N records once, rounded up
+               to whole units of the runner (the line printed says how many
+               ran); for valgrind (benches/callgrind.sh); not for the memory
+               workloads, which have no runner
   --peer NAME  with --records: run the runner of the selected workload's peer
                NAME (as named in the table, e.g. non-idempotent) instead of
                the engine's
@@ -256,20 +258,36 @@ fn memory_rows(
 }
 
 /// `--records N [--peer NAME]`: the engine runner of each selected group
-/// once, or with `--peer` its peer NAME's runner, for valgrind.
+/// once, or with `--peer` its peer NAME's runner, for valgrind. `Err` is a
+/// usage error, found before anything runs: the selection has no runner (only
+/// memory workloads, each a resident-set figure of a fresh process), or no
+/// peer named NAME.
 fn run_records(
     groups: Vec<Group>,
     selected: &dyn Fn(&str) -> bool,
     records: u64,
     peer: Option<&str>,
-) -> ExitCode {
-    let mut ran = 0;
-    for group in groups {
-        let Some(comparison) = group.comparisons.iter().find(|comparison| {
-            selected(comparison.workload) && peer.is_none_or(|p| comparison.peer == p)
-        }) else {
-            continue;
-        };
+) -> Result<(), String> {
+    let chosen: Vec<(Group, usize)> = groups
+        .into_iter()
+        .filter_map(|group| {
+            let index = group.comparisons.iter().position(|comparison| {
+                selected(comparison.workload) && peer.is_none_or(|p| comparison.peer == p)
+            })?;
+            Some((group, index))
+        })
+        .collect();
+    if chosen.is_empty() {
+        return Err(match peer {
+            Some(name) => format!("no workload --only selects has a peer named '{name}'"),
+            None => "--records does not apply to the memory workloads: they have no runner \
+                     to give N records (each figure is the resident set of a fresh process); \
+                     run them without --records"
+                .to_string(),
+        });
+    }
+    for (group, index) in chosen {
+        let comparison = &group.comparisons[index];
         let workload = comparison.workload;
         let (mut runner, who) = match peer {
             None => ((group.engine)(), "engine"),
@@ -287,14 +305,14 @@ fn run_records(
             "{workload}: {who} {records} records in {elapsed:?} ({:.1} M/s){instructions}",
             records as f64 / elapsed.as_secs_f64() / 1e6
         );
-        ran += 1;
     }
-    if ran == 0 {
-        let with_peer = peer.map_or(String::new(), |name| format!(" with a peer named '{name}'"));
-        eprintln!("idemlog bench: --only selects no workload{with_peer}");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+/// Prints `message` with the help; exit code 2, as for bad flags.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("idemlog bench: {message}\n\n{HELP}");
+    ExitCode::from(2)
 }
 
 fn note(how: &str, engine: &Measured, peer: &Measured) -> String {
@@ -318,17 +336,19 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
     let selected = selector(options.only.as_deref());
     if let Some(only) = &options.only {
         if !targets::WORKLOAD_IDS.iter().any(|id| selected(id)) {
-            eprintln!("idemlog bench: --only '{only}' selects no workload\n\n{HELP}");
-            return ExitCode::from(2);
+            return usage_error(&format!("--only '{only}' selects no workload"));
         }
     }
     if let Some(records) = options.records {
-        return run_records(
+        return match run_records(
             targets::groups(),
             &selected,
             records,
             options.peer.as_deref(),
-        );
+        ) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => usage_error(&message),
+        };
     }
     let (round, reps) = if options.quick {
         (Duration::from_millis(40), 3)
@@ -472,6 +492,19 @@ mod tests {
         let part = selector(Some("memory"));
         assert!(part("memory-budget") && !part("consume-scan"));
         assert!(selector(None)("consume-scan"));
+    }
+
+    #[test]
+    fn records_refuses_a_selection_without_a_runner_before_running_anything() {
+        let memory = run_records(targets::groups(), &selector(Some("memory-budget")), 1, None);
+        assert!(memory.is_err_and(|message| message.contains("memory workloads")));
+        let no_peer = run_records(
+            targets::groups(),
+            &selector(Some("append-p1-64B-b1")),
+            1,
+            Some("mutex-vec"),
+        );
+        assert!(no_peer.is_err_and(|message| message.contains("'mutex-vec'")));
     }
 
     #[test]
