@@ -1,4 +1,5 @@
-//! Model (n): a consumer group's lifetime (G5 in `idemlog::implementation`).
+//! Model (n): a consumer group's lifetime (G5, and the group's budget charge of
+//! I10, in `idemlog::implementation`).
 //! A member joins group "g" and leaves having committed nothing (its leave
 //! retires the group, which then leaves the registry), while another thread
 //! commits an offset for "g" (`Log::commit_offset`, no membership). In every

@@ -1,5 +1,5 @@
-//! Model (l): a `MultiConsumer`'s thread blocked in `poll_with_timeout` on its
-//! parking spot (src/consumer/signal.rs: one atomic flag word, the mutex and
+//! Model (l), I6 in `idemlog::implementation`: a `MultiConsumer`'s thread
+//! blocked in `poll_with_timeout` on its parking spot (src/consumer/signal.rs: one atomic flag word, the mutex and
 //! condvar taken only to sleep and to wake), vs an append to the second of its
 //! two partitions, and vs `WakeupHandle::wakeup()` from another thread. Under
 //! loom a timed wait never times out (src/sync.rs) and the deadline here is an

@@ -4,7 +4,8 @@
 //! (`BatchChain::append`: seal, the `link` CAS on `next`, `help` moves
 //! `tail`), while the flusher drains the chain (`BatchChain::take`: seal with
 //! `fetch_or`, wait for `written == sealed`, `advance`), sends and completes
-//! each batch once.
+//! each batch once: P1, P2 and P4 in `idemlog::implementation`, P1 and P2
+//! only in part (below, and loom-tests/README.md).
 //!
 //! Both records end in the log exactly once, each handle (and a clone of it)
 //! reports its own record's offset, the offsets are 0 and 1, and two records
@@ -31,7 +32,10 @@
 //! Not checked here: the record bytes. The batch area is raw memory, not a
 //! loom cell, and a sender cannot be preempted between its claim and its copy
 //! (no loom operation in between), so a flusher that sent a batch without
-//! waiting for `written == sealed` would still find the bytes (see README).
+//! waiting for `written == sealed` would still find the bytes (P1's wait is
+//! not checked, see README). Nor P2's reclamation: the flusher retires taken
+//! nodes through the epoch, which never runs deferred work under loom
+//! (src/sync.rs), so no node is freed while a sender could still reach it.
 #![cfg(loom)]
 
 mod common;

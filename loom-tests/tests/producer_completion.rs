@@ -1,4 +1,5 @@
-//! loom: one batch completion, many waiters (`Completion::complete`: the
+//! loom: one batch completion, many waiters (P4 in `idemlog::implementation`;
+//! `Completion::complete`: the
 //! outcome under the slot mutex, the Release store of `done`, `notify_all`,
 //! then every registered waker; `DeliveryHandle::wait` parks on the condvar,
 //! `DeliveryHandle::poll` registers its waker under the same mutex,

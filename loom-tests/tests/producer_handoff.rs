@@ -1,4 +1,5 @@
-//! loom: the sender -> flusher hand-off of the producer. A `send` (which
+//! loom: the sender -> flusher hand-off of the producer (P3, P5 and P9 in
+//! `idemlog::implementation`). A `send` (which
 //! links a new batch after the chain's start sentinel and wakes the flusher)
 //! races the flusher going to sleep (`FlusherSignal`: the sender's SeqCst
 //! fence + `sleeping` load vs the flusher's `sleeping` store + fence +

@@ -1,4 +1,4 @@
-//! Model (d): retention racing readers (I7, I8).
+//! Model (d): retention racing readers (I7; of I8 only the unlink, see below).
 //!
 //! Five single-record batches `p0..p4` in segments of 128 bytes (2 batches
 //! each): segment 1 holds 0..2, segment 2 holds 2..4, segment 3 holds 4, all
@@ -7,8 +7,14 @@
 //! retention never takes) while two readers poll, one from offset 0 and one from
 //! offset 3 (mid-segment). A reader either gets valid records (offset and value
 //! right, contiguous from where it started) or `OffsetOutOfRange`; never garbage.
-//! Retired segments are leaked under loom (src/sync.rs), so this checks the
-//! unlink protocol, not the collector.
+//! Retired segments are leaked under loom (src/sync.rs: `Guard::defer` never
+//! runs its closure, and segments are counted by std's `Arc`, which loom does
+//! not see), so this checks the unlink protocol (log start moved before the
+//! cell is tombstoned; a reader's load, re-check and relocation), not the
+//! reclamation: no segment is dropped, no memory goes to or comes from the
+//! pool. That is tests/miri_unsafe.rs (Miri, and CI's ThreadSanitizer run) and
+//! tests/stress.rs `readers_racing_eviction_never_see_a_recycled_segments_bytes`
+//! (ThreadSanitizer).
 #![cfg(loom)]
 
 mod common;

@@ -1,5 +1,5 @@
 //! Model (c): two batches that both find the open segment full race to install
-//! the next one (I2, I3).
+//! the next one (I2, I3; I4 and I5 for the racing reader).
 //!
 //! Segments of 128 bytes (16 units, at most 2 batches). Offsets 0 and 1 (two
 //! single-record batches of 7 units) fill segment 1 before the threads start, so

@@ -1,7 +1,7 @@
 //! Model (j): retention evicts segments while an appender keeps writing, so a
 //! later segment takes an evicted segment's ring cell (and, in production, its
-//! pooled memory), racing a consumer that reads the evicted offsets (I4, I7,
-//! I8).
+//! pooled memory), racing a consumer that reads the evicted offsets (I4, I7;
+//! of I8 only the unlink, see below).
 //!
 //! What loom can and cannot check here: in production an evicted segment's
 //! memory goes back to the partition's pool once no reader holds it
@@ -13,7 +13,9 @@
 //! allocation of lap 1, and the lap tags are not exercised; the pool's reuse and
 //! the lap check are covered by the unit tests in `src/log/storage.rs` (a
 //! recycled memory shows only its new batch) and, for the unsafe code, by Miri
-//! (`tests/miri_unsafe.rs`). What this model checks is the
+//! (`tests/miri_unsafe.rs`; CI also runs it under ThreadSanitizer, with
+//! tests/stress.rs `readers_racing_eviction_never_see_a_recycled_segments_bytes`).
+//! What this model checks is the
 //! unlink/tombstone protocol around the reused ring cell: eviction moves the log
 //! start before it replaces the cell's segment by a tombstone, and a reader
 //! accepts a cell's segment only if its number is the one it looks for, so

@@ -14,7 +14,7 @@ use loom::thread::{self, JoinHandle};
 /// (counted in `counts`, std atomics outside loom's view) and asserts that
 /// every one did: a model whose interesting interleaving never happens checks
 /// nothing.
-pub fn assert_every_outcome(model: &str, outcomes: &str, counts: &[AtomicUsize]) {
+pub(crate) fn assert_every_outcome(model: &str, outcomes: &str, counts: &[AtomicUsize]) {
     let seen: Vec<usize> = counts.iter().map(|n| n.load(Ordering::Relaxed)).collect();
     println!("{model}: [{outcomes}]: {seen:?}");
     assert!(
@@ -29,7 +29,7 @@ pub fn assert_every_outcome(model: &str, outcomes: &str, counts: &[AtomicUsize])
 /// LOOM_MAX_BRANCHES, LOOM_CHECKPOINT_FILE, LOOM_LOCATION, LOOM_LOG, ...);
 /// without LOOM_MAX_PREEMPTIONS the bound defaults to 2 (the CI setting) so an
 /// unbounded, hours-long search is never started by accident.
-pub fn check<F>(name: &str, model: F)
+pub(crate) fn check<F>(name: &str, model: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
@@ -58,22 +58,22 @@ where
 }
 
 /// A record whose value names its writer and index, e.g. `a1`.
-pub fn rec(writer: char, index: u8) -> Record {
+pub(crate) fn rec(writer: char, index: u8) -> Record {
     Record::new(vec![writer as u8, b'0' + index])
 }
 
 /// `n` records `writer0 .. writer{n-1}`.
-pub fn batch(writer: char, n: u8) -> Vec<Record> {
+pub(crate) fn batch(writer: char, n: u8) -> Vec<Record> {
     (0..n).map(|i| rec(writer, i)).collect()
 }
 
 /// The value bytes of `rec(writer, index)`.
-pub fn value(writer: char, index: u8) -> Vec<u8> {
+pub(crate) fn value(writer: char, index: u8) -> Vec<u8> {
     vec![writer as u8, b'0' + index]
 }
 
 /// (offset, value) pairs of owned records.
-pub fn pairs(records: &[ConsumerRecord]) -> Vec<(u64, Vec<u8>)> {
+pub(crate) fn pairs(records: &[ConsumerRecord]) -> Vec<(u64, Vec<u8>)> {
     records
         .iter()
         .map(|record| (record.offset, record.value.to_vec()))
@@ -82,7 +82,7 @@ pub fn pairs(records: &[ConsumerRecord]) -> Vec<(u64, Vec<u8>)> {
 
 /// A log with `config` and one topic "t" of one partition (with `topic`'s
 /// retention): the log and that partition.
-pub fn one_partition(config: LogConfig, topic: TopicConfig) -> (Log, PartitionHandle) {
+pub(crate) fn one_partition(config: LogConfig, topic: TopicConfig) -> (Log, PartitionHandle) {
     let log = Log::with_config(config).expect("valid config");
     log.create_topic_with("t", topic).expect("new topic");
     let partition = log.partition("t", 0).expect("partition 0");
@@ -91,7 +91,7 @@ pub fn one_partition(config: LogConfig, topic: TopicConfig) -> (Log, PartitionHa
 
 /// One partition of topic `t` (segments of `segment_bytes`, a ring of 4) and
 /// a producer id issued by its log, for the idempotent-append models.
-pub fn one_producer(segment_bytes: usize) -> (Log, PartitionHandle, ProducerId) {
+pub(crate) fn one_producer(segment_bytes: usize) -> (Log, PartitionHandle, ProducerId) {
     let (log, partition) = one_partition(
         LogConfig::default()
             .segment_bytes(segment_bytes)
@@ -105,7 +105,7 @@ pub fn one_producer(segment_bytes: usize) -> (Log, PartitionHandle, ProducerId) 
 /// I4 + I5: a racing reader's `seen` is a prefix of `expected` (no hole, no wrong
 /// record); once every appender returned, the partition holds exactly `expected`,
 /// all published.
-pub fn assert_prefix_then_complete(
+pub(crate) fn assert_prefix_then_complete(
     seen: &[(u64, Vec<u8>)],
     expected: &[(u64, Vec<u8>)],
     partition: &PartitionHandle,
@@ -132,7 +132,10 @@ pub fn assert_prefix_then_complete(
 
 /// (offset, value) of everything readable from `from` (up to 16 records), or the
 /// poll's error.
-pub fn read_all(consumer: &mut Consumer, from: u64) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+pub(crate) fn read_all(
+    consumer: &mut Consumer,
+    from: u64,
+) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
     consumer.seek(from);
     let mut seen = Vec::new();
     let read = consumer.poll_with(16, |view| seen.push((view.offset, view.value.to_vec())))?;
@@ -146,7 +149,7 @@ pub fn read_all(consumer: &mut Consumer, from: u64) -> Result<Vec<(u64, Vec<u8>)
 /// computes the high watermark and asserts the poll that follows reads at least
 /// that far (I5: the high watermark is the end of the published prefix, which
 /// only grows).
-pub fn spawn_reader(
+pub(crate) fn spawn_reader(
     partition: &PartitionHandle,
     mut consumer: Consumer,
     check_high_watermark: bool,
@@ -170,7 +173,10 @@ pub fn spawn_reader(
 /// (writer letter, outcome; records `writer0..`), asserting that the batches tile
 /// the offsets after `prefix` densely and disjointly, each contiguous and in
 /// record order.
-pub fn tiled(prefix: &[(u64, Vec<u8>)], appended: &[(char, AppendOutcome)]) -> Vec<(u64, Vec<u8>)> {
+pub(crate) fn tiled(
+    prefix: &[(u64, Vec<u8>)],
+    appended: &[(char, AppendOutcome)],
+) -> Vec<(u64, Vec<u8>)> {
     let mut batches = appended.to_vec();
     batches.sort_by_key(|(_, outcome)| outcome.base_offset);
     let mut expected = prefix.to_vec();
@@ -191,7 +197,7 @@ pub fn tiled(prefix: &[(u64, Vec<u8>)], appended: &[(char, AppendOutcome)]) -> V
 /// A one-partition topic "t" on 128-byte segments and an at-least-once
 /// producer in virtual time that sends every record alone at once
 /// (`linger.ms=0`, `batch.size=0`): the producer models' common start.
-pub fn one_record_producer() -> (Log, idemlog::producer::Producer) {
+pub(crate) fn one_record_producer() -> (Log, idemlog::producer::Producer) {
     use idemlog::producer::{Producer, ProducerConfig, TimeSource};
     let log = Log::with_config(LogConfig::default().segment_bytes(128).max_segments(4)).unwrap();
     log.create_topic("t", 1).unwrap();
