@@ -107,9 +107,7 @@ impl Holding {
     fn config(&self, partitions: usize) -> LogConfig {
         let config = LogConfig::default();
         let segments = self.segments(&config);
-        // What the budget is charged per segment: its buffer, a commit word per
-        // batch it can hold and a cache line of alignment.
-        let segment_bytes = (config.segment_len() + 8 * config.batches_per_segment() + 64) as u64;
+        let segment_bytes = config.segment_footprint();
         let bytes =
             partitions as u64 * (segments + RECYCLED_SEGMENTS) * segment_bytes + FIXED_BYTES;
         config

@@ -92,12 +92,11 @@ const CONSUMER_IGNORED_KEYS: [&str; CONNECTION_KEYS.len() + 15] = with_connectio
 pub struct ConsumerConfig {
     pub(crate) group_id: Option<Arc<str>>,
     pub(crate) offset_reset: OffsetReset,
-    pub(crate) auto_commit: bool,
-    /// `enable.auto.commit` was set (a property or the typed setter), not left
-    /// at its default: an explicit `true` without a `group.id` is an error, an
-    /// unset one is off without a group (Kafka's
-    /// `maybeOverrideEnableAutoCommit`).
-    pub(crate) auto_commit_explicit: bool,
+    /// `enable.auto.commit` as set (a property or the typed setter); `None`
+    /// left at its default, on with a `group.id` and off without one (an
+    /// explicit `true` without a `group.id` is an error: Kafka's
+    /// `maybeOverrideEnableAutoCommit`). Read through [`Self::auto_commits`].
+    auto_commit: Option<bool>,
     pub(crate) auto_commit_interval: Duration,
     pub(crate) max_poll_interval: Duration,
     pub(crate) max_poll_records: usize,
@@ -146,8 +145,7 @@ impl ConsumerConfig {
         Self {
             group_id: None,
             offset_reset: OffsetReset::Latest,
-            auto_commit: true,
-            auto_commit_explicit: false,
+            auto_commit: None,
             auto_commit_interval: Duration::from_secs(5),
             max_poll_interval: Duration::from_secs(300),
             max_poll_records: 500,
@@ -180,9 +178,15 @@ impl ConsumerConfig {
     /// an error ([`ConsumerError::Config`] naming `enable.auto.commit`), as
     /// Kafka's `InvalidConfigurationException`.
     pub fn auto_commit(mut self, enabled: bool) -> Self {
-        self.auto_commit = enabled;
-        self.auto_commit_explicit = true;
+        self.auto_commit = Some(enabled);
         self
+    }
+
+    /// Whether positions are committed automatically: `enable.auto.commit`,
+    /// on unless set to false (a consumer without a `group.id` has nowhere to
+    /// commit, and its callers check the group too).
+    pub(crate) fn auto_commits(&self) -> bool {
+        self.auto_commit.unwrap_or(true)
     }
 
     /// `auto.commit.interval.ms`: how often a poll commits the positions.
@@ -364,7 +368,7 @@ impl ConsumerConfig {
             if group.trim().is_empty() {
                 return invalid("group.id", &format!("'{group}': {BLANK_GROUP}"));
             }
-        } else if self.auto_commit && self.auto_commit_explicit {
+        } else if self.auto_commit == Some(true) {
             return invalid(
                 "enable.auto.commit",
                 "'true': auto commit needs a group.id (without a group.id, \

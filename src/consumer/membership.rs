@@ -224,7 +224,7 @@ impl LogConsumer {
         }
         if !plan.revoke.is_empty() {
             let positions = self.positions_of(&plan.revoke);
-            if self.config.auto_commit {
+            if self.config.auto_commits() {
                 // Still the owner until `release` below, so this cannot fail
                 // with NotOwner; nothing else can fail it.
                 let _ = group.commit_owned(member, &known(&plan.revoke, &positions));
@@ -328,7 +328,7 @@ impl LogConsumer {
     /// Commits the positions if auto commit is on and its interval has passed
     /// (failures are left to the next commit, as Kafka's auto commit does).
     fn auto_commit_if_due(&mut self, now: i64) {
-        if !self.config.auto_commit || self.config.group_id.is_none() {
+        if !self.config.auto_commits() || self.config.group_id.is_none() {
             return;
         }
         let interval =
@@ -406,7 +406,7 @@ impl LogConsumer {
     /// [`MultiConsumer::close`](super::MultiConsumer::close) in process.
     pub(super) fn close(mut self) -> Result<(), ConsumerError> {
         self.commit_callbacks.run();
-        let committed = match (self.config.auto_commit, &self.config.group_id) {
+        let committed = match (self.config.auto_commits(), &self.config.group_id) {
             (true, Some(_)) => self.commit(),
             _ => Ok(()),
         };

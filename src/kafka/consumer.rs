@@ -408,7 +408,7 @@ impl KafkaConsumer {
         config.validate_values()?;
         let client = client_config(config)?;
         let shared = Arc::new(Mutex::new(Shared {
-            commit_on_revoke: config.auto_commit,
+            commit_on_revoke: config.auto_commits(),
             ..Shared::default()
         }));
         let context = Context {
@@ -639,7 +639,7 @@ impl KafkaConsumer {
         if let Some(error) = left.or_else(|| self.shared.lock().error.take()) {
             return Err(error);
         }
-        if self.config.auto_commit
+        if self.config.auto_commits()
             && self.config.group_id.is_some()
             && self.last_auto_commit.elapsed() >= self.config.auto_commit_interval
         {
@@ -1166,7 +1166,7 @@ impl RemoteConsumer for KafkaConsumer {
     /// drop during a panic must not commit records that were not processed).
     fn close(mut self: Box<Self>) -> Result<(), ConsumerError> {
         self.commit_callbacks.run();
-        let committed = match (self.config.auto_commit, &self.config.group_id) {
+        let committed = match (self.config.auto_commits(), &self.config.group_id) {
             (true, Some(_)) => self.commit(),
             _ => Ok(()),
         };

@@ -230,9 +230,16 @@ impl LogConfig {
         self.batches_per_segment() as u64
     }
 
-    /// Bytes one segment of this config takes (what the budget is charged
-    /// for it, I10).
-    pub(crate) fn segment_footprint(&self) -> u64 {
+    /// Bytes one segment of this config takes: what the
+    /// [`memory_budget`](Self::memory_budget) is charged for it (its buffer of
+    /// [`segment_len`](Self::segment_len) bytes, a cache line of alignment and
+    /// a commit word per batch it can hold), for sizing a budget.
+    ///
+    /// ```
+    /// let config = idemlog::LogConfig::default();
+    /// assert!(config.segment_footprint() > config.segment_len() as u64);
+    /// ```
+    pub fn segment_footprint(&self) -> u64 {
         segment::SegmentMemory::footprint(
             self.segment_units() as usize,
             self.segment_batch_capacity() as usize,

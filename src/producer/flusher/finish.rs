@@ -9,6 +9,7 @@ use super::super::completion::Outcome;
 use super::super::error::ProducerError;
 use super::super::metrics::Metrics;
 use super::super::pending_batches::PendingBatches;
+use super::sequencer::Finish;
 use crate::log::AppendOutcome;
 
 /// Completes batches (borrowed from the flusher for one call).
@@ -76,6 +77,20 @@ impl Finisher<'_> {
             |sealed, index| batch.failed_record(sealed, index),
             || self.pending.completed(),
         );
+    }
+
+    /// `batch` completes as it finished ([`State::Finished`](super::sequencer::State::Finished)).
+    pub(crate) fn finish(
+        &self,
+        topic: &StdArc<str>,
+        partition: u32,
+        batch: SealedBatch,
+        finish: Finish,
+    ) {
+        match finish {
+            Finish::Acked(outcome) => self.succeed(partition, batch, Some(outcome)),
+            Finish::Failed(error) => self.fail(topic, partition, batch, &error),
+        }
     }
 
     /// A batch sealed before any record went in: nothing to complete.

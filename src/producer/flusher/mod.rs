@@ -606,10 +606,7 @@ impl Flusher {
         let slot = &self.slots[slot_index];
         let (topic, partition) = (std::sync::Arc::clone(&slot.topic.name), slot.index);
         while let Some((batch, finish)) = self.slots[slot_index].pop_finished_front() {
-            match finish {
-                Finish::Acked(outcome) => self.finisher().succeed(partition, batch, Some(outcome)),
-                Finish::Failed(error) => self.finisher().fail(&topic, partition, batch, &error),
-            }
+            self.finisher().finish(&topic, partition, batch, finish);
         }
     }
 
@@ -869,14 +866,7 @@ impl Flusher {
                     if let State::Finished(finish) = in_flight.state {
                         // It finished before the close: it completes so,
                         // after the batches ahead of it failed.
-                        match finish {
-                            Finish::Acked(outcome) => {
-                                finisher.succeed(partition, batch, Some(outcome));
-                            }
-                            Finish::Failed(error) => {
-                                finisher.fail(&topic, partition, batch, &error);
-                            }
-                        }
+                        finisher.finish(&topic, partition, batch, finish);
                         continue;
                     }
                     // Certainly not written (never sent, or every attempt
